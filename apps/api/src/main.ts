@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { runMigrations } from '@conveyor/database';
+import { ApiExceptionFilter, createValidationPipe } from '@conveyor/http';
+import { installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { ApiModule } from './api.module';
+
+const JSON_BODY_LIMIT = 10 * 1024 * 1024;
+
+async function bootstrap(): Promise<void> {
+  loadEnvFile();
+  process.env.CONVEYOR_SERVICE ??= 'conveyor-api';
+  const config = loadAppConfig();
+  if (config.database.migrationsRun) await runMigrations(config.database);
+
+  const adapter = new FastifyAdapter({ bodyLimit: JSON_BODY_LIMIT, genReqId: requestIdOf, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new ApiExceptionFilter());
+  app.useGlobalPipes(createValidationPipe());
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  installHttpMetrics(fastify, app.get(TaskMetrics));
+  app.enableShutdownHooks();
+  await app.listen(config.port, '0.0.0.0');
+  app.get(Logger).log(`API listening on port ${config.port}`, 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigValidationError) console.error(error.message);
+  else console.error('API failed to start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { WorkerModule } from './worker.module';
+
+/**
+ * The worker: an application context (no HTTP app) holding only processors, plus its small
+ * health/metrics server. SIGTERM stops fetching, lets running tasks finish within
+ * SHUTDOWN_GRACE_MS, then exits; Nest re-raises the signal, so a graceful stop exits 143.
+ */
+async function bootstrap(): Promise<void> {
+  loadEnvFile();
+  process.env.CONVEYOR_SERVICE ??= 'conveyor-worker';
+  loadAppConfig(); // fail fast, before any connection is opened
+  const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  app.get(Logger).log('worker started', 'Bootstrap');
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigValidationError) console.error(error.message);
+  else console.error('worker failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

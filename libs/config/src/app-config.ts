@@ -1,0 +1,221 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { EnvironmentSchema } from './environment.schema';
+
+export type DatabaseType = 'postgres' | 'mysql';
+
+export interface DatabaseConfig {
+  type: DatabaseType;
+  /** Set when configured through DATABASE_URL; otherwise host/port/… are used. */
+  url?: string;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  database: string;
+  ssl: boolean;
+  poolSize: number;
+  migrationsRun: boolean;
+}
+
+export interface RedisConfig {
+  url?: string;
+  host: string;
+  port: number;
+  password?: string;
+  db: number;
+  tls: boolean;
+}
+
+export interface WorkerConfig {
+  /** Queues this deployment consumes; `null` means every registered queue. */
+  queues: string[] | null;
+  defaultConcurrency: number;
+  concurrency: Record<string, number>;
+  id: string;
+  healthPort: number;
+  shutdownGraceMs: number;
+}
+
+export interface TaskDefaultsConfig {
+  maxAttempts: number;
+  timeoutMs: number;
+  ttlSeconds: number;
+  progressIntervalMs: number;
+}
+
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  logLevel: string;
+  database: DatabaseConfig;
+  redis: RedisConfig;
+  queuePrefix: string;
+  fileQueueName: string;
+  worker: WorkerConfig;
+  tasks: TaskDefaultsConfig;
+  storageDir: string;
+  maxUploadBytes: number;
+}
+
+export interface ConfigProblem {
+  key: string;
+  problems: string[];
+}
+
+/** Thrown when the environment does not satisfy {@link EnvironmentSchema}; lists every offending key. */
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      'Invalid configuration:\n' +
+        problems.map((p) => `  - ${p.key}: ${p.problems.join('; ')}`).join('\n'),
+    );
+    this.name = 'ConfigValidationError';
+  }
+}
+
+const DEFAULT_PORTS: Record<DatabaseType, number> = { postgres: 5432, mysql: 3306 };
+
+/**
+ * Loads `.env` (or ENV_FILE) into process.env without overriding variables already set, the
+ * usual precedence: the real environment wins over the file.
+ */
+export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): void {
+  const file = env.ENV_FILE ?? '.env';
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+function toProblems(errors: ValidationError[]): ConfigProblem[] {
+  return errors.map((error) => ({
+    key: error.property,
+    problems: Object.values(error.constraints ?? {}),
+  }));
+}
+
+function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): DatabaseConfig {
+  const common = {
+    ssl: env.DB_SSL ?? false,
+    poolSize: env.DB_POOL_SIZE ?? 10,
+    migrationsRun: env.DB_MIGRATIONS_RUN ?? false,
+  };
+  if (env.DATABASE_URL) {
+    const url = new URL(env.DATABASE_URL);
+    const type: DatabaseType = url.protocol.startsWith('postgres') ? 'postgres' : 'mysql';
+    return {
+      ...common,
+      type,
+      url: env.DATABASE_URL,
+      host: url.hostname,
+      port: url.port ? Number(url.port) : DEFAULT_PORTS[type],
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      database: decodeURIComponent(url.pathname.replace(/^\//, '')) || 'conveyor',
+      ssl: common.ssl || url.searchParams.get('sslmode') === 'require',
+    };
+  }
+  if (!env.DB_HOST) {
+    problems.push({
+      key: 'DATABASE_URL',
+      problems: [
+        'no database configured: set DATABASE_URL (or DB_TYPE + DB_HOST + …), ' +
+          'or start with `npm run dev`, which serves an embedded PostgreSQL',
+      ],
+    });
+  }
+  const type: DatabaseType = env.DB_TYPE === 'postgres' || !env.DB_TYPE ? 'postgres' : 'mysql';
+  return {
+    ...common,
+    type,
+    host: env.DB_HOST ?? '127.0.0.1',
+    port: env.DB_PORT ?? DEFAULT_PORTS[type],
+    username: env.DB_USERNAME,
+    password: env.DB_PASSWORD,
+    database: env.DB_DATABASE ?? 'conveyor',
+  };
+}
+
+function parseRedis(env: EnvironmentSchema): RedisConfig {
+  if (env.REDIS_URL) {
+    const url = new URL(env.REDIS_URL);
+    return {
+      url: env.REDIS_URL,
+      host: url.hostname || '127.0.0.1',
+      port: url.port ? Number(url.port) : 6379,
+      password: url.password ? decodeURIComponent(url.password) : env.REDIS_PASSWORD,
+      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : (env.REDIS_DB ?? 0),
+      tls: url.protocol === 'rediss:' || (env.REDIS_TLS ?? false),
+    };
+  }
+  return {
+    host: env.REDIS_HOST ?? '127.0.0.1',
+    port: env.REDIS_PORT ?? 6379,
+    password: env.REDIS_PASSWORD,
+    db: env.REDIS_DB ?? 0,
+    tls: env.REDIS_TLS ?? false,
+  };
+}
+
+function parseQueueList(raw: string | undefined): string[] | null {
+  const text = raw?.trim();
+  if (!text || text === '*') return null;
+  return [...new Set(text.split(',').map((name) => name.trim()).filter(Boolean))];
+}
+
+function parseConcurrency(raw: string | undefined): { defaultConcurrency: number; perQueue: Record<string, number> } {
+  const text = raw?.trim();
+  if (!text) return { defaultConcurrency: 10, perQueue: {} };
+  if (/^\d+$/.test(text)) return { defaultConcurrency: Number(text), perQueue: {} };
+  let defaultConcurrency = 10;
+  const perQueue: Record<string, number> = {};
+  for (const entry of text.split(',')) {
+    const [name, value] = entry.split('=').map((part) => part.trim());
+    if (name === '*') defaultConcurrency = Number(value);
+    else perQueue[name] = Number(value);
+  }
+  return { defaultConcurrency, perQueue };
+}
+
+/**
+ * Validates an environment and turns it into the typed configuration both apps use.
+ * Throws {@link ConfigValidationError} naming every bad key, so a deployment fails at once
+ * and says what to fix instead of failing later on first use.
+ */
+export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
+  const env = plainToInstance(EnvironmentSchema, { ...raw }, { exposeDefaultValues: true });
+  const problems = toProblems(validateSync(env, { skipMissingProperties: false }));
+  const concurrency = parseConcurrency(env.WORKER_CONCURRENCY);
+  if (concurrency.defaultConcurrency < 1 || Object.values(concurrency.perQueue).some((n) => n < 1)) {
+    problems.push({ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] });
+  }
+  const database = parseDatabase(env, problems);
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+
+  return {
+    env: (env.NODE_ENV as AppConfig['env']) ?? 'development',
+    port: env.PORT ?? 3000,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    database,
+    redis: parseRedis(env),
+    queuePrefix: env.QUEUE_PREFIX ?? 'conveyor',
+    fileQueueName: env.QUEUE_NAME ?? 'file-processing',
+    worker: {
+      queues: parseQueueList(env.WORKER_QUEUES),
+      defaultConcurrency: concurrency.defaultConcurrency,
+      concurrency: concurrency.perQueue,
+      id: env.WORKER_ID ?? `${hostname()}:${process.pid}`,
+      healthPort: env.WORKER_HEALTH_PORT ?? 3001,
+      shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? 30_000,
+    },
+    tasks: {
+      maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,
+      timeoutMs: env.TASK_TIMEOUT_MS ?? 300_000,
+      ttlSeconds: env.TASK_TTL_SECONDS ?? 7 * 24 * 3600,
+      progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
+    },
+    storageDir: env.STORAGE_DIR ?? './data/storage',
+    maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,
+  };
+}

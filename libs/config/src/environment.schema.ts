@@ -1,0 +1,138 @@
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+} from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
+const toBool = ({ value }: { value: unknown }) => {
+  if (value === undefined || value === '') return undefined;
+  const text = String(value).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  return value;
+};
+
+/**
+ * Every environment key Conveyor reads, with its rules. Both apps and `npm run validate-config`
+ * validate against this one class; `.env.example` documents the same keys.
+ */
+export class EnvironmentSchema {
+  @IsOptional() @IsIn(['development', 'production', 'test'])
+  NODE_ENV?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+
+  // --- database -------------------------------------------------------------------------
+  @IsOptional() @Matches(/^(postgres|postgresql|mysql|mariadb):\/\/.+/, {
+    message: 'DATABASE_URL must be a postgres://, mysql:// or mariadb:// URL',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsIn(['postgres', 'mysql', 'mariadb'])
+  DB_TYPE?: string;
+
+  @IsOptional() @IsString()
+  DB_HOST?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  DB_PORT?: number;
+
+  @IsOptional() @IsString()
+  DB_USERNAME?: string;
+
+  @IsOptional() @IsString()
+  DB_PASSWORD?: string;
+
+  @IsOptional() @IsString()
+  DB_DATABASE?: string;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  DB_SSL?: boolean;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  DB_MIGRATIONS_RUN?: boolean;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  DB_POOL_SIZE?: number;
+
+  // --- redis / queues -------------------------------------------------------------------
+  @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString()
+  REDIS_HOST?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  REDIS_PORT?: number;
+
+  @IsOptional() @IsString()
+  REDIS_PASSWORD?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  REDIS_DB?: number;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  REDIS_TLS?: boolean;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
+    message: 'QUEUE_PREFIX must be 1-64 characters of letters, digits, "_", "." or "-"',
+  })
+  QUEUE_PREFIX?: string;
+
+  @IsOptional() @Matches(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+    message: 'QUEUE_NAME must be a lowercase queue name',
+  })
+  QUEUE_NAME?: string;
+
+  // --- worker ---------------------------------------------------------------------------
+  @IsOptional() @Matches(/^\s*(\*|[a-z0-9][a-z0-9._-]*(\s*,\s*[a-z0-9][a-z0-9._-]*)*)?\s*$/, {
+    message: 'WORKER_QUEUES must be "*" or a comma-separated list of queue names',
+  })
+  WORKER_QUEUES?: string;
+
+  @IsOptional() @Matches(/^\s*(\d+|([a-z0-9*][a-z0-9._-]*=\d+)(\s*,\s*[a-z0-9*][a-z0-9._-]*=\d+)*)\s*$/, {
+    message: 'WORKER_CONCURRENCY must be a number or "queue=n,queue=n" (use "*=n" for the default)',
+  })
+  WORKER_CONCURRENCY?: string;
+
+  @IsOptional() @Matches(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'WORKER_ID must be 1-128 safe characters' })
+  WORKER_ID?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  WORKER_HEALTH_PORT?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  SHUTDOWN_GRACE_MS?: number;
+
+  // --- task defaults --------------------------------------------------------------------
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  MAX_RETRY_ATTEMPTS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(86_400_000)
+  TASK_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(60)
+  TASK_TTL_SECONDS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(60_000)
+  PROGRESS_UPDATE_INTERVAL_MS?: number;
+
+  @IsOptional() @IsString() @MinLength(1)
+  STORAGE_DIR?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  MAX_UPLOAD_BYTES?: number;
+}

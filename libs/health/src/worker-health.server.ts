@@ -1,0 +1,86 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { register } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks';
+import { ReadinessService } from './readiness.service';
+
+/**
+ * The worker has no HTTP app (it is an application context), so this small server gives it
+ * `/health/live`, `/health/ready` and `/metrics` on WORKER_HEALTH_PORT for probes and scrapes.
+ */
+@Injectable()
+export class WorkerHealthServer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerHealthServer.name);
+  private server?: Server;
+  private stopping = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly readiness: ReadinessService,
+    private readonly host: TaskWorkerHost,
+    private readonly writer: TaskStateWriter,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.server = createServer((req, res) => void this.route(req, res));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.config.worker.healthPort, '0.0.0.0', () => resolve());
+    });
+    const address = this.server.address();
+    this.logger.log({ port: typeof address === 'object' && address ? address.port : address }, 'health server listening');
+  }
+
+  /** Readiness turns false as soon as shutdown starts, so traffic and scrapers move on. */
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method !== 'GET') return this.send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'GET only' } });
+      if (path === '/health/live') {
+        return this.send(res, 200, { ...this.readiness.live(), workerId: this.config.worker.id });
+      }
+      if (path === '/health/ready') return await this.ready(res);
+      if (path === '/metrics') {
+        res.writeHead(200, { 'content-type': register.contentType });
+        res.end(await register.metrics());
+        return;
+      }
+      this.send(res, 404, { error: { code: 'NOT_FOUND', message: 'unknown path' } });
+    } catch (error) {
+      this.logger.error({ err: error, path }, 'health endpoint failed');
+      this.send(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'health endpoint failed' } });
+    }
+  }
+
+  private async ready(res: ServerResponse): Promise<void> {
+    const worker = {
+      workerId: this.config.worker.id,
+      queues: this.host.queues,
+      running: !this.stopping && this.host.runningWorkers.every((w) => w.isRunning()),
+      ledgerBacklog: this.writer.backlog,
+    };
+    if (!worker.running) return this.send(res, 503, { status: 'error', worker });
+    try {
+      const result = await this.readiness.check();
+      this.send(res, 200, { ...result, worker });
+    } catch (error) {
+      // Terminus rejects with a 503 exception whose response is the full check result.
+      const details = (error as { getResponse?: () => unknown }).getResponse?.();
+      this.send(res, 503, { status: 'error', details, worker });
+    }
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  }
+}

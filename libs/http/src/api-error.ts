@@ -1,0 +1,36 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+export interface ApiErrorDetail {
+  field?: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+/** The one error body of the HTTP contract: `{"error":{"code","message","details"}}`. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: ApiErrorDetail[]; requestId?: string };
+}
+
+/** An HTTP error with a machine-readable code; the exception filter renders it. */
+export class ApiError extends HttpException {
+  constructor(
+    status: HttpStatus,
+    readonly code: string,
+    message: string,
+    readonly details?: ApiErrorDetail[],
+  ) {
+    super({ code, message, details }, status);
+  }
+
+  static badRequest(code: string, message: string, details?: ApiErrorDetail[]): ApiError {
+    return new ApiError(HttpStatus.BAD_REQUEST, code, message, details);
+  }
+
+  static notFound(code: string, message: string): ApiError {
+    return new ApiError(HttpStatus.NOT_FOUND, code, message);
+  }
+
+  static unavailable(code: string, message: string): ApiError {
+    return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, code, message);
+  }
+}

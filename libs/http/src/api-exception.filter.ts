@@ -1,0 +1,78 @@
+import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, type ApiErrorBody } from './api-error';
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** Fastify's own client errors (bad JSON, wrong content type, body too large) by code. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+};
+
+/**
+ * Renders every error as the contract's error body. Client errors keep their message;
+ * unexpected errors are logged with their stack and answered with a bare 500, never a stack.
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const { status, body } = this.toBody(exception);
+    if (status >= 500) {
+      this.logger.error({ err: exception, reqId: request.id, url: request.url }, 'request failed');
+    }
+    body.error.requestId = String(request.id);
+    if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('retry-after', '2');
+    void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+  }
+
+  private toBody(exception: unknown): { status: number; body: ApiErrorBody } {
+    if (exception instanceof ApiError) {
+      return {
+        status: exception.getStatus(),
+        body: { error: { code: exception.code, message: exception.message, details: exception.details } },
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'string'
+          ? response
+          : Array.isArray((response as { message?: unknown }).message)
+            ? String((response as { message: unknown[] }).message.join('; '))
+            : String((response as { message?: unknown }).message ?? exception.message);
+      return { status, body: { error: { code: CODE_BY_STATUS[status] ?? 'HTTP_ERROR', message } } };
+    }
+    const fastifyError = exception as { code?: string; statusCode?: number; message?: string };
+    if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+      const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? CODE_BY_STATUS[fastifyError.statusCode] ?? 'BAD_REQUEST';
+      return { status: fastifyError.statusCode, body: { error: { code, message: fastifyError.message ?? 'Bad request' } } };
+    }
+    return {
+      status: HttpStatus.INTERNAL_SERVER_ERROR,
+      body: { error: { code: 'INTERNAL_ERROR', message: 'Internal server error' } },
+    };
+  }
+}

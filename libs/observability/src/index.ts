@@ -1,0 +1,6 @@
+export * from './http-metrics';
+export * from './logger.module';
+export * from './metric-names';
+export * from './metrics.module';
+export * from './task-metrics';
+export * from './request-id';

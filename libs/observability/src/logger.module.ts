@@ -1,0 +1,35 @@
+import type { IncomingMessage } from 'node:http';
+import { Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { requestIdOf } from './request-id';
+
+const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+
+/**
+ * Structured JSON logs for both apps. In the API every line carries the request id (taken
+ * from `x-request-id` when the caller sends a sane one); in the worker the task runner binds
+ * task id, type and attempt. Secrets in headers never reach the log.
+ */
+@Module({
+  imports: [
+    LoggerModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        pinoHttp: {
+          level: config.logLevel,
+          base: { service: process.env.CONVEYOR_SERVICE ?? 'conveyor' },
+          redact: {
+            paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'res.headers["set-cookie"]'],
+            censor: '[redacted]',
+          },
+          genReqId: requestIdOf,
+          autoLogging: { ignore: (request: IncomingMessage) => QUIET_PATHS.test(request.url ?? '') },
+          customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>
+            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+        },
+      }),
+    }),
+  ],
+})
+export class ObservabilityLoggerModule {}

@@ -1,0 +1,11 @@
+/** Every metric Conveyor exports; all names carry the `conveyor_` prefix. */
+export const METRIC = {
+  tasksEnqueued: 'conveyor_tasks_enqueued_total',
+  tasksCompleted: 'conveyor_tasks_completed_total',
+  tasksFailed: 'conveyor_tasks_failed_total',
+  taskDuration: 'conveyor_task_duration_seconds',
+  taskWait: 'conveyor_task_wait_seconds',
+  queueJobs: 'conveyor_queue_jobs',
+  httpRequests: 'conveyor_http_requests_total',
+  httpDuration: 'conveyor_http_request_duration_seconds',
+} as const;

@@ -1,0 +1,59 @@
+import { Global, Module } from '@nestjs/common';
+import {
+  makeCounterProvider,
+  makeGaugeProvider,
+  makeHistogramProvider,
+  PrometheusModule,
+} from '@willsoto/nestjs-prometheus';
+import { METRIC } from './metric-names';
+import { TaskMetrics } from './task-metrics';
+
+const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/**
+ * Prometheus for both apps: process metrics plus Conveyor's own. The API serves them at
+ * `/metrics` through the module's controller; the worker, which has no HTTP app, serves the
+ * same registry from its health server.
+ */
+@Global()
+@Module({
+  imports: [
+    PrometheusModule.register({
+      path: '/metrics',
+      defaultMetrics: { enabled: true, config: { prefix: 'conveyor_' } },
+    }),
+  ],
+  providers: [
+    makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue'] }),
+    makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue'] }),
+    makeCounterProvider({
+      name: METRIC.tasksFailed,
+      help: 'Failed task attempts; final="true" when no attempt is left',
+      labelNames: ['type', 'queue', 'code', 'final'],
+    }),
+    makeHistogramProvider({
+      name: METRIC.taskDuration,
+      help: 'Run time of one task attempt',
+      labelNames: ['type', 'queue', 'outcome'],
+      buckets: TASK_BUCKETS,
+    }),
+    makeHistogramProvider({
+      name: METRIC.taskWait,
+      help: 'Time from when a task could first run until a worker started it',
+      labelNames: ['type', 'queue'],
+      buckets: TASK_BUCKETS,
+    }),
+    makeGaugeProvider({ name: METRIC.queueJobs, help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'] }),
+    makeCounterProvider({ name: METRIC.httpRequests, help: 'HTTP requests', labelNames: ['method', 'route', 'status'] }),
+    makeHistogramProvider({
+      name: METRIC.httpDuration,
+      help: 'HTTP request duration',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_BUCKETS,
+    }),
+    TaskMetrics,
+  ],
+  exports: [TaskMetrics],
+})
+export class MetricsModule {}

@@ -1,0 +1,46 @@
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { defineTaskType } from '@conveyor/tasks';
+
+/** Queue of the built-in system task types. A stored name: do not rename. */
+export const SYSTEM_QUEUE = 'system';
+
+export class NoopPayload {}
+
+export interface NoopResult {
+  ok: true;
+}
+
+export class SleepPayload {
+  /** How long the task runs. */
+  @IsInt() @Min(0) @Max(3_600_000)
+  ms: number;
+
+  /** Fail this many first attempts (attempt numbers 1..failTimes), then succeed. */
+  @IsOptional() @IsInt() @Min(0) @Max(100)
+  failTimes?: number;
+}
+
+export interface SleepResult {
+  sleptMs: number;
+  attempt: number;
+}
+
+/** Returns at once: the probe for tests and throughput benchmarks. */
+export const SYSTEM_NOOP = defineTaskType<NoopPayload, NoopResult>({
+  type: 'system.noop',
+  queue: SYSTEM_QUEUE,
+  description: 'Does nothing and completes at once; for tests and benchmarks.',
+  payload: NoopPayload,
+  defaults: { maxAttempts: 1 },
+});
+
+/** Sleeps in slices with progress and abort support: the test bed for retries and timeouts. */
+export const SYSTEM_SLEEP = defineTaskType<SleepPayload, SleepResult>({
+  type: 'system.sleep',
+  queue: SYSTEM_QUEUE,
+  description: 'Sleeps `ms` milliseconds in slices, reporting progress; fails the first `failTimes` attempts.',
+  payload: SleepPayload,
+  defaults: { backoff: { type: 'exponential', delayMs: 200, jitter: 0.5 } },
+});
+
+export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP] as const;

@@ -1,0 +1,56 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsInt,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+export const MAX_BATCH_SIZE = 1000;
+const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
+
+/** Body of `POST /v1/tasks` and each item of a batch. */
+export class CreateTaskDto {
+  @IsString() @MaxLength(128)
+  type: string;
+
+  @IsObject()
+  payload: Record<string, unknown>;
+
+  @IsOptional() @IsInt() @Min(1) @Max(10)
+  priority?: number;
+
+  @IsOptional() @IsInt() @Min(0) @Max(ONE_YEAR_MS)
+  delayMs?: number;
+
+  @IsOptional() @IsISO8601({ strict: true })
+  runAt?: string;
+
+  @IsOptional() @IsInt() @Min(1) @Max(ONE_YEAR_MS)
+  expiresInMs?: number;
+
+  @IsOptional() @IsInt() @Min(1) @Max(100)
+  maxAttempts?: number;
+
+  @IsOptional() @IsInt() @Min(100) @Max(86_400_000)
+  timeoutMs?: number;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @MaxLength(64, { each: true })
+  @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
+  tags?: string[];
+}
+
+export class CreateTaskBatchDto {
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_SIZE)
+  @ValidateNested({ each: true }) @Type(() => CreateTaskDto)
+  tasks: CreateTaskDto[];
+}

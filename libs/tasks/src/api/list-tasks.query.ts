@@ -1,0 +1,20 @@
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { TASK_STATUSES, type TaskStatus } from '../ledger/task-status';
+
+export class ListTasksQuery {
+  @IsOptional() @IsString() @MaxLength(128)
+  type?: string;
+
+  @IsOptional() @IsIn(TASK_STATUSES)
+  status?: TaskStatus;
+
+  @IsOptional() @IsString() @MaxLength(64)
+  tag?: string;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
+  limit?: number;
+
+  @IsOptional() @IsString() @MaxLength(128)
+  cursor?: string;
+}

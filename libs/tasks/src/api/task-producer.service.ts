@@ -1,0 +1,182 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { uuidv7 } from 'uuidv7';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { ApiError, flattenValidationErrors, validationFailed, type ApiErrorDetail } from '@conveyor/http';
+import { TaskMetrics } from '@conveyor/observability';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { TaskTypeDefinition } from '../contracts/task-type';
+import { TaskLedgerService } from '../ledger/task-ledger.service';
+import { TaskEntity } from '../ledger/task.entity';
+import type { TaskJobData } from '../task-job';
+import type { CreateTaskDto } from './create-task.dto';
+
+/** Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. */
+const KEEP_COMPLETED = { age: 3600, count: 1000 };
+const KEEP_FAILED = { age: 24 * 3600, count: 5000 };
+const ENQUEUE_TIMEOUT_MS = 2000;
+
+/**
+ * Accepts tasks: validates each against its contract, writes the ledger rows, then adds the
+ * BullMQ jobs (job id = task id). If Redis refuses, the rows are removed again and the caller
+ * gets 503, so a task is either accepted and queued or not accepted at all.
+ */
+@Injectable()
+export class TaskProducer {
+  private readonly logger = new Logger(TaskProducer.name);
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: TaskTypeRegistry,
+    private readonly ledger: TaskLedgerService,
+    private readonly metrics: TaskMetrics,
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  async enqueue(tenantId: string, requests: CreateTaskDto[]): Promise<TaskEntity[]> {
+    const prepared = await this.prepare(tenantId, requests);
+    const rows = prepared.map((p) => p.row);
+    await this.ledger.insert(rows);
+    try {
+      await this.addJobs(prepared);
+    } catch (error) {
+      await this.ledger.removeNotEnqueued(tenantId, rows.map((row) => row.id));
+      this.logger.warn({ err: error, tasks: rows.length }, 'enqueue refused: queue unavailable');
+      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; the task was not accepted, retry later');
+    }
+    for (const row of rows) this.metrics.enqueued(row.type, row.queue);
+    return rows;
+  }
+
+  private async prepare(tenantId: string, requests: CreateTaskDto[]) {
+    const details: ApiErrorDetail[] = [];
+    const prepared: Array<{ row: TaskEntity; job: { name: string; data: TaskJobData; opts: JobsOptions } }> = [];
+    const now = Date.now();
+    for (const [index, request] of requests.entries()) {
+      const at = requests.length > 1 ? `tasks[${index}].` : '';
+      const definition = this.registry.get(request.type);
+      if (!definition) {
+        if (requests.length === 1) {
+          throw ApiError.badRequest('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
+            { field: `${at}type`, message: `known types: ${this.registry.all().map((t) => t.type).join(', ')}` },
+          ]);
+        }
+        details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });
+        continue;
+      }
+      const payloadErrors = await this.validatePayload(definition, request.payload);
+      if (payloadErrors.length > 0) {
+        details.push(...payloadErrors.map((d) => ({ ...d, field: `${at}payload.${d.field}` })));
+        continue;
+      }
+      if (request.delayMs !== undefined && request.runAt !== undefined) {
+        details.push({ field: `${at}runAt`, message: 'give either delayMs or runAt, not both' });
+        continue;
+      }
+      prepared.push(this.build(tenantId, definition, request, now));
+    }
+    if (details.length > 0) throw validationFailed(details);
+    return prepared;
+  }
+
+  private async validatePayload(definition: TaskTypeDefinition, payload: Record<string, unknown>) {
+    const instance = plainToInstance(definition.payload, payload);
+    // forbidUnknownValues would reject payload classes without rules (system.noop's empty payload).
+    const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+    return flattenValidationErrors(errors);
+  }
+
+  private build(tenantId: string, definition: TaskTypeDefinition, request: CreateTaskDto, now: number) {
+    const id = uuidv7();
+    const runAt = request.runAt ? Date.parse(request.runAt) : now + (request.delayMs ?? 0);
+    const delay = Math.max(0, runAt - now);
+    const maxAttempts = request.maxAttempts ?? definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts;
+    const timeoutMs = request.timeoutMs ?? definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs;
+    const priority = request.priority ?? definition.defaults.priority;
+    const expiresAt = request.expiresInMs ? new Date(now + request.expiresInMs) : null;
+    const createdAt = new Date(now);
+
+    const row = Object.assign(new TaskEntity(), {
+      id,
+      tenantId,
+      type: definition.type,
+      queue: definition.queue,
+      status: delay > 0 ? 'scheduled' : 'queued',
+      priority,
+      payload: request.payload,
+      result: null,
+      error: null,
+      progress: null,
+      attempts: 0,
+      maxAttempts,
+      timeoutMs,
+      idempotencyKey: null,
+      tags: request.tags ?? null,
+      createdAt,
+      updatedAt: createdAt,
+      scheduledFor: delay > 0 ? new Date(runAt) : null,
+      expiresAt,
+      startedAt: null,
+      finishedAt: null,
+      workerId: null,
+    } satisfies TaskEntity);
+
+    const { backoff } = definition.defaults;
+    const opts: JobsOptions = {
+      jobId: id,
+      // BullMQ: lower number runs first and equal priorities keep FIFO order, like ours.
+      priority,
+      delay,
+      attempts: maxAttempts,
+      backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
+    };
+    const data: TaskJobData = {
+      tenantId,
+      payload: request.payload,
+      timeoutMs,
+      ...(expiresAt ? { expiresAt: expiresAt.getTime() } : {}),
+    };
+    return { row, job: { name: definition.type, data, opts } };
+  }
+
+  private async addJobs(prepared: Array<{ row: TaskEntity; job: { name: string; data: TaskJobData; opts: JobsOptions } }>) {
+    const byQueue = new Map<string, typeof prepared>();
+    for (const item of prepared) {
+      const list = byQueue.get(item.row.queue) ?? [];
+      list.push(item);
+      byQueue.set(item.row.queue, list);
+    }
+    const adds = [...byQueue].map(([queueName, items]) => {
+      const queue = this.queue(queueName);
+      return items.length === 1
+        ? queue.add(items[0].job.name, items[0].job.data, items[0].job.opts)
+        : queue.addBulk(items.map((item) => item.job));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`enqueue took longer than ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([Promise.all(adds), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Queues are registered through BullModule by each domain's contracts module. */
+  queue(name: string): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+}

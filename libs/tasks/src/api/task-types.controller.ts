@@ -1,0 +1,34 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { payloadJsonSchema } from '../contracts/payload-schema';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+
+@Controller('v1/task-types')
+export class TaskTypesController {
+  private cached?: unknown;
+
+  constructor(
+    private readonly registry: TaskTypeRegistry,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Contracts are fixed for the life of the process, so the answer is built once. */
+  @Get()
+  list() {
+    this.cached ??= {
+      taskTypes: this.registry.all().map((definition) => ({
+        type: definition.type,
+        queue: definition.queue,
+        description: definition.description,
+        defaults: {
+          priority: definition.defaults.priority,
+          maxAttempts: definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts,
+          timeoutMs: definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs,
+          backoff: definition.defaults.backoff,
+        },
+        payloadSchema: payloadJsonSchema(definition),
+      })),
+    };
+    return this.cached;
+  }
+}

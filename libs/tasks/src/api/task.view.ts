@@ -1,0 +1,32 @@
+import type { TaskEntity } from '../ledger/task.entity';
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+/** The public JSON shape of a ledger row. */
+export function toTaskView(task: TaskEntity) {
+  return {
+    id: task.id,
+    type: task.type,
+    queue: task.queue,
+    status: task.status,
+    priority: task.priority,
+    payload: task.payload,
+    result: task.result ?? null,
+    error: task.error ?? null,
+    progress: task.progress ?? null,
+    attempts: task.attempts,
+    maxAttempts: task.maxAttempts,
+    timeoutMs: task.timeoutMs,
+    idempotencyKey: task.idempotencyKey,
+    tags: task.tags ?? [],
+    createdAt: iso(task.createdAt),
+    updatedAt: iso(task.updatedAt),
+    scheduledFor: iso(task.scheduledFor),
+    expiresAt: iso(task.expiresAt),
+    startedAt: iso(task.startedAt),
+    finishedAt: iso(task.finishedAt),
+    workerId: task.workerId,
+  };
+}
+
+export type TaskView = ReturnType<typeof toTaskView>;

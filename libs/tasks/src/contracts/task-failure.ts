@@ -1,0 +1,22 @@
+/**
+ * An expected, classified failure of a task attempt. `code` lands in the ledger's error.code.
+ * `retryable: false` ends the task at once instead of using its remaining attempts.
+ */
+export class TaskFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = true,
+  ) {
+    super(message);
+    this.name = 'TaskFailure';
+  }
+}
+
+/** The attempt ran past its time limit; its AbortSignal has fired. */
+export class TaskTimeoutError extends TaskFailure {
+  constructor(timeoutMs: number) {
+    super('TIMEOUT', `attempt exceeded its ${timeoutMs} ms time limit`);
+    this.name = 'TaskTimeoutError';
+  }
+}

@@ -1,0 +1,67 @@
+import type { Type } from '@nestjs/common';
+
+export interface BackoffPolicy {
+  type: 'exponential' | 'fixed';
+  /** Base delay: the first retry waits about this long, exponential doubles it each time. */
+  delayMs: number;
+  /** 0..1: share of each delay that is randomised, so retries of a burst spread out. */
+  jitter: number;
+}
+
+export interface TaskTypeDefaults {
+  /** 1 (highest) … 10 (lowest); FIFO within a priority. */
+  priority: number;
+  /** Total attempts including the first; falls back to MAX_RETRY_ATTEMPTS. */
+  maxAttempts?: number;
+  backoff: BackoffPolicy;
+  /** Per-attempt time limit; falls back to TASK_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+/**
+ * A task type, declared once in its domain's contract file. Producer (API) and processor
+ * (worker) both import the same object, so the type name and queue are spelled only there.
+ * `R` is carried only in the type system, so handlers and clients agree on the result shape.
+ */
+export interface TaskTypeDefinition<P extends object = object, R = unknown> {
+  readonly type: string;
+  /** A stored name: renaming a queue strands its jobs in Redis, so treat it like a migration. */
+  readonly queue: string;
+  readonly description: string;
+  readonly payload: Type<P>;
+  readonly defaults: TaskTypeDefaults;
+  /** Phantom field for the result type; never set at run time. */
+  readonly __result?: R;
+}
+
+export type PayloadOf<T> = T extends TaskTypeDefinition<infer P, unknown> ? P : never;
+export type ResultOf<T> = T extends TaskTypeDefinition<object, infer R> ? R : never;
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { type: 'exponential', delayMs: 1000, jitter: 0.5 };
+export const DEFAULT_PRIORITY = 5;
+
+const TYPE_NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
+
+export function defineTaskType<P extends object, R>(definition: {
+  type: string;
+  queue: string;
+  description: string;
+  payload: Type<P>;
+  defaults?: Partial<TaskTypeDefaults>;
+}): TaskTypeDefinition<P, R> {
+  if (!TYPE_NAME.test(definition.type)) {
+    throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
+  }
+  return Object.freeze({
+    type: definition.type,
+    queue: definition.queue,
+    description: definition.description,
+    payload: definition.payload,
+    defaults: {
+      priority: definition.defaults?.priority ?? DEFAULT_PRIORITY,
+      maxAttempts: definition.defaults?.maxAttempts,
+      backoff: { ...DEFAULT_BACKOFF, ...definition.defaults?.backoff },
+      timeoutMs: definition.defaults?.timeoutMs,
+    },
+  });
+}

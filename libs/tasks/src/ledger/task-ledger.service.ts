@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+
+import { dialectOf } from '@conveyor/database';
+import { TaskEntity } from './task.entity';
+import type { TaskStatus } from './task-status';
+
+export interface TaskListFilter {
+  tenantId: string;
+  type?: string;
+  status?: TaskStatus;
+  tag?: string;
+  /** Exclusive upper bound on id: the last id of the previous page. */
+  before?: string;
+  limit: number;
+}
+
+/** Reads and inserts ledger rows. Every query is scoped to a tenant. */
+@Injectable()
+export class TaskLedgerService {
+  constructor(@InjectRepository(TaskEntity) private readonly tasks: Repository<TaskEntity>) {}
+
+  async insert(rows: TaskEntity[]): Promise<void> {
+    if (rows.length === 0) return;
+    // One multi-row INSERT; chunked so a 1000-task batch stays under parameter limits.
+    for (let i = 0; i < rows.length; i += 500) {
+      await this.tasks.createQueryBuilder().insert().into(TaskEntity).values(rows.slice(i, i + 500) as QueryDeepPartialEntity<TaskEntity>[]).execute();
+    }
+  }
+
+  findOne(tenantId: string, id: string): Promise<TaskEntity | null> {
+    return this.tasks.findOneBy({ tenantId, id });
+  }
+
+  /**
+   * Removes rows whose job never reached Redis: the request is answered 503, so the task
+   * was never accepted and must not linger as if it had been.
+   */
+  async removeNotEnqueued(tenantId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.tasks.createQueryBuilder().delete().from(TaskEntity).where('tenant_id = :tenantId', { tenantId }).andWhereInIds(ids).execute();
+  }
+
+  /** Newest first, keyset paging on the time-ordered id. */
+  async list(filter: TaskListFilter): Promise<TaskEntity[]> {
+    const query = this.tasks
+      .createQueryBuilder('t')
+      .where('t.tenantId = :tenantId', { tenantId: filter.tenantId })
+      .orderBy('t.id', 'DESC')
+      .limit(filter.limit);
+    if (filter.type) query.andWhere('t.type = :type', { type: filter.type });
+    if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
+    if (filter.before) query.andWhere('t.id < :before', { before: filter.before });
+    if (filter.tag) {
+      const tag = JSON.stringify([filter.tag]);
+      query.andWhere(
+        new Brackets((where) =>
+          dialectOf(this.tasks.manager.connection) === 'postgres'
+            ? where.where('t.tags @> CAST(:tag AS jsonb)', { tag })
+            : where.where('JSON_CONTAINS(t.tags, :tag)', { tag }),
+        ),
+      );
+    }
+    return query.getMany();
+  }
+}

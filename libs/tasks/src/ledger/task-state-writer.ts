@@ -1,0 +1,204 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { dialectOf, type SqlDialect } from '@conveyor/database';
+import type { TaskError, TaskProgress, TaskStatus } from './task-status';
+
+/** The columns a worker changes while it runs a task. */
+export interface TaskStatePatch {
+  status?: TaskStatus;
+  attempts?: number;
+  result?: unknown;
+  error?: TaskError | null;
+  progress?: TaskProgress | null;
+  startedAt?: Date;
+  finishedAt?: Date | null;
+  workerId?: string;
+}
+
+type PatchKey = keyof TaskStatePatch;
+
+const COLUMNS: Record<PatchKey, { column: string; kind: 'text' | 'int' | 'json' | 'time' }> = {
+  status: { column: 'status', kind: 'text' },
+  attempts: { column: 'attempts', kind: 'int' },
+  result: { column: 'result', kind: 'json' },
+  error: { column: 'error', kind: 'json' },
+  progress: { column: 'progress', kind: 'json' },
+  startedAt: { column: 'started_at', kind: 'time' },
+  finishedAt: { column: 'finished_at', kind: 'time' },
+  workerId: { column: 'worker_id', kind: 'text' },
+};
+
+const PG_CAST = { text: 'varchar', int: 'int', json: 'jsonb', time: 'timestamptz' } as const;
+
+/** Rows per statement: keeps parameter counts far below both drivers' limits. */
+const MAX_ROWS_PER_STATEMENT = 500;
+
+interface PendingWrite {
+  patch: TaskStatePatch;
+  updatedAt: Date;
+  waiters: Array<() => void>;
+}
+
+/**
+ * Group-commits worker state changes to the ledger.
+ *
+ * A write is queued in memory and merged with any other pending write of the same task; one
+ * flush runs at a time and takes everything queued so far, so under load many tasks' changes
+ * share one multi-row UPDATE per shape (one statement for all "completed" rows, one for all
+ * "active" rows, …) instead of one round trip each. When idle, a write is flushed at once,
+ * so latency stays low. `write()` resolves once the change is committed: processors await
+ * terminal states before acknowledging the job to BullMQ, so a crash never leaves a job done
+ * in Redis but unrecorded in SQL. A failed flush keeps its writes and retries with backoff.
+ */
+@Injectable()
+export class TaskStateWriter implements OnApplicationShutdown {
+  private readonly logger = new Logger(TaskStateWriter.name);
+  private readonly dialect: SqlDialect;
+  private pending = new Map<string, PendingWrite>();
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  private failures = 0;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+    this.dialect = dialectOf(dataSource);
+  }
+
+  /** Queues a change; resolves when it is committed. */
+  write(taskId: string, change: TaskStatePatch): Promise<void> {
+    // An undefined field means "not changed"; only explicit nulls clear a column.
+    const patch = Object.fromEntries(
+      Object.entries(change).filter(([, value]) => value !== undefined),
+    ) as TaskStatePatch;
+    return new Promise<void>((resolve) => {
+      const existing = this.pending.get(taskId);
+      if (existing) {
+        Object.assign(existing.patch, patch);
+        existing.updatedAt = new Date();
+        existing.waiters.push(resolve);
+      } else {
+        this.pending.set(taskId, { patch: { ...patch }, updatedAt: new Date(), waiters: [resolve] });
+      }
+      this.scheduleFlush();
+    });
+  }
+
+  /** Number of changes not yet committed (exposed for health and tests). */
+  get backlog(): number {
+    return this.pending.size;
+  }
+
+  /** Waits until everything queued so far is committed. */
+  async drain(): Promise<void> {
+    while (this.flushing || this.pending.size > 0) {
+      this.scheduleFlush();
+      await this.flushing;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.drain();
+    this.closed = true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing || this.closed || this.pending.size === 0) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = null;
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    // Yield once so writes issued in the same tick join this batch.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.pending.size > 0) {
+      const batch = this.pending;
+      this.pending = new Map();
+      try {
+        await this.flush(batch);
+        this.failures = 0;
+        for (const write of batch.values()) for (const resolve of write.waiters) resolve();
+      } catch (error) {
+        this.failures += 1;
+        // Put the batch back under anything newer, then back off; nothing is dropped.
+        for (const [id, write] of batch) {
+          const newer = this.pending.get(id);
+          if (newer) {
+            write.patch = { ...write.patch, ...newer.patch };
+            write.updatedAt = newer.updatedAt;
+            write.waiters.push(...newer.waiters);
+          }
+          this.pending.set(id, write);
+        }
+        const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
+        this.logger.error(
+          { err: error, rows: batch.size, retryInMs: delay },
+          'ledger write failed; keeping the changes and retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async flush(batch: Map<string, PendingWrite>): Promise<void> {
+    // Group rows by the set of columns they change: one statement per shape.
+    const groups = new Map<string, Array<[string, PendingWrite]>>();
+    for (const entry of batch) {
+      const shape = (Object.keys(entry[1].patch) as PatchKey[]).sort().join(',');
+      const group = groups.get(shape);
+      if (group) group.push(entry);
+      else groups.set(shape, [entry]);
+    }
+    for (const [shape, rows] of groups) {
+      const keys = (shape ? shape.split(',') : []) as PatchKey[];
+      for (let i = 0; i < rows.length; i += MAX_ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + MAX_ROWS_PER_STATEMENT);
+        const { sql, params } =
+          this.dialect === 'postgres' ? this.postgresUpdate(keys, chunk) : this.mysqlUpdate(keys, chunk);
+        await this.dataSource.query(sql, params);
+      }
+    }
+  }
+
+  private value(key: PatchKey, patch: TaskStatePatch): unknown {
+    const value = patch[key];
+    if (value === undefined || value === null) return null;
+    return COLUMNS[key].kind === 'json' ? JSON.stringify(value) : value;
+  }
+
+  private postgresUpdate(keys: PatchKey[], rows: Array<[string, PendingWrite]>) {
+    const params: unknown[] = [];
+    const tuples = rows.map(([id, write]) => {
+      params.push(id, write.updatedAt);
+      const cells = [`$${params.length - 1}::uuid`, `$${params.length}::timestamptz`];
+      for (const key of keys) {
+        params.push(this.value(key, write.patch));
+        cells.push(`$${params.length}::${PG_CAST[COLUMNS[key].kind]}`);
+      }
+      return `(${cells.join(', ')})`;
+    });
+    const names = ['id', 'updated_at', ...keys.map((k) => COLUMNS[k].column)];
+    const sets = names.slice(1).map((column) => `"${column}" = v."${column}"`);
+    const sql =
+      `UPDATE tasks AS t SET ${sets.join(', ')} ` +
+      `FROM (VALUES ${tuples.join(', ')}) AS v(${names.map((n) => `"${n}"`).join(', ')}) ` +
+      `WHERE t.id = v.id`;
+    return { sql, params };
+  }
+
+  private mysqlUpdate(keys: PatchKey[], rows: Array<[string, PendingWrite]>) {
+    const params: unknown[] = [];
+    const names = ['id', 'updated_at', ...keys.map((k) => COLUMNS[k].column)];
+    const selects = rows.map(([id, write], index) => {
+      params.push(id, write.updatedAt, ...keys.map((key) => this.value(key, write.patch)));
+      // Column aliases on the first SELECT name the derived table's columns.
+      const cells = names.map((name) => (index === 0 ? `? AS \`${name}\`` : '?'));
+      return `SELECT ${cells.join(', ')}`;
+    });
+    const sets = names.slice(1).map((column) => `t.\`${column}\` = v.\`${column}\``);
+    const sql =
+      `UPDATE tasks AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.id = v.id ` +
+      `SET ${sets.join(', ')}`;
+    return { sql, params };
+  }
+}

@@ -1,0 +1,77 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { TaskError, TaskProgress, TaskStatus } from './task-status';
+
+/**
+ * One row per task: the durable record that outlives the BullMQ job.
+ * Column types here are the portable ones TypeORM converts values for; the migration
+ * creates the concrete per-dialect types (uuid/char(36), timestamptz/datetime(3), json).
+ */
+@Entity({ name: 'tasks' })
+export class TaskEntity {
+  /** UUIDv7: time-ordered, so `id DESC` is newest first and doubles as the paging cursor. */
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
+  tenantId: string;
+
+  @Column({ type: 'varchar', length: 128 })
+  type: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  queue: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  status: TaskStatus;
+
+  @Column({ type: 'smallint' })
+  priority: number;
+
+  @Column({ type: 'json' })
+  payload: unknown;
+
+  @Column({ type: 'json', nullable: true })
+  result: unknown | null;
+
+  @Column({ type: 'json', nullable: true })
+  error: TaskError | null;
+
+  @Column({ type: 'json', nullable: true })
+  progress: TaskProgress | null;
+
+  @Column({ type: 'int' })
+  attempts: number;
+
+  @Column({ name: 'max_attempts', type: 'int' })
+  maxAttempts: number;
+
+  @Column({ name: 'timeout_ms', type: 'int' })
+  timeoutMs: number;
+
+  @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
+  idempotencyKey: string | null;
+
+  @Column({ type: 'json', nullable: true })
+  tags: string[] | null;
+
+  @Column({ name: 'created_at', type: 'timestamp', precision: 3 })
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamp', precision: 3 })
+  updatedAt: Date;
+
+  @Column({ name: 'scheduled_for', type: 'timestamp', precision: 3, nullable: true })
+  scheduledFor: Date | null;
+
+  @Column({ name: 'expires_at', type: 'timestamp', precision: 3, nullable: true })
+  expiresAt: Date | null;
+
+  @Column({ name: 'started_at', type: 'timestamp', precision: 3, nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamp', precision: 3, nullable: true })
+  finishedAt: Date | null;
+
+  @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true })
+  workerId: string | null;
+}

@@ -1,0 +1,29 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
+import type { TaskTypeDefinition } from './contracts/task-type';
+import { TaskTypeRegistry } from './contracts/task-type.registry';
+
+/**
+ * Registers a domain's task types and their queues. Each domain's API and worker modules
+ * import `TaskContractsModule.forFeature(<the types of its contract file>)`; the queues are
+ * then injectable with `@InjectQueue(name)`.
+ */
+@Module({})
+export class TaskContractsModule {
+  static forFeature(definitions: readonly TaskTypeDefinition[]): DynamicModule {
+    const queues = [...new Set(definitions.map((d) => d.queue))];
+    const registration = Symbol(`task-contracts:${definitions.map((d) => d.type).join(',')}`);
+    return {
+      module: TaskContractsModule,
+      imports: [BullModule.registerQueue(...queues.map((name) => ({ name })))],
+      providers: [
+        {
+          provide: registration,
+          useFactory: (registry: TaskTypeRegistry) => registry.register(definitions),
+          inject: [TaskTypeRegistry],
+        },
+      ],
+      exports: [BullModule],
+    };
+  }
+}

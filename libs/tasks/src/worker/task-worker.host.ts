@@ -1,0 +1,138 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { Worker, type Job } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { redisConnectionOptions } from '@conveyor/queue';
+import { TASK_HANDLER_METADATA, type TaskHandler } from '../contracts/task-handler';
+import type { TaskTypeDefinition } from '../contracts/task-type';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { TaskJobData } from '../task-job';
+import { TaskRunner, type BoundHandler } from './task-runner';
+
+/** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
+export class HandlerBindingError extends Error {
+  constructor(problems: string[]) {
+    super(`Task handlers do not match the task types of this worker's queues:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'HandlerBindingError';
+  }
+}
+
+/**
+ * Starts one BullMQ Worker per consumed queue (WORKER_QUEUES, default: every registered
+ * queue) and routes each job to the one handler of its task type. Boot fails if a type routed
+ * to a consumed queue has no handler or more than one. On shutdown it stops fetching, lets
+ * running tasks finish within SHUTDOWN_GRACE_MS, then force-closes.
+ */
+@Injectable()
+export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(TaskWorkerHost.name);
+  private readonly workers: Worker[] = [];
+  private handlers = new Map<string, BoundHandler>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: TaskTypeRegistry,
+    private readonly discovery: DiscoveryService,
+    private readonly runner: TaskRunner,
+  ) {}
+
+  /** The queues this process consumes, after validation. */
+  get queues(): string[] {
+    return this.workers.map((worker) => worker.name);
+  }
+
+  get runningWorkers(): readonly Worker[] {
+    return this.workers;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const queues = this.resolveQueues();
+    this.handlers = this.bindHandlers(queues);
+    for (const queue of queues) {
+      const concurrency = this.config.worker.concurrency[queue] ?? this.config.worker.defaultConcurrency;
+      const worker = new Worker<TaskJobData>(queue, (job) => this.process(job), {
+        connection: redisConnectionOptions(this.config.redis, 'worker'),
+        prefix: this.config.queuePrefix,
+        concurrency,
+        autorun: false,
+        name: this.config.worker.id,
+      });
+      worker.on('error', (error) => this.logger.error({ err: error, queue }, 'worker error'));
+      this.workers.push(worker);
+      this.logger.log({ queue, concurrency }, 'consuming queue');
+    }
+    await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
+    for (const worker of this.workers) void worker.run();
+  }
+
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    if (this.workers.length === 0) return;
+    const grace = this.config.worker.shutdownGraceMs;
+    this.logger.log({ signal, graceMs: grace }, 'stopping: no new tasks, waiting for running ones');
+    const closing = Promise.all(this.workers.map((worker) => worker.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = await Promise.race([
+      closing.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace))),
+    ]);
+    clearTimeout(timer);
+    if (expired) {
+      this.logger.warn({ graceMs: grace }, 'grace period over: closing with tasks still running');
+      await Promise.all(this.workers.map((worker) => worker.close(true)));
+    }
+  }
+
+  private async process(job: Job<TaskJobData>): Promise<unknown> {
+    const bound = this.handlers.get(job.name);
+    // Boot-time binding makes this unreachable for registered types; a job of an unknown
+    // type (e.g. added by hand) fails clearly instead of hanging.
+    if (!bound) throw new Error(`No handler for task type "${job.name}" in this worker`);
+    return this.runner.run(job, bound);
+  }
+
+  private resolveQueues(): string[] {
+    const known = this.registry.queues();
+    const wanted = this.config.worker.queues ?? known;
+    const unknown = wanted.filter((queue) => !known.includes(queue));
+    if (unknown.length > 0) {
+      throw new HandlerBindingError([
+        `WORKER_QUEUES names queues no task type uses: ${unknown.join(', ')} (known: ${known.join(', ')})`,
+      ]);
+    }
+    return wanted;
+  }
+
+  private bindHandlers(queues: string[]): Map<string, BoundHandler> {
+    const found = new Map<string, Array<{ definition: TaskTypeDefinition; handler: TaskHandler; name: string }>>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const { metatype, instance } = wrapper;
+      if (!metatype || !instance) continue;
+      const definition = Reflect.getMetadata(TASK_HANDLER_METADATA, metatype) as TaskTypeDefinition | undefined;
+      if (!definition) continue;
+      const list = found.get(definition.type) ?? [];
+      list.push({ definition, handler: instance as TaskHandler, name: metatype.name });
+      found.set(definition.type, list);
+    }
+
+    const problems: string[] = [];
+    const bound = new Map<string, BoundHandler>();
+    for (const definition of this.registry.all().filter((t) => queues.includes(t.queue))) {
+      const candidates = found.get(definition.type) ?? [];
+      if (candidates.length === 0) problems.push(`"${definition.type}" (queue ${definition.queue}) has no handler`);
+      else if (candidates.length > 1) {
+        problems.push(`"${definition.type}" has ${candidates.length} handlers: ${candidates.map((c) => c.name).join(', ')}`);
+      } else bound.set(definition.type, candidates[0]);
+    }
+    for (const [type, candidates] of found) {
+      if (!this.registry.get(type)) problems.push(`${candidates[0].name} handles "${type}", which no contracts module registers`);
+    }
+    if (problems.length > 0) throw new HandlerBindingError(problems);
+    return bound;
+  }
+}

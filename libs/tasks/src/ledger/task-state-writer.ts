@@ -105,6 +105,8 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (this.flushing || this.closed || this.pending.size === 0) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = null;
+      // Writes that arrived after the loop's last check but before this callback.
+      this.scheduleFlush();
     });
   }
 

@@ -1,0 +1,175 @@
+import { DataSource } from 'typeorm';
+import { uuidv7 } from 'uuidv7';
+import { buildDataSourceOptions } from '@conveyor/database';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
+import { TaskEntity, TaskLedgerService, TaskStateWriter, type TaskStatus } from '@conveyor/tasks';
+
+function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
+  const now = new Date();
+  return Object.assign(new TaskEntity(), {
+    id: uuidv7(),
+    tenantId: 'tenant-a',
+    type: 'system.sleep',
+    queue: 'system',
+    status: 'queued' as TaskStatus,
+    priority: 5,
+    payload: { ms: 10, nested: { ünïcode: '✓' } },
+    result: null,
+    error: null,
+    progress: null,
+    attempts: 0,
+    maxAttempts: 3,
+    timeoutMs: 1000,
+    idempotencyKey: null,
+    tags: null,
+    createdAt: now,
+    updatedAt: now,
+    scheduledFor: null,
+    expiresAt: null,
+    startedAt: null,
+    finishedAt: null,
+    workerId: null,
+    ...overrides,
+  });
+}
+
+describe.each(DIALECTS)('task ledger on %s', (dialect) => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let ledger: TaskLedgerService;
+  let writer: TaskStateWriter;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(dialect);
+    dataSource = new DataSource(buildDataSourceOptions(database.config, [TaskEntity]));
+    await dataSource.initialize();
+    await dataSource.runMigrations();
+    ledger = new TaskLedgerService(dataSource.getRepository(TaskEntity));
+    writer = new TaskStateWriter(dataSource);
+  });
+
+  afterAll(async () => {
+    await writer?.onApplicationShutdown();
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it('migrates up, down and up again', async () => {
+    await dataSource.undoLastMigration();
+    expect(await dataSource.createQueryRunner().hasTable('tasks')).toBe(false);
+    await dataSource.runMigrations();
+    expect(await dataSource.createQueryRunner().hasTable('tasks')).toBe(true);
+  });
+
+  it('stores and reads back every field, with JSON and UTC timestamps intact', async () => {
+    const scheduledFor = new Date(Date.UTC(2030, 0, 2, 3, 4, 5, 678));
+    const task = newTask({ tags: ['a', 'b'], scheduledFor, status: 'scheduled', idempotencyKey: 'key-1' });
+    await ledger.insert([task]);
+    const read = await ledger.findOne('tenant-a', task.id);
+    expect(read).not.toBeNull();
+    expect(read!.payload).toEqual(task.payload);
+    expect(read!.tags).toEqual(['a', 'b']);
+    expect(read!.scheduledFor!.toISOString()).toBe('2030-01-02T03:04:05.678Z');
+    expect(read!.createdAt.getTime()).toBe(task.createdAt.getTime());
+    expect(read!.status).toBe('scheduled');
+  });
+
+  it('scopes reads to the tenant', async () => {
+    const task = newTask();
+    await ledger.insert([task]);
+    expect(await ledger.findOne('tenant-b', task.id)).toBeNull();
+    expect(await ledger.findOne('tenant-a', task.id)).not.toBeNull();
+  });
+
+  it('refuses a second task with the same idempotency key in a tenant, not across tenants', async () => {
+    await ledger.insert([newTask({ idempotencyKey: 'dup' })]);
+    await expect(ledger.insert([newTask({ idempotencyKey: 'dup' })])).rejects.toThrow();
+    await expect(ledger.insert([newTask({ tenantId: 'tenant-b', idempotencyKey: 'dup' })])).resolves.toBeUndefined();
+  });
+
+  it('lists newest first with filters and keyset paging', async () => {
+    const tenantId = `list-${dialect}`;
+    const rows = Array.from({ length: 7 }, (_, i) =>
+      newTask({ tenantId, type: i % 2 ? 'system.noop' : 'system.sleep', tags: i < 3 ? ['vip'] : ['std'] }),
+    );
+    await ledger.insert(rows);
+    const newestFirst = [...rows].reverse().map((r) => r.id);
+
+    const page1 = await ledger.list({ tenantId, limit: 3 });
+    const page2 = await ledger.list({ tenantId, limit: 3, before: page1[2].id });
+    const page3 = await ledger.list({ tenantId, limit: 3, before: page2[2].id });
+    expect([...page1, ...page2, ...page3].map((r) => r.id)).toEqual(newestFirst);
+
+    const noops = await ledger.list({ tenantId, type: 'system.noop', limit: 10 });
+    expect(noops.map((r) => r.id)).toEqual(newestFirst.filter((id) => rows.find((r) => r.id === id)!.type === 'system.noop'));
+
+    const vip = await ledger.list({ tenantId, tag: 'vip', limit: 10 });
+    expect(vip.map((r) => r.id).sort()).toEqual(rows.slice(0, 3).map((r) => r.id).sort());
+
+    const none = await ledger.list({ tenantId, status: 'failed', limit: 10 });
+    expect(none).toHaveLength(0);
+  });
+
+  it('inserts a batch of 1000 rows', async () => {
+    const tenantId = `bulk-${dialect}`;
+    await ledger.insert(Array.from({ length: 1000 }, () => newTask({ tenantId })));
+    const count = await dataSource.getRepository(TaskEntity).countBy({ tenantId });
+    expect(count).toBe(1000);
+  });
+
+  it('group-commits worker state changes, merging changes to the same task', async () => {
+    const tenantId = `writer-${dialect}`;
+    const rows = Array.from({ length: 1200 }, () => newTask({ tenantId }));
+    await ledger.insert(rows);
+    const startedAt = new Date(Date.UTC(2031, 5, 6, 7, 8, 9, 10));
+    const finishedAt = new Date(startedAt.getTime() + 1234);
+
+    // Issued in one tick: "active" and "completed" of the same task merge into one row change,
+    // and rows of the same shape share statements.
+    const writes = rows.flatMap((row, i) => [
+      writer.write(row.id, { status: 'active', attempts: 1, startedAt, workerId: 'w-1', finishedAt: null }),
+      i % 3 === 0
+        ? writer.write(row.id, { status: 'failed', error: { code: 'BOOM', message: `row ${i}` }, finishedAt })
+        : writer.write(row.id, { status: 'completed', result: { i, text: 'ok ✓' }, progress: { percent: 100 }, finishedAt }),
+    ]);
+    await Promise.all(writes);
+    expect(writer.backlog).toBe(0);
+
+    const stored = await dataSource.getRepository(TaskEntity).findBy({ tenantId });
+    const byId = new Map(stored.map((row) => [row.id, row]));
+    rows.forEach((row, i) => {
+      const got = byId.get(row.id)!;
+      expect(got.attempts).toBe(1);
+      expect(got.workerId).toBe('w-1');
+      expect(got.startedAt!.toISOString()).toBe(startedAt.toISOString());
+      expect(got.finishedAt!.toISOString()).toBe(finishedAt.toISOString());
+      if (i % 3 === 0) {
+        expect(got.status).toBe('failed');
+        expect(got.error).toEqual({ code: 'BOOM', message: `row ${i}` });
+        expect(got.result).toBeNull();
+      } else {
+        expect(got.status).toBe('completed');
+        expect(got.result).toEqual({ i, text: 'ok ✓' });
+        expect(got.progress).toEqual({ percent: 100 });
+      }
+      expect(got.updatedAt.getTime()).toBeGreaterThanOrEqual(row.updatedAt.getTime());
+    });
+  });
+
+  it('keeps later writes in order across flushes and clears a column with an explicit null', async () => {
+    const task = newTask();
+    await ledger.insert([task]);
+    await writer.write(task.id, { status: 'retrying', error: { code: 'X', message: 'first' }, attempts: 1 });
+    await writer.write(task.id, { status: 'active', attempts: 2 });
+    await writer.write(task.id, { status: 'completed', error: null, result: [1, 2, 3] });
+    const read = await ledger.findOne(task.tenantId, task.id);
+    expect(read).toMatchObject({ status: 'completed', attempts: 2, error: null, result: [1, 2, 3] });
+  });
+
+  it('removes rows that were never enqueued', async () => {
+    const task = newTask();
+    await ledger.insert([task]);
+    await ledger.removeNotEnqueued(task.tenantId, [task.id]);
+    expect(await ledger.findOne(task.tenantId, task.id)).toBeNull();
+  });
+});

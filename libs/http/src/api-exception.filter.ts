@@ -47,6 +47,19 @@ export class ApiExceptionFilter implements ExceptionFilter {
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
+  /**
+   * Nest re-throws Fastify's body-parser errors as plain HttpExceptions, keeping only status
+   * and message; the cause (when kept) or the message tells a JSON syntax error apart.
+   */
+  private codeOf(exception: HttpException, status: number, message: string): string {
+    const causeCode = (exception.cause as { code?: string } | undefined)?.code;
+    if (causeCode && FASTIFY_CODES[causeCode]) return FASTIFY_CODES[causeCode];
+    if (status === HttpStatus.BAD_REQUEST && /not valid JSON|cannot be empty when content-type is set to 'application\/json'/.test(message)) {
+      return 'INVALID_JSON';
+    }
+    return CODE_BY_STATUS[status] ?? 'HTTP_ERROR';
+  }
+
   private toBody(exception: unknown): { status: number; body: ApiErrorBody } {
     if (exception instanceof ApiError) {
       return {
@@ -63,7 +76,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
           : Array.isArray((response as { message?: unknown }).message)
             ? String((response as { message: unknown[] }).message.join('; '))
             : String((response as { message?: unknown }).message ?? exception.message);
-      return { status, body: { error: { code: CODE_BY_STATUS[status] ?? 'HTTP_ERROR', message } } };
+      return { status, body: { error: { code: this.codeOf(exception, status, message), message } } };
     }
     const fastifyError = exception as { code?: string; statusCode?: number; message?: string };
     if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { requestIdOf } from './request-id';
@@ -16,6 +16,9 @@ const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
+        // The library's default route pattern does not reach Fastify routes in Nest 12; an
+        // explicit catch-all does (checked by the e2e request-id log test).
+        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
         pinoHttp: {
           level: config.logLevel,
           base: { service: process.env.CONVEYOR_SERVICE ?? 'conveyor' },

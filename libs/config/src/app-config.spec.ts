@@ -1,0 +1,263 @@
+import { ConfigValidationError, loadAppConfig, type ConfigProblem } from './app-config';
+
+const PG_URL = 'postgres://conveyor:secret@db.internal:6543/ledger';
+
+/** Runs loadAppConfig and returns the ConfigValidationError it must throw. */
+function configError(env: NodeJS.ProcessEnv): ConfigValidationError {
+  try {
+    loadAppConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigValidationError) return error;
+    throw new Error(`expected ConfigValidationError, got ${String(error)}`);
+  }
+  throw new Error('expected loadAppConfig to throw');
+}
+
+function problemKeys(problems: ConfigProblem[]): string[] {
+  return [...new Set(problems.map((p) => p.key))].sort();
+}
+
+describe('loadAppConfig', () => {
+  describe('DATABASE_URL', () => {
+    it('parses a postgres URL into type, host, port, database and decoded credentials', () => {
+      const config = loadAppConfig({ DATABASE_URL: 'postgres://app%20user:p%40ss%3Aw0rd@db.internal:6543/ledger%2Dmain' });
+      expect(config.database).toMatchObject({
+        type: 'postgres',
+        url: 'postgres://app%20user:p%40ss%3Aw0rd@db.internal:6543/ledger%2Dmain',
+        host: 'db.internal',
+        port: 6543,
+        username: 'app user',
+        password: 'p@ss:w0rd',
+        database: 'ledger-main',
+        ssl: false,
+      });
+    });
+
+    it('accepts postgresql:// and defaults the port to 5432', () => {
+      const { database } = loadAppConfig({ DATABASE_URL: 'postgresql://pg.local/tasks' });
+      expect(database).toMatchObject({ type: 'postgres', host: 'pg.local', port: 5432, database: 'tasks' });
+      expect(database.username).toBeUndefined();
+      expect(database.password).toBeUndefined();
+    });
+
+    it.each([
+      ['mysql://root:pw@mysql.local:3307/conv', 3307],
+      ['mariadb://root:pw@mysql.local/conv', 3306],
+    ])('maps %s to the mysql type', (url, port) => {
+      const { database } = loadAppConfig({ DATABASE_URL: url });
+      expect(database).toMatchObject({ type: 'mysql', host: 'mysql.local', port, username: 'root', password: 'pw', database: 'conv' });
+    });
+
+    it('defaults the database name to "conveyor" when the URL has no path', () => {
+      expect(loadAppConfig({ DATABASE_URL: 'postgres://db.internal' }).database.database).toBe('conveyor');
+    });
+
+    it('turns on ssl for sslmode=require', () => {
+      expect(loadAppConfig({ DATABASE_URL: `${PG_URL}?sslmode=require` }).database.ssl).toBe(true);
+    });
+
+    it('rejects a URL of another scheme', () => {
+      const error = configError({ DATABASE_URL: 'sqlite://file.db' });
+      expect(problemKeys(error.problems)).toEqual(['DATABASE_URL']);
+      expect(error.problems[0].problems.join(' ')).toMatch(/postgres:\/\/, mysql:\/\/ or mariadb:\/\//);
+    });
+
+    // BUG (reported): the scheme regex lets an unparsable URL through, and `new URL()` then throws
+    // a bare TypeError, so the boot message lists neither this key nor the other bad keys.
+    it('reports an unparsable DATABASE_URL as a config problem, not a TypeError', () => {
+      const error = configError({ DATABASE_URL: 'postgres://db.internal:port/ledger', PORT: 'abc' });
+      expect(problemKeys(error.problems)).toEqual(['DATABASE_URL', 'PORT']);
+    });
+  });
+
+  describe('defaults', () => {
+    it('fills every optional setting', () => {
+      const config = loadAppConfig({ DATABASE_URL: PG_URL });
+      expect(config).toMatchObject({
+        env: 'development',
+        port: 3000,
+        logLevel: 'info',
+        queuePrefix: 'conveyor',
+        fileQueueName: 'file-processing',
+        storageDir: './data/storage',
+        maxUploadBytes: 1024 * 1024 * 1024,
+        redis: { host: '127.0.0.1', port: 6379, db: 0, tls: false },
+        worker: { queues: null, defaultConcurrency: 10, concurrency: {}, healthPort: 3001, shutdownGraceMs: 30_000 },
+        tasks: { maxAttempts: 3, timeoutMs: 300_000, ttlSeconds: 7 * 24 * 3600, progressIntervalMs: 500 },
+      });
+      expect(config.database).toMatchObject({ poolSize: 10, migrationsRun: false, ssl: false });
+      expect(config.redis.url).toBeUndefined();
+      expect(config.redis.password).toBeUndefined();
+      expect(config.worker.id).toMatch(new RegExp(`:${process.pid}$`));
+    });
+
+    it('converts numeric and boolean strings', () => {
+      const config = loadAppConfig({
+        DATABASE_URL: PG_URL,
+        NODE_ENV: 'production',
+        PORT: '8080',
+        DB_POOL_SIZE: '25',
+        DB_SSL: 'yes',
+        DB_MIGRATIONS_RUN: 'true',
+        MAX_RETRY_ATTEMPTS: '7',
+        PROGRESS_UPDATE_INTERVAL_MS: '250',
+        WORKER_ID: 'worker-a',
+      });
+      expect(config).toMatchObject({ env: 'production', port: 8080, worker: { id: 'worker-a' } });
+      expect(config.database).toMatchObject({ poolSize: 25, ssl: true, migrationsRun: true });
+      expect(config.tasks).toMatchObject({ maxAttempts: 7, progressIntervalMs: 250 });
+    });
+  });
+
+  describe('DB_HOST-style database config', () => {
+    it('builds a postgres config from the separate keys', () => {
+      const { database } = loadAppConfig({
+        DB_HOST: 'pg.local',
+        DB_PORT: '5433',
+        DB_USERNAME: 'u',
+        DB_PASSWORD: 'p',
+        DB_DATABASE: 'd',
+      });
+      expect(database).toEqual({
+        type: 'postgres',
+        host: 'pg.local',
+        port: 5433,
+        username: 'u',
+        password: 'p',
+        database: 'd',
+        ssl: false,
+        poolSize: 10,
+        migrationsRun: false,
+      });
+    });
+
+    it('maps DB_TYPE mariadb to mysql with the mysql default port', () => {
+      const { database } = loadAppConfig({ DB_TYPE: 'mariadb', DB_HOST: 'maria.local' });
+      expect(database).toMatchObject({ type: 'mysql', host: 'maria.local', port: 3306, database: 'conveyor' });
+      expect(database.url).toBeUndefined();
+    });
+
+    it('prefers DATABASE_URL over DB_* keys', () => {
+      const { database } = loadAppConfig({ DATABASE_URL: PG_URL, DB_HOST: 'ignored', DB_TYPE: 'mysql' });
+      expect(database).toMatchObject({ type: 'postgres', host: 'db.internal', port: 6543 });
+    });
+
+    it('fails on a missing database config and points at `npm run dev`', () => {
+      const error = configError({});
+      expect(error.problems).toHaveLength(1);
+      expect(error.problems[0].key).toBe('DATABASE_URL');
+      expect(error.problems[0].problems.join(' ')).toContain('npm run dev');
+      expect(error.message).toContain('DATABASE_URL');
+    });
+  });
+
+  describe('REDIS_URL', () => {
+    it('parses host, port, password and db number', () => {
+      const { redis } = loadAppConfig({ DATABASE_URL: PG_URL, REDIS_URL: 'redis://:s%3Acret@cache.local:6380/4' });
+      expect(redis).toEqual({
+        url: 'redis://:s%3Acret@cache.local:6380/4',
+        host: 'cache.local',
+        port: 6380,
+        password: 's:cret',
+        db: 4,
+        tls: false,
+      });
+    });
+
+    it('turns on tls for rediss:// and falls back to REDIS_DB and REDIS_PASSWORD', () => {
+      const { redis } = loadAppConfig({
+        DATABASE_URL: PG_URL,
+        REDIS_URL: 'rediss://cache.local',
+        REDIS_DB: '2',
+        REDIS_PASSWORD: 'from-env',
+      });
+      expect(redis).toMatchObject({ host: 'cache.local', port: 6379, db: 2, tls: true, password: 'from-env' });
+    });
+
+    it('uses the REDIS_* keys without a URL', () => {
+      const { redis } = loadAppConfig({ DATABASE_URL: PG_URL, REDIS_HOST: 'r', REDIS_PORT: '7000', REDIS_DB: '3', REDIS_TLS: 'on' });
+      expect(redis).toEqual({ host: 'r', port: 7000, db: 3, tls: true, password: undefined });
+    });
+
+    // BUG (reported): the db number in the URL path is not validated, so a typo yields NaN
+    // (or 16+) where REDIS_DB would have been refused.
+    it.each(['redis://cache.local/abc', 'redis://cache.local/16'])('refuses the bad db number in %s', (url) => {
+      const error = configError({ DATABASE_URL: PG_URL, REDIS_URL: url });
+      expect(problemKeys(error.problems)).toEqual(['REDIS_URL']);
+    });
+  });
+
+  describe('WORKER_QUEUES', () => {
+    it.each([
+      ['*', null],
+      ['', null],
+      ['  ', null],
+      ['system', ['system']],
+      ['a, b,a', ['a', 'b']],
+    ])('parses %j', (raw, expected) => {
+      expect(loadAppConfig({ DATABASE_URL: PG_URL, WORKER_QUEUES: raw }).worker.queues).toEqual(expected);
+    });
+
+    it('refuses names that are no queue names', () => {
+      const error = configError({ DATABASE_URL: PG_URL, WORKER_QUEUES: 'Files;rm' });
+      expect(problemKeys(error.problems)).toEqual(['WORKER_QUEUES']);
+    });
+  });
+
+  describe('WORKER_CONCURRENCY', () => {
+    it('takes a bare number as the default', () => {
+      const { worker } = loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: '5' });
+      expect(worker).toMatchObject({ defaultConcurrency: 5, concurrency: {} });
+    });
+
+    it('takes per-queue values and "*" as the default', () => {
+      const { worker } = loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: 'system=2, *=7' });
+      expect(worker).toMatchObject({ defaultConcurrency: 7, concurrency: { system: 2 } });
+    });
+
+    it('keeps the default of 10 when only queues are named', () => {
+      const { worker } = loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: 'files=3' });
+      expect(worker).toMatchObject({ defaultConcurrency: 10, concurrency: { files: 3 } });
+    });
+
+    it.each(['x=', 'abc', '1,2'])('refuses the malformed value %j', (raw) => {
+      const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
+      expect(problemKeys(error.problems)).toEqual(['WORKER_CONCURRENCY']);
+      expect(error.message).toContain('WORKER_CONCURRENCY');
+    });
+
+    it.each(['0', 'system=0', '*=0'])('refuses a zero concurrency in %j', (raw) => {
+      const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
+      expect(error.problems).toEqual([{ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] }]);
+    });
+  });
+
+  describe('validation errors', () => {
+    it('lists every offending key at once', () => {
+      const error = configError({
+        DATABASE_URL: PG_URL,
+        PORT: 'abc',
+        REDIS_URL: 'http://x',
+        WORKER_HEALTH_PORT: '70000',
+        LOG_LEVEL: 'loud',
+        DB_SSL: 'maybe',
+      });
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe('ConfigValidationError');
+      expect(problemKeys(error.problems)).toEqual(['DB_SSL', 'LOG_LEVEL', 'PORT', 'REDIS_URL', 'WORKER_HEALTH_PORT']);
+      for (const problem of error.problems) expect(problem.problems.length).toBeGreaterThan(0);
+      for (const key of ['PORT', 'REDIS_URL', 'WORKER_HEALTH_PORT', 'LOG_LEVEL', 'DB_SSL']) {
+        expect(error.message).toMatch(new RegExp(`^  - ${key}: `, 'm'));
+      }
+    });
+
+    it('lists the missing database together with the other problems', () => {
+      const error = configError({ PORT: '-1' });
+      expect(problemKeys(error.problems)).toEqual(['DATABASE_URL', 'PORT']);
+    });
+
+    it('refuses a fractional number instead of truncating it', () => {
+      expect(problemKeys(configError({ DATABASE_URL: PG_URL, PORT: '80.5' }).problems)).toEqual(['PORT']);
+    });
+  });
+});

@@ -1,0 +1,126 @@
+import {
+  APP_ENTRY,
+  createTestDatabase,
+  deleteRedisPrefix,
+  freePort,
+  migrate,
+  startProcess,
+  TEST_REDIS_URL,
+  uniqueName,
+  waitFor,
+  waitUntilReady,
+  type AppProcess,
+  type TestDatabase,
+} from '@conveyor/testing';
+import type { SqlDialect } from '@conveyor/database';
+
+export interface Stack {
+  env: Record<string, string>;
+  prefix: string;
+  apiUrl: string;
+  workerUrl: string;
+  api?: AppProcess;
+  worker?: AppProcess;
+  database: TestDatabase;
+  startWorker(extraEnv?: Record<string, string>): Promise<AppProcess>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Conveyor deployment for one test file: its own database (migrated), its own
+ * BullMQ prefix, and the built API and worker as separate processes on free ports.
+ */
+export async function startStack(
+  options: { dialect?: SqlDialect; worker?: boolean; api?: boolean; env?: Record<string, string> } = {},
+): Promise<Stack> {
+  const database = await createTestDatabase(options.dialect ?? 'postgres');
+  const prefix = uniqueName('e2e');
+  const [apiPort, workerPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    PORT: String(apiPort),
+    WORKER_HEALTH_PORT: String(workerPort),
+    PROGRESS_UPDATE_INTERVAL_MS: '50',
+    SHUTDOWN_GRACE_MS: '5000',
+    ...options.env,
+  };
+  await migrate(env);
+  const stack: Stack = {
+    env,
+    prefix,
+    database,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    workerUrl: `http://127.0.0.1:${workerPort}`,
+    async startWorker(extraEnv = {}) {
+      const worker = startProcess(APP_ENTRY.worker, { ...env, WORKER_ID: uniqueName('worker'), ...extraEnv });
+      const port = extraEnv.WORKER_HEALTH_PORT ?? env.WORKER_HEALTH_PORT;
+      await waitUntilReady(worker, `http://127.0.0.1:${port}/health/ready`);
+      return worker;
+    },
+    async stop() {
+      await Promise.all([stack.api?.stop(), stack.worker?.stop()]);
+      await database.drop();
+      await deleteRedisPrefix(prefix);
+    },
+  };
+  if (options.api !== false) {
+    stack.api = startProcess(APP_ENTRY.api, env);
+    await waitUntilReady(stack.api, `${stack.apiUrl}/health/ready`);
+  }
+  if (options.worker !== false) stack.worker = await stack.startWorker();
+  return stack;
+}
+
+export interface TaskView {
+  id: string;
+  type: string;
+  status: string;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  progress: { percent: number; message?: string } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  scheduledFor: string | null;
+  workerId: string | null;
+  tags: string[];
+}
+
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (e.g. /metrics)
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
+
+export async function waitForTerminal(base: string, id: string, timeoutMs = 20_000): Promise<TaskView> {
+  return waitFor(
+    async () => {
+      const { body } = await http(base, 'GET', `/v1/tasks/${id}`);
+      return TERMINAL.has(body.status) ? (body as TaskView) : undefined;
+    },
+    { timeoutMs, what: `task ${id} to finish` },
+  );
+}

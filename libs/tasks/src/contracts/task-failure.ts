@@ -20,3 +20,14 @@ export class TaskTimeoutError extends TaskFailure {
     this.name = 'TaskTimeoutError';
   }
 }
+
+/**
+ * The worker is shutting down and the grace period is over: the attempt is abandoned and
+ * the task goes back to the queue for another worker, without using up an attempt.
+ */
+export class TaskInterruptedError extends TaskFailure {
+  constructor() {
+    super('INTERRUPTED', 'the worker shut down before the task finished; it was released to another worker');
+    this.name = 'TaskInterruptedError';
+  }
+}

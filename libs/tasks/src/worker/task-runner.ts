@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
-import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
+import { TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskStateWriter } from '../ledger/task-state-writer';
@@ -13,6 +13,14 @@ import type { TaskJobData } from '../task-job';
 export interface BoundHandler {
   definition: TaskTypeDefinition;
   handler: TaskHandler;
+}
+
+/** What BullMQ hands the processor besides the job. */
+export interface JobLease {
+  /** Lock token of this attempt; needed to hand the job back to the queue. */
+  token?: string;
+  /** Fired by BullMQ's `cancelJob`/`cancelAllJobs` (used at the end of the shutdown grace). */
+  signal?: AbortSignal;
 }
 
 /** Longest error message kept in the ledger; stack traces stay in the logs. */
@@ -38,14 +46,14 @@ export class TaskRunner {
     private readonly logger: PinoLogger,
   ) {}
 
-  run(job: Job<TaskJobData>, bound: BoundHandler): Promise<unknown> {
+  run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
     const attempt = job.attemptsMade + 1;
-    return this.logger.runInContext(() => this.attempt(job, bound, attempt), {
+    return this.logger.runInContext(() => this.attempt(job, bound, attempt, lease), {
       bindings: { taskId: job.id, taskType: job.name, attempt, queue: bound.definition.queue },
     });
   }
 
-  private async attempt(job: Job<TaskJobData>, { definition, handler }: BoundHandler, attempt: number) {
+  private async attempt(job: Job<TaskJobData>, { definition, handler }: BoundHandler, attempt: number, lease: JobLease) {
     const taskId = job.id as string;
     const { type, queue } = definition;
     const maxAttempts = job.opts.attempts ?? 1;
@@ -73,16 +81,18 @@ export class TaskRunner {
       workerId: this.config.worker.id,
     });
 
+    // One signal for the handler; it fires on timeout or when the worker interrupts the task.
+    // The `stopped` promise rejects with the reason, so the attempt ends even if the handler
+    // ignores the signal.
     const timeoutMs = job.data.timeoutMs;
     const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new TaskTimeoutError(timeoutMs);
-        controller.abort(error);
-        reject(error);
-      }, timeoutMs);
+    const stopped = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
+    stopped.catch(() => undefined);
+    const timer = setTimeout(() => controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
+    const interrupt = () => controller.abort(new TaskInterruptedError());
+    lease.signal?.addEventListener('abort', interrupt, { once: true });
 
     let lastProgressAt = 0;
     const context: TaskContext = {
@@ -106,7 +116,7 @@ export class TaskRunner {
     try {
       // A handler that ignores its signal is abandoned when the time is up: the attempt fails
       // with TIMEOUT and the worker slot is freed, though the handler's own promise runs on.
-      const result = await Promise.race([handler.handle(job.data.payload, context), timedOut]);
+      const result = await Promise.race([handler.handle(job.data.payload, context), stopped]);
       const seconds = (Date.now() - started) / 1000;
       await this.writer.write(taskId, {
         status: 'completed',
@@ -118,6 +128,7 @@ export class TaskRunner {
       this.logger.info({ durationMs: Math.round(seconds * 1000) }, 'task completed');
       return result ?? null;
     } catch (error) {
+      if (error instanceof TaskInterruptedError) return this.release(job, lease, error);
       const seconds = (Date.now() - started) / 1000;
       const taskError = toTaskError(error);
       const retryable = !(error instanceof TaskFailure) || error.retryable;
@@ -136,6 +147,19 @@ export class TaskRunner {
       throw !retryable ? new UnrecoverableError(taskError.message) : error;
     } finally {
       clearTimeout(timer);
+      lease.signal?.removeEventListener('abort', interrupt);
     }
+  }
+
+  /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */
+  private async release(job: Job<TaskJobData>, lease: JobLease, error: TaskInterruptedError): Promise<never> {
+    await this.writer.write(job.id as string, {
+      status: 'queued',
+      error: { code: error.code, message: error.message },
+      workerId: this.config.worker.id,
+    });
+    await job.moveToWait(lease.token);
+    this.logger.warn('task interrupted by shutdown; released to the queue');
+    throw new WaitingError();
   }
 }

@@ -183,7 +183,11 @@ describe('TaskWorkerHost boot with a stand-in BullMQ Worker', () => {
 
     const job = { name: 'spec.gamma' };
     await expect(createdWorkers[1].processor(job)).resolves.toBe('ran');
-    expect(runner.run).toHaveBeenCalledWith(job, expect.objectContaining({ definition: GAMMA }));
+    expect(runner.run).toHaveBeenCalledTimes(1);
+    const [ranJob, bound] = runner.run.mock.calls[0] as [unknown, BoundHandler];
+    expect(ranJob).toBe(job);
+    expect(bound.definition).toBe(GAMMA);
+    expect(bound.handler).toBeInstanceOf(GammaHandler);
     await expect(createdWorkers[1].processor({ name: 'spec.unknown' })).rejects.toThrow('No handler for task type "spec.unknown"');
   });
 

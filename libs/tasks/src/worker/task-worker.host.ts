@@ -13,7 +13,7 @@ import { TASK_HANDLER_METADATA, type TaskHandler } from '../contracts/task-handl
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskJobData } from '../task-job';
-import { TaskRunner, type BoundHandler } from './task-runner';
+import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
 
 /** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
 export class HandlerBindingError extends Error {
@@ -56,7 +56,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     this.handlers = this.bindHandlers(queues);
     for (const queue of queues) {
       const concurrency = this.config.worker.concurrency[queue] ?? this.config.worker.defaultConcurrency;
-      const worker = new Worker<TaskJobData>(queue, (job) => this.process(job), {
+      const worker = new Worker<TaskJobData>(queue, (job, token, signal) => this.process(job, { token, signal }), {
         connection: redisConnectionOptions(this.config.redis, 'worker'),
         prefix: this.config.queuePrefix,
         concurrency,
@@ -83,17 +83,20 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     ]);
     clearTimeout(timer);
     if (expired) {
-      this.logger.warn({ graceMs: grace }, 'grace period over: closing with tasks still running');
-      await Promise.all(this.workers.map((worker) => worker.close(true)));
+      // close() is already under way and waits for running jobs; cancelling them makes each
+      // attempt release its task to the queue, so another worker takes it at once.
+      this.logger.warn({ graceMs: grace }, 'grace period over: interrupting running tasks');
+      for (const worker of this.workers) worker.cancelAllJobs('shutdown');
+      await closing;
     }
   }
 
-  private async process(job: Job<TaskJobData>): Promise<unknown> {
+  private async process(job: Job<TaskJobData>, lease: JobLease): Promise<unknown> {
     const bound = this.handlers.get(job.name);
     // Boot-time binding makes this unreachable for registered types; a job of an unknown
     // type (e.g. added by hand) fails clearly instead of hanging.
     if (!bound) throw new Error(`No handler for task type "${job.name}" in this worker`);
-    return this.runner.run(job, bound);
+    return this.runner.run(job, bound, lease);
   }
 
   private resolveQueues(): string[] {

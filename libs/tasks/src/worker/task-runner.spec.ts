@@ -1,0 +1,276 @@
+import type { PinoLogger } from 'nestjs-pino';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '@conveyor/config';
+import type { TaskMetrics } from '@conveyor/observability';
+import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
+import type { TaskContext, TaskHandler } from '../contracts/task-handler';
+import { defineTaskType } from '../contracts/task-type';
+import type { TaskStateWriter } from '../ledger/task-state-writer';
+import type { TaskJobData } from '../task-job';
+import { TaskRunner } from './task-runner';
+
+class SpecPayload {}
+const SPEC_TYPE = defineTaskType({ type: 'spec.run', queue: 'spec-queue', description: 'runner spec', payload: SpecPayload });
+const TASK_ID = '01936f7c-0000-7000-8000-000000000001';
+
+interface Options {
+  attemptsMade?: number;
+  attempts?: number;
+  timeoutMs?: number;
+  expiresAt?: number;
+  progressIntervalMs?: number;
+}
+
+function setup(handle: TaskHandler['handle'], options: Options = {}) {
+  const job = {
+    id: TASK_ID,
+    name: SPEC_TYPE.type,
+    attemptsMade: options.attemptsMade ?? 0,
+    timestamp: Date.now() - 5000,
+    opts: { attempts: 'attempts' in options ? options.attempts : 3, delay: 2000 },
+    data: { tenantId: 'tenant-a', payload: { n: 1 }, timeoutMs: options.timeoutMs ?? 10_000, expiresAt: options.expiresAt },
+    updateProgress: jest.fn().mockResolvedValue(undefined),
+  };
+  const writer = { write: jest.fn().mockResolvedValue(undefined) };
+  const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn() };
+  const logger = {
+    runInContext: jest.fn((fn: () => unknown) => fn()),
+    info: jest.fn(),
+    warn: jest.fn(),
+    logger: { name: 'task-logger' },
+  };
+  const config = { worker: { id: 'worker-1' }, tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000 } } as unknown as AppConfig;
+  const runner = new TaskRunner(
+    config,
+    writer as unknown as TaskStateWriter,
+    metrics as unknown as TaskMetrics,
+    logger as unknown as PinoLogger,
+  );
+  const handler = { handle: jest.fn(handle) };
+  const run = () => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler });
+  const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
+  const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith };
+}
+
+describe('TaskRunner', () => {
+  it('records active then completed with the result, counts it and returns the result', async () => {
+    const t = setup(async () => ({ rows: 3 }));
+    await expect(t.run()).resolves.toEqual({ rows: 3 });
+
+    expect(t.statuses()).toEqual(['active', 'completed']);
+    for (const [taskId] of t.writer.write.mock.calls) expect(taskId).toBe(TASK_ID);
+    expect(t.patchWith('active')).toEqual({
+      status: 'active',
+      attempts: 1,
+      startedAt: expect.any(Date),
+      finishedAt: null,
+      workerId: 'worker-1',
+    });
+    expect(t.patchWith('completed')).toEqual({ status: 'completed', result: { rows: 3 }, error: null, finishedAt: expect.any(Date) });
+    expect(t.metrics.completed).toHaveBeenCalledWith('spec.run', 'spec-queue', expect.any(Number));
+    expect(t.metrics.failed).not.toHaveBeenCalled();
+  });
+
+  it('measures the wait from when the task could first run, after its delay', async () => {
+    const t = setup(async () => null);
+    await t.run();
+    const [type, queue, waitSeconds] = t.metrics.attemptStarted.mock.calls[0];
+    expect([type, queue]).toEqual(['spec.run', 'spec-queue']);
+    // created 5 s ago with a 2 s delay: about 3 s of waiting
+    expect(waitSeconds).toBeGreaterThanOrEqual(3);
+    expect(waitSeconds).toBeLessThan(4);
+  });
+
+  it('passes the payload and a context describing the attempt, inside a log context', async () => {
+    const t = setup(async () => null, { attemptsMade: 1, attempts: 4 });
+    await t.run();
+    const [payload, context] = t.handler.handle.mock.calls[0] as [unknown, TaskContext];
+    expect(payload).toEqual({ n: 1 });
+    expect(context).toMatchObject({ taskId: TASK_ID, tenantId: 'tenant-a', type: 'spec.run', attempt: 2, maxAttempts: 4 });
+    expect(context.logger).toBe(t.logger.logger);
+    expect(context.signal.aborted).toBe(false);
+    expect(t.logger.runInContext).toHaveBeenCalledWith(expect.any(Function), {
+      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 2, queue: 'spec-queue' },
+    });
+  });
+
+  it('stores null when the handler returns nothing', async () => {
+    const t = setup(async () => undefined);
+    await expect(t.run()).resolves.toBeNull();
+    expect(t.patchWith('completed')!.result).toBeNull();
+  });
+
+  it('marks a failed first attempt of three as retrying with HANDLER_ERROR and rethrows the same error', async () => {
+    const failure = new Error('disk full');
+    const t = setup(async () => {
+      throw failure;
+    });
+    const thrown = await t.run().catch((e: unknown) => e);
+    expect(thrown).toBe(failure);
+    expect(t.statuses()).toEqual(['active', 'retrying']);
+    const patch = t.patchWith('retrying')!;
+    expect(patch).toEqual({ status: 'retrying', error: { code: 'HANDLER_ERROR', message: 'disk full' } });
+    expect(patch).not.toHaveProperty('finishedAt');
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number));
+    expect(t.metrics.completed).not.toHaveBeenCalled();
+  });
+
+  it('marks a failure on the last attempt as failed with finishedAt', async () => {
+    const failure = new Error('still broken');
+    const t = setup(
+      async () => {
+        throw failure;
+      },
+      { attemptsMade: 2, attempts: 3 },
+    );
+    await expect(t.run()).rejects.toBe(failure);
+    expect(t.patchWith('failed')).toEqual({
+      status: 'failed',
+      error: { code: 'HANDLER_ERROR', message: 'still broken' },
+      finishedAt: expect.any(Date),
+    });
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number));
+  });
+
+  it('treats a job without an attempts option as a single attempt', async () => {
+    const t = setup(
+      async () => {
+        throw new Error('x');
+      },
+      { attempts: undefined },
+    );
+    await expect(t.run()).rejects.toThrow('x');
+    expect(t.statuses()).toEqual(['active', 'failed']);
+  });
+
+  it('keeps the code of a retryable TaskFailure and retries it', async () => {
+    const failure = new TaskFailure('UPSTREAM_BUSY', 'try later');
+    const t = setup(async () => {
+      throw failure;
+    });
+    await expect(t.run()).rejects.toBe(failure);
+    expect(t.patchWith('retrying')!.error).toEqual({ code: 'UPSTREAM_BUSY', message: 'try later' });
+  });
+
+  it('ends a non-retryable TaskFailure at once with BullMQ\'s UnrecoverableError', async () => {
+    const t = setup(async () => {
+      throw new TaskFailure('BAD_INPUT', 'column "x" does not exist', false);
+    });
+    const thrown = await t.run().catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(UnrecoverableError);
+    expect((thrown as Error).message).toBe('column "x" does not exist');
+    expect(t.patchWith('failed')).toEqual({
+      status: 'failed',
+      error: { code: 'BAD_INPUT', message: 'column "x" does not exist' },
+      finishedAt: expect.any(Date),
+    });
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'BAD_INPUT', true, expect.any(Number));
+  });
+
+  it('records a thrown non-Error and cuts long messages to 2000 characters', async () => {
+    const t = setup(async () => {
+      throw 'x'.repeat(5000);
+    });
+    await expect(t.run()).rejects.toBe('x'.repeat(5000));
+    expect(t.patchWith('retrying')!.error).toEqual({ code: 'HANDLER_ERROR', message: 'x'.repeat(2000) });
+  });
+
+  it('fails an attempt that runs past its time limit with TIMEOUT and aborts the handler\'s signal', async () => {
+    let signal: AbortSignal | undefined;
+    const t = setup(
+      (_payload, context) => {
+        signal = context.signal;
+        return new Promise(() => undefined); // never settles, ignores its signal
+      },
+      { timeoutMs: 50 },
+    );
+    const started = Date.now();
+    const thrown = await t.run().catch((e: unknown) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(thrown).toBeInstanceOf(TaskTimeoutError);
+    expect(thrown).toMatchObject({ code: 'TIMEOUT', retryable: true });
+    expect(signal!.aborted).toBe(true);
+    expect(signal!.reason).toBe(thrown);
+    expect(t.patchWith('retrying')!.error).toEqual({ code: 'TIMEOUT', message: 'attempt exceeded its 50 ms time limit' });
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'TIMEOUT', false, expect.any(Number));
+  });
+
+  it('clears its time limit when the handler finishes in time', async () => {
+    jest.useFakeTimers();
+    try {
+      const t = setup(async () => 'done', { timeoutMs: 60_000 });
+      await expect(t.run()).resolves.toBe('done');
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('does not run an expired task: records expired and completes the job', async () => {
+    const t = setup(async () => 'should not run', { expiresAt: Date.now() - 1000 });
+    await expect(t.run()).resolves.toBeNull();
+    expect(t.handler.handle).not.toHaveBeenCalled();
+    expect(t.writer.write).toHaveBeenCalledTimes(1);
+    expect(t.writer.write).toHaveBeenCalledWith(TASK_ID, {
+      status: 'expired',
+      error: { code: 'EXPIRED', message: expect.any(String) },
+      finishedAt: expect.any(Date),
+    });
+    expect(t.metrics.attemptStarted).not.toHaveBeenCalled();
+    expect(t.metrics.completed).not.toHaveBeenCalled();
+  });
+
+  it('runs a task whose deadline is still ahead', async () => {
+    const t = setup(async () => 'ran', { expiresAt: Date.now() + 60_000 });
+    await expect(t.run()).resolves.toBe('ran');
+    expect(t.statuses()).toEqual(['active', 'completed']);
+  });
+
+  describe('progress', () => {
+    const progressWrites = (t: ReturnType<typeof setup>) =>
+      t.writer.write.mock.calls.filter(([, patch]) => 'progress' in patch).map(([, patch]) => patch.progress);
+
+    it('writes one of several quick updates, and always the 100% one', async () => {
+      const t = setup(async (_payload, context) => {
+        context.progress(10, 'reading');
+        context.progress(20);
+        context.progress(30);
+        context.progress(100, 'done');
+        return null;
+      });
+      await t.run();
+      expect(progressWrites(t)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
+      expect(t.job.updateProgress.mock.calls.map(([p]) => p)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
+    });
+
+    it('writes again once the interval has passed, rounded and clamped', async () => {
+      jest.useFakeTimers({ now: 1_700_000_000_000 });
+      try {
+        const t = setup(async (_payload, context) => {
+          context.progress(33.333);
+          jest.setSystemTime(Date.now() + 500);
+          context.progress(50); // inside the 1000 ms interval: dropped
+          jest.setSystemTime(Date.now() + 600);
+          context.progress(-5);
+          jest.setSystemTime(Date.now() + 1000);
+          context.progress(150);
+          return null;
+        });
+        await t.run();
+        expect(progressWrites(t)).toEqual([{ percent: 33.3 }, { percent: 0 }, { percent: 100 }]);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('does not fail the task when BullMQ refuses a progress update', async () => {
+      const t = setup(async (_payload, context) => {
+        context.progress(100);
+        return 'ok';
+      });
+      t.job.updateProgress.mockRejectedValue(new Error('Missing key for job'));
+      await expect(t.run()).resolves.toBe('ok');
+    });
+  });
+});

@@ -16,7 +16,7 @@ const base = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   testEnvironment: 'node',
   // Type checking is `npm run typecheck`'s job; tests only transpile, which is much faster.
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', diagnostics: false }] },
   moduleNameMapper,
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
 };

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@conveyor/config';
 import { DatabaseModule } from '@conveyor/database';
-import { HealthModule } from '@conveyor/health';
+import { HealthApiModule } from '@conveyor/health/api';
 import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
-import { SystemTasksApiModule } from '@conveyor/system-tasks';
-import { TasksApiModule, TasksCoreModule } from '@conveyor/tasks';
+import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
+import { TasksCoreModule } from '@conveyor/tasks';
+import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: every domain's API module, and no processor. */
 @Module({
@@ -18,7 +19,7 @@ import { TasksApiModule, TasksCoreModule } from '@conveyor/tasks';
     TasksCoreModule,
     TasksApiModule,
     SystemTasksApiModule,
-    HealthModule.forApi(),
+    HealthApiModule,
   ],
 })
 export class ApiModule {}

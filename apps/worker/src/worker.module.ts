@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@conveyor/config';
 import { DatabaseModule } from '@conveyor/database';
-import { HealthModule } from '@conveyor/health';
+import { HealthWorkerModule } from '@conveyor/health/worker';
 import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
-import { SystemTasksWorkerModule } from '@conveyor/system-tasks';
-import { TasksCoreModule, TasksWorkerModule } from '@conveyor/tasks';
+import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
+import { TasksCoreModule } from '@conveyor/tasks';
+import { TasksWorkerModule } from '@conveyor/tasks/worker';
 
 /** The processing process: every domain's worker module, and no controller. */
 @Module({
@@ -18,7 +19,7 @@ import { TasksCoreModule, TasksWorkerModule } from '@conveyor/tasks';
     TasksCoreModule,
     TasksWorkerModule,
     SystemTasksWorkerModule,
-    HealthModule.forWorker(),
+    HealthWorkerModule,
   ],
 })
 export class WorkerModule {}

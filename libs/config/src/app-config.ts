@@ -24,6 +24,8 @@ export interface DatabaseConfig {
 export interface RedisConfig {
   url?: string;
   host: string;
+  /** Redis 6+ ACL user; omitted for the default user. */
+  username?: string;
   port: number;
   password?: string;
   db: number;
@@ -101,14 +103,14 @@ function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): Datab
     poolSize: env.DB_POOL_SIZE ?? 10,
     migrationsRun: env.DB_MIGRATIONS_RUN ?? false,
   };
-  if (env.DATABASE_URL) {
-    const url = new URL(env.DATABASE_URL);
+  const url = env.DATABASE_URL ? parseUrl('DATABASE_URL', env.DATABASE_URL, problems) : undefined;
+  if (env.DATABASE_URL && url) {
     const type: DatabaseType = url.protocol.startsWith('postgres') ? 'postgres' : 'mysql';
     return {
       ...common,
       type,
       url: env.DATABASE_URL,
-      host: url.hostname,
+      host: bareHost(url.hostname),
       port: url.port ? Number(url.port) : DEFAULT_PORTS[type],
       username: url.username ? decodeURIComponent(url.username) : undefined,
       password: url.password ? decodeURIComponent(url.password) : undefined,
@@ -137,15 +139,34 @@ function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): Datab
   };
 }
 
-function parseRedis(env: EnvironmentSchema): RedisConfig {
-  if (env.REDIS_URL) {
-    const url = new URL(env.REDIS_URL);
+/** `new URL` with its TypeError turned into a problem of the key, so every bad key is still listed. */
+function parseUrl(key: string, value: string, problems: ConfigProblem[]): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    problems.push({ key, problems: [`${key} is not a valid URL`] });
+    return undefined;
+  }
+}
+
+/** IPv6 literals come out of URL.hostname in brackets; connection libraries want them bare. */
+const bareHost = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1');
+
+function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisConfig {
+  const url = env.REDIS_URL ? parseUrl('REDIS_URL', env.REDIS_URL, problems) : undefined;
+  if (env.REDIS_URL && url) {
+    const dbText = url.pathname.replace(/^\//, '');
+    const db = dbText === '' ? (env.REDIS_DB ?? 0) : Number(dbText);
+    if (!/^\d*$/.test(dbText) || db > 15) {
+      problems.push({ key: 'REDIS_URL', problems: ['the database number in REDIS_URL must be 0-15'] });
+    }
     return {
       url: env.REDIS_URL,
-      host: url.hostname || '127.0.0.1',
+      host: bareHost(url.hostname) || '127.0.0.1',
       port: url.port ? Number(url.port) : 6379,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
       password: url.password ? decodeURIComponent(url.password) : env.REDIS_PASSWORD,
-      db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : (env.REDIS_DB ?? 0),
+      db,
       tls: url.protocol === 'rediss:' || (env.REDIS_TLS ?? false),
     };
   }
@@ -184,13 +205,17 @@ function parseConcurrency(raw: string | undefined): { defaultConcurrency: number
  * and says what to fix instead of failing later on first use.
  */
 export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
-  const env = plainToInstance(EnvironmentSchema, { ...raw }, { exposeDefaultValues: true });
+  // An empty value (`KEY=` as in .env.example) means "not set", not "set to the empty string".
+  const present = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const env = plainToInstance(EnvironmentSchema, present, { exposeDefaultValues: true });
   const problems = toProblems(validateSync(env, { skipMissingProperties: false }));
   const concurrency = parseConcurrency(env.WORKER_CONCURRENCY);
-  if (concurrency.defaultConcurrency < 1 || Object.values(concurrency.perQueue).some((n) => n < 1)) {
+  const concurrencyMalformed = problems.some((p) => p.key === 'WORKER_CONCURRENCY');
+  if (!concurrencyMalformed && (concurrency.defaultConcurrency < 1 || Object.values(concurrency.perQueue).some((n) => !(n >= 1)))) {
     problems.push({ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] });
   }
   const database = parseDatabase(env, problems);
+  const redis = parseRedis(env, problems);
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -198,7 +223,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     port: env.PORT ?? 3000,
     logLevel: env.LOG_LEVEL ?? 'info',
     database,
-    redis: parseRedis(env),
+    redis,
     queuePrefix: env.QUEUE_PREFIX ?? 'conveyor',
     fileQueueName: env.QUEUE_NAME ?? 'file-processing',
     worker: {

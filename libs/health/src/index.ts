@@ -1,2 +1,4 @@
-export * from './health.module';
+// Shared readiness checks. Probe modules: `@conveyor/health/api` and `@conveyor/health/worker`.
+export * from './health-check.providers';
 export * from './readiness.service';
+export * from './redis.health';

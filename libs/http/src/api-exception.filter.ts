@@ -48,15 +48,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   /**
-   * Nest re-throws Fastify's body-parser errors as plain HttpExceptions, keeping only status
-   * and message; the cause (when kept) or the message tells a JSON syntax error apart.
+   * Nest re-throws Fastify's body-parser errors as plain HttpExceptions with the Fastify
+   * error as `cause`; its code tells a JSON syntax error from other bad requests.
    */
   private codeOf(exception: HttpException, status: number, message: string): string {
     const causeCode = (exception.cause as { code?: string } | undefined)?.code;
     if (causeCode && FASTIFY_CODES[causeCode]) return FASTIFY_CODES[causeCode];
-    if (status === HttpStatus.BAD_REQUEST && /not valid JSON|cannot be empty when content-type is set to 'application\/json'/.test(message)) {
-      return 'INVALID_JSON';
-    }
     return CODE_BY_STATUS[status] ?? 'HTTP_ERROR';
   }
 
@@ -69,6 +66,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      if (status >= 500) {
+        // Server-side messages may carry internals; the log has them, the client gets the code.
+        return { status, body: { error: { code: CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: 'The server could not complete the request' } } };
+      }
       const response = exception.getResponse();
       const message =
         typeof response === 'string'

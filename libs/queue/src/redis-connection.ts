@@ -11,6 +11,7 @@ export function redisConnectionOptions(redis: RedisConfig, role: 'producer' | 'w
     host: redis.host,
     port: redis.port,
     db: redis.db,
+    ...(redis.username ? { username: redis.username } : {}),
     ...(redis.password ? { password: redis.password } : {}),
     ...(redis.tls ? { tls: {} } : {}),
     ...(role === 'producer'

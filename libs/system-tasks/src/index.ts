@@ -1,3 +1,2 @@
+// The system domain's contract. Modules: `@conveyor/system-tasks/api` and `@conveyor/system-tasks/worker`.
 export * from './system-tasks.contract';
-export * from './system-tasks-api.module';
-export * from './system-tasks-worker.module';

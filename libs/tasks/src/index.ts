@@ -1,20 +1,13 @@
+// The shared core of the tasks lib: contracts, the ledger and the contracts registry.
+// The HTTP side is `@conveyor/tasks/api`, the processing side `@conveyor/tasks/worker`.
 export * from './contracts/payload-schema';
 export * from './contracts/task-failure';
 export * from './contracts/task-handler';
 export * from './contracts/task-type';
 export * from './contracts/task-type.registry';
-export * from './api/create-task.dto';
-export * from './api/task-producer.service';
-export * from './api/task.view';
-export * from './api/queue-inspector.service';
 export * from './ledger/task-ledger.service';
-export * from './ledger/task-state-writer';
 export * from './ledger/task-status';
 export * from './ledger/task.entity';
 export * from './task-contracts.module';
 export * from './task-job';
-export * from './tasks-api.module';
 export * from './tasks-core.module';
-export * from './tasks-worker.module';
-export * from './worker/task-runner';
-export * from './worker/task-worker.host';

@@ -2,7 +2,8 @@ import { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { buildDataSourceOptions } from '@conveyor/database';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
-import { TaskEntity, TaskLedgerService, TaskStateWriter, type TaskStatus } from '@conveyor/tasks';
+import { TaskEntity, TaskLedgerService, type TaskStatus } from '@conveyor/tasks';
+import { TaskStateWriter } from '@conveyor/tasks/worker';
 
 function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
   const now = new Date();

@@ -3,6 +3,10 @@ import type { TaskTypeDefinition } from './task-type';
 
 type JsonSchema = Record<string, unknown>;
 
+// class-transformer keeps its @Type() metadata in an internal module that ships no typings.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as { defaultMetadataStorage: unknown };
+
 const REF_PREFIX = '#/definitions/';
 
 function collectRefs(node: unknown, into: Set<string>): void {
@@ -21,7 +25,11 @@ function collectRefs(node: unknown, into: Set<string>): void {
  * rules the API enforces, with the nested classes it references under `definitions`.
  */
 export function payloadJsonSchema(definition: TaskTypeDefinition): JsonSchema {
-  const all = validationMetadatasToSchemas({ refPointerPrefix: REF_PREFIX }) as Record<string, JsonSchema>;
+  // class-transformer's @Type metadata lets nested arrays point at their item class.
+  const all = validationMetadatasToSchemas({
+    refPointerPrefix: REF_PREFIX,
+    classTransformerMetadataStorage: defaultMetadataStorage as never,
+  }) as Record<string, JsonSchema>;
   const root = all[definition.payload.name] ?? { type: 'object', properties: {} };
   const needed = new Set<string>();
   collectRefs(root, needed);
@@ -29,6 +37,9 @@ export function payloadJsonSchema(definition: TaskTypeDefinition): JsonSchema {
   for (const name of needed) collectRefs(all[name], needed);
   needed.delete(definition.payload.name);
   const schema: JsonSchema = { $schema: 'http://json-schema.org/draft-07/schema#', additionalProperties: false, ...root };
-  if (needed.size > 0) schema.definitions = Object.fromEntries([...needed].map((name) => [name, all[name]]));
+  // The API refuses unknown fields at every depth, so the schema says so at every depth too.
+  if (needed.size > 0) {
+    schema.definitions = Object.fromEntries([...needed].map((name) => [name, { additionalProperties: false, ...all[name] }]));
+  }
   return schema;
 }

@@ -1,11 +1,11 @@
 import type { PinoLogger } from 'nestjs-pino';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppConfig } from '@conveyor/config';
 import type { TaskMetrics } from '@conveyor/observability';
 import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import { defineTaskType } from '../contracts/task-type';
-import type { TaskStateWriter } from '../ledger/task-state-writer';
+import type { TaskStateWriter } from './task-state-writer';
 import type { TaskJobData } from '../task-job';
 import { TaskRunner } from './task-runner';
 
@@ -30,6 +30,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     opts: { attempts: 'attempts' in options ? options.attempts : 3, delay: 2000 },
     data: { tenantId: 'tenant-a', payload: { n: 1 }, timeoutMs: options.timeoutMs ?? 10_000, expiresAt: options.expiresAt },
     updateProgress: jest.fn().mockResolvedValue(undefined),
+    moveToWait: jest.fn().mockResolvedValue(0),
   };
   const writer = { write: jest.fn().mockResolvedValue(undefined) };
   const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn() };
@@ -37,6 +38,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     runInContext: jest.fn((fn: () => unknown) => fn()),
     info: jest.fn(),
     warn: jest.fn(),
+    error: jest.fn(),
     logger: { name: 'task-logger' },
   };
   const config = { worker: { id: 'worker-1' }, tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000 } } as unknown as AppConfig;
@@ -47,10 +49,11 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     logger as unknown as PinoLogger,
   );
   const handler = { handle: jest.fn(handle) };
-  const run = () => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler });
+  const lease = { token: 'lock-token', signal: new AbortController().signal };
+  const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
   const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
   const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
-  return { job, writer, metrics, logger, handler, run, statuses, patchWith };
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner };
 }
 
 describe('TaskRunner', () => {
@@ -272,5 +275,53 @@ describe('TaskRunner', () => {
       t.job.updateProgress.mockRejectedValue(new Error('Missing key for job'));
       await expect(t.run()).resolves.toBe('ok');
     });
+  });
+
+  describe('interruption by the worker (end of the shutdown grace)', () => {
+    it('releases the task to the queue without using an attempt: queued + INTERRUPTED, moveToWait, WaitingError', async () => {
+      const bullmq = new AbortController();
+      let seen: AbortSignal | undefined;
+      const { job, writer, handler, run, patchWith } = setup((_payload, context) => {
+        seen = context.signal;
+        return new Promise(() => undefined); // ignores its signal on purpose
+      });
+      const running = run({ token: 'lock-token', signal: bullmq.signal });
+      await new Promise((resolve) => setImmediate(resolve));
+      bullmq.abort('shutdown');
+      await expect(running).rejects.toBeInstanceOf(WaitingError);
+      expect(handler.handle).toHaveBeenCalledTimes(1);
+      expect(seen!.aborted).toBe(true);
+      expect(patchWith('queued')).toMatchObject({ status: 'queued', error: { code: 'INTERRUPTED' } });
+      expect(job.moveToWait).toHaveBeenCalledWith('lock-token');
+      expect(writer.write.mock.calls.some(([, patch]) => patch.status === 'failed' || patch.status === 'retrying')).toBe(false);
+    });
+
+    it('does not start the handler\'s work in earnest when the lease was already cancelled', async () => {
+      const bullmq = new AbortController();
+      bullmq.abort('shutdown');
+      let seen: AbortSignal | undefined;
+      const { run } = setup((_payload, context) => {
+        seen = context.signal;
+        return new Promise(() => undefined);
+      });
+      await expect(run({ token: 't', signal: bullmq.signal })).rejects.toBeInstanceOf(WaitingError);
+      expect(seen?.aborted ?? true).toBe(true);
+    });
+  });
+
+  it('fails a job of a type without a handler for good, with UNKNOWN_TASK_TYPE', async () => {
+    const { job, runner, writer } = setup(async () => 'never');
+    await expect(runner.rejectUnknownType(job as unknown as Job<TaskJobData>)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(writer.write).toHaveBeenCalledWith(TASK_ID, expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'UNKNOWN_TASK_TYPE' }) }));
+  });
+
+  it('ignores a progress value that is not a finite number', async () => {
+    const { writer, run } = setup(async (_payload, context) => {
+      context.progress(Number.NaN);
+      context.progress(Number.POSITIVE_INFINITY);
+      return 'ok';
+    });
+    await run();
+    expect(writer.write.mock.calls.filter(([, patch]) => 'progress' in patch)).toHaveLength(0);
   });
 });

@@ -6,7 +6,7 @@ import { TaskMetrics } from '@conveyor/observability';
 import { TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
-import { TaskStateWriter } from '../ledger/task-state-writer';
+import { TaskStateWriter } from './task-state-writer';
 import type { TaskError } from '../ledger/task-status';
 import type { TaskJobData } from '../task-job';
 
@@ -69,8 +69,9 @@ export class TaskRunner {
       this.logger.info('task expired before it started');
       return null;
     }
-    // Wait counts from when the task could first run (after any delay), not from creation.
-    this.metrics.attemptStarted(type, queue, (started - job.timestamp - (job.opts.delay ?? 0)) / 1000);
+    // Wait counts from when the task could first run (after any delay), not from creation;
+    // retries are left out, since their wait includes earlier attempts and backoff.
+    if (job.attemptsMade === 0) this.metrics.attemptStarted(type, queue, (started - job.timestamp - (job.opts.delay ?? 0)) / 1000);
 
     // Not awaited: a later terminal write for the same task merges with it or follows it.
     void this.writer.write(taskId, {
@@ -92,7 +93,8 @@ export class TaskRunner {
     stopped.catch(() => undefined);
     const timer = setTimeout(() => controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
     const interrupt = () => controller.abort(new TaskInterruptedError());
-    lease.signal?.addEventListener('abort', interrupt, { once: true });
+    if (lease.signal?.aborted) interrupt();
+    else lease.signal?.addEventListener('abort', interrupt, { once: true });
 
     let lastProgressAt = 0;
     const context: TaskContext = {
@@ -104,6 +106,8 @@ export class TaskRunner {
       signal: controller.signal,
       logger: this.logger.logger,
       progress: (percent, message) => {
+        // An abandoned handler (timed out or interrupted) must not keep writing progress.
+        if (!Number.isFinite(percent) || controller.signal.aborted) return;
         const now = Date.now();
         if (now - lastProgressAt < this.config.tasks.progressIntervalMs && percent < 100) return;
         lastProgressAt = now;
@@ -149,6 +153,21 @@ export class TaskRunner {
       clearTimeout(timer);
       lease.signal?.removeEventListener('abort', interrupt);
     }
+  }
+
+  /**
+   * A job whose type this worker has no handler for (e.g. added by a newer API during a
+   * rolling deploy, or by hand): fail it for good with a clear code instead of retrying it.
+   */
+  async rejectUnknownType(job: Job<TaskJobData>): Promise<never> {
+    const message = `no handler for task type "${job.name}" in this worker`;
+    await this.writer.write(job.id as string, {
+      status: 'failed',
+      error: { code: 'UNKNOWN_TASK_TYPE', message },
+      finishedAt: new Date(),
+    });
+    this.logger.error({ taskId: job.id, taskType: job.name }, message);
+    throw new UnrecoverableError(message);
   }
 
   /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */

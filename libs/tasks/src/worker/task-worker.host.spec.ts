@@ -65,7 +65,7 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
   const registry = new TaskTypeRegistry();
   registry.register([ALPHA, BETA, GAMMA]);
   const discovery = { getProviders: jest.fn(() => options.providers) } as unknown as DiscoveryService;
-  const runner = { run: jest.fn().mockResolvedValue('ran') };
+  const runner = { run: jest.fn().mockResolvedValue('ran'), rejectUnknownType: jest.fn().mockRejectedValue(new Error('unknown type')) };
   const host = new TaskWorkerHost(config, registry, discovery, runner as unknown as TaskRunner);
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);
@@ -188,7 +188,10 @@ describe('TaskWorkerHost boot with a stand-in BullMQ Worker', () => {
     expect(ranJob).toBe(job);
     expect(bound.definition).toBe(GAMMA);
     expect(bound.handler).toBeInstanceOf(GammaHandler);
-    await expect(createdWorkers[1].processor({ name: 'spec.unknown' })).rejects.toThrow('No handler for task type "spec.unknown"');
+    const stranger = { name: 'spec.unknown' };
+    await expect(createdWorkers[1].processor(stranger)).rejects.toThrow('unknown type');
+    expect(runner.rejectUnknownType).toHaveBeenCalledWith(stranger);
+    expect(runner.run).toHaveBeenCalledTimes(1);
   });
 
   it('consumes only the queues WORKER_QUEUES names, without the other queues\' handlers', async () => {

@@ -93,9 +93,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
 
   private async process(job: Job<TaskJobData>, lease: JobLease): Promise<unknown> {
     const bound = this.handlers.get(job.name);
-    // Boot-time binding makes this unreachable for registered types; a job of an unknown
-    // type (e.g. added by hand) fails clearly instead of hanging.
-    if (!bound) throw new Error(`No handler for task type "${job.name}" in this worker`);
+    if (!bound) return this.runner.rejectUnknownType(job);
     return this.runner.run(job, bound, lease);
   }
 

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TaskContractsModule } from '@conveyor/tasks';
 import { NoopHandler } from './noop.handler';
 import { SleepHandler } from './sleep.handler';
-import { SYSTEM_TASK_TYPES } from './system-tasks.contract';
+import { SYSTEM_TASK_TYPES } from '../system-tasks.contract';
 
 /** The handlers of the system task types. */
 @Module({

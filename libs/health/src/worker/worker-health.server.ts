@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { register } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks';
-import { ReadinessService } from './readiness.service';
+import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
+import { ReadinessService } from '../readiness.service';
 
 /**
  * The worker has no HTTP app (it is an application context), so this small server gives it

@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TaskStateWriter } from './ledger/task-state-writer';
-import { TaskRunner } from './worker/task-runner';
-import { TaskWorkerHost } from './worker/task-worker.host';
+import { TaskRunner } from './task-runner';
+import { TaskStateWriter } from './task-state-writer';
+import { TaskWorkerHost } from './task-worker.host';
 
 /** The processing runtime: BullMQ workers, the task runner and the batched ledger writer. */
 @Module({

@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { dialectOf, type SqlDialect } from '@conveyor/database';
-import type { TaskError, TaskProgress, TaskStatus } from './task-status';
+import type { TaskError, TaskProgress, TaskStatus } from '../ledger/task-status';
 
 /** The columns a worker changes while it runs a task. */
 export interface TaskStatePatch {
@@ -70,6 +70,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     const patch = Object.fromEntries(
       Object.entries(change).filter(([, value]) => value !== undefined),
     ) as TaskStatePatch;
+    if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
     return new Promise<void>((resolve) => {
       const existing = this.pending.get(taskId);
       if (existing) {
@@ -102,7 +103,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
   }
 
   private scheduleFlush(): void {
-    if (this.flushing || this.closed || this.pending.size === 0) return;
+    if (this.flushing || this.pending.size === 0) return;
     this.flushing = this.flushLoop().finally(() => {
       this.flushing = null;
       // Writes that arrived after the loop's last check but before this callback.

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
-import { SYSTEM_SLEEP, type SleepPayload, type SleepResult } from './system-tasks.contract';
+import { SYSTEM_SLEEP, type SleepPayload, type SleepResult } from '../system-tasks.contract';
 
 /** Slices short enough that an abort stops the task promptly and progress moves visibly. */
 const MAX_SLICE_MS = 100;

@@ -1,5 +1,5 @@
 import { HandlesTask, type TaskHandler } from '@conveyor/tasks';
-import { SYSTEM_NOOP, type NoopPayload, type NoopResult } from './system-tasks.contract';
+import { SYSTEM_NOOP, type NoopPayload, type NoopResult } from '../system-tasks.contract';
 
 @HandlesTask(SYSTEM_NOOP)
 export class NoopHandler implements TaskHandler<NoopPayload, NoopResult> {

@@ -1,0 +1,26 @@
+import { Controller, Get, HttpException, HttpStatus, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ReadinessService } from '../readiness.service';
+
+/** API probes: liveness never touches dependencies; readiness checks the database and Redis. */
+@Controller('health')
+export class HealthController {
+  constructor(private readonly readiness: ReadinessService) {}
+
+  @Get('live')
+  live() {
+    return this.readiness.live();
+  }
+
+  /** 503 with the full check result when a dependency is down (not the generic error body). */
+  @Get('ready')
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.readiness.check();
+    } catch (error) {
+      if (!(error instanceof HttpException)) throw error;
+      void reply.status(HttpStatus.SERVICE_UNAVAILABLE);
+      return error.getResponse();
+    }
+  }
+}

@@ -1,0 +1,59 @@
+'use strict';
+/**
+ * The two steps every project launcher takes before it can use the project's code: make sure
+ * dependencies are installed (they bring Node 24 as the `node` devDependency), then continue
+ * on that Node. Plain CommonJS without dependencies: a fresh clone runs this on whatever
+ * `node` is first on PATH (Node 20 on our machines).
+ */
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const REQUIRED_NODE_MAJOR = 24;
+const LOCAL_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
+
+function mtimeMs(file) {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** True when node_modules is missing or older than package-lock.json. */
+function dependenciesStale() {
+  const installed = mtimeMs(path.join(ROOT, 'node_modules', '.package-lock.json'));
+  return !fs.existsSync(LOCAL_NODE) || installed === 0 || installed < mtimeMs(path.join(ROOT, 'package-lock.json'));
+}
+
+/** Runs `npm ci` when needed (synchronously, output shown); throws if it fails. */
+function ensureDependencies(log = (message) => process.stdout.write(`${message}\n`)) {
+  if (!dependenciesStale()) return false;
+  log(fs.existsSync(LOCAL_NODE) ? 'package-lock.json changed: running npm ci' : 'installing dependencies: npm ci');
+  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`npm ci failed (exit ${result.status ?? result.signal})`);
+  if (!fs.existsSync(LOCAL_NODE)) throw new Error('npm ci did not install node_modules/.bin/node (the "node" devDependency)');
+  return true;
+}
+
+function onProjectNode() {
+  return Number(process.versions.node.split('.')[0]) === REQUIRED_NODE_MAJOR;
+}
+
+/**
+ * Re-runs the current script on the project's Node 24 when this process is another version,
+ * forwarding arguments, signals and the exit status. Returns false when already on Node 24.
+ */
+function reexecOnProjectNode(nodeArgs = []) {
+  if (onProjectNode()) return false;
+  const child = spawn(LOCAL_NODE, [...nodeArgs, process.argv[1], ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => {
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+  return true;
+}
+
+module.exports = { ROOT, LOCAL_NODE, REQUIRED_NODE_MAJOR, dependenciesStale, ensureDependencies, onProjectNode, reexecOnProjectNode };

@@ -13,34 +13,21 @@ export function buildDataSourceOptions(db: DatabaseConfig, entities: DataSourceO
     migrationsTableName: 'conveyor_migrations',
     synchronize: false,
     logging: false,
-  } as const;
-  const ssl = db.ssl ? { rejectUnauthorized: false } : undefined;
-  if (db.type === 'postgres') {
-    return {
-      ...common,
-      type: 'postgres',
-      ...(db.url ? { url: db.url } : {}),
-      host: db.host,
-      port: db.port,
-      username: db.username,
-      password: db.password,
-      database: db.database,
-      ssl,
-      extra: { max: db.poolSize },
-    };
-  }
-  return {
-    ...common,
-    type: 'mysql',
     host: db.host,
     port: db.port,
     username: db.username,
     password: db.password,
     database: db.database,
-    ssl,
+    ssl: db.ssl ? { rejectUnauthorized: false } : undefined,
+  } as const;
+  if (db.type === 'postgres') {
+    return { ...common, type: 'postgres', extra: { max: db.poolSize } };
+  }
+  return {
+    ...common,
+    type: 'mysql',
     // Dates go to the database as UTC; DATETIME has no zone of its own.
     timezone: 'Z',
-    // Never return big numbers as strings; dates as JS Dates.
     supportBigNumbers: true,
     extra: { connectionLimit: db.poolSize },
   };

@@ -1,13 +1,28 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AppConfigModule } from '@conveyor/config';
+import { DatabaseModule } from '@conveyor/database';
+import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
+import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
 import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskEntity } from './ledger/task.entity';
 
-/** The ledger and the contracts registry, shared by the API and the worker. */
+/**
+ * What every Conveyor process runs on: validated config, logs and metrics, the ledger
+ * database, the BullMQ root, the ledger service and the contracts registry. The API adds the
+ * API modules on top, the worker the worker modules.
+ */
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([TaskEntity])],
+  imports: [
+    AppConfigModule,
+    ObservabilityLoggerModule,
+    MetricsModule,
+    DatabaseModule,
+    QueueModule,
+    TypeOrmModule.forFeature([TaskEntity]),
+  ],
   providers: [TaskTypeRegistry, TaskLedgerService],
   exports: [TaskTypeRegistry, TaskLedgerService, TypeOrmModule],
 })

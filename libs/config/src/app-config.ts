@@ -40,6 +40,20 @@ export interface WorkerConfig {
   id: string;
   healthPort: number;
   shutdownGraceMs: number;
+  /** BullMQ lock of a running job; a crashed worker's job is released this long after its last renewal. */
+  lockDurationMs: number;
+  /** How often BullMQ looks for jobs whose lock expired (stalled) and hands them to another worker. */
+  stalledIntervalMs: number;
+}
+
+/** Worker-side housekeeping; each job runs in one process at a time across all workers. */
+export interface MaintenanceConfig {
+  /** Period of the reconciler (0: off). */
+  reconcileIntervalMs: number;
+  /** A ledger row must be unchanged this long before its missing job is re-queued. */
+  reconcileMinAgeMs: number;
+  /** Period of the retention purge (0: off). */
+  retentionIntervalMs: number;
 }
 
 export interface TaskDefaultsConfig {
@@ -59,6 +73,7 @@ export interface AppConfig {
   fileQueueName: string;
   worker: WorkerConfig;
   tasks: TaskDefaultsConfig;
+  maintenance: MaintenanceConfig;
   storageDir: string;
   maxUploadBytes: number;
 }
@@ -233,12 +248,19 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       id: env.WORKER_ID ?? `${hostname()}:${process.pid}`,
       healthPort: env.WORKER_HEALTH_PORT ?? 3001,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? 30_000,
+      lockDurationMs: env.WORKER_LOCK_DURATION_MS ?? 30_000,
+      stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,
       timeoutMs: env.TASK_TIMEOUT_MS ?? 300_000,
       ttlSeconds: env.TASK_TTL_SECONDS ?? 7 * 24 * 3600,
       progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
+    },
+    maintenance: {
+      reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,
+      reconcileMinAgeMs: env.RECONCILE_MIN_AGE_MS ?? 120_000,
+      retentionIntervalMs: env.RETENTION_INTERVAL_MS ?? 3_600_000,
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
     maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,

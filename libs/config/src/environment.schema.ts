@@ -117,6 +117,22 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
   SHUTDOWN_GRACE_MS?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(3_600_000)
+  WORKER_LOCK_DURATION_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  WORKER_STALLED_INTERVAL_MS?: number;
+
+  // --- maintenance (worker side) ----------------------------------------------------------
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86_400_000)
+  RECONCILE_INTERVAL_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10_000) @Max(604_800_000)
+  RECONCILE_MIN_AGE_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(604_800_000)
+  RETENTION_INTERVAL_MS?: number;
+
   // --- task defaults --------------------------------------------------------------------
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
   MAX_RETRY_ATTEMPTS?: number;

@@ -3,6 +3,7 @@ export const METRIC = {
   tasksEnqueued: 'conveyor_tasks_enqueued_total',
   tasksCompleted: 'conveyor_tasks_completed_total',
   tasksFailed: 'conveyor_tasks_failed_total',
+  tasksRequeued: 'conveyor_tasks_requeued_total',
   taskDuration: 'conveyor_task_duration_seconds',
   taskWait: 'conveyor_task_wait_seconds',
   queueJobs: 'conveyor_queue_jobs',

@@ -32,6 +32,11 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Failed task attempts; final="true" when no attempt is left',
       labelNames: ['type', 'queue', 'code', 'final'],
     }),
+    makeCounterProvider({
+      name: METRIC.tasksRequeued,
+      help: 'Tasks put back into their queue by the reconciler (their job had vanished from Redis)',
+      labelNames: ['type', 'queue', 'reason'],
+    }),
     makeHistogramProvider({
       name: METRIC.taskDuration,
       help: 'Run time of one task attempt',

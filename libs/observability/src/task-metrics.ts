@@ -14,6 +14,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.tasksEnqueued) private readonly enqueuedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksCompleted) private readonly completedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksFailed) private readonly failedTotal: Counter<string>,
+    @InjectMetric(METRIC.tasksRequeued) private readonly requeuedTotal: Counter<string>,
     @InjectMetric(METRIC.taskDuration) private readonly duration: Histogram<string>,
     @InjectMetric(METRIC.taskWait) private readonly wait: Histogram<string>,
     @InjectMetric(METRIC.queueJobs) private readonly queueJobs: Gauge<string>,
@@ -56,6 +57,10 @@ export class TaskMetrics {
   failed(type: string, queue: string, code: string, final: boolean, seconds: number): void {
     this.failedTotal.inc({ type, queue, code, final: String(final) });
     this.duration.observe({ type, queue, outcome: final ? 'failed' : 'retrying' }, seconds);
+  }
+
+  requeued(type: string, queue: string, reason: string): void {
+    this.requeuedTotal.inc({ type, queue, reason });
   }
 
   httpRequest(method: string, route: string, status: number, seconds: number): void {

@@ -8,6 +8,7 @@ export * from './contracts/task-type.registry';
 export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task.entity';
+export * from './task-cancellation';
 export * from './task-contracts.module';
 export * from './task-job';
 export * from './tasks-core.module';

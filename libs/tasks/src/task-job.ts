@@ -1,3 +1,7 @@
+import type { JobsOptions } from 'bullmq';
+import type { TaskTypeDefinition } from './contracts/task-type';
+import type { TaskEntity } from './ledger/task.entity';
+
 /** What a BullMQ job carries: the job name is the task type and the job id is the task id. */
 export interface TaskJobData {
   tenantId: string;
@@ -5,4 +9,44 @@ export interface TaskJobData {
   timeoutMs: number;
   /** Epoch ms after which the task must not start. */
   expiresAt?: number;
+  /** Attempts the task used before this job (a manual retry keeps counting from there). */
+  attemptOffset?: number;
+}
+
+export interface TaskJob {
+  name: string;
+  data: TaskJobData;
+  opts: JobsOptions;
+}
+
+/** Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. */
+const KEEP_COMPLETED = { age: 3600, count: 1000 };
+const KEEP_FAILED = { age: 24 * 3600, count: 5000 };
+
+/**
+ * The BullMQ job for a ledger row: used to enqueue, to retry by hand, and to re-queue a row
+ * whose job vanished from Redis. The job's attempts are what the row has left.
+ */
+export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now = Date.now()): TaskJob {
+  const { backoff } = definition.defaults;
+  return {
+    name: row.type,
+    data: {
+      tenantId: row.tenantId,
+      payload: row.payload as Record<string, unknown>,
+      timeoutMs: row.timeoutMs,
+      ...(row.expiresAt ? { expiresAt: row.expiresAt.getTime() } : {}),
+      ...(row.attempts > 0 ? { attemptOffset: row.attempts } : {}),
+    },
+    opts: {
+      jobId: row.id,
+      // BullMQ: lower number runs first and equal priorities keep FIFO order, like ours.
+      priority: row.priority,
+      delay: row.scheduledFor ? Math.max(0, row.scheduledFor.getTime() - now) : 0,
+      attempts: Math.max(1, row.maxAttempts - row.attempts),
+      backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
+      removeOnComplete: KEEP_COMPLETED,
+      removeOnFail: KEEP_FAILED,
+    },
+  };
 }

@@ -20,6 +20,7 @@ function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
     progress: null,
     attempts: 0,
     maxAttempts: 3,
+    attemptBudget: 3,
     timeoutMs: 1000,
     idempotencyKey: null,
     tags: null,

@@ -27,8 +27,12 @@ export class CreateTasks1764000000000 implements MigrationInterface {
           { name: 'progress', ...json, isNullable: true },
           { name: 'attempts', type: 'int', default: 0 },
           { name: 'max_attempts', type: 'int' },
+          // Attempts one run may use; a manual retry grants them again.
+          { name: 'attempt_budget', type: 'int' },
           { name: 'timeout_ms', type: 'int' },
           { name: 'idempotency_key', type: 'varchar', length: '255', isNullable: true },
+          // sha256 of the request that used the key: a reuse with another body is refused.
+          { name: 'idempotency_hash', type: 'char', length: '64', isNullable: true },
           { name: 'tags', ...json, isNullable: true },
           { name: 'created_at', ...time },
           { name: 'updated_at', ...time },

@@ -3,6 +3,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsIn,
   IsInt,
   IsISO8601,
   IsObject,
@@ -44,6 +45,10 @@ export class CreateTaskDto {
   @IsOptional() @IsInt() @Min(100) @Max(86_400_000)
   timeoutMs?: number;
 
+  /** Same as the Idempotency-Key header; lets each task of a batch carry its own key. */
+  @IsOptional() @IsString() @MaxLength(255) @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
+  idempotencyKey?: string;
+
   @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @MaxLength(64, { each: true })
   @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
   tags?: string[];
@@ -53,4 +58,16 @@ export class CreateTaskBatchDto {
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_SIZE)
   @ValidateNested({ each: true }) @Type(() => CreateTaskDto)
   tasks: CreateTaskDto[];
+}
+
+/** Body of `POST /v1/tasks/retry`: which finished tasks to run again. */
+export class RetryTasksDto {
+  @IsOptional() @IsString() @MaxLength(128)
+  type?: string;
+
+  @IsOptional() @IsIn(['failed', 'cancelled', 'expired'])
+  status?: 'failed' | 'cancelled' | 'expired';
+
+  @IsOptional() @IsInt() @Min(1) @Max(MAX_BATCH_SIZE)
+  limit?: number;
 }

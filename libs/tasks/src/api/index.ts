@@ -1,6 +1,7 @@
 // The HTTP side of the tasks lib; imported by the API app only.
 export * from './create-task.dto';
 export * from './queue-inspector.service';
+export * from './task-control.service';
 export * from './task-producer.service';
 export * from './task.view';
 export * from './tasks-api.module';

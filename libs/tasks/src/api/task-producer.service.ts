@@ -1,24 +1,32 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bullmq';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { isUniqueViolation } from '@conveyor/database';
 import { ApiError, flattenValidationErrors, validationFailed, type ApiErrorDetail } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { TaskEntity } from '../ledger/task.entity';
-import type { TaskJobData } from '../task-job';
+import { jobForTask, type TaskJob } from '../task-job';
 import type { CreateTaskDto } from './create-task.dto';
+import { requestFingerprint } from './request-fingerprint';
 
-/** Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. */
-const KEEP_COMPLETED = { age: 3600, count: 1000 };
-const KEEP_FAILED = { age: 24 * 3600, count: 5000 };
 const ENQUEUE_TIMEOUT_MS = 2000;
+
+type PreparedTask = { row: TaskEntity; job: TaskJob };
+
+export interface EnqueueResult {
+  /** In request order. */
+  tasks: TaskEntity[];
+  /** Per task: false when an idempotency key returned the task created earlier. */
+  created: boolean[];
+}
 
 /**
  * Accepts tasks: validates each against its contract, writes the ledger rows, then adds the
@@ -38,24 +46,64 @@ export class TaskProducer {
     private readonly moduleRef: ModuleRef,
   ) {}
 
-  async enqueue(tenantId: string, requests: CreateTaskDto[]): Promise<TaskEntity[]> {
+  /**
+   * Idempotency: a request carrying a key already used in the tenant returns the task created
+   * then (same body) or is refused with 422 (other body). The database's unique index decides
+   * races: when a concurrent identical request inserts first, our insert fails and the lookup
+   * is repeated, so both callers get the same task and only one job exists.
+   */
+  async enqueue(tenantId: string, requests: CreateTaskDto[]): Promise<EnqueueResult> {
     const prepared = await this.prepare(tenantId, requests);
-    const rows = prepared.map((p) => p.row);
-    await this.ledger.insert(rows);
+    for (let round = 0; ; round += 1) {
+      const existing = await this.existingByKey(tenantId, prepared);
+      const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
+      try {
+        await this.ledger.insert(fresh.map((p) => p.row));
+      } catch (error) {
+        if (round === 0 && isUniqueViolation(error)) continue;
+        throw error;
+      }
+      await this.addJobsOrUndo(tenantId, fresh);
+      for (const { row } of fresh) this.metrics.enqueued(row.type, row.queue);
+      return {
+        tasks: prepared.map((p) => (p.row.idempotencyKey && existing.get(p.row.idempotencyKey)) || p.row),
+        created: prepared.map((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey)),
+      };
+    }
+  }
+
+  /** Adds jobs for rows already in the ledger; if Redis refuses, removes the rows and answers 503. */
+  async addJobsOrUndo(tenantId: string, prepared: PreparedTask[]): Promise<void> {
+    if (prepared.length === 0) return;
     try {
       await this.addJobs(prepared);
     } catch (error) {
-      await this.ledger.removeNotEnqueued(tenantId, rows.map((row) => row.id));
-      this.logger.warn({ err: error, tasks: rows.length }, 'enqueue refused: queue unavailable');
+      await this.ledger.removeNotEnqueued(tenantId, prepared.map((p) => p.row.id));
+      this.logger.warn({ err: error, tasks: prepared.length }, 'enqueue refused: queue unavailable');
       throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; the task was not accepted, retry later');
     }
-    for (const row of rows) this.metrics.enqueued(row.type, row.queue);
-    return rows;
+  }
+
+  private async existingByKey(tenantId: string, prepared: PreparedTask[]): Promise<Map<string, TaskEntity>> {
+    const keys = prepared.map((p) => p.row.idempotencyKey).filter((key): key is string => !!key);
+    const existing = new Map((await this.ledger.findByIdempotencyKeys(tenantId, keys)).map((row) => [row.idempotencyKey!, row]));
+    const reused = prepared.filter((p) => p.row.idempotencyKey && existing.has(p.row.idempotencyKey));
+    const conflicts = reused.filter((p) => existing.get(p.row.idempotencyKey!)!.idempotencyHash !== p.row.idempotencyHash);
+    if (conflicts.length > 0) {
+      throw new ApiError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        'IDEMPOTENCY_KEY_REUSED',
+        'This idempotency key was already used for a different request',
+        conflicts.map((p) => ({ field: 'idempotencyKey', message: `key "${p.row.idempotencyKey}" belongs to task ${existing.get(p.row.idempotencyKey!)!.id}` })),
+      );
+    }
+    return existing;
   }
 
   private async prepare(tenantId: string, requests: CreateTaskDto[]) {
     const details: ApiErrorDetail[] = [];
-    const prepared: Array<{ row: TaskEntity; job: { name: string; data: TaskJobData; opts: JobsOptions } }> = [];
+    const prepared: PreparedTask[] = [];
+    const keysSeen = new Set<string>();
     const now = Date.now();
     for (const [index, request] of requests.entries()) {
       const at = requests.length > 1 ? `tasks[${index}].` : '';
@@ -77,6 +125,13 @@ export class TaskProducer {
       if (request.delayMs !== undefined && request.runAt !== undefined) {
         details.push({ field: `${at}runAt`, message: 'give either delayMs or runAt, not both' });
         continue;
+      }
+      if (request.idempotencyKey) {
+        if (keysSeen.has(request.idempotencyKey)) {
+          details.push({ field: `${at}idempotencyKey`, message: 'the same idempotency key appears twice in this request' });
+          continue;
+        }
+        keysSeen.add(request.idempotencyKey);
       }
       prepared.push(this.build(tenantId, definition, request, now));
     }
@@ -114,8 +169,10 @@ export class TaskProducer {
       progress: null,
       attempts: 0,
       maxAttempts,
+      attemptBudget: maxAttempts,
       timeoutMs,
-      idempotencyKey: null,
+      idempotencyKey: request.idempotencyKey ?? null,
+      idempotencyHash: request.idempotencyKey ? requestFingerprint(request) : null,
       tags: request.tags ?? null,
       createdAt,
       updatedAt: createdAt,
@@ -126,27 +183,10 @@ export class TaskProducer {
       workerId: null,
     } satisfies TaskEntity);
 
-    const { backoff } = definition.defaults;
-    const opts: JobsOptions = {
-      jobId: id,
-      // BullMQ: lower number runs first and equal priorities keep FIFO order, like ours.
-      priority,
-      delay,
-      attempts: maxAttempts,
-      backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
-      removeOnComplete: KEEP_COMPLETED,
-      removeOnFail: KEEP_FAILED,
-    };
-    const data: TaskJobData = {
-      tenantId,
-      payload: request.payload,
-      timeoutMs,
-      ...(expiresAt ? { expiresAt: expiresAt.getTime() } : {}),
-    };
-    return { row, job: { name: definition.type, data, opts } };
+    return { row, job: jobForTask(row, definition, now) };
   }
 
-  private async addJobs(prepared: Array<{ row: TaskEntity; job: { name: string; data: TaskJobData; opts: JobsOptions } }>) {
+  private async addJobs(prepared: PreparedTask[]) {
     const byQueue = new Map<string, typeof prepared>();
     for (const item of prepared) {
       const list = byQueue.get(item.row.queue) ?? [];

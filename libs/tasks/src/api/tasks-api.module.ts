@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
+import { TaskControlService } from './task-control.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
@@ -8,7 +9,7 @@ import { TasksController } from './tasks.controller';
 /** The HTTP task API: enqueue, read, list, queues, task types. Never imported by the worker. */
 @Module({
   controllers: [TasksController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, QueueInspector],
-  exports: [TaskProducer, QueueInspector],
+  providers: [TaskProducer, QueueInspector, TaskControlService],
+  exports: [TaskProducer, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

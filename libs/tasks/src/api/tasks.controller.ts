@@ -1,13 +1,16 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiError, CurrentTenant } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
-import { CreateTaskBatchDto, CreateTaskDto } from './create-task.dto';
+import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
 import { ListTasksQuery } from './list-tasks.query';
+import { TaskControlService } from './task-control.service';
+import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from './task.view';
 
 const DEFAULT_PAGE = 50;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
@@ -16,30 +19,57 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
+function notFound(): ApiError {
+  return ApiError.notFound('TASK_NOT_FOUND', 'No such task');
+}
+
+/** Unknown or malformed ids are simply "not found": ids do not leak through error shapes. */
+const TaskId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => notFound() }));
+
 @Controller('v1/tasks')
 export class TasksController {
   constructor(
     private readonly producer: TaskProducer,
+    private readonly control: TaskControlService,
     private readonly ledger: TaskLedgerService,
   ) {}
 
+  /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
   @Post()
-  @HttpCode(HttpStatus.ACCEPTED)
   async create(
     @CurrentTenant() tenantId: string,
     @Body() body: CreateTaskDto,
+    @Headers('idempotency-key') headerKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const [task] = await this.producer.enqueue(tenantId, [body]);
-    void reply.header('location', `/v1/tasks/${task.id}`);
-    return toTaskView(task);
+    if (headerKey !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(headerKey)) {
+        throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header is invalid', [
+          { field: 'Idempotency-Key', message: 'must be 1-255 printable ASCII characters without spaces' },
+        ]);
+      }
+      if (body.idempotencyKey !== undefined && body.idempotencyKey !== headerKey) {
+        throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header and the idempotencyKey field differ');
+      }
+      body.idempotencyKey = headerKey;
+    }
+    const { tasks, created } = await this.producer.enqueue(tenantId, [body]);
+    void reply.status(created[0] ? HttpStatus.ACCEPTED : HttpStatus.OK).header('location', `/v1/tasks/${tasks[0].id}`);
+    return toTaskView(tasks[0]);
   }
 
   @Post('batch')
   @HttpCode(HttpStatus.ACCEPTED)
   async createBatch(@CurrentTenant() tenantId: string, @Body() body: CreateTaskBatchDto) {
-    const tasks = await this.producer.enqueue(tenantId, body.tasks);
+    const { tasks } = await this.producer.enqueue(tenantId, body.tasks);
     return { tasks: tasks.map(toTaskView) };
+  }
+
+  /** Bulk retry of a filter, e.g. everything in the dead-letter inbox (`status: failed`). */
+  @Post('retry')
+  @HttpCode(HttpStatus.ACCEPTED)
+  retryMany(@CurrentTenant() tenantId: string, @Body() body: RetryTasksDto) {
+    return this.control.retryMany(tenantId, { type: body.type, status: body.status ?? 'failed', limit: body.limit ?? 100 });
   }
 
   @Get()
@@ -62,16 +92,30 @@ export class TasksController {
   }
 
   @Get(':id')
-  async get(
-    @CurrentTenant() tenantId: string,
-    @Param('id', new ParseUUIDPipe({ exceptionFactory: () => notFound() })) id: string,
-  ) {
+  async get(@CurrentTenant() tenantId: string, @TaskId() id: string) {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw notFound();
     return toTaskView(task);
   }
-}
 
-function notFound(): ApiError {
-  return ApiError.notFound('TASK_NOT_FOUND', 'No such task');
+  @Get(':id/events')
+  async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res() reply: FastifyReply) {
+    const task = await this.ledger.findOne(tenantId, id);
+    if (!task) throw notFound();
+    await streamTaskEvents(reply, this.ledger, task);
+  }
+
+  /** 200 when the task is cancelled now; 202 when a running task has been told to stop. */
+  @Post(':id/cancel')
+  async cancel(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+    const { outcome, task } = await this.control.cancel(tenantId, id);
+    void reply.status(outcome === 'cancelled' ? HttpStatus.OK : HttpStatus.ACCEPTED);
+    return { ...toTaskView(task), cancellation: outcome };
+  }
+
+  @Post(':id/retry')
+  @HttpCode(HttpStatus.ACCEPTED)
+  async retry(@CurrentTenant() tenantId: string, @TaskId() id: string) {
+    return toTaskView(await this.control.retry(tenantId, id));
+  }
 }

@@ -21,6 +21,14 @@ export class TaskTimeoutError extends TaskFailure {
   }
 }
 
+/** The task was cancelled through the API while it ran; it ends `cancelled`, never retried. */
+export class TaskCancelledError extends TaskFailure {
+  constructor() {
+    super('CANCELLED', 'cancelled while running', false);
+    this.name = 'TaskCancelledError';
+  }
+}
+
 /**
  * The worker is shutting down and the grace period is over: the attempt is abandoned and
  * the task goes back to the queue for another worker, without using up an attempt.

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+import { Brackets, In, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 
 import { dialectOf } from '@conveyor/database';
 import { TaskEntity } from './task.entity';
-import type { TaskStatus } from './task-status';
+import type { TaskError, TaskStatus } from './task-status';
 
 export interface TaskListFilter {
   tenantId: string;
@@ -31,6 +31,32 @@ export class TaskLedgerService {
 
   findOne(tenantId: string, id: string): Promise<TaskEntity | null> {
     return this.tasks.findOneBy({ tenantId, id });
+  }
+
+  findByIdempotencyKeys(tenantId: string, keys: string[]): Promise<TaskEntity[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.tasks.findBy({ tenantId, idempotencyKey: In(keys) });
+  }
+
+  /**
+   * Moves a task to a terminal state only if it is still in one of `from`; returns whether it
+   * did. The condition makes concurrent cancels, retries and worker writes safe without locks.
+   */
+  async transition(
+    tenantId: string,
+    id: string,
+    from: readonly TaskStatus[],
+    change: { status: TaskStatus; error?: TaskError | null; finishedAt?: Date | null; maxAttempts?: number },
+  ): Promise<boolean> {
+    const reset = change.status === 'queued' ? { result: null, progress: null, startedAt: null, workerId: null } : {};
+    const result = await this.tasks
+      .createQueryBuilder()
+      .update(TaskEntity)
+      .set({ ...reset, ...change, updatedAt: new Date() } as QueryDeepPartialEntity<TaskEntity>)
+      .where('id = :id AND tenant_id = :tenantId', { id, tenantId })
+      .andWhere('status IN (:...from)', { from })
+      .execute();
+    return (result.affected ?? 0) > 0;
   }
 
   /**

@@ -42,14 +42,23 @@ export class TaskEntity {
   @Column({ type: 'int' })
   attempts: number;
 
+  /** Total attempts allowed so far; grows by `attemptBudget` with each manual retry. */
   @Column({ name: 'max_attempts', type: 'int' })
   maxAttempts: number;
+
+  /** Attempts one run may use (the requested maxAttempts); not part of the public view. */
+  @Column({ name: 'attempt_budget', type: 'int' })
+  attemptBudget: number;
 
   @Column({ name: 'timeout_ms', type: 'int' })
   timeoutMs: number;
 
   @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
   idempotencyKey: string | null;
+
+  /** sha256 of the request that first used `idempotencyKey`; not part of the public view. */
+  @Column({ name: 'idempotency_hash', type: 'char', length: 64, nullable: true })
+  idempotencyHash: string | null;
 
   @Column({ type: 'json', nullable: true })
   tags: string[] | null;

@@ -3,11 +3,12 @@ import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
-import { TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
+import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskStateWriter } from './task-state-writer';
 import type { TaskError } from '../ledger/task-status';
+import { CANCEL_REASON } from '../task-cancellation';
 import type { TaskJobData } from '../task-job';
 
 export interface BoundHandler {
@@ -47,7 +48,8 @@ export class TaskRunner {
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
-    const attempt = job.attemptsMade + 1;
+    // Attempts continue across manual retries: the job's own count starts after the offset.
+    const attempt = (job.data.attemptOffset ?? 0) + job.attemptsMade + 1;
     return this.logger.runInContext(() => this.attempt(job, bound, attempt, lease), {
       bindings: { taskId: job.id, taskType: job.name, attempt, queue: bound.definition.queue },
     });
@@ -56,7 +58,8 @@ export class TaskRunner {
   private async attempt(job: Job<TaskJobData>, { definition, handler }: BoundHandler, attempt: number, lease: JobLease) {
     const taskId = job.id as string;
     const { type, queue } = definition;
-    const maxAttempts = job.opts.attempts ?? 1;
+    const offset = job.data.attemptOffset ?? 0;
+    const maxAttempts = offset + (job.opts.attempts ?? 1);
     const started = Date.now();
     if (job.data.expiresAt !== undefined && started > job.data.expiresAt) {
       // Not started before its deadline: it must never run. Completing the job (not failing
@@ -92,7 +95,10 @@ export class TaskRunner {
     });
     stopped.catch(() => undefined);
     const timer = setTimeout(() => controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
-    const interrupt = () => controller.abort(new TaskInterruptedError());
+    // BullMQ's signal fires for an API cancel (reason "cancelled") or at the end of the
+    // shutdown grace (any other reason).
+    const interrupt = () =>
+      controller.abort(lease.signal?.reason === CANCEL_REASON ? new TaskCancelledError() : new TaskInterruptedError());
     if (lease.signal?.aborted) interrupt();
     else lease.signal?.addEventListener('abort', interrupt, { once: true });
 
@@ -133,6 +139,7 @@ export class TaskRunner {
       return result ?? null;
     } catch (error) {
       if (error instanceof TaskInterruptedError) return this.release(job, lease, error);
+      if (error instanceof TaskCancelledError) return this.cancelled(taskId, error, started);
       const seconds = (Date.now() - started) / 1000;
       const taskError = toTaskError(error);
       const retryable = !(error instanceof TaskFailure) || error.retryable;
@@ -168,6 +175,13 @@ export class TaskRunner {
     });
     this.logger.error({ taskId: job.id, taskType: job.name }, message);
     throw new UnrecoverableError(message);
+  }
+
+  private async cancelled(taskId: string, error: TaskCancelledError, started: number): Promise<never> {
+    await this.writer.write(taskId, { status: 'cancelled', error: { code: error.code, message: error.message }, finishedAt: new Date() });
+    this.logger.info({ durationMs: Date.now() - started }, 'task cancelled while running');
+    // Unrecoverable: BullMQ must not retry a cancelled task.
+    throw new UnrecoverableError(error.message);
   }
 
   /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */

@@ -50,6 +50,8 @@ interface PendingWrite {
  * so latency stays low. `write()` resolves once the change is committed: processors await
  * terminal states before acknowledging the job to BullMQ, so a crash never leaves a job done
  * in Redis but unrecorded in SQL. A failed flush keeps its writes and retries with backoff.
+ * A cancelled task is final for workers: their writes never overwrite `cancelled` (a retry
+ * through the API moves it to `queued` first).
  */
 @Injectable()
 export class TaskStateWriter implements OnApplicationShutdown {
@@ -185,7 +187,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     const sql =
       `UPDATE tasks AS t SET ${sets.join(', ')} ` +
       `FROM (VALUES ${tuples.join(', ')}) AS v(${names.map((n) => `"${n}"`).join(', ')}) ` +
-      `WHERE t.id = v.id`;
+      `WHERE t.id = v.id AND t.status <> 'cancelled'`;
     return { sql, params };
   }
 
@@ -201,7 +203,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     const sets = names.slice(1).map((column) => `t.\`${column}\` = v.\`${column}\``);
     const sql =
       `UPDATE tasks AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.id = v.id ` +
-      `SET ${sets.join(', ')}`;
+      `SET ${sets.join(', ')} WHERE t.status <> 'cancelled'`;
     return { sql, params };
   }
 }

@@ -60,6 +60,9 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
         connection: redisConnectionOptions(this.config.redis, 'worker'),
         prefix: this.config.queuePrefix,
         concurrency,
+        // A killed worker's jobs are handed to another worker after the lock expires (stall check).
+        lockDuration: this.config.worker.lockDurationMs,
+        stalledInterval: this.config.worker.stalledIntervalMs,
         autorun: false,
         name: this.config.worker.id,
       });
@@ -89,6 +92,11 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
       for (const worker of this.workers) worker.cancelAllJobs('shutdown');
       await closing;
     }
+  }
+
+  /** Aborts the task if one of this process's workers runs it; returns whether one did. */
+  cancel(taskId: string, reason: string): boolean {
+    return this.workers.map((worker) => worker.cancelJob(taskId, reason)).some(Boolean);
   }
 
   private async process(job: Job<TaskJobData>, lease: JobLease): Promise<unknown> {

@@ -1,0 +1,124 @@
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { ApiError } from '@conveyor/http';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import { TaskLedgerService } from '../ledger/task-ledger.service';
+import type { TaskEntity } from '../ledger/task.entity';
+import { isTerminal, type TaskStatus } from '../ledger/task-status';
+import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
+import { jobForTask } from '../task-job';
+import { TaskProducer } from './task-producer.service';
+
+const WAITING: readonly TaskStatus[] = ['scheduled', 'queued', 'retrying'];
+const RETRYABLE: readonly TaskStatus[] = ['failed', 'cancelled', 'expired'];
+
+export type CancelOutcome = 'cancelled' | 'cancelling';
+
+/** Cancel and retry: the task lifecycle operations beyond enqueueing. */
+@Injectable()
+export class TaskControlService {
+  private readonly logger = new Logger(TaskControlService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ledger: TaskLedgerService,
+    private readonly producer: TaskProducer,
+    private readonly registry: TaskTypeRegistry,
+  ) {}
+
+  /**
+   * A waiting task (scheduled, queued, retrying) is removed from BullMQ and marked cancelled
+   * at once. A running one is signalled: every worker hears the task id on the cancellation
+   * channel, the one running it fires the handler's AbortSignal and records `cancelled`.
+   */
+  async cancel(tenantId: string, id: string): Promise<{ outcome: CancelOutcome; task: TaskEntity }> {
+    const task = await this.require(tenantId, id);
+    if (isTerminal(task.status)) {
+      throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task is already ${task.status}`);
+    }
+    const queue = this.producer.queue(task.queue);
+    const job = await this.redis(() => queue.getJob(id));
+    // remove() refuses (0) while a worker holds the job's lock, i.e. while it runs.
+    const removed = !job || (await this.redis(() => queue.remove(id))) === 1;
+    if (removed) {
+      const cancelled = { code: 'CANCELLED', message: 'cancelled before it ran' };
+      const changed = await this.ledger.transition(tenantId, id, [...WAITING, 'active'], {
+        status: 'cancelled',
+        error: cancelled,
+        finishedAt: new Date(),
+      });
+      if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', 'The task finished meanwhile');
+      return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
+    }
+    const client = await this.redis(() => queue.getBackend().client);
+    await this.redis(() => (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish(cancellationChannel(this.config.queuePrefix), id));
+    this.logger.log({ taskId: id }, `cancellation of a running task requested (${CANCEL_REASON})`);
+    return { outcome: 'cancelling', task };
+  }
+
+  /**
+   * Runs a failed, cancelled or expired task again under the same id. Its attempt count keeps
+   * going and it gets the attempts it was created with again (maxAttempts grows by them).
+   */
+  async retry(tenantId: string, id: string): Promise<TaskEntity> {
+    const task = await this.require(tenantId, id);
+    if (!RETRYABLE.includes(task.status)) {
+      throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', `A ${task.status} task cannot be retried; only failed, cancelled or expired ones`);
+    }
+    const definition = this.registry.get(task.type);
+    if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
+    const maxAttempts = task.attempts + task.attemptBudget;
+    const changed = await this.ledger.transition(tenantId, id, RETRYABLE, { status: 'queued', error: null, finishedAt: null, maxAttempts });
+    if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', 'The task changed meanwhile');
+
+    const queue = this.producer.queue(task.queue);
+    // The finished job may still sit in Redis under the same id; it must go before re-adding.
+    await this.redis(() => queue.remove(id));
+    const row = { ...task, status: 'queued' as const, maxAttempts, scheduledFor: null, expiresAt: null };
+    try {
+      await this.redis(() => queue.add(row.type, ...this.jobArgs(row, definition)));
+    } catch (error) {
+      // Put the task back as it was: the retry was not accepted.
+      await this.ledger.transition(tenantId, id, ['queued'], { status: task.status, error: task.error, finishedAt: task.finishedAt, maxAttempts: task.maxAttempts });
+      throw error;
+    }
+    return (await this.ledger.findOne(tenantId, id))!;
+  }
+
+  /** Retries up to `limit` tasks matching a filter (the dead-letter inbox: status=failed). */
+  async retryMany(tenantId: string, filter: { type?: string; status: TaskStatus; limit: number }): Promise<{ retried: string[]; skipped: string[] }> {
+    const candidates = await this.ledger.list({ tenantId, type: filter.type, status: filter.status, limit: filter.limit });
+    const retried: string[] = [];
+    const skipped: string[] = [];
+    for (const task of candidates) {
+      try {
+        await this.retry(tenantId, task.id);
+        retried.push(task.id);
+      } catch (error) {
+        if (error instanceof ApiError && error.getStatus() === HttpStatus.CONFLICT) skipped.push(task.id);
+        else throw error;
+      }
+    }
+    return { retried, skipped };
+  }
+
+  private jobArgs(row: TaskEntity, definition: NonNullable<ReturnType<TaskTypeRegistry['get']>>) {
+    const job = jobForTask(row, definition);
+    return [job.data, job.opts] as const;
+  }
+
+  private async require(tenantId: string, id: string): Promise<TaskEntity> {
+    const task = await this.ledger.findOne(tenantId, id);
+    if (!task) throw ApiError.notFound('TASK_NOT_FOUND', 'No such task');
+    return task;
+  }
+
+  private async redis<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'queue unavailable');
+      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
+    }
+  }
+}

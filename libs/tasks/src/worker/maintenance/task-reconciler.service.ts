@@ -1,0 +1,113 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { TaskMetrics } from '@conveyor/observability';
+import { TaskTypeRegistry } from '../../contracts/task-type.registry';
+import type { TaskEntity } from '../../ledger/task.entity';
+import { jobForTask } from '../../task-job';
+import { LedgerMaintenanceRepository } from './ledger-maintenance.repository';
+import { MaintenanceLock } from './maintenance-lock';
+import { MaintenanceScheduler } from './maintenance-scheduler';
+import { RegisteredQueues } from './registered-queues';
+
+const PAGE_SIZE = 500;
+export const REQUEUE_REASON_JOB_MISSING = 'job_missing';
+
+export interface ReconcileReport {
+  /** false when another process held the lock and this call did nothing. */
+  ran: boolean;
+  scanned: number;
+  missing: number;
+  requeued: number;
+}
+
+/**
+ * Attempts a row has used up. An attempt that never finished (the row is `active`, or
+ * `queued` again after an interruption) does not count, as BullMQ does not count a stalled
+ * run; a `retrying` row's last attempt has failed and counts.
+ */
+export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts'>): number {
+  return row.status === 'retrying' ? row.attempts : Math.max(0, row.attempts - 1);
+}
+
+/**
+ * Puts back into Redis the tasks the ledger still expects to run (queued, scheduled,
+ * retrying, active) whose BullMQ job no longer exists: after a Redis flush, a failover that
+ * lost data, or eviction. Runs in one worker at a time (Redis lock), every
+ * RECONCILE_INTERVAL_MS, and only looks at rows unchanged for RECONCILE_MIN_AGE_MS, so an
+ * enqueue still under way (row written, job not yet added) is never mistaken for a lost one.
+ */
+@Injectable()
+export class TaskReconciler implements OnApplicationBootstrap {
+  private readonly logger = new Logger(TaskReconciler.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ledger: LedgerMaintenanceRepository,
+    private readonly queues: RegisteredQueues,
+    private readonly registry: TaskTypeRegistry,
+    private readonly lock: MaintenanceLock,
+    private readonly scheduler: MaintenanceScheduler,
+    private readonly metrics: TaskMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.scheduler.every('reconcile', this.config.maintenance.reconcileIntervalMs, (signal) => this.reconcileOnce({ signal }));
+  }
+
+  /** One pass over the ledger; `olderThan` overrides the safety age (tests). */
+  async reconcileOnce(options: { olderThan?: Date; signal?: AbortSignal } = {}): Promise<ReconcileReport> {
+    const olderThan = options.olderThan ?? new Date(Date.now() - this.config.maintenance.reconcileMinAgeMs);
+    const run = await this.lock.runExclusive('reconcile', (lost) =>
+      this.pass(olderThan, options.signal ? AbortSignal.any([lost, options.signal]) : lost),
+    );
+    if (!run.ran) {
+      this.logger.debug({ heldBy: run.heldBy }, 'reconciler skipped: another process runs it');
+      return { ran: false, scanned: 0, missing: 0, requeued: 0 };
+    }
+    if (run.result.missing > 0) this.logger.log(run.result, 'reconciler pass done');
+    return run.result;
+  }
+
+  private async pass(olderThan: Date, signal: AbortSignal): Promise<ReconcileReport> {
+    const report: ReconcileReport = { ran: true, scanned: 0, missing: 0, requeued: 0 };
+    let afterId: string | null = null;
+    for (;;) {
+      signal.throwIfAborted();
+      const page = await this.ledger.findStaleUnfinished(this.queues.names(), olderThan, afterId, PAGE_SIZE);
+      if (page.length === 0) break;
+      report.scanned += page.length;
+      afterId = page[page.length - 1].id;
+      const exists = await Promise.all(page.map(async (ref) => (await this.queues.get(ref.queue)!.getJob(ref.id)) !== undefined));
+      const missing = page.filter((_, index) => !exists[index]).map((ref) => ref.id);
+      report.missing += missing.length;
+      // Re-read after asking Redis: a job that finished and was removed meanwhile has a
+      // terminal row by now (workers record the end before they acknowledge the job).
+      for (const row of await this.ledger.findStaleUnfinishedByIds(missing, olderThan)) {
+        if (await this.requeue(row, olderThan)) report.requeued += 1;
+      }
+      if (page.length < PAGE_SIZE) break;
+    }
+    return report;
+  }
+
+  private async requeue(row: TaskEntity, olderThan: Date): Promise<boolean> {
+    const definition = this.registry.get(row.type);
+    if (!definition) {
+      this.logger.warn({ taskId: row.id, taskType: row.type }, 'job missing for a task type this worker does not know; left alone');
+      return false;
+    }
+    const now = new Date();
+    const job = jobForTask({ ...row, attempts: attemptsUsed(row) }, definition, now.getTime());
+    const status = (job.opts.delay ?? 0) > 0 ? 'scheduled' : 'queued';
+    // The row is marked first, so a worker that picks the new job up at once writes over it,
+    // never the other way round; if the add then fails, the next pass after the safety age retries.
+    if (!(await this.ledger.claimForRequeue(row, olderThan, status, now))) return false;
+    await this.queues.get(row.queue)!.add(job.name, job.data, job.opts);
+    this.metrics.requeued(row.type, row.queue, REQUEUE_REASON_JOB_MISSING);
+    this.logger.warn(
+      { taskId: row.id, taskType: row.type, queue: row.queue, was: row.status, now: status, attemptsLeft: job.opts.attempts, delayMs: job.opts.delay },
+      'task re-queued: its BullMQ job had vanished from Redis',
+    );
+    return true;
+  }
+}

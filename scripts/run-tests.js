@@ -32,6 +32,7 @@ function main() {
   jest.on('exit', (code, signal) => {
     try {
       const results = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+      if (typeof results.numTotalTests !== 'number') throw new Error('no test results (e.g. --listTests)');
       const skipped = results.numPendingTests + results.numTodoTests;
       process.stdout.write(`tests: ${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped\n`);
       if (results.numTotalTests === 0) {

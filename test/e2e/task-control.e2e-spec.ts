@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
 import { DIALECTS, TEST_REDIS_URL, waitFor } from '@conveyor/testing';
-import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
+import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 /** Reads an SSE stream to its end and returns its events. */
 async function readEvents(url: string): Promise<Array<{ event: string; data: any }>> {
-  const response = await fetch(url);
+  const response = await fetch(url, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const text = await response.text();
   return text

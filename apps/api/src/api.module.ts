@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '@conveyor/auth';
 import { HealthApiModule } from '@conveyor/health/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
 import { TasksCoreModule } from '@conveyor/tasks';
@@ -6,6 +7,6 @@ import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
-  imports: [TasksCoreModule, TasksApiModule, SystemTasksApiModule, HealthApiModule],
+  imports: [TasksCoreModule, AuthModule, TasksApiModule, SystemTasksApiModule, HealthApiModule],
 })
 export class ApiModule {}

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -8,17 +9,18 @@ import { ApiExceptionFilter, createValidationPipe } from '@conveyor/http';
 import { installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { ApiModule } from './api.module';
 
-const JSON_BODY_LIMIT = 10 * 1024 * 1024;
-
 async function bootstrap(): Promise<void> {
   loadEnvFile();
   process.env.CONVEYOR_SERVICE ??= 'conveyor-api';
   const config = loadAppConfig();
   if (config.database.migrationsRun) await runMigrations(config.database);
 
-  const adapter = new FastifyAdapter({ bodyLimit: JSON_BODY_LIMIT, genReqId: requestIdOf, trustProxy: true });
+  const adapter = new FastifyAdapter({ bodyLimit: config.security.jsonBodyLimitBytes, genReqId: requestIdOf, trustProxy: true });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
+  // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
+  await app.register(helmet as never, { global: true });
+  if (config.security.corsOrigins.length > 0) app.enableCors({ origin: config.security.corsOrigins, credentials: false });
   app.useGlobalFilters(new ApiExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
   const fastify = app.getHttpAdapter().getInstance();

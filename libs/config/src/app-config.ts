@@ -63,6 +63,18 @@ export interface TaskDefaultsConfig {
   progressIntervalMs: number;
 }
 
+export interface SecurityConfig {
+  /** Bootstrap admin key; undefined disables it. */
+  adminKey?: string;
+  authCacheTtlMs: number;
+  rateLimitPerMinute: number;
+  jsonBodyLimitBytes: number;
+  /** Allowed CORS origins; empty = CORS off. */
+  corsOrigins: string[];
+  /** Payload fields censored in logs (dot paths). */
+  redactPayloadFields: string[];
+}
+
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -76,6 +88,7 @@ export interface AppConfig {
   maintenance: MaintenanceConfig;
   storageDir: string;
   maxUploadBytes: number;
+  security: SecurityConfig;
 }
 
 export interface ConfigProblem {
@@ -194,6 +207,15 @@ function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisCon
   };
 }
 
+const splitList = (raw: string | undefined) => (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+
+/** Short, low-variety or placeholder-looking secrets. */
+function isWeakSecret(secret: string): boolean {
+  if (secret.length < 32) return true;
+  if (new Set(secret).size < 12) return true;
+  return /change[-_ ]?me|example|password|secret|admin|conveyor|test/i.test(secret);
+}
+
 function parseQueueList(raw: string | undefined): string[] | null {
   const text = raw?.trim();
   if (!text || text === '*') return null;
@@ -228,6 +250,12 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   const concurrencyMalformed = problems.some((p) => p.key === 'WORKER_CONCURRENCY');
   if (!concurrencyMalformed && (concurrency.defaultConcurrency < 1 || Object.values(concurrency.perQueue).some((n) => !(n >= 1)))) {
     problems.push({ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] });
+  }
+  if (env.NODE_ENV === 'production' && env.CONVEYOR_ADMIN_KEY && isWeakSecret(env.CONVEYOR_ADMIN_KEY)) {
+    problems.push({
+      key: 'CONVEYOR_ADMIN_KEY',
+      problems: ['too weak for production: use at least 32 random characters (e.g. `openssl rand -base64 32`)'],
+    });
   }
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);
@@ -264,5 +292,13 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
     maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,
+    security: {
+      adminKey: env.CONVEYOR_ADMIN_KEY,
+      authCacheTtlMs: env.AUTH_CACHE_TTL_MS ?? 30_000,
+      rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
+      jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024,
+      corsOrigins: splitList(env.CORS_ORIGINS),
+      redactPayloadFields: splitList(env.LOG_REDACT_PAYLOAD_FIELDS),
+    },
   };
 }

@@ -35,6 +35,29 @@ export class EnvironmentSchema {
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
 
+  // --- security -------------------------------------------------------------------------
+  /** Bootstrap admin key (tenant "default", every scope) for first start and automation. */
+  @IsOptional() @IsString() @MinLength(16, { message: 'CONVEYOR_ADMIN_KEY must be at least 16 characters' })
+  CONVEYOR_ADMIN_KEY?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  AUTH_CACHE_TTL_MS?: number;
+
+  /** Requests per minute per API key (or per client address without a key); 0 turns it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  RATE_LIMIT_PER_MINUTE?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(100 * 1024 * 1024)
+  JSON_BODY_LIMIT_BYTES?: number;
+
+  /** Comma-separated allowed origins; CORS is off when unset. */
+  @IsOptional() @IsString()
+  CORS_ORIGINS?: string;
+
+  /** Payload fields (comma list, dot paths allowed) censored in logs. */
+  @IsOptional() @IsString()
+  LOG_REDACT_PAYLOAD_FIELDS?: string;
+
   // --- database -------------------------------------------------------------------------
   @IsOptional() @Matches(/^(postgres|postgresql|mysql|mariadb):\/\/.+/, {
     message: 'DATABASE_URL must be a postgres://, mysql:// or mariadb:// URL',

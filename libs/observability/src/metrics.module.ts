@@ -6,6 +6,7 @@ import {
   PrometheusModule,
 } from '@willsoto/nestjs-prometheus';
 import { METRIC } from './metric-names';
+import { MetricsController } from './metrics.controller';
 import { TaskMetrics } from './task-metrics';
 
 const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
@@ -21,6 +22,7 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
   imports: [
     PrometheusModule.register({
       path: '/metrics',
+      controller: MetricsController,
       defaultMetrics: { enabled: true, config: { prefix: 'conveyor_' } },
     }),
   ],

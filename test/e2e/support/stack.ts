@@ -14,6 +14,9 @@ import {
 } from '@conveyor/testing';
 import type { SqlDialect } from '@conveyor/database';
 
+/** The bootstrap admin key every test stack starts with (tenant "default", every scope). */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
 export interface Stack {
   env: Record<string, string>;
   prefix: string;
@@ -43,6 +46,7 @@ export async function startStack(
     PORT: String(apiPort),
     WORKER_HEALTH_PORT: String(workerPort),
     PROGRESS_UPDATE_INTERVAL_MS: '50',
+    CONVEYOR_ADMIN_KEY: TEST_ADMIN_KEY,
     SHUTDOWN_GRACE_MS: '5000',
     ...options.env,
   };
@@ -98,9 +102,14 @@ export async function http(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Headers; body: any }> {
+  // Authenticated as the bootstrap admin unless the test passes its own authorization
+  // (an empty string sends none).
+  const auth = headers.authorization ?? `Bearer ${TEST_ADMIN_KEY}`;
+  const { authorization: _given, ...rest } = headers;
+  const all: Record<string, string> = { ...(auth ? { authorization: auth } : {}), ...rest };
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? all : { 'content-type': 'application/json', ...all },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
@@ -115,10 +124,10 @@ export async function http(
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'expired']);
 
-export async function waitForTerminal(base: string, id: string, timeoutMs = 20_000): Promise<TaskView> {
+export async function waitForTerminal(base: string, id: string, timeoutMs = 20_000, headers: Record<string, string> = {}): Promise<TaskView> {
   return waitFor(
     async () => {
-      const { body } = await http(base, 'GET', `/v1/tasks/${id}`);
+      const { body } = await http(base, 'GET', `/v1/tasks/${id}`, undefined, headers);
       return TERMINAL.has(body.status) ? (body as TaskView) : undefined;
     },
     { timeoutMs, what: `task ${id} to finish` },

@@ -1,4 +1,5 @@
 import { CreateTasks1764000000000 } from './1764000000000-create-tasks';
+import { CreateApiKeys1764000000001 } from './1764000000001-create-api-keys';
 
 /** Every migration, in order. New migrations are appended here. */
-export const MIGRATIONS = [CreateTasks1764000000000];
+export const MIGRATIONS = [CreateTasks1764000000000, CreateApiKeys1764000000001];

@@ -1,9 +1,11 @@
 import { Controller, Get, HttpException, HttpStatus, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { Public } from '@conveyor/http';
 import { ReadinessService } from '../readiness.service';
 
 /** API probes: liveness never touches dependencies; readiness checks the database and Redis. */
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(private readonly readiness: ReadinessService) {}
 

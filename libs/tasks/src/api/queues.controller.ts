@@ -1,7 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
+import { RequireScopes } from '@conveyor/http';
 import { QueueInspector } from './queue-inspector.service';
 
 @Controller('v1/queues')
+@RequireScopes('tasks:read')
 export class QueuesController {
   constructor(private readonly inspector: QueueInspector) {}
 

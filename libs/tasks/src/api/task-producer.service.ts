@@ -117,6 +117,15 @@ export class TaskProducer {
         details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });
         continue;
       }
+      const payloadBytes = Buffer.byteLength(JSON.stringify(request.payload));
+      if (payloadBytes > definition.defaults.maxPayloadBytes) {
+        throw new ApiError(
+          HttpStatus.PAYLOAD_TOO_LARGE,
+          'PAYLOAD_TOO_LARGE',
+          `The payload of ${definition.type} may be at most ${definition.defaults.maxPayloadBytes} bytes of JSON`,
+          [{ field: `${at}payload`, message: `${payloadBytes} bytes` }],
+        );
+      }
       const payloadErrors = await this.validatePayload(definition, request.payload);
       if (payloadErrors.length > 0) {
         details.push(...payloadErrors.map((d) => ({ ...d, field: `${at}payload.${d.field}` })));

@@ -1,9 +1,11 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { RequireScopes } from '@conveyor/http';
 import { payloadJsonSchema } from '../contracts/payload-schema';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 
 @Controller('v1/task-types')
+@RequireScopes('tasks:read')
 export class TaskTypesController {
   private cached?: unknown;
 
@@ -25,6 +27,7 @@ export class TaskTypesController {
           maxAttempts: definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts,
           timeoutMs: definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs,
           backoff: definition.defaults.backoff,
+          maxPayloadBytes: definition.defaults.maxPayloadBytes,
         },
         payloadSchema: payloadJsonSchema(definition),
       })),

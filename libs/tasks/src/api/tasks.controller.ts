@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ApiError, CurrentTenant } from '@conveyor/http';
+import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
 import { ListTasksQuery } from './list-tasks.query';
@@ -36,6 +36,7 @@ export class TasksController {
 
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
   @Post()
+  @RequireScopes('tasks:write')
   async create(
     @CurrentTenant() tenantId: string,
     @Body() body: CreateTaskDto,
@@ -59,6 +60,7 @@ export class TasksController {
   }
 
   @Post('batch')
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   async createBatch(@CurrentTenant() tenantId: string, @Body() body: CreateTaskBatchDto) {
     const { tasks } = await this.producer.enqueue(tenantId, body.tasks);
@@ -67,12 +69,14 @@ export class TasksController {
 
   /** Bulk retry of a filter, e.g. everything in the dead-letter inbox (`status: failed`). */
   @Post('retry')
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   retryMany(@CurrentTenant() tenantId: string, @Body() body: RetryTasksDto) {
     return this.control.retryMany(tenantId, { type: body.type, status: body.status ?? 'failed', limit: body.limit ?? 100 });
   }
 
   @Get()
+  @RequireScopes('tasks:read')
   async list(@CurrentTenant() tenantId: string, @Query() query: ListTasksQuery) {
     const limit = query.limit ?? DEFAULT_PAGE;
     // One extra row tells whether another page exists without a COUNT.
@@ -92,6 +96,7 @@ export class TasksController {
   }
 
   @Get(':id')
+  @RequireScopes('tasks:read')
   async get(@CurrentTenant() tenantId: string, @TaskId() id: string) {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw notFound();
@@ -99,6 +104,7 @@ export class TasksController {
   }
 
   @Get(':id/events')
+  @RequireScopes('tasks:read')
   async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res() reply: FastifyReply) {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw notFound();
@@ -107,6 +113,7 @@ export class TasksController {
 
   /** 200 when the task is cancelled now; 202 when a running task has been told to stop. */
   @Post(':id/cancel')
+  @RequireScopes('tasks:write')
   async cancel(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { outcome, task } = await this.control.cancel(tenantId, id);
     void reply.status(outcome === 'cancelled' ? HttpStatus.OK : HttpStatus.ACCEPTED);
@@ -114,6 +121,7 @@ export class TasksController {
   }
 
   @Post(':id/retry')
+  @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.ACCEPTED)
   async retry(@CurrentTenant() tenantId: string, @TaskId() id: string) {
     return toTaskView(await this.control.retry(tenantId, id));

@@ -16,6 +16,8 @@ export interface TaskTypeDefaults {
   backoff: BackoffPolicy;
   /** Per-attempt time limit; falls back to TASK_TIMEOUT_MS. */
   timeoutMs?: number;
+  /** Largest accepted payload, as JSON bytes: jobs live in Redis memory, so keep them small. */
+  maxPayloadBytes: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export type ResultOf<T> = T extends TaskTypeDefinition<object, infer R> ? R : ne
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { type: 'exponential', delayMs: 1000, jitter: 0.5 };
 export const DEFAULT_PRIORITY = 5;
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024;
 
 const TYPE_NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
@@ -62,6 +65,7 @@ export function defineTaskType<P extends object, R>(definition: {
       maxAttempts: definition.defaults?.maxAttempts,
       backoff: { ...DEFAULT_BACKOFF, ...definition.defaults?.backoff },
       timeoutMs: definition.defaults?.timeoutMs,
+      maxPayloadBytes: definition.defaults?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     },
   });
 }

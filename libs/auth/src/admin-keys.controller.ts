@@ -1,0 +1,52 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { ApiError, RequireScopes, type Scope, SCOPES } from '@conveyor/http';
+import { ApiKeyService } from './api-key.service';
+
+export class CreateApiKeyDto {
+  @IsString() @Matches(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: 'tenant must be 1-64 lowercase letters, digits, "_" or "-"' })
+  tenant: string;
+
+  @IsArray() @ArrayMinSize(1) @ArrayUnique() @IsIn(SCOPES, { each: true })
+  scopes: Scope[];
+
+  @IsOptional() @IsString() @MaxLength(128)
+  name?: string;
+}
+
+const view = (key: { id: string; tenantId: string; scopes: Scope[]; prefix: string; name: string | null; createdAt: Date }) => ({
+  id: key.id,
+  tenant: key.tenantId,
+  scopes: key.scopes,
+  prefix: key.prefix,
+  name: key.name,
+  createdAt: key.createdAt.toISOString(),
+});
+
+/** Key management; the plain key is shown once, in the answer to POST. */
+@Controller('v1/admin/keys')
+@RequireScopes('admin')
+export class AdminKeysController {
+  constructor(private readonly keys: ApiKeyService) {}
+
+  @Post()
+  @HttpCode(HttpStatus.CREATED)
+  create(@Body() body: CreateApiKeyDto) {
+    return this.keys.create(body.tenant, body.scopes, body.name);
+  }
+
+  @Get()
+  async list() {
+    return { keys: (await this.keys.list()).map(view) };
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  async revoke(@Param('id', new ParseUUIDPipe({ exceptionFactory: () => keyNotFound() })) id: string) {
+    if (!(await this.keys.revoke(id))) throw keyNotFound();
+  }
+}
+
+function keyNotFound(): ApiError {
+  return ApiError.notFound('KEY_NOT_FOUND', 'No such live API key');
+}

@@ -1,0 +1,50 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { redisConnectionOptions } from '@conveyor/queue';
+
+/**
+ * One atomic step per request: count the hit in the current window, start the window on the
+ * first hit, and once over the limit mark the tracker blocked for `blockDuration`.
+ * Returns [hits, window ms left, block ms left].
+ */
+const INCREMENT = `
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+local blocked = redis.call('PTTL', KEYS[2])
+if blocked < 0 and hits > tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
+  blocked = tonumber(ARGV[3])
+end
+return {hits, ttl, blocked}
+`;
+
+/** Rate-limit counters in Redis, so the limit holds across every API instance. */
+@Injectable()
+export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
+  private readonly redis: Redis;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    // A limiter must not hang requests while Redis is away: commands fail fast instead.
+    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit' });
+    this.redis.on('error', () => undefined);
+  }
+
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    const base = `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
+    const [hits, ttlMs, blockMs] = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, ttl, limit, blockDuration || ttl)) as number[];
+    return {
+      totalHits: hits,
+      timeToExpire: Math.max(0, Math.ceil(ttlMs / 1000)),
+      isBlocked: blockMs > 0,
+      timeToBlockExpire: Math.max(0, Math.ceil(blockMs / 1000)),
+    };
+  }
+
+  onModuleDestroy(): void {
+    this.redis.disconnect();
+  }
+}

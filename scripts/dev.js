@@ -769,13 +769,36 @@ async function startApps(env, ports) {
   });
 }
 
-function printBanner({ ports, database, redis }) {
+/**
+ * Every /v1 route needs an API key. Without CONVEYOR_ADMIN_KEY the launcher makes one for this
+ * data directory (kept in <data>/dev-admin-key, readable by the owner only) so the Quickstart
+ * works at once; set your own in .env to choose it.
+ */
+function devAdminKey(dataDir) {
+  if (process.env.CONVEYOR_ADMIN_KEY) return { key: process.env.CONVEYOR_ADMIN_KEY, generated: false };
+  const file = path.join(dataDir, 'dev-admin-key');
+  try {
+    return { key: fs.readFileSync(file, 'utf8').trim(), generated: true };
+  } catch {
+    const key = require('node:crypto').randomBytes(24).toString('hex');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    return { key, generated: true };
+  }
+}
+
+function printBanner({ ports, database, redis, adminKey }) {
   const api = `http://localhost:${ports.api}`;
   const worker = `http://localhost:${ports.worker}`;
   const rule = '─'.repeat(78);
   const rows = [
     ['API', api],
-    ['Create a task', `curl -s -X POST localhost:${ports.api}/v1/tasks -H 'content-type: application/json' -d '{"type":"system.sleep","payload":{"ms":300}}'`],
+    ['Admin API key', adminKey.generated ? `${adminKey.key}  (generated; also in ${relativeToRoot(path.join(adminKey.dataDir, 'dev-admin-key'))})` : 'CONVEYOR_ADMIN_KEY'],
+    [
+      'Create a task',
+      `curl -s -X POST localhost:${ports.api}/v1/tasks -H 'authorization: Bearer ${adminKey.generated ? adminKey.key : '$CONVEYOR_ADMIN_KEY'}' ` +
+        `-H 'content-type: application/json' -d '{"type":"system.sleep","payload":{"ms":300}}'`,
+    ],
     ['Worker health', `${worker}/health/ready`],
     ['Metrics', `${api}/metrics (API)   ${worker}/metrics (worker)`],
     ['Database', database.description],
@@ -813,6 +836,7 @@ async function main() {
 
   const database = await setUpDatabase(dataDir);
   const redis = await setUpRedis(dataDir);
+  const adminKey = { ...devAdminKey(dataDir), dataDir };
   const env = { ...process.env };
   delete env[REEXEC_MARKER];
   Object.assign(env, {
@@ -823,13 +847,14 @@ async function main() {
     // Uploads and results go with the rest of the dev data (same place as the apps' default
     // ./data/storage unless DEV_DATA_DIR moves it).
     STORAGE_DIR: process.env.STORAGE_DIR || path.join(dataDir, 'storage'),
+    CONVEYOR_ADMIN_KEY: adminKey.key,
     ...database.env,
     ...redis.env,
   });
 
   await runMigrations(env);
   await startApps(env, ports);
-  printBanner({ ports, database, redis });
+  printBanner({ ports, database, redis, adminKey });
 
   if (options.check) {
     say('--check: everything is up; stopping');

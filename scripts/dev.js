@@ -30,9 +30,9 @@ const path = require('node:path');
 const readline = require('node:readline');
 const tls = require('node:tls');
 
-const ROOT = path.resolve(__dirname, '..');
-const REQUIRED_NODE_MAJOR = 24;
-const LOCAL_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
+const projectNode = require('./lib/project-node');
+
+const { ROOT, REQUIRED_NODE_MAJOR, LOCAL_NODE } = projectNode;
 const REEXEC_MARKER = 'CONVEYOR_DEV_REEXEC';
 const ENTRY = {
   api: path.join(ROOT, 'dist/apps/api/apps/api/src/main.js'),
@@ -492,19 +492,16 @@ async function claimState(dataDir) {
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-/** Step 1: install when node_modules is missing or older than the lockfile. */
+/** Step 1: install when node_modules is missing or was installed from another lockfile. */
 async function ensureDependencies() {
-  const installed = path.join(ROOT, 'node_modules', '.package-lock.json');
-  const lockTime = mtimeMs(path.join(ROOT, 'package-lock.json'));
-  const installTime = mtimeMs(installed);
-  if (fs.existsSync(LOCAL_NODE) && installTime !== null && (lockTime === null || lockTime <= installTime)) return;
-
+  if (!projectNode.dependenciesStale()) return;
   say(fs.existsSync(LOCAL_NODE) ? 'package-lock.json changed: running npm ci' : 'installing dependencies: npm ci');
   const npm = findOnPath('npm');
   if (!npm) throw new LauncherError('npm is not on PATH; install Node.js with npm, then run npm run dev again');
   const exit = await runTask('npm', npm, ['ci', '--no-audit', '--no-fund'], { prefixOutput: false });
   if (!isSuccess(exit)) throw new LauncherError(`npm ci failed (${describeExit(exit)})`);
   if (!fs.existsSync(LOCAL_NODE)) throw new LauncherError(`npm ci did not install ${relativeToRoot(LOCAL_NODE)} (the "node" devDependency)`);
+  projectNode.recordInstalledLock();
 }
 
 function isSuccess(exit) {

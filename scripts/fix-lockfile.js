@@ -37,4 +37,6 @@ for (const [key, meta] of Object.entries(packages)) {
 }
 
 fs.writeFileSync(lockPath, JSON.stringify(lock, null, 2) + '\n');
+// node_modules was installed from this lockfile a moment ago: say so, so launchers do not reinstall.
+require('./lib/project-node').recordInstalledLock();
 console.log(`fix-lockfile: ${added} optional placeholder entr${added === 1 ? 'y' : 'ies'} added`);

@@ -13,18 +13,31 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const REQUIRED_NODE_MAJOR = 24;
 const LOCAL_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
 
-function mtimeMs(file) {
-  try {
-    return fs.statSync(file).mtimeMs;
-  } catch {
-    return 0;
-  }
+const INSTALLED_LOCK_HASH = path.join(ROOT, 'node_modules', '.conveyor-lock-sha256');
+
+function lockHash() {
+  return require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'package-lock.json'))).digest('hex');
 }
 
-/** True when node_modules is missing or older than package-lock.json. */
+/** Records which lockfile node_modules matches (after npm ci/install and after fix-lockfile). */
+function recordInstalledLock() {
+  if (fs.existsSync(path.join(ROOT, 'node_modules'))) fs.writeFileSync(INSTALLED_LOCK_HASH, `${lockHash()}\n`);
+}
+
+/**
+ * True when node_modules is missing, or was installed from another package-lock.json. Content,
+ * not modification times: rewriting the lockfile with the same content must not reinstall, and
+ * a reinstall under running processes is destructive.
+ */
 function dependenciesStale() {
-  const installed = mtimeMs(path.join(ROOT, 'node_modules', '.package-lock.json'));
-  return !fs.existsSync(LOCAL_NODE) || installed === 0 || installed < mtimeMs(path.join(ROOT, 'package-lock.json'));
+  if (!fs.existsSync(LOCAL_NODE)) return true;
+  try {
+    return fs.readFileSync(INSTALLED_LOCK_HASH, 'utf8').trim() !== lockHash();
+  } catch {
+    // Installed by hand (npm install/ci without a launcher): trust it and remember it.
+    recordInstalledLock();
+    return false;
+  }
 }
 
 /** Runs `npm ci` when needed (synchronously, output shown); throws if it fails. */
@@ -34,6 +47,7 @@ function ensureDependencies(log = (message) => process.stdout.write(`${message}\
   const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
   if (result.status !== 0) throw new Error(`npm ci failed (exit ${result.status ?? result.signal})`);
   if (!fs.existsSync(LOCAL_NODE)) throw new Error('npm ci did not install node_modules/.bin/node (the "node" devDependency)');
+  recordInstalledLock();
   return true;
 }
 
@@ -56,4 +70,4 @@ function reexecOnProjectNode(nodeArgs = []) {
   return true;
 }
 
-module.exports = { ROOT, LOCAL_NODE, REQUIRED_NODE_MAJOR, dependenciesStale, ensureDependencies, onProjectNode, reexecOnProjectNode };
+module.exports = { ROOT, LOCAL_NODE, REQUIRED_NODE_MAJOR, dependenciesStale, ensureDependencies, onProjectNode, reexecOnProjectNode, recordInstalledLock };

@@ -152,6 +152,14 @@ describe('rate limits and config hygiene', () => {
     }
   });
 
+  it('creates a working key from the command line (npm run keys)', async () => {
+    const cli = startProcess(APP_ENTRY.migrate.replace('migrate.js', 'keys.js'), stack.env, ['create', '--tenant', 'cli', '--scopes', 'tasks:read']);
+    expect((await cli.exited).code).toBe(0);
+    const created = JSON.parse(cli.output().slice(cli.output().indexOf('{'), cli.output().lastIndexOf('}') + 1));
+    expect(created).toMatchObject({ tenant: 'cli', scopes: ['tasks:read'] });
+    expect((await http(stack.apiUrl, 'GET', '/v1/tasks', undefined, bearer(created.key))).status).toBe(200);
+  });
+
   it('refuses a weak admin key in production mode', async () => {
     const api = startProcess(APP_ENTRY.api, { ...stack.env, NODE_ENV: 'production', CONVEYOR_ADMIN_KEY: 'change-me-change-me-change-me-123', PORT: String(await freePort()) });
     expect((await api.exited).code).toBe(1);

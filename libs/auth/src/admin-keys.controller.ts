@@ -1,18 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { ApiError, RequireScopes, type Scope, SCOPES } from '@conveyor/http';
+import { ApiError, RequireScopes, type Scope } from '@conveyor/http';
 import { ApiKeyService } from './api-key.service';
-
-export class CreateApiKeyDto {
-  @IsString() @Matches(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: 'tenant must be 1-64 lowercase letters, digits, "_" or "-"' })
-  tenant: string;
-
-  @IsArray() @ArrayMinSize(1) @ArrayUnique() @IsIn(SCOPES, { each: true })
-  scopes: Scope[];
-
-  @IsOptional() @IsString() @MaxLength(128)
-  name?: string;
-}
+import { CreateApiKeyDto } from './create-api-key.dto';
 
 const view = (key: { id: string; tenantId: string; scopes: Scope[]; prefix: string; name: string | null; createdAt: Date }) => ({
   id: key.id,

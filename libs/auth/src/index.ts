@@ -2,3 +2,4 @@ export * from './api-key.entity';
 export * from './api-key.guard';
 export * from './api-key.service';
 export * from './auth.module';
+export * from './keys-cli.module';

@@ -23,7 +23,14 @@ const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
           level: config.logLevel,
           base: { service: process.env.CONVEYOR_SERVICE ?? 'conveyor' },
           redact: {
-            paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'res.headers["set-cookie"]'],
+            paths: [
+              'req.headers.authorization',
+              'req.headers.cookie',
+              'req.headers["x-api-key"]',
+              'res.headers["set-cookie"]',
+              // LOG_REDACT_PAYLOAD_FIELDS: secrets inside task payloads, wherever a payload is logged.
+              ...config.security.redactPayloadFields.flatMap((field) => [`payload.${field}`, `*.payload.${field}`]),
+            ],
             censor: '[redacted]',
           },
           genReqId: requestIdOf,

@@ -5,3 +5,4 @@ export * from './task-control.service';
 export * from './task-producer.service';
 export * from './task.view';
 export * from './tasks-api.module';
+export * from './api-docs';

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
@@ -37,6 +38,9 @@ export class TasksController {
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
   @Post()
   @RequireScopes('tasks:write')
+  @ApiResponse({ status: 202, description: 'Accepted: in the ledger and queued; `Location` points at it' })
+  @ApiResponse({ status: 200, description: 'The task created earlier with this Idempotency-Key and body' })
+  @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED: the key was used with another body' })
   async create(
     @CurrentTenant() tenantId: string,
     @Body() body: CreateTaskDto,
@@ -105,6 +109,7 @@ export class TasksController {
 
   @Get(':id/events')
   @RequireScopes('tasks:read')
+  @ApiResponse({ status: 200, description: 'text/event-stream: `status` and `progress` events until the task is terminal' })
   async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res() reply: FastifyReply) {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw notFound();
@@ -114,6 +119,9 @@ export class TasksController {
   /** 200 when the task is cancelled now; 202 when a running task has been told to stop. */
   @Post(':id/cancel')
   @RequireScopes('tasks:write')
+  @ApiResponse({ status: 200, description: 'Cancelled now (it was waiting)' })
+  @ApiResponse({ status: 202, description: 'Running: its worker has been told to stop; follow /events' })
+  @ApiResponse({ status: 409, description: 'TASK_TERMINAL: already finished' })
   async cancel(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { outcome, task } = await this.control.cancel(tenantId, id);
     void reply.status(outcome === 'cancelled' ? HttpStatus.OK : HttpStatus.ACCEPTED);
@@ -122,6 +130,7 @@ export class TasksController {
 
   @Post(':id/retry')
   @RequireScopes('tasks:write')
+  @ApiResponse({ status: 409, description: 'TASK_NOT_RETRYABLE: only failed, cancelled or expired tasks run again' })
   @HttpCode(HttpStatus.ACCEPTED)
   async retry(@CurrentTenant() tenantId: string, @TaskId() id: string) {
     return toTaskView(await this.control.retry(tenantId, id));

@@ -1,0 +1,54 @@
+import { http, startStack, type Stack } from './support/stack';
+
+/** The OpenAPI document covers every route the API maps, with the bearer scheme and error bodies. */
+describe('OpenAPI document', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ worker: false });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('lists every mapped route, secures /v1 with bearer keys and documents errors and payloads', async () => {
+    const response = await http(stack.apiUrl, 'GET', '/docs/json', undefined, { authorization: '' });
+    expect(response.status).toBe(200);
+    const document = response.body;
+    expect(document.openapi).toMatch(/^3\./);
+    expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+
+    // The routes Nest actually mapped, as it logs them at start.
+    const mapped = stack
+      .api!.logs()
+      .map((line) => /^Mapped \{(.+), (\w+)\} route$/.exec(String(line.msg)))
+      .filter((match): match is RegExpExecArray => !!match)
+      .map(([, path, method]) => `${method} ${path.replace(/:(\w+)/g, '{$1}')}`);
+    expect(mapped.length).toBeGreaterThanOrEqual(15);
+    const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(documented.sort()).toEqual(expect.arrayContaining(mapped.sort()));
+
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
+      for (const operation of Object.values(item)) {
+        if (path.startsWith('/v1/')) {
+          expect({ path, security: operation.security }).toEqual({ path, security: [{ bearer: [] }] });
+          expect(operation.responses['401'].content['application/json'].schema.$ref).toBe('#/components/schemas/ErrorBody');
+        } else {
+          expect({ path, security: operation.security }).toEqual({ path, security: [] });
+        }
+      }
+    }
+    expect(document.components.schemas.Payload_system_sleep).toMatchObject({ required: ['ms'], properties: { ms: { type: 'integer' } } });
+    expect(document.components.schemas.CreateTaskDto.properties.payload.oneOf).toEqual(
+      expect.arrayContaining([{ $ref: '#/components/schemas/Payload_system_sleep' }, { $ref: '#/components/schemas/Payload_system_noop' }]),
+    );
+    expect(document.paths['/v1/tasks'].post.responses).toHaveProperty('202');
+
+    const ui = await fetch(`${stack.apiUrl}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger-ui');
+  });
+});

@@ -1,15 +1,12 @@
 import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { dialectOf } from '../dialect';
+import { portableColumnTypes } from '../dialect';
 
 /** The task ledger. One migration for PostgreSQL and MySQL/MariaDB; only column types differ. */
 export class CreateTasks1764000000000 implements MigrationInterface {
   name = 'CreateTasks1764000000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const d = dialectOf(queryRunner);
-    const uuid = d === 'postgres' ? { type: 'uuid' } : { type: 'char', length: '36' };
-    const time = d === 'postgres' ? { type: 'timestamptz', precision: 3 } : { type: 'datetime', precision: 3 };
-    const json = { type: d === 'postgres' ? 'jsonb' : 'json' };
+    const { uuid, time, json } = portableColumnTypes(queryRunner);
 
     await queryRunner.createTable(
       new Table({

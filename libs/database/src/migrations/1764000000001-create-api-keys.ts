@@ -1,14 +1,12 @@
 import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { dialectOf } from '../dialect';
+import { portableColumnTypes } from '../dialect';
 
 /** API keys: only a sha256 of each key is stored, with a short prefix to recognise it. */
 export class CreateApiKeys1764000000001 implements MigrationInterface {
   name = 'CreateApiKeys1764000000001';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const d = dialectOf(queryRunner);
-    const uuid = d === 'postgres' ? { type: 'uuid' } : { type: 'char', length: '36' };
-    const time = d === 'postgres' ? { type: 'timestamptz', precision: 3 } : { type: 'datetime', precision: 3 };
+    const { uuid, time, json } = portableColumnTypes(queryRunner);
     await queryRunner.createTable(
       new Table({
         name: 'api_keys',
@@ -17,7 +15,7 @@ export class CreateApiKeys1764000000001 implements MigrationInterface {
           { name: 'tenant_id', type: 'varchar', length: '64' },
           { name: 'prefix', type: 'varchar', length: '16' },
           { name: 'key_hash', type: 'char', length: '64' },
-          { name: 'scopes', type: d === 'postgres' ? 'jsonb' : 'json' },
+          { name: 'scopes', ...json },
           { name: 'name', type: 'varchar', length: '128', isNullable: true },
           { name: 'created_at', ...time },
           { name: 'revoked_at', ...time, isNullable: true },

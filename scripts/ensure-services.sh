@@ -2,6 +2,7 @@
 # Makes sure the local services the test suites talk to are up: Redis on 127.0.0.1:6379,
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) and MariaDB on
 # 127.0.0.1:3306 (root, empty password, database test).
+# Also installs Debian's chromium, the headless browser of the dashboard e2e test.
 #
 # Idempotent: a service that already answers is left alone. One that does not is installed from
 # Debian's packages if its server is missing, started, provisioned (users, auth, database) and
@@ -217,10 +218,18 @@ ensure_mariadb() {
   status MariaDB ok "127.0.0.1:3306 ($how; database test)"
 }
 
+# Not a service: the browser the dashboard e2e test drives (playwright-core, /usr/bin/chromium).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then status Chromium ok "/usr/bin/chromium (already installed)"; return 0; fi
+  apt_install chromium || return 1
+  status Chromium ok "/usr/bin/chromium (installed)"
+}
+
 say "checking local services"
 ensure_redis || { status Redis FAIL "could not bring up Redis on 127.0.0.1:6379"; FAILED+=(Redis); }
 ensure_postgres || { status PostgreSQL FAIL "could not bring up PostgreSQL on 127.0.0.1:5432"; FAILED+=(PostgreSQL); }
 ensure_mariadb || { status MariaDB FAIL "could not bring up MariaDB on 127.0.0.1:3306"; FAILED+=(MariaDB); }
+ensure_chromium || { status Chromium FAIL "could not install chromium"; FAILED+=(Chromium); }
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
   say "not available: ${FAILED[*]} (see the messages above)" >&2

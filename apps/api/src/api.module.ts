@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@conveyor/auth';
+import { FilesModule } from '@conveyor/files';
+import { FilesApiModule } from '@conveyor/files/api';
 import { HealthApiModule } from '@conveyor/health/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
 import { TasksCoreModule } from '@conveyor/tasks';
@@ -7,6 +9,6 @@ import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
-  imports: [TasksCoreModule, AuthModule, TasksApiModule, SystemTasksApiModule, HealthApiModule],
+  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, HealthApiModule],
 })
 export class ApiModule {}

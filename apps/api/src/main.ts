@@ -1,25 +1,32 @@
 import 'reflect-metadata';
 import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
-import { ApiExceptionFilter, createValidationPipe } from '@conveyor/http';
-import { installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { waitForDependencies } from '@conveyor/health';
+import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions } from '@conveyor/http';
+import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 
 async function bootstrap(): Promise<void> {
   loadEnvFile();
   process.env.CONVEYOR_SERVICE ??= 'conveyor-api';
   const config = loadAppConfig();
+  await waitForDependencies(config, bootLogger(config));
   if (config.database.migrationsRun) await runMigrations(config.database);
 
-  const adapter = new FastifyAdapter({ bodyLimit: config.security.jsonBodyLimitBytes, genReqId: requestIdOf, trustProxy: true });
+  const adapter = new FastifyAdapter({ ...httpServerErrorOptions, bodyLimit: config.security.jsonBodyLimitBytes, genReqId: requestIdOf, trustProxy: true });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
   await app.register(helmet as never, { global: true });
+  // Uploads stream through @fastify/multipart; the limits are set per request by the files service.
+  await app.register(multipart as never);
   if (config.security.corsOrigins.length > 0) app.enableCors({ origin: config.security.corsOrigins, credentials: false });
   app.useGlobalFilters(new ApiExceptionFilter());
   app.useGlobalPipes(createValidationPipe());
@@ -28,6 +35,8 @@ async function bootstrap(): Promise<void> {
     reply.header('x-request-id', request.id);
   });
   installHttpMetrics(fastify, app.get(TaskMetrics));
+  await mountQueueDashboard(app);
+  setupApiDocs(app);
   app.enableShutdownHooks();
   await app.listen(config.port, '0.0.0.0');
   app.get(Logger).log(`API listening on port ${config.port}`, 'Bootstrap');

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { waitForDependencies } from '@conveyor/health';
+import { bootLogger } from '@conveyor/observability';
 import { WorkerModule } from './worker.module';
 
 /**
@@ -12,7 +14,8 @@ import { WorkerModule } from './worker.module';
 async function bootstrap(): Promise<void> {
   loadEnvFile();
   process.env.CONVEYOR_SERVICE ??= 'conveyor-worker';
-  loadAppConfig(); // fail fast, before any connection is opened
+  const config = loadAppConfig(); // fail fast, before any connection is opened
+  await waitForDependencies(config, bootLogger(config));
   const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();

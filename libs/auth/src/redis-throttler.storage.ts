@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
 import { Redis } from 'ioredis';
@@ -25,7 +25,9 @@ return {hits, ttl, blocked}
 /** Rate-limit counters in Redis, so the limit holds across every API instance. */
 @Injectable()
 export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
+  private readonly logger = new Logger(RedisThrottlerStorage.name);
   private readonly redis: Redis;
+  private lastOutageLog = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     // A limiter must not hang requests while Redis is away: commands fail fast instead.
@@ -35,7 +37,19 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     const base = `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
-    const [hits, ttlMs, blockMs] = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, ttl, limit, blockDuration || ttl)) as number[];
+    let reply: number[];
+    try {
+      reply = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, ttl, limit, blockDuration || ttl)) as number[];
+    } catch (error) {
+      // Fail open while Redis is away: ledger reads keep working and an enqueue gets its own
+      // 503 QUEUE_UNAVAILABLE, instead of every request failing here with a 500.
+      if (Date.now() - this.lastOutageLog > 30_000) {
+        this.lastOutageLog = Date.now();
+        this.logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting requests through');
+      }
+      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+    const [hits, ttlMs, blockMs] = reply;
     return {
       totalHits: hits,
       timeToExpire: Math.max(0, Math.ceil(ttlMs / 1000)),

@@ -63,6 +63,13 @@ export interface TaskDefaultsConfig {
   progressIntervalMs: number;
 }
 
+export interface StorageConfig {
+  driver: 'local' | 's3';
+  /** Local driver: the root directory. */
+  dir: string;
+  s3?: { endpoint?: string; region: string; bucket: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+}
+
 export interface SecurityConfig {
   /** Bootstrap admin key; undefined disables it. */
   adminKey?: string;
@@ -87,8 +94,10 @@ export interface AppConfig {
   tasks: TaskDefaultsConfig;
   maintenance: MaintenanceConfig;
   storageDir: string;
+  storage: StorageConfig;
   maxUploadBytes: number;
   security: SecurityConfig;
+  startupTimeoutMs: number;
 }
 
 export interface ConfigProblem {
@@ -257,6 +266,9 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       problems: ['too weak for production: use at least 32 random characters (e.g. `openssl rand -base64 32`)'],
     });
   }
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
+    problems.push({ key: 'S3_BUCKET', problems: ['required when STORAGE_DRIVER=s3'] });
+  }
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);
   if (problems.length > 0) throw new ConfigValidationError(problems);
@@ -291,7 +303,24 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       retentionIntervalMs: env.RETENTION_INTERVAL_MS ?? 3_600_000,
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
+    storage: {
+      driver: (env.STORAGE_DRIVER as 'local' | 's3' | undefined) ?? 'local',
+      dir: env.STORAGE_DIR ?? './data/storage',
+      ...(env.STORAGE_DRIVER === 's3'
+        ? {
+            s3: {
+              endpoint: env.S3_ENDPOINT,
+              region: env.S3_REGION ?? 'us-east-1',
+              bucket: env.S3_BUCKET!,
+              accessKeyId: env.S3_ACCESS_KEY_ID,
+              secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE ?? !!env.S3_ENDPOINT,
+            },
+          }
+        : {}),
+    },
     maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,
+    startupTimeoutMs: env.STARTUP_TIMEOUT_MS ?? 60_000,
     security: {
       adminKey: env.CONVEYOR_ADMIN_KEY,
       authCacheTtlMs: env.AUTH_CACHE_TTL_MS ?? 30_000,

@@ -35,6 +35,10 @@ export class EnvironmentSchema {
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
 
+  /** How long an app waits at start for the database and Redis before giving up. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  STARTUP_TIMEOUT_MS?: number;
+
   // --- security -------------------------------------------------------------------------
   /** Bootstrap admin key (tenant "default", every scope) for first start and automation. */
   @IsOptional() @IsString() @MinLength(16, { message: 'CONVEYOR_ADMIN_KEY must be at least 16 characters' })
@@ -171,6 +175,27 @@ export class EnvironmentSchema {
 
   @IsOptional() @IsString() @MinLength(1)
   STORAGE_DIR?: string;
+
+  @IsOptional() @IsIn(['local', 's3'])
+  STORAGE_DRIVER?: string;
+
+  @IsOptional() @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http(s) URL' })
+  S3_ENDPOINT?: string;
+
+  @IsOptional() @IsString()
+  S3_REGION?: string;
+
+  @IsOptional() @Matches(/^[a-z0-9][a-z0-9.-]{1,62}$/, { message: 'S3_BUCKET must be a valid bucket name' })
+  S3_BUCKET?: string;
+
+  @IsOptional() @IsString()
+  S3_ACCESS_KEY_ID?: string;
+
+  @IsOptional() @IsString()
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  S3_FORCE_PATH_STYLE?: boolean;
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1)
   MAX_UPLOAD_BYTES?: number;

@@ -2,3 +2,4 @@
 export * from './health-check.providers';
 export * from './readiness.service';
 export * from './redis.health';
+export * from './wait-for-dependencies';

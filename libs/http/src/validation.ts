@@ -1,5 +1,6 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import type { ValidationError } from '@nestjs/common';
 import { ApiError, type ApiErrorDetail } from './api-error';
+import { BoundedValidationPipe } from './bounded-validation.pipe';
 
 /** Flattens nested class-validator errors to `{field: "a.b[0].c", message}` entries. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ApiErrorDetail[] {
@@ -21,8 +22,8 @@ export function validationFailed(details: ApiErrorDetail[]): ApiError {
 }
 
 /** Global pipe: unknown fields are refused rather than silently dropped. */
-export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+export function createValidationPipe(): BoundedValidationPipe {
+  return new BoundedValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -4,3 +4,4 @@ export * from './metric-names';
 export * from './metrics.module';
 export * from './task-metrics';
 export * from './request-id';
+export * from './boot-logger';

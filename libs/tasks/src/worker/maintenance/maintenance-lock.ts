@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { redisConnectionOptions } from '@conveyor/queue';
@@ -21,7 +21,7 @@ export type ExclusiveRun<T> = { ran: true; result: T } | { ran: false; heldBy: s
  * holder. A holder that dies simply lets the TTL run out.
  */
 @Injectable()
-export class MaintenanceLock implements OnModuleDestroy {
+export class MaintenanceLock implements OnApplicationShutdown {
   private readonly logger = new Logger(MaintenanceLock.name);
   private readonly redis: Redis;
 
@@ -35,7 +35,15 @@ export class MaintenanceLock implements OnModuleDestroy {
     return `${this.config.queuePrefix}:~maintenance-lock:${name}`;
   }
 
-  async runExclusive<T>(name: string, job: (signal: AbortSignal) => Promise<T>, ttlMs = DEFAULT_TTL_MS): Promise<ExclusiveRun<T>> {
+  /**
+   * Runs `job` unless another process holds the lock `name`. The job's signal fires when the
+   * lock is lost or when the caller's own `signal` (e.g. shutdown) fires.
+   */
+  async runExclusive<T>(
+    name: string,
+    job: (signal: AbortSignal) => Promise<T>,
+    { ttlMs = DEFAULT_TTL_MS, signal }: { ttlMs?: number; signal?: AbortSignal } = {},
+  ): Promise<ExclusiveRun<T>> {
     if (this.redis.status === 'wait') await this.redis.connect();
     const key = this.key(name);
     const token = `${this.config.worker.id}:${randomUUID()}`;
@@ -55,7 +63,7 @@ export class MaintenanceLock implements OnModuleDestroy {
       );
     }, Math.max(100, Math.floor(ttlMs / 3)));
     try {
-      return { ran: true, result: await job(lost.signal) };
+      return { ran: true, result: await job(signal ? AbortSignal.any([lost.signal, signal]) : lost.signal) };
     } finally {
       clearInterval(renewal);
       await this.redis.eval(RELEASE, 1, key, token).catch((error: unknown) => {
@@ -64,7 +72,8 @@ export class MaintenanceLock implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** After `beforeApplicationShutdown`, where the scheduler waits for a run to release its lock. */
+  onApplicationShutdown(): void {
     this.redis.disconnect();
   }
 }

@@ -21,12 +21,14 @@ export interface ReconcileReport {
 }
 
 /**
- * Attempts a row has used up. An attempt that never finished (the row is `active`, or
- * `queued` again after an interruption) does not count, as BullMQ does not count a stalled
- * run; a `retrying` row's last attempt has failed and counts.
+ * Attempts a row has used up. An attempt that never finished does not count, as BullMQ does
+ * not count a stalled run: the one an `active` row was running when its job vanished, or the
+ * one a shutdown interrupted (`queued` with INTERRUPTED). Any other attempt has ended (a
+ * `retrying` row's last one failed; a retried task keeps its finished ones).
  */
-export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts'>): number {
-  return row.status === 'retrying' ? row.attempts : Math.max(0, row.attempts - 1);
+export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts' | 'error'>): number {
+  const unfinished = row.status === 'active' || (row.status === 'queued' && row.error?.code === 'INTERRUPTED');
+  return unfinished ? Math.max(0, row.attempts - 1) : row.attempts;
 }
 
 /**
@@ -57,9 +59,7 @@ export class TaskReconciler implements OnApplicationBootstrap {
   /** One pass over the ledger; `olderThan` overrides the safety age (tests). */
   async reconcileOnce(options: { olderThan?: Date; signal?: AbortSignal } = {}): Promise<ReconcileReport> {
     const olderThan = options.olderThan ?? new Date(Date.now() - this.config.maintenance.reconcileMinAgeMs);
-    const run = await this.lock.runExclusive('reconcile', (lost) =>
-      this.pass(olderThan, options.signal ? AbortSignal.any([lost, options.signal]) : lost),
-    );
+    const run = await this.lock.runExclusive('reconcile', (signal) => this.pass(olderThan, signal), { signal: options.signal });
     if (!run.ran) {
       this.logger.debug({ heldBy: run.heldBy }, 'reconciler skipped: another process runs it');
       return { ran: false, scanned: 0, missing: 0, requeued: 0 };

@@ -13,8 +13,6 @@ export interface PurgeReport {
   deleted: number;
   /** Rows deleted per DELETE statement, in order. */
   batches: number[];
-  /** BullMQ jobs that were still in Redis and were removed with their rows. */
-  jobsRemoved: number;
 }
 
 /**
@@ -43,16 +41,14 @@ export class TaskRetention implements OnApplicationBootstrap {
   /** One purge; `finishedBefore` overrides now − TASK_TTL_SECONDS (tests: the schema's minimum TTL is 60 s). */
   async purgeOnce(options: { finishedBefore?: Date; signal?: AbortSignal } = {}): Promise<PurgeReport> {
     const cutoff = options.finishedBefore ?? new Date(Date.now() - this.config.tasks.ttlSeconds * 1000);
-    const run = await this.lock.runExclusive('retention', (lost) =>
-      this.purge(cutoff, options.signal ? AbortSignal.any([lost, options.signal]) : lost),
-    );
-    if (!run.ran) return { ran: false, deleted: 0, batches: [], jobsRemoved: 0 };
+    const run = await this.lock.runExclusive('retention', (signal) => this.purge(cutoff, signal), { signal: options.signal });
+    if (!run.ran) return { ran: false, deleted: 0, batches: [] };
     if (run.result.deleted > 0) this.logger.log({ ...run.result, finishedBefore: cutoff.toISOString() }, 'retention purge done');
     return run.result;
   }
 
   private async purge(cutoff: Date, signal: AbortSignal): Promise<PurgeReport> {
-    const report: PurgeReport = { ran: true, deleted: 0, batches: [], jobsRemoved: 0 };
+    const report: PurgeReport = { ran: true, deleted: 0, batches: [] };
     for (;;) {
       signal.throwIfAborted();
       const batch = await this.ledger.findFinishedBefore(cutoff, BATCH_SIZE);
@@ -63,23 +59,23 @@ export class TaskRetention implements OnApplicationBootstrap {
       report.batches.push(deleted);
       // A row that changed between select and delete (retried) stayed, and so must its job.
       const kept = deleted < ids.length ? new Set(await this.ledger.findExistingIds(ids)) : new Set<string>();
-      report.jobsRemoved += await this.removeJobs(batch.filter((task) => !kept.has(task.id)));
+      await this.removeJobs(batch.filter((task) => !kept.has(task.id)));
       if (batch.length < BATCH_SIZE) break;
     }
     return report;
   }
 
   /**
-   * Usually the jobs are long gone (Redis keeps finished jobs for hours, the ledger for days).
-   * A failure here is only logged: the rows are the record, and leftover jobs expire by the
-   * age limits they were added with.
+   * Usually the jobs are long gone (Redis keeps finished jobs for hours, the ledger for days);
+   * removing one that is not there is a no-op, and BullMQ answers alike either way, so nothing
+   * is counted. A failure is only logged: the rows are the record, and leftover jobs expire by
+   * the age limits they were added with.
    */
-  private async removeJobs(tasks: FinishedTaskRef[]): Promise<number> {
+  private async removeJobs(tasks: FinishedTaskRef[]): Promise<void> {
     const results = await Promise.allSettled(tasks.map((task) => this.queues.get(task.queue)?.remove(task.id) ?? Promise.resolve(0)));
     const failed = results.filter((result) => result.status === 'rejected');
     if (failed.length > 0) {
       this.logger.warn({ err: failed[0].reason, jobs: failed.length }, 'could not remove the jobs of purged tasks; they expire by themselves');
     }
-    return results.filter((result) => result.status === 'fulfilled' && result.value === 1).length;
   }
 }

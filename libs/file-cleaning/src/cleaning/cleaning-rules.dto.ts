@@ -1,0 +1,296 @@
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  MinLength,
+  registerDecorator,
+  validateSync,
+  ValidateNested,
+  type ValidationArguments,
+  type ValidationError,
+} from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
+import { isSupportedCountry } from 'libphonenumber-js/min';
+import { compileDateFormat } from './date-formats';
+
+/**
+ * The cleaning rules of a `file.clean` task, as class-validator classes so the API validates a
+ * payload with the same rules the engine runs and publishes them as JSON Schema. Every rule is
+ * optional; `cleanStream` validates again, so a hand-built rules object gets the same messages.
+ */
+
+export const COLUMN_TYPES = ['string', 'integer', 'number', 'boolean', 'date', 'datetime', 'email', 'url', 'phone'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+export const ON_INVALID_ACTIONS = ['reject', 'null', 'keep'] as const;
+export type OnInvalidAction = (typeof ON_INVALID_ACTIONS)[number];
+
+export const CASE_STYLES = ['lower', 'upper', 'title'] as const;
+export type CaseStyle = (typeof CASE_STYLES)[number];
+
+export const HEADER_STYLES = ['snake_case', 'camelCase', 'lower', 'none'] as const;
+export type HeaderStyle = (typeof HEADER_STYLES)[number];
+
+export const DEDUPE_KEEP = ['first', 'last'] as const;
+export type DedupeKeep = (typeof DEDUPE_KEEP)[number];
+
+/** Column types whose values are text, so a `case` rule makes sense on them. */
+const CASED_TYPES: readonly ColumnType[] = ['string', 'email'];
+const DATE_TYPES: readonly ColumnType[] = ['date', 'datetime'];
+
+const MAX_COLUMN_NAME = 256;
+const MAX_LIST = 1000;
+
+function oneOf(values: readonly string[]): string {
+  return values.map((value) => `"${value}"`).join(', ');
+}
+
+/** A `{string: non-empty string}` object with distinct values (rename targets). */
+function IsRenameMap(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isRenameMap',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate(value: unknown) {
+          if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+          const targets = Object.values(value as Record<string, unknown>);
+          return (
+            targets.every((name) => typeof name === 'string' && name.length > 0 && name.length <= MAX_COLUMN_NAME) &&
+            new Set(targets).size === targets.length
+          );
+        },
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must map each old column name to a distinct, non-empty new name (at most ${MAX_COLUMN_NAME} characters)`,
+      },
+    });
+}
+
+/** Keys of a Map or plain object are non-empty column names. */
+function HasColumnNameKeys(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'hasColumnNameKeys',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate(value: unknown) {
+          const keys = value instanceof Map ? [...value.keys()] : value && typeof value === 'object' ? Object.keys(value) : [];
+          return keys.every((key) => typeof key === 'string' && key.length > 0 && key.length <= MAX_COLUMN_NAME);
+        },
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} keys must be non-empty column names`,
+      },
+    });
+}
+
+/** The property is only meaningful for some column types. */
+function OnlyForTypes(types: readonly ColumnType[]): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'onlyForTypes',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate(value: unknown, args: ValidationArguments) {
+          if (value === undefined || value === null) return true;
+          return types.includes((args.object as ColumnRuleDto).type);
+        },
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} applies only to columns of type ${oneOf(types)}, not "${(args?.object as ColumnRuleDto)?.type}"`,
+      },
+    });
+}
+
+/** Each entry compiles as a date format (see date-formats.ts for the tokens). */
+function AreDateFormats(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'areDateFormats',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate(value: unknown) {
+          if (!Array.isArray(value)) return true; // IsArray reports it
+          return value.every((format) => typeof format === 'string' && formatProblem(format) === undefined);
+        },
+        defaultMessage: (args?: ValidationArguments) => {
+          const list = Array.isArray(args?.value) ? (args.value as unknown[]) : [];
+          const index = list.findIndex((format) => typeof format !== 'string' || formatProblem(format) !== undefined);
+          const problem = typeof list[index] === 'string' ? formatProblem(list[index] as string) : 'must be a string';
+          return `${args?.property}[${index}] ${problem}`;
+        },
+      },
+    });
+}
+
+function formatProblem(format: string): string | undefined {
+  try {
+    compileDateFormat(format);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function IsPhoneCountry(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isPhoneCountry',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && /^[A-Z]{2}$/.test(value) && isSupportedCountry(value as never),
+        defaultMessage: (args?: ValidationArguments) =>
+          `${args?.property} must be an upper-case ISO 3166-1 alpha-2 country code with a known calling code, e.g. "DE" or "US"`,
+      },
+    });
+}
+
+export class HeaderRulesDto {
+  /** How header names are rewritten before `rename` and `drop` apply. Default "none". */
+  @IsOptional() @IsIn(HEADER_STYLES, { message: `normalize must be one of ${oneOf(HEADER_STYLES)}` })
+  normalize?: HeaderStyle;
+
+  /** `{ "old name": "new name" }`; an old name may be the header as written or as normalised. */
+  @IsOptional() @IsObject() @IsRenameMap()
+  @JSONSchema({ type: 'object', additionalProperties: { type: 'string', minLength: 1, maxLength: MAX_COLUMN_NAME } })
+  rename?: Record<string, string>;
+
+  /** Columns left out of the cleaned file (by original, normalised or renamed name). */
+  @IsOptional() @IsArray() @ArrayMaxSize(MAX_LIST) @IsString({ each: true }) @MinLength(1, { each: true })
+  drop?: string[];
+}
+
+export class ColumnRuleDto {
+  @IsIn(COLUMN_TYPES, { message: `type must be one of ${oneOf(COLUMN_TYPES)}` })
+  type: ColumnType;
+
+  /** Rows whose value is missing (or would be nulled as invalid) are rejected. */
+  @IsOptional() @IsBoolean()
+  required?: boolean;
+
+  /** What an invalid value does: reject the row (default), become empty, or stay as written. */
+  @IsOptional() @IsIn(ON_INVALID_ACTIONS, { message: `onInvalid must be one of ${oneOf(ON_INVALID_ACTIONS)}` })
+  onInvalid?: OnInvalidAction;
+
+  /** Letter case applied after validation; string and email columns only. */
+  @IsOptional() @IsIn(CASE_STYLES, { message: `case must be one of ${oneOf(CASE_STYLES)}` }) @OnlyForTypes(CASED_TYPES)
+  case?: CaseStyle;
+
+  /**
+   * Accepted input formats, tried in order (date and datetime only). Tokens: YYYY YY MMMM MMM MM
+   * M DD D HH H hh h mm ss SSS A Z, `[...]` marks an optional part; other characters are literal.
+   */
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50) @IsString({ each: true }) @AreDateFormats()
+  @OnlyForTypes(DATE_TYPES)
+  formats?: string[];
+
+  /** Country assumed for phone numbers without a `+country` prefix (ISO 3166-1 alpha-2). */
+  @IsOptional() @IsString() @IsPhoneCountry() @OnlyForTypes(['phone'])
+  defaultCountry?: string;
+}
+
+export class DedupeRulesDto {
+  /** Columns (final names) forming the duplicate key; all output columns when absent. */
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_LIST) @ArrayUnique() @IsString({ each: true })
+  @MinLength(1, { each: true })
+  columns?: string[];
+
+  /** Which row of a duplicate group survives. "last" reads the input twice. Default "first". */
+  @IsOptional() @IsIn(DEDUPE_KEEP, { message: `keep must be one of ${oneOf(DEDUPE_KEEP)}` })
+  keep?: DedupeKeep;
+
+  /** Compare keys case-insensitively (after all other normalisation). Default false. */
+  @IsOptional() @IsBoolean()
+  ignoreCase?: boolean;
+}
+
+export class CleaningRulesDto {
+  /** Remove leading and trailing whitespace (incl. tabs and non-breaking spaces) from every cell. */
+  @IsOptional() @IsBoolean()
+  trimWhitespace?: boolean;
+
+  /** Replace every run of whitespace inside a cell (incl. line breaks) with one space. */
+  @IsOptional() @IsBoolean()
+  collapseWhitespace?: boolean;
+
+  /** Empty cells become null (JSON null; an empty field in CSV). */
+  @IsOptional() @IsBoolean()
+  emptyAsNull?: boolean;
+
+  /** Cells equal to one of these (case-insensitive, after whitespace rules) count as empty, e.g. "N/A". */
+  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(64, { each: true })
+  nullValues?: string[];
+
+  /** Drop rows whose cells are all empty after the whitespace and empty-cell rules. */
+  @IsOptional() @IsBoolean()
+  dropEmptyRows?: boolean;
+
+  @IsOptional() @ValidateNested() @Type(() => HeaderRulesDto)
+  headers?: HeaderRulesDto;
+
+  /** Per-column rules, keyed by the column's final name (after header mapping). */
+  @IsOptional() @IsObject() @HasColumnNameKeys() @ValidateNested({ each: true }) @Type(() => ColumnRuleDto)
+  columns?: Map<string, ColumnRuleDto>;
+
+  @IsOptional() @ValidateNested() @Type(() => DedupeRulesDto)
+  dedupe?: DedupeRulesDto;
+}
+
+/** The plain-object shape of the rules, as they arrive in a JSON payload. */
+export interface CleaningRules {
+  trimWhitespace?: boolean;
+  collapseWhitespace?: boolean;
+  emptyAsNull?: boolean;
+  nullValues?: string[];
+  dropEmptyRows?: boolean;
+  headers?: { normalize?: HeaderStyle; rename?: Record<string, string>; drop?: string[] };
+  columns?: Record<string, ColumnRule> | Map<string, ColumnRule>;
+  dedupe?: { columns?: string[]; keep?: DedupeKeep; ignoreCase?: boolean };
+}
+
+export interface ColumnRule {
+  type: ColumnType;
+  required?: boolean;
+  onInvalid?: OnInvalidAction;
+  case?: CaseStyle;
+  formats?: string[];
+  defaultCountry?: string;
+}
+
+export interface RuleProblem {
+  /** Dotted path below the rules object, e.g. `columns.email.type`. */
+  field: string;
+  message: string;
+}
+
+function flatten(errors: ValidationError[], parent: string, into: RuleProblem[]): RuleProblem[] {
+  for (const error of errors) {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    for (const message of Object.values(error.constraints ?? {})) into.push({ field, message });
+    if (error.children?.length) flatten(error.children, field, into);
+  }
+  return into;
+}
+
+/**
+ * Validates plain rules with the options the API uses for payloads (unknown fields refused).
+ * Returns the problems, each with its path; an empty list means the rules are valid.
+ */
+export function validateCleaningRules(rules: unknown): RuleProblem[] {
+  if (rules === undefined || rules === null) return [];
+  if (typeof rules !== 'object' || Array.isArray(rules)) return [{ field: 'rules', message: 'rules must be an object' }];
+  const instance = rules instanceof CleaningRulesDto ? rules : plainToInstance(CleaningRulesDto, rules);
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+  return flatten(errors, '', []);
+}

@@ -1,0 +1,2 @@
+// The file-cleaning domain. So far: the streaming cleaning engine (`cleaning/`).
+export * from './cleaning';

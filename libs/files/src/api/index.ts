@@ -1,0 +1,2 @@
+export * from './files-api.module';
+export * from './files.controller';

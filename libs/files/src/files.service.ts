@@ -1,0 +1,129 @@
+import type {} from '@fastify/multipart';
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { uuidv7 } from 'uuidv7';
+import { ApiError } from '@conveyor/http';
+import { FileEntity, type FileKind } from './file.entity';
+import { FILE_STORAGE, storageKey, type FileStorage } from './storage/file-storage';
+
+export class FileTooLargeError extends ApiError {
+  constructor(limit: number) {
+    super(HttpStatus.PAYLOAD_TOO_LARGE, 'FILE_TOO_LARGE', `The file is larger than the limit of ${limit} bytes`);
+  }
+}
+
+/** A display name that is safe in headers and listings: no path, no control characters. */
+export function safeFileName(raw: string | undefined, fallback = 'file'): string {
+  const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, '').replace(/^\.+/, '').trim().slice(0, 255);
+  return cleaned || fallback;
+}
+
+export interface StoreOptions {
+  name?: string;
+  contentType?: string;
+  kind: FileKind;
+  taskId?: string | null;
+  /** Fails with FILE_TOO_LARGE once this many bytes have passed. */
+  maxBytes?: number;
+}
+
+/** Stores and serves files: bytes to the FileStorage, metadata to the `files` table. */
+@Injectable()
+export class FilesService {
+  private readonly logger = new Logger(FilesService.name);
+
+  constructor(
+    @Inject(FILE_STORAGE) private readonly storage: FileStorage,
+    @InjectRepository(FileEntity) private readonly files: Repository<FileEntity>,
+  ) {}
+
+  /**
+   * Streams `content` into storage while hashing and counting it; the metadata row is written
+   * only after the bytes are complete, so a failed or oversized upload leaves nothing behind.
+   */
+  async store(tenantId: string, content: Readable, options: StoreOptions): Promise<FileEntity> {
+    const id = uuidv7();
+    const key = storageKey(tenantId, id);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        size += chunk.length;
+        if (options.maxBytes !== undefined && size > options.maxBytes) return callback(new FileTooLargeError(options.maxBytes));
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    content.on('error', (error) => meter.destroy(error));
+    try {
+      await this.storage.put(key, content.pipe(meter));
+    } catch (error) {
+      await this.storage.delete(key).catch(() => undefined);
+      throw error;
+    }
+    const row = Object.assign(new FileEntity(), {
+      id,
+      tenantId,
+      kind: options.kind,
+      name: safeFileName(options.name),
+      contentType: options.contentType ?? 'application/octet-stream',
+      size,
+      sha256: hash.digest('hex'),
+      storageKey: key,
+      taskId: options.taskId ?? null,
+      createdAt: new Date(),
+    });
+    try {
+      await this.files.insert(row);
+    } catch (error) {
+      await this.storage.delete(key).catch(() => undefined);
+      throw error;
+    }
+    return row;
+  }
+
+  /**
+   * Takes the first file part of a multipart request (`file` field) and stores it; other text
+   * fields come back too (the cleaning-jobs route reads its rules from one).
+   */
+  async receiveUpload(tenantId: string, request: FastifyRequest, maxBytes: number, fields: Record<string, string> = {}): Promise<FileEntity> {
+    if (!request.isMultipart()) {
+      throw new ApiError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data in a field named "file"');
+    }
+    // The multipart limit is one byte above ours, so our meter is what reports the overflow.
+    for await (const part of request.parts({ limits: { fileSize: maxBytes + 1, files: 1, fields: 20, fieldSize: 1024 * 1024 } })) {
+      if (part.type === 'field') {
+        fields[part.fieldname] = String(part.value);
+        continue;
+      }
+      if (part.fieldname !== 'file') {
+        part.file.resume();
+        continue;
+      }
+      return this.store(tenantId, part.file, { name: part.filename, contentType: part.mimetype, kind: 'upload', maxBytes });
+    }
+    throw ApiError.badRequest('VALIDATION_FAILED', 'No file in the request', [{ field: 'file', message: 'a multipart part named "file" is required' }]);
+  }
+
+  findOne(tenantId: string, id: string): Promise<FileEntity | null> {
+    return this.files.findOneBy({ tenantId, id });
+  }
+
+  open(file: FileEntity): Promise<Readable> {
+    return this.storage.get(file.storageKey);
+  }
+
+  /** Removes files (bytes first, then metadata), e.g. a task's outputs at retention time. */
+  async remove(files: FileEntity[]): Promise<void> {
+    for (const file of files) {
+      await this.storage.delete(file.storageKey).catch((error) => this.logger.warn({ err: error, fileId: file.id }, 'could not delete file bytes'));
+    }
+    if (files.length > 0) await this.files.delete(files.map((file) => file.id));
+  }
+}

@@ -1,0 +1,49 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiErrorBody } from './api-error';
+
+const ROUTER_ERRORS: Record<string, [code: string, message: string]> = {
+  FST_ERR_BAD_URL: ['INVALID_URL', 'The URL is not valid (malformed percent-encoding)'],
+  FST_ERR_MAX_PARAM_LENGTH: ['URI_TOO_LONG', 'A path segment is too long'],
+};
+
+/**
+ * Fastify's `frameworkErrors`: the router refuses a malformed URL (400) or an over-long path
+ * parameter (414) before any route, hook or Nest exception filter runs, and would answer in
+ * Fastify's own error shape. This answers with the API's error body instead. (It replaces
+ * Nest's default handler, whose only extra is Nest's built-in security hook; this API sets
+ * its security headers with @fastify/helmet.)
+ */
+export function routerErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const [code, message] = ROUTER_ERRORS[error.code] ?? ['BAD_REQUEST', 'The request could not be routed'];
+  const body: ApiErrorBody = { error: { code, message, requestId: String(request.id) } };
+  void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: Node's HTTP parser refuses a request it cannot parse (a
+ * control character in a header, raw non-ASCII bytes in the URL, headers over the size
+ * limit) before Fastify sees a request. Answers like Fastify's default, but with the error body.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive']
+        : [400, 'BAD_REQUEST', 'The request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code, message } } satisfies ApiErrorBody);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** Both, as FastifyAdapter options: `new FastifyAdapter({ ...httpServerErrorOptions, … })`. */
+export const httpServerErrorOptions = { frameworkErrors: routerErrorHandler, clientErrorHandler };

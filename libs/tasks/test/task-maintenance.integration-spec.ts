@@ -1,0 +1,280 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { register } from 'prom-client';
+import { DataSource, In, type Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { buildDataSourceOptions } from '@conveyor/database';
+import { METRIC } from '@conveyor/observability';
+import { SYSTEM_QUEUE } from '@conveyor/system-tasks';
+import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
+import { TaskEntity, TasksCoreModule, type TaskStatus } from '@conveyor/tasks';
+import { TaskProducer } from '@conveyor/tasks/api';
+import { MaintenanceLock, TaskReconciler, TaskRetention, TasksWorkerModule } from '@conveyor/tasks/worker';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  DIALECTS,
+  TEST_REDIS_URL,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@conveyor/testing';
+import { LedgerMaintenanceRepository } from '../src/worker/maintenance/ledger-maintenance.repository';
+
+const TEN_MINUTES_AGO = () => new Date(Date.now() - 10 * 60_000);
+const TWO_HOURS_AGO = () => new Date(Date.now() - 2 * 3600_000);
+
+/**
+ * The worker's housekeeping on real Redis and a real database: the reconciler puts back
+ * jobs Redis lost, retention deletes old finished tasks, and a Redis lock keeps each to one
+ * process at a time. One Nest context per dialect holds the worker runtime (started only
+ * when a test wants tasks to run) and the API's producer, so tasks enter the ledger and
+ * Redis exactly as through `POST /v1/tasks`.
+ */
+describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
+  let database: TestDatabase;
+  let prefix: string;
+  let app: TestingModule;
+  let tasks: Repository<TaskEntity>;
+  let queue: Queue;
+  let producer: TaskProducer;
+  let reconciler: TaskReconciler;
+  let retention: TaskRetention;
+  const savedEnv = { ...process.env };
+
+  const enqueue = async (tenantId: string, requests: Array<Record<string, unknown>>) =>
+    (await producer.enqueue(tenantId, requests as never)).tasks.map((task) => task.id);
+  const row = (id: string) => tasks.findOneByOrFail({ id });
+  const setRows = (ids: string[], change: Partial<Omit<TaskEntity, 'payload' | 'result'>>) => tasks.update({ id: In(ids) }, change);
+  const requeuedCount = async () =>
+    ((await register.getSingleMetric(METRIC.tasksRequeued)!.get()).values as Array<{ value: number }>).reduce((sum, v) => sum + v.value, 0);
+
+  beforeAll(async () => {
+    database = await createTestDatabase(dialect);
+    const migrator = new DataSource(buildDataSourceOptions(database.config, [TaskEntity]));
+    await migrator.initialize();
+    await migrator.runMigrations();
+    await migrator.destroy();
+
+    prefix = uniqueName('it_maint');
+    Object.assign(process.env, {
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      WORKER_ID: `maint-${dialect}`,
+      LOG_LEVEL: 'warn',
+      // The tests call the jobs themselves; the intervals stay off.
+      RECONCILE_INTERVAL_MS: '0',
+      RETENTION_INTERVAL_MS: '0',
+    });
+    app = await Test.createTestingModule({
+      imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule],
+      providers: [TaskProducer],
+    }).compile();
+    // Compiled but not initialised: the BullMQ workers start only when a test calls init().
+    tasks = app.get(DataSource).getRepository(TaskEntity);
+    queue = app.get<Queue>(getQueueToken(SYSTEM_QUEUE), { strict: false });
+    producer = app.get(TaskProducer);
+    reconciler = app.get(TaskReconciler);
+    retention = app.get(TaskRetention);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    register.clear(); // the next dialect's context registers the same metrics again
+    process.env = savedEnv;
+    await database?.drop();
+    await deleteRedisPrefix(prefix);
+  });
+
+  it('re-queues unfinished tasks whose jobs vanished from Redis, leaves the rest, and they complete', async () => {
+    const tenant = 'reconcile';
+    const [queued1, queued2, active, retrying, present] = await enqueue(tenant, [
+      { type: 'system.noop', payload: {} },
+      { type: 'system.sleep', payload: { ms: 10 }, priority: 2, tags: ['x'] },
+      { type: 'system.sleep', payload: { ms: 10 }, maxAttempts: 3 },
+      { type: 'system.sleep', payload: { ms: 10 }, maxAttempts: 3 },
+      { type: 'system.noop', payload: {} },
+    ]);
+    const [scheduled] = await enqueue(tenant, [{ type: 'system.noop', payload: {}, delayMs: 3000, expiresInMs: 600_000 }]);
+    const [young] = await enqueue(tenant, [{ type: 'system.noop', payload: {} }]);
+    const [finished] = await enqueue(tenant, [{ type: 'system.noop', payload: {} }]);
+    const old = [queued1, queued2, active, retrying, present, scheduled, finished];
+    await setRows(old, { updatedAt: TEN_MINUTES_AGO() });
+    // A worker died while running attempt 1 of `active`; attempt 1 of `retrying` failed.
+    await setRows([active], { status: 'active', attempts: 1, workerId: 'gone' });
+    await setRows([retrying], { status: 'retrying', attempts: 1, error: { code: 'X', message: 'first failed' } });
+    await setRows([finished], { status: 'completed', finishedAt: new Date() });
+
+    // Redis loses every job (a flush); only `present` is there again.
+    await queue.obliterate({ force: true });
+    await queue.add('system.noop', { tenantId: tenant, payload: {}, timeoutMs: 1000 }, { jobId: present });
+    const metricBefore = await requeuedCount();
+
+    const report = await reconciler.reconcileOnce();
+    expect(report).toEqual({ ran: true, scanned: 6, missing: 5, requeued: 5 });
+    expect((await requeuedCount()) - metricBefore).toBe(5);
+
+    const job = async (id: string) => (await queue.getJob(id))!;
+    expect(await queue.getJob(young)).toBeUndefined(); // too young: maybe an enqueue under way
+    expect(await queue.getJob(finished)).toBeUndefined(); // finished: nothing to run
+    expect((await job(queued2)).opts).toMatchObject({ priority: 2, attempts: 3 });
+    expect((await job(queued2)).data).toEqual({ tenantId: tenant, payload: { ms: 10 }, timeoutMs: expect.any(Number) });
+    expect((await job(queued1)).name).toBe('system.noop');
+    // The unfinished attempt of `active` does not count; the failed one of `retrying` does.
+    expect((await job(active)).opts.attempts).toBe(3);
+    expect((await job(active)).data.attemptOffset).toBeUndefined();
+    expect((await job(retrying)).opts.attempts).toBe(2);
+    expect((await job(retrying)).data.attemptOffset).toBe(1);
+    const scheduledJob = await job(scheduled);
+    expect(scheduledJob.opts.delay).toBeGreaterThan(0);
+    expect(scheduledJob.opts.delay).toBeLessThanOrEqual(3000);
+    expect(scheduledJob.data.expiresAt).toBe((await row(scheduled)).expiresAt!.getTime());
+
+    expect((await row(active)).status).toBe('queued');
+    expect((await row(retrying)).status).toBe('queued');
+    expect((await row(scheduled)).status).toBe('scheduled');
+    expect((await row(finished)).status).toBe('completed');
+
+    // Re-queued rows are fresh again, and jobs exist: a second pass finds nothing to do.
+    expect(await reconciler.reconcileOnce()).toEqual({ ran: true, scanned: 1, missing: 0, requeued: 0 });
+
+    await app.init(); // the worker starts consuming
+    const requeued = [queued1, queued2, active, retrying, scheduled, present];
+    const done = await waitFor(
+      async () => {
+        const rows = await tasks.findBy({ id: In(requeued) });
+        return rows.every((r) => r.status === 'completed') ? rows : undefined;
+      },
+      { timeoutMs: 20_000, what: 're-queued tasks to complete' },
+    );
+    const byId = new Map(done.map((r) => [r.id, r]));
+    expect(byId.get(active)!.attempts).toBe(1);
+    expect(byId.get(retrying)!.attempts).toBe(2);
+    expect(byId.get(scheduled)!.startedAt!.getTime()).toBeGreaterThanOrEqual(byId.get(scheduled)!.scheduledFor!.getTime());
+    expect((await row(young)).status).toBe('queued');
+  });
+
+  it('runs in one process at a time: a racing pass and a pass during a held lock do nothing', async () => {
+    const [a, b] = await enqueue('race', [
+      { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
+      { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
+    ]);
+    await setRows([a, b], { updatedAt: TEN_MINUTES_AGO() });
+    await queue.remove(a);
+    await queue.remove(b);
+
+    const reports = await Promise.all([reconciler.reconcileOnce(), reconciler.reconcileOnce()]);
+    expect(reports.map((r) => r.ran).sort()).toEqual([false, true]);
+    expect(reports.reduce((sum, r) => sum + r.requeued, 0)).toBe(2);
+
+    // Another process (its own connection) holds the lock: this one skips until it is released.
+    const other = new MaintenanceLock(app.get<AppConfig>(APP_CONFIG));
+    try {
+      let release!: () => void;
+      const holding = other.runExclusive('reconcile', () => new Promise<void>((resolve) => (release = resolve)));
+      await waitFor(() => release !== undefined, { what: 'the other process to hold the lock' });
+      expect(await reconciler.reconcileOnce()).toMatchObject({ ran: false, requeued: 0 });
+      release();
+      await holding;
+      expect((await reconciler.reconcileOnce()).ran).toBe(true);
+    } finally {
+      other.onApplicationShutdown();
+    }
+  });
+
+  it('lock: only the owner releases it, it is renewed past its TTL, and a lost lock stops the job', async () => {
+    const config = app.get<AppConfig>(APP_CONFIG);
+    const [first, second] = [new MaintenanceLock(config), new MaintenanceLock(config)];
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const key = first.key('spec');
+      // Held for over 6 TTLs: renewal keeps it; the second instance never gets in.
+      const long = first.runExclusive('spec', () => new Promise((resolve) => setTimeout(() => resolve('done'), 2000)), { ttlMs: 300 });
+      await waitFor(async () => (await redis.get(key)) !== null, { what: 'lock taken' });
+      const owner = await redis.get(key);
+      for (const wait of [100, 500, 500]) {
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        expect(await second.runExclusive('spec', async () => 'ran', { ttlMs: 300 })).toEqual({ ran: false, heldBy: owner });
+        expect(await redis.get(key)).toBe(owner); // the loser did not release it
+      }
+      expect(await long).toEqual({ ran: true, result: 'done' });
+      expect(await redis.get(key)).toBeNull();
+
+      // Someone else took the key (e.g. it expired during a long pause): the job is told to stop,
+      // and the end of the run leaves the new holder's lock alone.
+      const stopped = first.runExclusive(
+        'spec',
+        (signal) =>
+          new Promise((_, reject) => {
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+        { ttlMs: 300 },
+      );
+      await waitFor(async () => (await redis.get(key)) !== null, { what: 'lock taken' });
+      await redis.set(key, 'intruder');
+      await expect(stopped).rejects.toThrow(/lock .* lost/);
+      expect(await redis.get(key)).toBe('intruder');
+      await redis.del(key);
+    } finally {
+      first.onApplicationShutdown();
+      second.onApplicationShutdown();
+      redis.disconnect();
+    }
+  });
+
+  it('leaves a row alone that changed after it was read: no re-queue over a finished task, no delete of a retried one', async () => {
+    const repository = app.get(LedgerMaintenanceRepository);
+    const [finishing, retried] = await enqueue('guards', [
+      { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
+      { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
+    ]);
+    await setRows([finishing], { updatedAt: TEN_MINUTES_AGO() });
+    const olderThan = new Date(Date.now() - 60_000);
+    const [seen] = await repository.findStaleUnfinishedByIds([finishing], olderThan);
+    expect(seen.status).toBe('scheduled');
+    await setRows([finishing], { status: 'completed', finishedAt: new Date(), updatedAt: new Date() }); // a worker got there first
+    expect(await repository.claimForRequeue(seen, olderThan, 'queued', new Date())).toBe(false);
+    expect((await row(finishing)).status).toBe('completed');
+
+    await setRows([retried], { status: 'failed', finishedAt: TWO_HOURS_AGO() });
+    await setRows([retried], { status: 'queued' }); // retried between the purge's select and its delete
+    expect(await repository.deleteFinished([retried], olderThan)).toBe(0);
+    expect((await row(retried)).status).toBe('queued');
+  });
+
+  it('retention deletes finished tasks older than the cutoff in batches of 500, with their jobs, and keeps the rest', async () => {
+    const tenant = 'retention';
+    const noops = (count: number, extra: Record<string, unknown> = {}) => Array.from({ length: count }, () => ({ type: 'system.noop', payload: {}, ...extra }));
+    const oldIds = [...(await enqueue(tenant, noops(1000))), ...(await enqueue(tenant, noops(200)))];
+    const youngIds = await enqueue(tenant, noops(5));
+    const unfinishedIds = await enqueue(tenant, noops(2, { delayMs: 3_600_000 }));
+    await waitFor(async () => (await tasks.countBy({ id: In([...oldIds, ...youngIds]), status: 'completed' })) === 1205, {
+      timeoutMs: 30_000,
+      what: 'the tasks to complete',
+    });
+    // Age the first 1200 and spread them over every finished state.
+    const finishedStates: TaskStatus[] = ['completed', 'failed', 'cancelled', 'expired'];
+    for (const [index, status] of finishedStates.entries()) {
+      await setRows(oldIds.filter((_, i) => i % finishedStates.length === index), { status, finishedAt: TWO_HOURS_AGO() });
+    }
+    // Unfinished rows with an old finished_at (as after a retry) are not finished: they stay.
+    await setRows(unfinishedIds, { finishedAt: TWO_HOURS_AGO() });
+    const jobsBefore = (await Promise.all(oldIds.map((id) => queue.getJob(id)))).filter(Boolean).length;
+    expect(jobsBefore).toBeGreaterThan(900); // Redis still keeps the last 1000 completed jobs
+
+    const report = await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) });
+    expect(report).toEqual({ ran: true, deleted: 1200, batches: [500, 500, 200] });
+
+    expect(await tasks.countBy({ id: In(oldIds) })).toBe(0);
+    expect(await tasks.countBy({ id: In(youngIds), status: 'completed' })).toBe(5);
+    expect((await tasks.findBy({ id: In(unfinishedIds) })).map((r) => r.status)).toEqual(['scheduled', 'scheduled']);
+    expect((await Promise.all(oldIds.map((id) => queue.getJob(id)))).filter(Boolean)).toHaveLength(0);
+    expect(await queue.getJob(youngIds[0])).toBeDefined();
+    expect(await queue.getJob(unfinishedIds[0])).toBeDefined();
+
+    expect(await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).toEqual({ ran: true, deleted: 0, batches: [] });
+  });
+});

@@ -1,0 +1,408 @@
+import { resolve } from 'node:path';
+import fc from 'fast-check';
+import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
+import { sendRaw, type RawRequest, type RawResponse } from './support/raw-http';
+
+/**
+ * Property-based fuzzing of the whole HTTP surface against one running stack (API + worker):
+ * malformed bodies, headers, ids and query strings at every route. Properties: never a 5xx,
+ * every 4xx is the API's error body, no response shows a stack frame or a server path, and
+ * the processes stay up. Runs are seeded per test run; a failure prints the seed and the
+ * shrunk request, which then belongs in the regression list at the end of this file.
+ */
+
+// 2000 requests in all (~10 s); FUZZ_SCALE=10 runs ten times as many, for a longer hunt.
+const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
+const RUNS = Object.fromEntries(
+  Object.entries({ bodies: 700, rawBodies: 300, headers: 300, ids: 350, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
+) as Record<'bodies' | 'rawBodies' | 'headers' | 'ids' | 'queries', number>;
+
+const REPO_ROOT = resolve(__dirname, '../..');
+const LEAK_MARKERS = ['    at ', '/work/', 'node_modules', REPO_ROOT];
+
+interface Route {
+  method: string;
+  path: string;
+  body?: 'task' | 'batch' | 'retry' | 'key';
+}
+
+const ROUTES: Route[] = [
+  { method: 'POST', path: '/v1/tasks', body: 'task' },
+  { method: 'POST', path: '/v1/tasks/batch', body: 'batch' },
+  { method: 'POST', path: '/v1/tasks/retry', body: 'retry' },
+  { method: 'GET', path: '/v1/tasks' },
+  { method: 'GET', path: '/v1/tasks/:id' },
+  { method: 'GET', path: '/v1/tasks/:id/events' },
+  { method: 'POST', path: '/v1/tasks/:id/cancel' },
+  { method: 'POST', path: '/v1/tasks/:id/retry' },
+  { method: 'GET', path: '/v1/queues' },
+  { method: 'GET', path: '/v1/task-types' },
+  { method: 'POST', path: '/v1/admin/keys', body: 'key' },
+  { method: 'GET', path: '/v1/admin/keys' },
+  { method: 'DELETE', path: '/v1/admin/keys/:id' },
+  { method: 'GET', path: '/health/live' },
+  { method: 'GET', path: '/health/ready' },
+  { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/admin/queues' },
+  { method: 'GET', path: '/docs' },
+  { method: 'GET', path: '/docs/json' },
+];
+const BODY_ROUTES = ROUTES.filter((r) => r.body);
+const ID_ROUTES = ROUTES.filter((r) => r.path.includes(':id'));
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+/** Deep nesting is spliced in as text after JSON.stringify (which would itself overflow). */
+const DEEP = /"__deep_(obj|arr)_(\d+)__"/g;
+const deepText = (kind: string, depth: number) =>
+  kind === 'obj' ? `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}` : `${'['.repeat(depth)}${']'.repeat(depth)}`;
+const toJsonText = (value: unknown) => JSON.stringify(value).replace(DEEP, (_m, kind: string, depth: string) => deepText(kind, Number(depth)));
+
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+const nastyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'binary-ascii' }),
+  fc.string({ unit: 'grapheme', maxLength: 50 }),
+  fc.tuple(fc.string(), loneSurrogate, fc.string()).map((parts) => parts.join('')),
+  fc.constantFrom('\u0000', 'a\u0000b', '\u202e', '\ufeff', '%00', '../../etc/passwd', 'system.noop\u0000', 'null', 'true', '1e400', '__proto__', ' system.noop '),
+  fc.nat({ max: 70_000 }).map((n) => 'x'.repeat(n)),
+);
+const nastyNumber = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.constantFrom(0, -0, -1, 0.5, 1e308, -1e308, 5e-324, 2 ** 31, 2 ** 53 + 2, -(2 ** 63), 1e21, 86_400_001),
+);
+const deep = fc.tuple(fc.constantFrom('obj', 'arr'), fc.constantFrom(10, 100, 1000, 5000, 20_000, 100_000)).map(([kind, depth]) => `__deep_${kind}_${depth}__`);
+const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  { arbitrary: fc.jsonValue({ maxDepth: 3 }), weight: 4 },
+  { arbitrary: nastyString, weight: 3 },
+  { arbitrary: nastyNumber, weight: 3 },
+  { arbitrary: fc.constantFrom(null, true, false, [], {}, [null], { '': 1 }, { constructor: { prototype: { polluted: 1 } } }), weight: 2 },
+  { arbitrary: fc.array(nastyString, { maxLength: 30 }), weight: 1 },
+  { arbitrary: deep, weight: 1 },
+);
+
+/** A plausible body with any subset of its fields replaced by nonsense, plus stray fields. */
+function mutated(base: Record<string, unknown>, fields: string[]): fc.Arbitrary<unknown> {
+  const overrides = fc.record(Object.fromEntries(fields.map((field) => [field, anyValue])), { requiredKeys: [] });
+  const extra = fc.dictionary(fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('__proto__', 'constructor', 'prototype')), anyValue, { maxKeys: 2 });
+  return fc.tuple(overrides, fc.option(extra, { freq: 4 })).map(([over, more]) => ({ ...base, ...over, ...(more ?? {}) }));
+}
+
+const TASK_FIELDS = ['type', 'payload', 'priority', 'delayMs', 'runAt', 'expiresInMs', 'maxAttempts', 'timeoutMs', 'idempotencyKey', 'tags'];
+const taskBody = fc.oneof(
+  mutated({ type: 'system.sleep', payload: { ms: 1 } }, TASK_FIELDS),
+  mutated({ type: 'system.noop', payload: {} }, TASK_FIELDS),
+  mutated({ type: 'system.sleep', payload: { ms: 1, failTimes: 0 } }, TASK_FIELDS).map((body) => ({ ...(body as object), payload: { ms: 1, failTimes: 0, extra: 1 } })),
+  fc.record({ ms: anyValue, failTimes: anyValue }, { requiredKeys: [] }).map((payload) => ({ type: 'system.sleep', payload })),
+);
+const BODIES: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
+  task: taskBody,
+  batch: fc.oneof(
+    { arbitrary: fc.array(taskBody, { maxLength: 4 }).map((tasks) => ({ tasks })), weight: 5 },
+    { arbitrary: mutated({ tasks: [{ type: 'system.noop', payload: {} }] }, ['tasks']), weight: 3 },
+    // The size limit's edges (0, 1000, 1001) and far beyond it.
+    {
+      arbitrary: fc.constantFrom(0, 1000, 1001, 20_000).map((n) => ({ tasks: Array.from({ length: n }, () => ({ type: 'system.noop', payload: {}, delayMs: 3_600_000 })) })),
+      weight: 1,
+    },
+  ),
+  retry: mutated({ status: 'failed' }, ['type', 'status', 'limit']),
+  key: mutated({ tenant: 'fuzz', scopes: ['tasks:read'] }, ['tenant', 'scopes', 'name']),
+};
+
+/** Text that is not (valid) JSON, or bytes that are not UTF-8, sent as JSON anyway. */
+const brokenJson = fc.oneof(
+  fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)),
+  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '{',
+    '{"type":',
+    '{"type":"system.noop","payload":{}',
+    '{"type":"system.noop","payload":{}}}',
+    "{'type':'system.noop'}",
+    '{"type":"system.noop","payload":{},}',
+    '\ufeff{"type":"system.noop","payload":{}}',
+    '{"type":"system.noop","type":"system.sleep","payload":{"ms":1}}',
+    '{"__proto__":{"admin":true},"type":"system.noop","payload":{}}',
+    '{"type":"system.noop","payload":{"constructor":{"prototype":{"x":1}}}}',
+    `{"type":"system.noop","payload":{},"priority":1${'0'.repeat(400)}}`,
+    '{"type":"system.noop","payload":{},"priority":-0.0e-0}',
+    '{"type":"system.noop","payload":{},"tags":["\\ud800"]}',
+    '{"type":"\\u0000","payload":{}}',
+    'NaN',
+    'Infinity',
+    'undefined',
+  ).map((s) => Buffer.from(s)),
+  fc.tuple(fc.jsonValue({ maxDepth: 3 }), fc.nat()).map(([value, cut]) => {
+    const text = JSON.stringify(value);
+    return Buffer.from(text.slice(0, cut % (text.length + 1)));
+  }),
+  fc.constantFrom(Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]), Buffer.from('{"type":"\xed\xa0\x80","payload":{}}', 'latin1')),
+);
+const CONTENT_TYPES = fc.oneof(
+  { arbitrary: fc.constant('application/json'), weight: 5 },
+  {
+    arbitrary: fc.constantFrom(
+      'application/json; charset=utf-8',
+      'application/json; charset=utf-16',
+      'application/json; charset=latin1',
+      'APPLICATION/JSON',
+      'application/json;;;',
+      'application/vnd.api+json',
+      'text/plain',
+      'text/html',
+      'application/xml',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+      'multipart/form-data; boundary=----x',
+      'application/octet-stream',
+      '*/*',
+      'application/*',
+      ';',
+      '',
+    ),
+    weight: 5,
+  },
+  { arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 40 }).filter(headerSafe), weight: 1 },
+);
+
+/** Header values may hold any byte except CR and LF (those would end the header, not fuzz it). */
+function headerSafe(value: string): boolean {
+  return !/[\r\n]/.test(value);
+}
+const headerValue = fc.string({ unit: 'binary-ascii', maxLength: 300 }).filter(headerSafe);
+
+// ---------------------------------------------------------------------------------------------
+// Ids, query strings, authorization
+
+const TRAVERSAL = [
+  '..',
+  '.',
+  '../..',
+  '..%2f..%2fetc%2fpasswd',
+  '%2e%2e%2f%2e%2e%2f',
+  '%252e%252e%252f',
+  '....//....//etc/passwd',
+  '..\\..\\windows\\win.ini',
+  '%00',
+  '.%00.',
+  '%c0%ae%c0%ae%c0%af',
+  '%ff%fe',
+  '%',
+  '%zz',
+  '%E0%A4%A',
+  '%ED%A0%80',
+  '00000000-0000-0000-0000-000000000000',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  '01a20000-0000-7000-8000-00000000000g',
+  '{{id}}',
+  '$(id)',
+  "1' OR '1'='1",
+  'null',
+  'undefined',
+];
+
+function encodeFuzz(text: string, how: 'component' | 'uri' | 'raw'): string {
+  if (how === 'component') return encodeURIComponent(text.replace(/[\ud800-\udfff]/g, '\ufffd'));
+  if (how === 'uri') return encodeURI(text.replace(/[\ud800-\udfff]/g, '\ufffd'));
+  // Raw: whatever bytes the string has, minus what would break the request line itself.
+  return Buffer.from(text.replace(/[\s#?]/g, ''), 'utf8').toString('latin1');
+}
+
+const encoding = fc.constantFrom<'component' | 'uri' | 'raw'>('component', 'component', 'uri', 'raw');
+
+function idArb(knownIds: string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.constantFrom(...knownIds),
+    fc.uuid().map(encodeURIComponent),
+    fc.constantFrom(...TRAVERSAL),
+    fc.tuple(nastyString, encoding).map(([text, how]) => encodeFuzz(text, how)),
+    fc.nat({ max: 5000 }).map((n) => 'a'.repeat(n + 90)),
+  ).filter((id) => id.length > 0);
+}
+
+const QUERY_KEYS = fc.oneof(
+  fc.constantFrom('type', 'status', 'tag', 'limit', 'cursor', 'status[]', 'limit[0]', '__proto__', 'constructor', 'toString', 'hasOwnProperty', ''),
+  fc.string({ maxLength: 20 }),
+);
+const QUERY_VALUES = fc.oneof(
+  fc.constantFrom('failed', 'queued', 'system.noop', '1', '0', '-1', '201', '1.5', '1e400', '0x10', 'NaN', 'Infinity', '9'.repeat(400), '', 'true', '[]', '{}'),
+  fc.constantFrom('%00', '%ff', '%ED%A0%80', '%zz', '%', '%2', 'AAAA', Buffer.from('01a20000-0000-7000-8000-000000000000').toString('base64url')),
+  fc.tuple(nastyString, encoding).map(([text, how]) => encodeFuzz(text, how)),
+);
+const queryString = fc
+  .array(fc.tuple(QUERY_KEYS, QUERY_VALUES, encoding), { maxLength: 6 })
+  .map((pairs) => pairs.map(([key, value, how]) => `${encodeFuzz(key, how === 'raw' ? 'raw' : 'component')}=${value}`).join('&'));
+
+const basicOf = (text: string) => `Basic ${Buffer.from(text, 'latin1').toString('base64')}`;
+function authorizationArb(keys: { writer: string; reader: string }): fc.Arbitrary<string | undefined> {
+  return fc.oneof(
+    { arbitrary: fc.constant(`Bearer ${TEST_ADMIN_KEY}`), weight: 6 },
+    { arbitrary: fc.constantFrom(`Bearer ${keys.writer}`, `Bearer ${keys.reader}`, basicOf(`admin:${TEST_ADMIN_KEY}`), basicOf(`x:${keys.reader}`)), weight: 2 },
+    { arbitrary: fc.constant(undefined), weight: 1 },
+    {
+      arbitrary: fc.oneof(
+        headerValue,
+        headerValue.map((v) => `Bearer ${v}`),
+        headerValue.map((v) => `Basic ${v}`),
+        headerValue.map(basicOf),
+        fc.constantFrom('Bearer', 'Bearer ', 'Basic', 'Basic =', `Bearer  ${TEST_ADMIN_KEY}  `, `bearer ${TEST_ADMIN_KEY}`, `Bearer ${TEST_ADMIN_KEY}\u0000`, `Token ${TEST_ADMIN_KEY}`),
+        fc.nat({ max: 20_000 }).map((n) => `Bearer ${'k'.repeat(n)}`),
+      ),
+      weight: 3,
+    },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The properties
+
+function describeRequest(request: RawRequest): string {
+  const body = request.body ? request.body.subarray(0, 300).toString('latin1') + (request.body.length > 300 ? `… (${request.body.length} bytes)` : '') : '';
+  const target = request.target.length > 300 ? `${request.target.slice(0, 300)}… (${request.target.length} chars)` : request.target;
+  const headers = request.headers.map(([name, value]) => `${name}: ${value.length > 120 ? `${value.slice(0, 120)}…` : value}`);
+  return JSON.stringify({ method: request.method, target, headers, body });
+}
+
+function checkResponse(request: RawRequest, response: RawResponse): void {
+  const text = response.body.toString('utf8');
+  const fail = (why: string) => {
+    throw new Error(`${why}\nrequest: ${describeRequest(request)}\nresponse: ${response.status} ${JSON.stringify(response.headers)}\n${text.slice(0, 1000)}`);
+  };
+  if (response.status >= 500) fail(`server error ${response.status}`);
+  if (response.status >= 400 && request.method !== 'HEAD') {
+    let parsed: { error?: { code?: unknown; message?: unknown } } | undefined;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      fail('a 4xx body that is not JSON');
+    }
+    if (typeof parsed?.error?.code !== 'string' || typeof parsed.error.message !== 'string') fail('a 4xx body that is not {error:{code,message}}');
+  }
+  for (const marker of LEAK_MARKERS) if (text.includes(marker)) fail(`the body contains "${marker}"`);
+}
+
+describe('fuzzing every route (fast-check, API + worker)', () => {
+  let stack: Stack;
+  let port: number;
+  let knownIds: string[];
+  let keys: { writer: string; reader: string };
+  const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+
+  beforeAll(async () => {
+    stack = await startStack({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
+    port = Number(new URL(stack.apiUrl).port);
+    const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
+    await waitForTerminal(stack.apiUrl, task.id);
+    const key = async (scopes: string[]) => (await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'fuzz', scopes })).body;
+    const [writer, reader, victim] = [await key(['tasks:read', 'tasks:write']), await key(['tasks:read']), await key(['tasks:read'])];
+    keys = { writer: writer.key, reader: reader.key };
+    // The victim key may be revoked by a fuzzed DELETE; the other two must keep working.
+    knownIds = [task.id, victim.id];
+    console.log(`fuzz seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  async function run(name: string, numRuns: number, arbitrary: fc.Arbitrary<RawRequest>): Promise<void> {
+    const started = Date.now();
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async (request) => {
+        const response = await sendRaw(port, request);
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        checkResponse(request, response);
+      }),
+      { numRuns, seed },
+    );
+    expect(stack.api!.child.exitCode).toBeNull();
+    console.log(`${name}: ${numRuns} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+  }
+
+  const withAuth = (authorization: string | undefined, headers: Array<[string, string]> = []): Array<[string, string]> =>
+    authorization === undefined ? headers : [['Authorization', authorization], ...headers];
+
+  it('survives malformed JSON bodies on every route that takes one', async () => {
+    const arbitrary = fc
+      .constantFrom(...BODY_ROUTES)
+      .chain((route) => fc.tuple(fc.constant(route), fc.oneof({ arbitrary: BODIES[route.body!], weight: 4 }, { arbitrary: anyValue, weight: 1 })))
+      .map(([route, body]): RawRequest => ({
+        method: route.method,
+        target: route.path,
+        headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'application/json']],
+        body: Buffer.from(toJsonText(body), 'utf8'),
+      }));
+    await run('bodies', RUNS.bodies, arbitrary);
+  });
+
+  it('survives non-JSON text, invalid UTF-8 and wrong content types', async () => {
+    const arbitrary = fc
+      .tuple(fc.constantFrom(...ROUTES.filter((r) => r.method !== 'GET')), fc.option(CONTENT_TYPES, { freq: 8 }), fc.oneof(brokenJson, BODIES.task.map((b) => Buffer.from(toJsonText(b)))))
+      .map(([route, contentType, body]): RawRequest => ({
+        method: route.method,
+        target: route.path.replace(':id', knownIds[0]),
+        headers: withAuth(`Bearer ${TEST_ADMIN_KEY}`, contentType === null ? [] : [['Content-Type', contentType]]),
+        body,
+      }));
+    await run('raw bodies', RUNS.rawBodies, arbitrary);
+  });
+
+  it('survives random Authorization and Idempotency-Key headers', async () => {
+    const arbitrary = fc
+      .tuple(fc.constantFrom(...ROUTES), authorizationArb(keys), fc.option(headerValue, { freq: 2 }), fc.option(BODIES.task, { freq: 3 }))
+      .map(([route, authorization, idempotencyKey, body]): RawRequest => ({
+        method: route.method,
+        target: route.path.replace(':id', knownIds[0]),
+        headers: withAuth(authorization, [
+          ...(idempotencyKey === null ? [] : ([['Idempotency-Key', idempotencyKey]] as Array<[string, string]>)),
+          ...(route.method === 'POST' ? ([['Content-Type', 'application/json']] as Array<[string, string]>) : []),
+        ]),
+        body: route.method === 'POST' ? Buffer.from(toJsonText(body ?? {})) : undefined,
+      }));
+    await run('headers', RUNS.headers, arbitrary);
+  });
+
+  it('survives random, unicode, traversal and very long ids on every route with an id', async () => {
+    const arbitrary = fc
+      .tuple(fc.constantFrom(...ID_ROUTES), idArb(knownIds), fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.writer}`))
+      .map(([route, id, authorization]): RawRequest => ({
+        method: route.method,
+        target: route.path.replace(':id', id),
+        headers: withAuth(authorization),
+      }));
+    await run('ids', RUNS.ids, arbitrary);
+  });
+
+  it('survives random query strings and methods at every route', async () => {
+    const arbitrary = fc
+      .tuple(
+        fc.constantFrom(...ROUTES),
+        fc.option(fc.constantFrom('PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'GET', 'POST', 'DELETE', 'PROPFIND'), { freq: 5 }),
+        queryString,
+        fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.reader}`),
+      )
+      .map(([route, method, query, authorization]): RawRequest => ({
+        method: method ?? route.method,
+        target: `${route.path.replace(':id', knownIds[0])}?${query}`,
+        headers: withAuth(authorization),
+      }));
+    await run('queries', RUNS.queries, arbitrary);
+  });
+
+  it('leaves the API and the worker alive and ready', async () => {
+    expect(stack.api!.child.exitCode).toBeNull();
+    expect(stack.worker!.child.exitCode).toBeNull();
+    expect((await http(stack.apiUrl, 'GET', '/health/ready')).status).toBe(200);
+    expect((await fetch(`${stack.workerUrl}/health/ready`)).status).toBe(200);
+    // And still does its job.
+    const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
+    expect((await waitForTerminal(stack.apiUrl, task.id)).status).toBe('completed');
+  });
+});

@@ -1,0 +1,188 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  freePort,
+  migrate,
+  TEST_REDIS_URL,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+} from '@conveyor/testing';
+import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
+import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
+
+const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
+
+interface Pm2Process {
+  name: string;
+  pid: number;
+  pm_id: number;
+  pm2_env: { status: string; exec_mode: string; restart_time: number; NODE_APP_INSTANCE?: number; kill_timeout?: number };
+}
+
+/**
+ * `pm2 start ecosystem.config.js` as an operator runs it, with the project's own pm2 on a private
+ * PM2_HOME (never the machine's pm2), against real PostgreSQL and Redis.
+ */
+describe('pm2 with ecosystem.config.js', () => {
+  let database: TestDatabase;
+  let dir: string;
+  let env: Record<string, string>;
+  let apiUrl: string;
+  let workerPort: number;
+  const prefix = uniqueName('ops_pm2');
+  const workerUrl = (instance: number) => `http://127.0.0.1:${workerPort + instance}`;
+
+  const pm2 = async (...args: string[]) => {
+    const result = await runCommand(process.execPath, [PM2, ...args], env, { timeoutMs: 60_000 });
+    if (result.code !== 0) throw new Error(`pm2 ${args.join(' ')} exited ${result.code}:\n${result.output}`);
+    return result;
+  };
+  const list = async (): Promise<Pm2Process[]> => JSON.parse((await pm2('jlist')).stdout) as Pm2Process[];
+  const ready = (url: string) =>
+    waitFor(async () => (await httpGet(`${url}/health/ready`)).status === 200, { timeoutMs: 45_000, what: `${url}/health/ready` });
+  const failWithLogs = async (error: unknown): Promise<never> => {
+    const logs = ['conveyor-api.error.log', 'conveyor-worker.error.log', 'conveyor-worker.out.log']
+      .map((file) => join(dir, 'logs', file))
+      .filter(existsSync)
+      .map((file) => `--- ${file}\n${readFileSync(file, 'utf8').slice(-2000)}`);
+    throw new Error(`${String(error)}\n${logs.join('\n')}`);
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'conveyor-pm2-'));
+    database = await createTestDatabase('postgres');
+    workerPort = await freePortRange(2);
+    env = {
+      PM2_HOME: join(dir, 'pm2'),
+      LOG_DIR: join(dir, 'logs'),
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: String(await freePort()),
+      WORKER_HEALTH_PORT: String(workerPort),
+      API_INSTANCES: '2',
+      WORKER_INSTANCES: '2',
+      SHUTDOWN_GRACE_MS: '10000',
+      CONVEYOR_ADMIN_KEY: TEST_ADMIN_KEY,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      ENV_FILE: '/nonexistent',
+    };
+    apiUrl = `http://127.0.0.1:${env.PORT}`;
+    await migrate(env);
+  });
+
+  afterAll(async () => {
+    // `pm2 kill` stops the apps and this test's daemon; then anything left with this prefix.
+    if (dir && existsSync(env.PM2_HOME)) await runCommand(process.execPath, [PM2, 'kill'], env, { timeoutMs: 30_000 }).catch(() => undefined);
+    await killAllWithEnv('QUEUE_PREFIX', prefix).catch(() => undefined);
+    await database?.drop();
+    await deleteRedisPrefix(prefix);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('start brings the API (cluster ×2) and the worker (fork ×2, own WORKER_ID and port each) online', async () => {
+    await pm2('start', 'ecosystem.config.js');
+    await Promise.all([ready(apiUrl), ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
+
+    const processes = await list();
+    const summary = processes.map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.status]).sort();
+    expect(summary).toEqual([
+      ['conveyor-api', 'cluster_mode', 'online'],
+      ['conveyor-api', 'cluster_mode', 'online'],
+      ['conveyor-worker', 'fork_mode', 'online'],
+      ['conveyor-worker', 'fork_mode', 'online'],
+    ]);
+    const worker = processes.find((p) => p.name === 'conveyor-worker')!;
+    expect(worker.pm2_env.kill_timeout).toBeGreaterThan(Number(env.SHUTDOWN_GRACE_MS));
+
+    const ids = await Promise.all([0, 1].map(async (n) => (await httpGet(`${workerUrl(n)}/health/live`)).body.workerId));
+    const host = hostname().replace(/[^A-Za-z0-9_.:-]/g, '-');
+    expect(ids.sort()).toEqual([`${host}-0`, `${host}-1`]);
+
+    const created = await http(apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
+    expect(created.status).toBe(202);
+    const done = await waitFor(async () => {
+      const { body } = await http(apiUrl, 'GET', `/v1/tasks/${created.body.id}`);
+      return body.status === 'completed' ? (body as TaskView) : undefined;
+    });
+    expect(ids).toContain(done.workerId);
+
+    // log files where ecosystem.config.js puts them, JSON lines from both apps
+    expect(readFileSync(join(env.LOG_DIR, 'conveyor-api.out.log'), 'utf8')).toMatch(/"service":"conveyor-api".*"msg":"API listening/);
+    expect(readFileSync(join(env.LOG_DIR, 'conveyor-worker.out.log'), 'utf8')).toMatch(/"service":"conveyor-worker".*"msg":"worker started"/);
+  });
+
+  it('reload during a stream of system.sleep tasks loses and fails none', async () => {
+    const before = await list();
+    const ids: string[] = [];
+    const refused: string[] = [];
+    let streaming = true;
+    const stream = (async () => {
+      while (streaming) {
+        const response = await http(apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 600 } }).catch(
+          (error: Error) => ({ status: 0, body: String(error.cause ?? error) }),
+        );
+        if (response.status === 202) ids.push(response.body.id);
+        else refused.push(`${response.status} ${JSON.stringify(response.body)}`);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+    })();
+    try {
+      await waitFor(() => ids.length >= 20, { what: 'tasks to flow before the reload' });
+      const reload = await pm2('reload', 'ecosystem.config.js');
+      expect(reload.stdout).toMatch(/conveyor-worker/);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // keep posting to the new processes
+    } finally {
+      streaming = false;
+      await stream;
+    }
+    await Promise.all([ready(apiUrl), ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
+
+    expect(refused).toEqual([]); // the API's cluster reload dropped no request
+    expect(ids.length).toBeGreaterThan(40);
+    const finished = await waitFor(
+      async () => {
+        const tasks = await Promise.all(ids.map(async (id) => (await http(apiUrl, 'GET', `/v1/tasks/${id}`)).body as TaskView));
+        return tasks.every((t) => ['completed', 'failed', 'cancelled', 'expired'].includes(t.status)) ? tasks : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: `${ids.length} tasks to finish` },
+    );
+    const notCompleted = finished.filter((t) => t.status !== 'completed' || t.attempts !== 1);
+    expect(notCompleted.map((t) => ({ id: t.id, status: t.status, attempts: t.attempts, error: t.error }))).toEqual([]);
+
+    // every process was replaced, and each old worker stopped gracefully (drained, not killed)
+    const after = await list();
+    expect(after.map((p) => p.pm2_env.restart_time)).toEqual(after.map(() => 1));
+    const oldPids = before.map((p) => p.pid);
+    expect(after.filter((p) => oldPids.includes(p.pid))).toEqual([]);
+    expect(oldPids.filter(isAlive)).toEqual([]);
+    const workerLog = readFileSync(join(env.LOG_DIR, 'conveyor-worker.out.log'), 'utf8');
+    expect(workerLog.match(/stopping: no new tasks/g)?.length).toBe(2);
+    expect(workerLog).not.toMatch(/grace period over/);
+  });
+
+  it('delete stops and removes every process', async () => {
+    const pids = (await list()).map((p) => p.pid);
+    expect(pids).toHaveLength(4);
+    await pm2('delete', 'ecosystem.config.js');
+    expect(await list()).toEqual([]);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), { what: 'app processes to exit' });
+    expect((await httpGet(`${apiUrl}/health/live`)).status).toBe(0);
+    expect((await httpGet(`${workerUrl(0)}/health/live`)).status).toBe(0);
+  });
+
+  it('--only conveyor-worker starts the worker alone', async () => {
+    await pm2('start', 'ecosystem.config.js', '--only', 'conveyor-worker');
+    await Promise.all([ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
+    const processes = await list();
+    expect(processes.map((p) => p.name)).toEqual(['conveyor-worker', 'conveyor-worker']);
+    expect((await httpGet(`${apiUrl}/health/live`)).status).toBe(0);
+    await pm2('delete', 'ecosystem.config.js');
+    expect(await list()).toEqual([]);
+  });
+});

@@ -1,0 +1,69 @@
+import { startPrivateRedis, waitFor, type PrivateRedis } from '@conveyor/testing';
+import { http, startStack, waitForTerminal, type Stack } from './support/stack';
+
+/**
+ * Redis goes away and comes back (empty: no persistence). The stack runs on a private
+ * redis-server, never the machine's shared one. While Redis is down an enqueue is refused
+ * quickly with 503 QUEUE_UNAVAILABLE and leaves nothing behind; afterwards both apps
+ * reconnect by themselves.
+ */
+describe('Redis outage at enqueue', () => {
+  let redis: PrivateRedis;
+  let stack: Stack;
+  const post = (body: unknown) => http(stack.apiUrl, 'POST', '/v1/tasks', body);
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    stack = await startStack({ env: { REDIS_URL: redis.url } });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await redis?.stop();
+  });
+
+  it('answers 503 QUEUE_UNAVAILABLE within 2 s without a ledger row, then recovers when Redis returns', async () => {
+    const before = await post({ type: 'system.sleep', payload: { ms: 20 } });
+    expect(before.status).toBe(202);
+    expect((await waitForTerminal(stack.apiUrl, before.body.id)).status).toBe('completed');
+
+    await redis.stop();
+    const downSince = Date.now();
+
+    const started = Date.now();
+    const refused = await post({ type: 'system.sleep', payload: { ms: 20 }, tags: ['refused'] });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 503, code: 'QUEUE_UNAVAILABLE' });
+    const refusedBatch = await http(stack.apiUrl, 'POST', '/v1/tasks/batch', { tasks: [{ type: 'system.noop', payload: {}, tags: ['refused'] }] });
+    expect(refusedBatch.status).toBe(503);
+    expect(refusedBatch.body.error.code).toBe('QUEUE_UNAVAILABLE');
+
+    // The ledger only holds what was accepted.
+    expect((await http(stack.apiUrl, 'GET', '/v1/tasks?tag=refused')).body.tasks).toEqual([]);
+    expect((await http(stack.apiUrl, 'GET', '/v1/tasks')).body.tasks.map((t: { id: string }) => t.id)).toEqual([before.body.id]);
+
+    const apiReady = await http(stack.apiUrl, 'GET', '/health/ready');
+    expect(apiReady.status).toBe(503);
+    expect(apiReady.body.details.redis.status).toBe('down');
+    expect((await http(stack.workerUrl, 'GET', '/health/ready')).status).toBe(503);
+    // Several failed reconnects (their delay grows to 2 s) must not make either app give up or crash.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, downSince + 5000 - Date.now())));
+    expect(stack.api!.child.exitCode).toBeNull();
+    expect(stack.worker!.child.exitCode).toBeNull();
+
+    await redis.start();
+
+    // Both apps reconnect on their own: retry until the API accepts again, then the worker runs it.
+    const after = await waitFor(
+      async () => {
+        const response = await post({ type: 'system.sleep', payload: { ms: 20 }, tags: ['after'] });
+        return response.status === 202 ? response.body : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 250, what: 'the API to accept tasks again' },
+    );
+    expect((await waitForTerminal(stack.apiUrl, after.id)).status).toBe('completed');
+    expect((await http(stack.apiUrl, 'GET', '/health/ready')).status).toBe(200);
+    await waitFor(async () => (await http(stack.workerUrl, 'GET', '/health/ready')).status === 200, { what: 'the worker to be ready again' });
+    expect((await http(stack.apiUrl, 'GET', '/v1/tasks?tag=refused')).body.tasks).toEqual([]);
+  });
+});

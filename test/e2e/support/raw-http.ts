@@ -1,0 +1,104 @@
+import { connect } from 'node:net';
+
+/** A request as bytes on the wire: nothing is validated or normalised, unlike fetch or node:http. */
+export interface RawRequest {
+  method: string;
+  /** The request-target exactly as sent (already percent-encoded, or deliberately not). */
+  target: string;
+  /** Values are sent as latin1, so any byte 0x00-0xff can be put into a header. */
+  headers: Array<[string, string]>;
+  body?: Buffer;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** One request per connection (`Connection: close`), read until the server closes. */
+export function sendRaw(port: number, request: RawRequest, timeoutMs = 10_000): Promise<RawResponse> {
+  const head = [
+    `${request.method} ${request.target} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Connection: close',
+    ...request.headers.map(([name, value]) => `${name}: ${value}`),
+    ...(request.body ? [`Content-Length: ${request.body.length}`] : []),
+  ].join('\r\n');
+  const bytes = Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), request.body ?? Buffer.alloc(0)]);
+
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const finish = (settle: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      try {
+        settle();
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const timer = setTimeout(() => finish(() => reject(new Error(`no complete response within ${timeoutMs} ms`))), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      // A complete message ends the exchange even if the server keeps the connection open
+      // (a response may say `Connection: keep-alive` although the request said close).
+      const received = Buffer.concat(chunks);
+      if (isComplete(received, request.method)) finish(() => resolve(parseResponse(received)));
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      // The server may close while we still send a body it has already refused (e.g. 413).
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') finish(() => reject(error));
+    });
+    socket.on('close', () => finish(() => resolve(parseResponse(Buffer.concat(chunks)))));
+    // Not end(): Node's HTTP server aborts a request whose client half-closes the connection.
+    // `Connection: close` makes the server close it after the response.
+    socket.write(bytes);
+  });
+}
+
+/** Whether a response is complete by its own framing: no body, Content-Length or the last chunk. */
+function isComplete(raw: Buffer, method: string): boolean {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) return false;
+  const head = raw.subarray(0, end).toString('latin1');
+  if (method === 'HEAD' || /^HTTP\/1\.[01] (1\d\d|204|304) /.test(head)) return true;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  if (length) return raw.length - (end + 4) >= Number(length[1]);
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return raw.length >= end + 9 && raw.subarray(-5).toString('latin1') === '0\r\n\r\n';
+  return false;
+}
+
+function parseResponse(raw: Buffer): RawResponse {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) throw new Error(`no HTTP response (connection closed after ${raw.length} bytes)`);
+  const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  if (!status) throw new Error(`bad status line: ${statusLine}`);
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let body = raw.subarray(end + 4);
+  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = dechunk(body);
+  return { status, headers, body };
+}
+
+function dechunk(data: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at < data.length) {
+    const lineEnd = data.indexOf('\r\n', at);
+    if (lineEnd < 0) break;
+    const size = parseInt(data.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!size) break;
+    parts.push(data.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@conveyor/auth';
 import { FilesModule } from '@conveyor/files';
+import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
 import { FilesApiModule } from '@conveyor/files/api';
 import { HealthApiModule } from '@conveyor/health/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
@@ -9,6 +10,6 @@ import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
-  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, HealthApiModule],
+  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, FileCleaningApiModule, HealthApiModule],
 })
 export class ApiModule {}

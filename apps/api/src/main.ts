@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import './load-env';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import './load-env';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';

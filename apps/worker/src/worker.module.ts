@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { FileCleaningWorkerModule } from '@conveyor/file-cleaning/worker';
 import { HealthWorkerModule } from '@conveyor/health/worker';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
 import { TasksCoreModule } from '@conveyor/tasks';
@@ -6,6 +7,6 @@ import { TasksWorkerModule } from '@conveyor/tasks/worker';
 
 /** The processing process: the shared core plus every domain's worker module, and no controller. */
 @Module({
-  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, HealthWorkerModule],
+  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, HealthWorkerModule],
 })
 export class WorkerModule {}

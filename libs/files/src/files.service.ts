@@ -111,6 +111,17 @@ export class FilesService {
     throw ApiError.badRequest('VALIDATION_FAILED', 'No file in the request', [{ field: 'file', message: 'a multipart part named "file" is required' }]);
   }
 
+  storeBuffer(tenantId: string, content: Buffer, options: StoreOptions): Promise<FileEntity> {
+    return this.store(tenantId, Readable.from([content]), options);
+  }
+
+  /** Sets a stored file's display name and type (e.g. once its format is known). */
+  async rename(file: FileEntity, name: string, contentType: string): Promise<void> {
+    file.name = safeFileName(name);
+    file.contentType = contentType;
+    await this.files.update({ id: file.id }, { name: file.name, contentType });
+  }
+
   findOne(tenantId: string, id: string): Promise<FileEntity | null> {
     return this.files.findOneBy({ tenantId, id });
   }

@@ -1,0 +1,54 @@
+import { Controller, HttpStatus, Inject, Post, Req, Res } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { FilesService } from '@conveyor/files';
+import { toFileView } from '@conveyor/files/api';
+import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
+import { TaskProducer, toTaskView } from '@conveyor/tasks/api';
+import { FILE_CLEAN } from '../file-cleaning.contract';
+
+const OPTION_FIELDS = ['format', 'delimiter', 'encoding'] as const;
+
+/**
+ * One call for curl users: upload the file and start `file.clean` on it.
+ *   curl -F 'rules={"trimWhitespace":true}' -F file=@dirty.csv …/v1/cleaning-jobs
+ * Text fields (`rules` as JSON, `format`, `delimiter`, `encoding`, `output` as JSON) must come
+ * before the `file` part, as curl sends them in the order given.
+ */
+@Controller('v1/cleaning-jobs')
+export class CleaningJobsController {
+  constructor(
+    private readonly files: FilesService,
+    private readonly producer: TaskProducer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @RequireScopes('tasks:write')
+  @ApiResponse({ status: 202, description: 'The file is stored and the file.clean task accepted: `{task, file}`' })
+  async create(@CurrentTenant() tenantId: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const fields: Record<string, string> = {};
+    const file = await this.files.receiveUpload(tenantId, request, this.config.maxUploadBytes, fields);
+    const payload: Record<string, unknown> = { fileId: file.id };
+    try {
+      for (const key of OPTION_FIELDS) if (fields[key] !== undefined) payload[key] = fields[key];
+      for (const key of ['rules', 'output']) if (fields[key] !== undefined) payload[key] = parseJsonField(key, fields[key]);
+      const { tasks } = await this.producer.enqueue(tenantId, [{ type: FILE_CLEAN.type, payload }]);
+      void reply.status(HttpStatus.ACCEPTED).header('location', `/v1/tasks/${tasks[0].id}`);
+      return { task: toTaskView(tasks[0]), file: toFileView(file) };
+    } catch (error) {
+      // The task was not accepted: the upload must not linger unowned.
+      await this.files.remove([file]);
+      throw error;
+    }
+  }
+}
+
+function parseJsonField(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw ApiError.badRequest('VALIDATION_FAILED', `The ${name} field is not valid JSON`, [{ field: name, message: 'must be a JSON object' }]);
+  }
+}

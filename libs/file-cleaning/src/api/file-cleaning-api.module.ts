@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { TaskContractsModule } from '@conveyor/tasks';
+import { TasksApiModule } from '@conveyor/tasks/api';
+import { FILE_CLEANING_TASK_TYPES } from '../file-cleaning.contract';
+import { CleaningJobsController } from './cleaning-jobs.controller';
+
+/** `file.clean` for the API (validation, task types) and the one-call cleaning-jobs route. */
+@Module({
+  imports: [TasksApiModule, TaskContractsModule.forFeature(FILE_CLEANING_TASK_TYPES)],
+  controllers: [CleaningJobsController],
+})
+export class FileCleaningApiModule {}

@@ -12,6 +12,7 @@ import { sendRaw, type RawRequest, type RawResponse } from './support/raw-http';
  */
 
 // 2000 requests in all (~10 s); FUZZ_SCALE=10 runs ten times as many, for a longer hunt.
+// FUZZ_SEED repeats a run (every run prints its seed).
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const RUNS = Object.fromEntries(
   Object.entries({ bodies: 700, rawBodies: 300, headers: 300, ids: 350, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
@@ -26,7 +27,8 @@ interface Route {
   body?: 'task' | 'batch' | 'retry' | 'key';
 }
 
-const ROUTES: Route[] = [
+/** Routes whose bodies get structured mutations; every other route comes from /docs/json too. */
+const KNOWN_ROUTES: Route[] = [
   { method: 'POST', path: '/v1/tasks', body: 'task' },
   { method: 'POST', path: '/v1/tasks/batch', body: 'batch' },
   { method: 'POST', path: '/v1/tasks/retry', body: 'retry' },
@@ -47,8 +49,20 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/docs' },
   { method: 'GET', path: '/docs/json' },
 ];
-const BODY_ROUTES = ROUTES.filter((r) => r.body);
-const ID_ROUTES = ROUTES.filter((r) => r.path.includes(':id'));
+const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+/** Every operation of the OpenAPI document, so routes added later are fuzzed without a list. */
+async function discoverRoutes(apiUrl: string): Promise<Route[]> {
+  const { status, body } = await http(apiUrl, 'GET', '/docs/json', undefined, { authorization: '' });
+  if (status !== 200 || typeof body?.paths !== 'object') return [];
+  return Object.entries(body.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((method) => HTTP_METHODS.includes(method))
+      .map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{([^}]+)\}/g, ':$1') })),
+  );
+}
+
+const withParams = (route: Route, value: string) => route.path.replace(/:[^/]+/g, value);
 
 // ---------------------------------------------------------------------------------------------
 // Values
@@ -291,11 +305,13 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
   let stack: Stack;
   let port: number;
   let knownIds: string[];
+  let routes: Route[];
   let keys: { writer: string; reader: string };
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
   beforeAll(async () => {
-    stack = await startStack({ env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
+    // One stack for every property; FUZZ_DIALECT=mysql points it at MariaDB instead.
+    stack = await startStack({ dialect: process.env.FUZZ_DIALECT === 'mysql' ? 'mysql' : 'postgres', env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
     port = Number(new URL(stack.apiUrl).port);
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
     await waitForTerminal(stack.apiUrl, task.id);
@@ -304,7 +320,11 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     keys = { writer: writer.key, reader: reader.key };
     // The victim key may be revoked by a fuzzed DELETE; the other two must keep working.
     knownIds = [task.id, victim.id];
-    console.log(`fuzz seed ${seed} (FUZZ_SEED=${seed} repeats this run)`);
+    const discovered = await discoverRoutes(stack.apiUrl);
+    const name = (r: Route) => `${r.method} ${r.path}`;
+    const known = new Set(KNOWN_ROUTES.map(name));
+    routes = [...KNOWN_ROUTES, ...discovered.filter((r) => !known.has(name(r)))];
+    console.log(`fuzz seed ${seed} (FUZZ_SEED=${seed} repeats this run); ${routes.length} routes: ${routes.map(name).join(', ')}`);
   });
 
   afterAll(async () => {
@@ -330,12 +350,15 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     authorization === undefined ? headers : [['Authorization', authorization], ...headers];
 
   it('survives malformed JSON bodies on every route that takes one', async () => {
+    const bodyRoutes = routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method));
     const arbitrary = fc
-      .constantFrom(...BODY_ROUTES)
-      .chain((route) => fc.tuple(fc.constant(route), fc.oneof({ arbitrary: BODIES[route.body!], weight: 4 }, { arbitrary: anyValue, weight: 1 })))
-      .map(([route, body]): RawRequest => ({
+      .constantFrom(...bodyRoutes)
+      .chain((route) =>
+        fc.tuple(fc.constant(route), route.body ? fc.oneof({ arbitrary: BODIES[route.body], weight: 4 }, { arbitrary: anyValue, weight: 1 }) : anyValue, idArb(knownIds)),
+      )
+      .map(([route, body, id]): RawRequest => ({
         method: route.method,
-        target: route.path,
+        target: withParams(route, id),
         headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'application/json']],
         body: Buffer.from(toJsonText(body), 'utf8'),
       }));
@@ -344,10 +367,10 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives non-JSON text, invalid UTF-8 and wrong content types', async () => {
     const arbitrary = fc
-      .tuple(fc.constantFrom(...ROUTES.filter((r) => r.method !== 'GET')), fc.option(CONTENT_TYPES, { freq: 8 }), fc.oneof(brokenJson, BODIES.task.map((b) => Buffer.from(toJsonText(b)))))
+      .tuple(fc.constantFrom(...routes.filter((r) => r.method !== 'GET')), fc.option(CONTENT_TYPES, { freq: 8 }), fc.oneof(brokenJson, BODIES.task.map((b) => Buffer.from(toJsonText(b)))))
       .map(([route, contentType, body]): RawRequest => ({
         method: route.method,
-        target: route.path.replace(':id', knownIds[0]),
+        target: withParams(route, knownIds[0]),
         headers: withAuth(`Bearer ${TEST_ADMIN_KEY}`, contentType === null ? [] : [['Content-Type', contentType]]),
         body,
       }));
@@ -356,10 +379,10 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives random Authorization and Idempotency-Key headers', async () => {
     const arbitrary = fc
-      .tuple(fc.constantFrom(...ROUTES), authorizationArb(keys), fc.option(headerValue, { freq: 2 }), fc.option(BODIES.task, { freq: 3 }))
+      .tuple(fc.constantFrom(...routes), authorizationArb(keys), fc.option(headerValue, { freq: 2 }), fc.option(BODIES.task, { freq: 3 }))
       .map(([route, authorization, idempotencyKey, body]): RawRequest => ({
         method: route.method,
-        target: route.path.replace(':id', knownIds[0]),
+        target: withParams(route, knownIds[0]),
         headers: withAuth(authorization, [
           ...(idempotencyKey === null ? [] : ([['Idempotency-Key', idempotencyKey]] as Array<[string, string]>)),
           ...(route.method === 'POST' ? ([['Content-Type', 'application/json']] as Array<[string, string]>) : []),
@@ -371,10 +394,10 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives random, unicode, traversal and very long ids on every route with an id', async () => {
     const arbitrary = fc
-      .tuple(fc.constantFrom(...ID_ROUTES), idArb(knownIds), fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.writer}`))
+      .tuple(fc.constantFrom(...routes.filter((r) => r.path.includes(':'))), idArb(knownIds), fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.writer}`))
       .map(([route, id, authorization]): RawRequest => ({
         method: route.method,
-        target: route.path.replace(':id', id),
+        target: withParams(route, id),
         headers: withAuth(authorization),
       }));
     await run('ids', RUNS.ids, arbitrary);
@@ -383,17 +406,55 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
   it('survives random query strings and methods at every route', async () => {
     const arbitrary = fc
       .tuple(
-        fc.constantFrom(...ROUTES),
+        fc.constantFrom(...routes),
         fc.option(fc.constantFrom('PUT', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'GET', 'POST', 'DELETE', 'PROPFIND'), { freq: 5 }),
         queryString,
         fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.reader}`),
       )
       .map(([route, method, query, authorization]): RawRequest => ({
         method: method ?? route.method,
-        target: `${route.path.replace(':id', knownIds[0])}?${query}`,
+        target: `${withParams(route, knownIds[0])}?${query}`,
         headers: withAuth(authorization),
       }));
     await run('queries', RUNS.queries, arbitrary);
+  });
+
+  /**
+   * What the fuzzer found, kept as fixed examples. Before the fixes: 500 INTERNAL_ERROR for the
+   * deep bodies (stack overflow in class-transformer/class-validator) and the NUL strings
+   * (PostgreSQL refuses U+0000 in text and jsonb); Fastify's own error shape, not the API's,
+   * for the malformed URLs and requests the HTTP parser refuses.
+   */
+  describe('regressions found by fuzzing', () => {
+    const admin: Array<[string, string]> = [['Authorization', `Bearer ${TEST_ADMIN_KEY}`]];
+    const json = (text: string): Pick<RawRequest, 'headers' | 'body'> => ({
+      headers: [...admin, ['Content-Type', 'application/json']],
+      body: Buffer.from(text),
+    });
+    const cases: Array<[string, number, string, RawRequest]> = [
+      ['payload nested 5000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":${deepText('obj', 5000)}}`) }],
+      ['body of 100000 nested arrays', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(deepText('arr', 100_000)) }],
+      ['batch tasks nested 1000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks/batch', ...json(`{"tasks":${deepText('arr', 1000)}}`) }],
+      ['key name nested 10000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/admin/keys', ...json(`{"tenant":"a","scopes":["admin"],"name":${deepText('arr', 10_000)}}`) }],
+      ['delayMs nested 10000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":{},"delayMs":${deepText('arr', 10_000)}}`) }],
+      ['NUL in the type filter', 400, 'VALIDATION_FAILED', { method: 'GET', target: '/v1/tasks?type=%00', headers: admin }],
+      ['NUL in the tag filter', 400, 'VALIDATION_FAILED', { method: 'GET', target: '/v1/tasks?tag=a%00b', headers: admin }],
+      ['NUL in a key name', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/admin/keys', ...json('{"tenant":"a","scopes":["tasks:read"],"name":"x\\u0000y"}') }],
+      ['NUL in the bulk-retry type', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks/retry', ...json('{"type":"x\\u0000y"}') }],
+      ['malformed percent-encoding in an id', 400, 'INVALID_URL', { method: 'GET', target: '/v1/tasks/%zz', headers: admin }],
+      ['malformed percent-encoding before /cancel', 400, 'INVALID_URL', { method: 'POST', target: '/v1/tasks/%E0%A4%A/cancel', headers: admin }],
+      ['an id over the path-parameter limit', 414, 'URI_TOO_LONG', { method: 'GET', target: `/v1/tasks/${'a'.repeat(4000)}`, headers: admin }],
+      ['a control character in Idempotency-Key', 400, 'BAD_REQUEST', { method: 'POST', target: '/v1/tasks', ...json('{}'), headers: [...admin, ['Idempotency-Key', 'a\u0001b'], ['Content-Type', 'application/json']] }],
+      ['raw UTF-8 bytes in the URL', 400, 'BAD_REQUEST', { method: 'GET', target: Buffer.from('/v1/tasks/é☃').toString('latin1'), headers: admin }],
+      ['an Authorization header over the size limit', 431, 'HEADERS_TOO_LARGE', { method: 'GET', target: '/v1/tasks', headers: [['Authorization', `Bearer ${'k'.repeat(20_000)}`]] }],
+    ];
+
+    it.each(cases)('%s → %i %s', async (_name, status, code, request) => {
+      const response = await sendRaw(port, request);
+      checkResponse(request, response);
+      expect(response.status).toBe(status);
+      expect(JSON.parse(response.body.toString()).error.code).toBe(code);
+    });
   });
 
   it('leaves the API and the worker alive and ready', async () => {

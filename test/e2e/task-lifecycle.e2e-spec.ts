@@ -189,11 +189,15 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
 
   it('describes queues and task types', async () => {
     const queues = (await get('/v1/queues')).body.queues;
-    expect(queues).toEqual([
-      expect.objectContaining({ name: 'system', paused: false, workers: expect.any(Number), taskTypes: ['system.noop', 'system.sleep'] }),
-    ]);
-    expect(queues[0].workers).toBeGreaterThanOrEqual(1);
-    expect(Object.keys(queues[0].counts)).toEqual(expect.arrayContaining(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']));
+    expect(queues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'system', paused: false, workers: expect.any(Number), taskTypes: ['system.noop', 'system.sleep'] }),
+        expect.objectContaining({ name: 'file-processing', taskTypes: ['file.clean'] }),
+      ]),
+    );
+    const system = queues.find((q: { name: string }) => q.name === 'system');
+    expect(system.workers).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(system.counts)).toEqual(expect.arrayContaining(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']));
 
     const types = (await get('/v1/task-types')).body.taskTypes;
     const sleep = types.find((t: { type: string }) => t.type === 'system.sleep');
@@ -216,7 +220,8 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
 
     const workerReady = await http(stack.workerUrl, 'GET', '/health/ready');
     expect(workerReady.status).toBe(200);
-    expect(workerReady.body.worker).toMatchObject({ queues: ['system'], running: true });
+    expect(workerReady.body.worker).toMatchObject({ running: true });
+    expect(workerReady.body.worker.queues).toEqual(expect.arrayContaining(['system', 'file-processing']));
     expect((await http(stack.workerUrl, 'GET', '/health/live')).status).toBe(200);
 
     const apiMetrics = (await get('/metrics')).body as string;

@@ -4,12 +4,13 @@ import { FilesModule } from '@conveyor/files';
 import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
 import { FilesApiModule } from '@conveyor/files/api';
 import { HealthApiModule } from '@conveyor/health/api';
+import { MetricsApiModule } from '@conveyor/observability/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
 import { TasksCoreModule } from '@conveyor/tasks';
 import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
-  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, FileCleaningApiModule, HealthApiModule],
+  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, FileCleaningApiModule, HealthApiModule, MetricsApiModule],
 })
 export class ApiModule {}

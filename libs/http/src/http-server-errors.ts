@@ -22,13 +22,21 @@ export function routerErrorHandler(error: FastifyError, request: FastifyRequest,
   void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
 }
 
+const LINGER_MS = 2000;
+
 /**
  * Fastify's `clientErrorHandler`: Node's HTTP parser refuses a request it cannot parse (a
  * control character in a header, raw non-ASCII bytes in the URL, headers over the size
- * limit) before Fastify sees a request. Answers like Fastify's default, but with the error body.
+ * limit) before Fastify sees a request. Answers with the error body, then closes in stages:
+ * Fastify's default (like Node's) destroys the socket at once, and closing with the rest of
+ * the request still unread sends a TCP reset that can wipe the answer out of the client's
+ * buffer; here the rest is read and dropped while the close completes.
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return;
+  }
   const [status, code, message] =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? [431, 'HEADERS_TOO_LARGE', 'The request headers are too large']
@@ -36,13 +44,15 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
         ? [408, 'REQUEST_TIMEOUT', 'The request took too long to arrive']
         : [400, 'BAD_REQUEST', 'The request is not valid HTTP'];
   const body = JSON.stringify({ error: { code, message } } satisfies ApiErrorBody);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(error);
+  // The parser is done with this connection: nothing read from now on may reach it again.
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.resume();
+  socket.setTimeout(LINGER_MS, () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Both, as FastifyAdapter options: `new FastifyAdapter({ ...httpServerErrorOptions, … })`. */

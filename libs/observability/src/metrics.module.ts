@@ -1,31 +1,24 @@
 import { Global, Module } from '@nestjs/common';
-import {
-  makeCounterProvider,
-  makeGaugeProvider,
-  makeHistogramProvider,
-  PrometheusModule,
-} from '@willsoto/nestjs-prometheus';
+import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { collectDefaultMetrics, register } from 'prom-client';
 import { METRIC } from './metric-names';
-import { MetricsController } from './metrics.controller';
 import { TaskMetrics } from './task-metrics';
+
+/** Process metrics (CPU, memory, event loop, GC) once per process, with our prefix. */
+function startDefaultMetrics(): void {
+  if (!register.getSingleMetric('conveyor_process_cpu_user_seconds_total')) collectDefaultMetrics({ prefix: 'conveyor_' });
+}
 
 const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
- * Prometheus for both apps: process metrics plus Conveyor's own. The API serves them at
- * `/metrics` through the module's controller; the worker, which has no HTTP app, serves the
- * same registry from its health server.
+ * Prometheus metrics for both apps: process metrics plus Conveyor's own, in prom-client's
+ * default registry. The API serves it at `/metrics` (`@conveyor/observability/api`); the
+ * worker, which has no HTTP app, serves it from its health server.
  */
 @Global()
 @Module({
-  imports: [
-    PrometheusModule.register({
-      path: '/metrics',
-      controller: MetricsController,
-      defaultMetrics: { enabled: true, config: { prefix: 'conveyor_' } },
-    }),
-  ],
   providers: [
     makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue'] }),
     makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue'] }),
@@ -63,4 +56,8 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
   ],
   exports: [TaskMetrics],
 })
-export class MetricsModule {}
+export class MetricsModule {
+  constructor() {
+    startDefaultMetrics();
+  }
+}

@@ -90,6 +90,8 @@ export class CleaningPass {
   private readonly dedupeNames: string[] | undefined;
   private dedupeCols: number[] = [];
   private ordinal = 0;
+  /** The row has a value rewritten by a parser whose output may need CSV quoting (url, phone). */
+  private rewritten = false;
 
   private marksSeen = 0;
   private readonly nullMaxLength: number;
@@ -123,7 +125,10 @@ export class CleaningPass {
     this.inDelimiter = settings.delimiter;
     this.outDelimiter = settings.outputDelimiter;
     this.eol = settings.lineEnding;
-    this.samePlainDelimiter = settings.format !== 'jsonl' && settings.outputFormat !== 'jsonl' && settings.delimiter === settings.outputDelimiter;
+    // A letter delimiter could appear through a case rule, so it never takes the shortcut.
+    const d = settings.outputDelimiter;
+    this.samePlainDelimiter =
+      settings.format !== 'jsonl' && settings.outputFormat !== 'jsonl' && settings.delimiter === d && d.toLowerCase() === d.toUpperCase();
     if (settings.format === 'jsonl') {
       this.jsonl = new JsonlReader((text, line, tooLong) => this.onJsonLine(text, line, tooLong), limits.maxRecordChars);
     } else {
@@ -187,9 +192,13 @@ export class CleaningPass {
     const rules = this.rules;
     const counts = this.report.rules;
     let v = value;
-    if (rules.trim && v.length > 0 && (isWhitespace(v.charCodeAt(0)) || isWhitespace(v.charCodeAt(v.length - 1)))) {
-      v = v.trim();
-      counts.cellsTrimmed++;
+    if (rules.trim && v.length > 0) {
+      // Native trim returns the same string when there is nothing to trim.
+      const trimmed = v.trim();
+      if (trimmed.length !== v.length) {
+        v = trimmed;
+        counts.cellsTrimmed++;
+      }
     }
     if (rules.collapse && v.length > 1 && needsCollapse(v)) {
       v = collapseWhitespace(v);
@@ -336,7 +345,7 @@ export class CleaningPass {
       this.rejectCsv(fields, count, line, reason);
       return;
     }
-    this.dedupeAndWrite((flags & PLAIN) !== 0 && this.samePlainDelimiter);
+    this.dedupeAndWrite((flags & PLAIN) !== 0 && this.samePlainDelimiter && !this.rewritten);
   }
 
   private csvHeader(fields: string[], count: number, line: number, flags: number): void {
@@ -540,6 +549,7 @@ export class CleaningPass {
       }
     }
     const typed = this.typed;
+    this.rewritten = false;
     if (typed.length === 0) return undefined;
     let reasons: string | undefined;
     let invalidValue = false;
@@ -586,6 +596,7 @@ export class CleaningPass {
             counts.valuesNormalized++;
             value = parsed;
             out[k] = parsed;
+            if (!parser!.csvSafe) this.rewritten = true;
           }
           outRaw[k] = parser!.json === 'raw' ? 1 : 0;
         }

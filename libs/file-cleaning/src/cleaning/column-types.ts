@@ -13,7 +13,7 @@ export interface ValueParser {
   explain?(value: string): string | undefined;
   /** How the value goes into JSON output: as a string, or raw (numbers, booleans). */
   readonly json: 'string' | 'raw';
-  /** Normalised values never contain delimiters, quotes or line breaks (no CSV quoting check). */
+  /** Normalisation never adds a delimiter, quote or line break (so no new CSV quoting need). */
   readonly csvSafe: boolean;
 }
 
@@ -199,7 +199,8 @@ export function createValueParser(rule: ColumnRule): ValueParser | undefined {
     case 'url':
       return parserOf('url', parseUrl, 'string', false);
     case 'phone':
-      return parserOf('phone', createPhoneParser(rule.defaultCountry), 'string', true);
+      // ";ext=" can meet a ";" delimiter
+      return parserOf('phone', createPhoneParser(rule.defaultCountry), 'string', false);
     case 'date': {
       const dates = new DateParser(rule.formats ?? DEFAULT_DATE_FORMATS);
       return {

@@ -10,10 +10,14 @@
  * Bad input and what happens:
  * - a `"` inside an unquoted field (`5" screen`): kept literally, flag STRAY_QUOTE;
  * - text after a closing quote (`"abc"def`): the field is kept raw, flag TEXT_AFTER_QUOTE;
- * - a quote never closed (at end of input, or the record outgrows `maxRecordChars`): the record
- *   ends at the line break after the opening quote, flag UNTERMINATED_QUOTE, and parsing resumes
- *   on the next line, so one stray quote costs one row, not the rest of the file;
- * - a record longer than `maxRecordChars` without quotes: flag TOO_LONG, skipped to its line end.
+ * - a quote never closed (at end of input, or a quoted field longer than 4 × maxRecordChars,
+ *   which streaming cannot tell from a quote never closed): the record ends at the line break
+ *   after the opening quote, flag UNTERMINATED_QUOTE, and parsing resumes on the next line, so
+ *   one stray quote costs one row, not the rest of the file;
+ * - a record whose fields add up to more than `maxRecordChars`: delivered with no fields and
+ *   flag TOO_LONG (a monster line is skipped to its end without being held in memory).
+ *
+ * Every outcome depends only on the text, never on where chunks happen to end.
  */
 
 export const STRAY_QUOTE = 1;
@@ -55,12 +59,15 @@ const S_SKIP = 6;
 const DOUBLED_QUOTES = /""/g;
 /** How much of a runaway field is kept for the rejects file. */
 const RUNAWAY_KEEP = 1024;
+/** Raw text held for one record before it counts as runaway (a multiple of maxRecordChars). */
+const HOLD_FACTOR = 4;
 
 export class CsvParser {
   /** Physical line of the scan position (1-based). */
   line = 1;
   private readonly delim: number;
   private readonly maxRecordChars: number;
+  private readonly holdChars: number;
   private readonly fields: string[] = [];
   private count = 0;
   private flags = 0;
@@ -82,6 +89,7 @@ export class CsvParser {
     this.delim = options.delimiter.charCodeAt(0);
     if ([QUOTE, LF, CR].includes(this.delim)) throw new Error('the delimiter cannot be a quote or a line break');
     this.maxRecordChars = options.maxRecordChars ?? 1024 * 1024;
+    this.holdChars = HOLD_FACTOR * this.maxRecordChars;
   }
 
   push(text: string): void {
@@ -109,6 +117,15 @@ export class CsvParser {
   }
 
   private emit(): void {
+    if (this.count > 1 || (this.count === 1 && this.fields[0].length > this.maxRecordChars)) {
+      let chars = this.count - 1;
+      for (let f = 0; f < this.count; f++) chars += this.fields[f].length;
+      if (chars > this.maxRecordChars) {
+        this.count = 0;
+        this.flags = (this.flags & HAD_QUOTES) | TOO_LONG;
+        this.badField = 0;
+      }
+    }
     this.sink(this.fields, this.count, this.recordLine, this.flags, this.badField);
     this.count = 0;
     this.flags = 0;
@@ -222,6 +239,12 @@ export class CsvParser {
             i = len;
             break outer;
           }
+          if (q + 1 - fieldStart > this.holdChars) {
+            // As long as a runaway quote: treated as one, whether or not it closes later.
+            this.state = S_QUOTED;
+            this.line = line;
+            return this.cutOpenQuote(s, fieldStart, atEnd);
+          }
           i = q + 1;
           state = S_QUOTED_QUOTE;
           continue;
@@ -296,16 +319,23 @@ export class CsvParser {
     this.line = line;
     if (atEnd) return this.finish(s, fieldStart);
 
-    let recordChars = len - fieldStart;
-    for (let f = 0; f < this.count; f++) recordChars += fields[f].length;
-    if (recordChars > this.maxRecordChars) {
-      if (state === S_QUOTED || state === S_QUOTED_QUOTE) return this.cutOpenQuote(s, fieldStart, false);
-      // An overlong line without quotes: report what we have and skip to its end.
-      fields[this.count++] = s.slice(fieldStart, fieldStart + RUNAWAY_KEEP);
-      this.markBad(TOO_LONG);
-      this.emit();
-      this.state = S_SKIP;
-      return undefined;
+    // Memory guard: a record (or, in quotes, a field) held past HOLD_FACTOR × maxRecordChars.
+    if (state === S_QUOTED || state === S_QUOTED_QUOTE) {
+      if (len - fieldStart > this.holdChars) return this.cutOpenQuote(s, fieldStart, false);
+    } else {
+      let held = len - fieldStart;
+      for (let f = 0; f < this.count; f++) held += fields[f].length;
+      if (held > this.holdChars) {
+        // An overlong line: reported without its fields and skipped to its end.
+        this.count = 0;
+        this.flags = (this.flags & HAD_QUOTES) | TOO_LONG;
+        this.badField = 0;
+        this.sink(this.fields, 0, this.recordLine, this.flags, 0);
+        this.flags = 0;
+        this.badField = -1;
+        this.state = S_SKIP;
+        return undefined;
+      }
     }
     this.pending = fieldStart === 0 ? s : s.slice(fieldStart);
     this.resumeAt = i - fieldStart;

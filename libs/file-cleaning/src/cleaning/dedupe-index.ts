@@ -112,6 +112,10 @@ export function hashText(text: string, ignoreCase: boolean): void {
 }
 
 const MAX_LOAD = 0.7;
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
 const INITIAL_SLOTS = 1 << 14;
 
 /** Open-addressing hash set (optionally map to a row number) of 64-bit hashes. */
@@ -195,8 +199,8 @@ export class DedupeIndex {
     if (bytes > this.maxBytes) {
       throw new CleaningError(
         'DEDUPE_INDEX_LIMIT',
-        `the dedupe index would need ${Math.round(bytes / 2 ** 20)} MiB for more than ${this.size} distinct keys, ` +
-          `over its ${Math.round(this.maxBytes / 2 ** 20)} MiB budget`,
+        `the dedupe index would need ${mib(bytes)} for more than ${this.size} distinct keys, over its ${mib(this.maxBytes)} budget ` +
+          '(dedupe on fewer columns, or raise limits.maxDedupeIndexBytes)',
       );
     }
     this.slots = new Int32Array(2 * count);

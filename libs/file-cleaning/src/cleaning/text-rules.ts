@@ -20,21 +20,16 @@ export function isWhitespace(code: number): boolean {
   );
 }
 
+/**
+ * Whitespace other than single spaces: tabs, line breaks, NBSP and friends, or two spaces in a
+ * row. A regex test is used on purpose: it runs as native code and measured faster per cell
+ * than a JS char loop.
+ */
+const NEEDS_COLLAPSE = /[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]| {2}/;
+
 /** True when the cell has a whitespace run other than single spaces (tab, newline, double space…). */
 export function needsCollapse(value: string): boolean {
-  let previousSpace = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 32) {
-      if (previousSpace) return true;
-      previousSpace = true;
-    } else if (isWhitespace(c)) {
-      return true;
-    } else {
-      previousSpace = false;
-    }
-  }
-  return false;
+  return NEEDS_COLLAPSE.test(value);
 }
 
 const WHITESPACE_RUN = /\s+/g;

@@ -36,24 +36,42 @@ export class TaskControlService {
     if (isTerminal(task.status)) {
       throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task is already ${task.status}`);
     }
-    const queue = this.producer.queue(task.queue);
-    const job = await this.redis(() => queue.getJob(id));
-    // remove() refuses (0) while a worker holds the job's lock, i.e. while it runs.
-    const removed = !job || (await this.redis(() => queue.remove(id))) === 1;
-    if (removed) {
-      const cancelled = { code: 'CANCELLED', message: 'cancelled before it ran' };
-      const changed = await this.ledger.transition(tenantId, id, [...WAITING, 'active'], {
+    // The ledger first: from here on no worker write, reconciler or retry can revive it.
+    const waiting = WAITING.includes(task.status);
+    if (waiting) {
+      const cancelled = await this.ledger.transition(tenantId, id, WAITING, {
         status: 'cancelled',
-        error: cancelled,
+        error: { code: 'CANCELLED', message: 'cancelled before it ran' },
         finishedAt: new Date(),
       });
-      if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', 'The task finished meanwhile');
-      return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
+      if (cancelled) {
+        const queue = this.producer.queue(task.queue);
+        // remove() refuses (0) while a worker holds the job's lock: it started meanwhile, so
+        // it is signalled like any running task and its worker records the end.
+        if ((await this.redis(() => queue.remove(id))) === 1) {
+          return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
+        }
+      }
     }
-    const client = await this.redis(() => queue.getBackend().client);
-    await this.redis(() => (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish(cancellationChannel(this.config.queuePrefix), id));
+    const job = await this.redis(() => this.producer.queue(task.queue).getJob(id));
+    if (!job) {
+      // Marked running but its job is gone (its worker and Redis both lost it): nothing to signal.
+      await this.ledger.transition(tenantId, id, ['active'], { status: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled; its job was gone' }, finishedAt: new Date() });
+    } else {
+      await this.signalCancellation(task.queue, id);
+    }
+    const current = (await this.ledger.findOne(tenantId, id))!;
+    if (!waiting && isTerminal(current.status) && current.status !== 'cancelled') {
+      throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task finished meanwhile (${current.status})`);
+    }
+    return { outcome: 'cancelling', task: current };
+  }
+
+  private async signalCancellation(queueName: string, id: string): Promise<void> {
+    const client = await this.redis(() => this.producer.queue(queueName).getBackend().client);
+    const publish = (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish.bind(client);
+    await this.redis(() => publish(cancellationChannel(this.config.queuePrefix), id));
     this.logger.log({ taskId: id }, `cancellation of a running task requested (${CANCEL_REASON})`);
-    return { outcome: 'cancelling', task };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { DEFAULT_BACKOFF, DEFAULT_PRIORITY, defineTaskType, type TaskTypeDefinition } from './task-type';
+import { DEFAULT_BACKOFF, DEFAULT_PRIORITY, defineTaskType, type TaskTypeDefinition, DEFAULT_MAX_PAYLOAD_BYTES } from './task-type';
 import { TaskTypeRegistry } from './task-type.registry';
 
 class EmptyPayload {}
@@ -26,7 +26,9 @@ describe('defineTaskType', () => {
       maxAttempts: undefined,
       backoff: { type: 'exponential', delayMs: 1000, jitter: 0.5 },
       timeoutMs: undefined,
+      maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
     });
+    expect(DEFAULT_MAX_PAYLOAD_BYTES).toBe(256 * 1024);
     expect(DEFAULT_PRIORITY).toBe(5);
     expect(definition.defaults.backoff.jitter).toBeGreaterThan(0);
   });
@@ -38,6 +40,7 @@ describe('defineTaskType', () => {
       maxAttempts: 4,
       backoff: { type: 'exponential', delayMs: 200, jitter: 0.5 },
       timeoutMs: 9000,
+      maxPayloadBytes: DEFAULT_MAX_PAYLOAD_BYTES,
     });
   });
 

@@ -184,6 +184,13 @@ export class TaskRunner {
     throw new UnrecoverableError(error.message);
   }
 
+  /** Records a task BullMQ failed on its own (e.g. its workers kept dying mid-run). */
+  async recordGaveUp(job: Job<TaskJobData>, reason: string): Promise<void> {
+    await this.writer.write(job.id as string, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
+    this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0);
+    this.logger.error({ taskId: job.id, taskType: job.name }, `task failed by the queue: ${reason}`);
+  }
+
   /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */
   private async release(job: Job<TaskJobData>, lease: JobLease, error: TaskInterruptedError): Promise<never> {
     await this.writer.write(job.id as string, {

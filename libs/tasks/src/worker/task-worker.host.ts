@@ -15,6 +15,9 @@ import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskJobData } from '../task-job';
 import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
 
+/** Failure reasons BullMQ sets itself, outside any processor (stalled or started too often). */
+const BULLMQ_GAVE_UP = /(stalled|started) more than allowable limit/;
+
 /** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
 export class HandlerBindingError extends Error {
   constructor(problems: string[]) {
@@ -67,6 +70,11 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
         name: this.config.worker.id,
       });
       worker.on('error', (error) => this.logger.error({ err: error, queue }, 'worker error'));
+      // BullMQ fails a job that stalled (its worker died) more often than allowed without
+      // calling any processor; the ledger must still learn that it ended.
+      worker.on('failed', (job, error) => {
+        if (job && BULLMQ_GAVE_UP.test(error?.message ?? '')) void this.runner.recordGaveUp(job, error.message);
+      });
       this.workers.push(worker);
       this.logger.log({ queue, concurrency }, 'consuming queue');
     }

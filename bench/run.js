@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Conveyor vs raw BullMQ, measured side by side in one run on the built apps as real processes:
+ *   enqueue    autocannon on POST /v1/tasks and /v1/tasks/batch vs bare Fastify + queue.add/addBulk
+ *   processing N pre-enqueued system.noop tasks drained by Conveyor workers (ledger on) vs raw
+ *              BullMQ Workers, concurrency 1/10/50, one and two processes
+ *   latency    enqueue → completed at a steady ~50 % of the measured max processing rate
+ *   profile    (--profile) CPU profiles of the API and the worker under load
+ * Results: bench/results/<timestamp>.json (+ latest.json), docs/benchmarks.md, docs/img/*.svg.
+ *
+ * Usage: npm run bench            quick mode (about 3 minutes)
+ *        npm run bench:full       longer runs, more rounds
+ *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only enqueue,processing,latency]
+ *                          [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
+ * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
+ * else during the run changes nothing.
+ * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
+ */
+const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+
+const MODES = {
+  smoke: {
+    enqueueSeconds: 2,
+    warmupSeconds: 1,
+    reps: 1,
+    connections: 10,
+    batchConnections: 4,
+    batchSize: 100,
+    warmupTasks: 50,
+    processing: [{ procs: 1, concurrency: 10, tasks: 300 }],
+    latencySeconds: 2,
+    latencyReps: 1,
+    latencyRate: 50,
+    profileSeconds: 3,
+    profileTasks: 1000,
+    profileConcurrency: 50,
+  },
+  quick: {
+    enqueueSeconds: 5,
+    warmupSeconds: 2,
+    reps: 2,
+    connections: 50,
+    batchConnections: 10,
+    batchSize: 100,
+    warmupTasks: 500,
+    processing: [
+      { procs: 1, concurrency: 1, tasks: 1000 },
+      { procs: 1, concurrency: 10, tasks: 4000 },
+      { procs: 1, concurrency: 50, tasks: 5000 },
+      { procs: 2, concurrency: 50, tasks: 5000 },
+    ],
+    latencySeconds: 8,
+    latencyReps: 1,
+    profileSeconds: 8,
+    profileTasks: 20000,
+    profileConcurrency: 50,
+  },
+  full: {
+    enqueueSeconds: 10,
+    warmupSeconds: 3,
+    reps: 3,
+    connections: 50,
+    batchConnections: 10,
+    batchSize: 100,
+    warmupTasks: 1000,
+    processing: [
+      { procs: 1, concurrency: 1, tasks: 3000 },
+      { procs: 1, concurrency: 10, tasks: 15000 },
+      { procs: 1, concurrency: 50, tasks: 20000 },
+      { procs: 2, concurrency: 10, tasks: 20000 },
+      { procs: 2, concurrency: 50, tasks: 20000 },
+    ],
+    latencySeconds: 20,
+    latencyReps: 3,
+    profileSeconds: 15,
+    profileTasks: 40000,
+    profileConcurrency: 50,
+  },
+};
+
+function parseArgs(argv) {
+  const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  const value = (name, fallback) => {
+    const i = argv.indexOf(name);
+    return i === -1 ? fallback : argv[i + 1];
+  };
+  const modeName = flags.has('--smoke') ? 'smoke' : flags.has('--full') ? 'full' : 'quick';
+  const only = value('--only', 'enqueue,processing,latency').split(',');
+  return {
+    modeName,
+    mode: MODES[modeName],
+    dialect: value('--db', 'postgres'),
+    only: new Set(only),
+    profile: flags.has('--profile'),
+    out: value('--out', null),
+    docs: !flags.has('--no-docs') && modeName !== 'smoke',
+    logLevel: value('--log-level', 'info'),
+    keepLogs: flags.has('--keep-logs'),
+    dist: value('--dist', null),
+  };
+}
+
+async function main() {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const { Run, ROOT, CAN_PIN, snapshotDist } = require('./lib/infra');
+  const { startStack, CPU } = require('./lib/stack');
+  const { environment } = require('./lib/machine');
+  const { enqueuePhase } = require('./lib/enqueue');
+  const { processingPhase } = require('./lib/processing');
+  const { latencyPhase } = require('./lib/latency');
+  const { profilePhase } = require('./lib/profile');
+  const { writeReport, checkTargets } = require('./lib/report');
+
+  const options = parseArgs(process.argv.slice(2));
+  if (!['postgres', 'mysql'].includes(options.dialect)) throw new Error(`--db must be postgres or mysql, not ${options.dialect}`);
+  const started = new Date();
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const outDir = options.out ? path.resolve(options.out) : path.join(ROOT, 'bench', 'results');
+  const log = (line) => process.stdout.write(`${line}\n`);
+  const run = new Run({ keepLogs: options.keepLogs, log });
+  const results = {
+    schema: 1,
+    mode: options.modeName,
+    startedAt: started.toISOString(),
+    settings: { ...options.mode, dialect: options.dialect, logLevel: options.logLevel },
+    pinning: CAN_PIN
+      ? { api: `CPU ${CPU.server}`, loadGenerator: `CPU ${CPU.load}`, workers: '1 process: CPU 0; 2 processes: CPU 0 and 1', latencyPhase: 'unpinned', redisAndDatabase: 'unpinned (shared machine services)' }
+      : { note: 'taskset unavailable: nothing pinned' },
+  };
+  try {
+    log(`conveyor bench (${options.modeName}, ${options.dialect}) — the machine is shared: read ratios, not absolute numbers`);
+    results.environment = await environment(options.dialect);
+    await snapshotDist(run, options.dist ? path.resolve(options.dist) : undefined);
+    const stack = await startStack(run, { dialect: options.dialect, logLevel: options.logLevel, log });
+    const api = await stack.startApi({ cpus: CPU.server });
+    const baseline = await stack.startBaselineApi({ cpus: CPU.server });
+    Object.assign(stack, { api: api.record, apiUrl: api.url, baselineApi: baseline.record, baselineUrl: baseline.url });
+    const ctx = { run, stack, mode: options.mode, log };
+    results.rssMb = { apiIdle: rssMb(api.record.pid) };
+
+    if (options.only.has('enqueue')) {
+      results.enqueue = await enqueuePhase(ctx);
+      results.rssMb.apiAfterEnqueue = rssMb(api.record.pid);
+      await stack.reset();
+    }
+    if (options.only.has('processing')) {
+      results.processing = await processingPhase(ctx);
+      await stack.reset();
+    }
+    if (options.only.has('latency')) {
+      const single = (results.processing?.configs ?? []).filter((c) => c.procs === 1);
+      const best = single.reduce((a, b) => (!a || b.summary.conveyor > a.summary.conveyor ? b : a), null);
+      let rate = options.mode.latencyRate;
+      let basis = 'fixed rate (smoke mode)';
+      if (!rate) {
+        if (!best) throw new Error('the latency phase needs the processing phase to pick its rate');
+        rate = Math.round(best.summary.conveyor * 0.5);
+        basis = `50 % of Conveyor's max processing rate (${best.summary.conveyor} tasks/s, 1 process, concurrency ${best.concurrency})`;
+        const enqueueMax = results.enqueue?.single?.summary.throughput.conveyor;
+        if (enqueueMax && enqueueMax * 0.5 < rate) {
+          rate = Math.round(enqueueMax * 0.5);
+          basis = `50 % of Conveyor's max single-task enqueue rate (${enqueueMax} req/s), below 50 % of its processing rate (${best.summary.conveyor} tasks/s)`;
+        }
+      }
+      results.latency = await latencyPhase(ctx, { rate, basis, concurrency: best?.concurrency ?? 10 });
+      await stack.reset();
+    }
+    if (options.profile) {
+      results.profile = await profilePhase(ctx, path.join(outDir, 'profiles'), stamp);
+      await stack.reset();
+    }
+    results.rssMb.apiEnd = rssMb(api.record.pid);
+    results.finishedAt = new Date().toISOString();
+    results.durationSec = Math.round((Date.now() - started.getTime()) / 1000);
+    results.environment.machine.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
+    results.targets = checkTargets(results);
+
+    fs.mkdirSync(outDir, { recursive: true });
+    const file = path.join(outDir, `${stamp}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    log(`results: ${path.relative(process.cwd(), file)}`);
+    if (options.docs) {
+      const written = await writeReport(results, { root: ROOT });
+      log(`report: ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
+    }
+    for (const target of results.targets) log(`target ${target.name}: ${target.actual} (target ${target.target}) ${target.met ? 'met' : 'MISSED'}`);
+  } catch (error) {
+    run.failed = true;
+    throw error;
+  } finally {
+    await run.cleanup();
+  }
+}
+
+function rssMb(pid) {
+  try {
+    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 102.4) / 10;
+  } catch {
+    return null;
+  }
+}
+
+if (!reexecOnProjectNode()) {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { MODES, parseArgs };

@@ -4,7 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import { In, LessThan, type Repository } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { ApiError } from '@conveyor/http';
 import { FileEntity, type FileKind } from './file.entity';
@@ -128,6 +128,16 @@ export class FilesService {
 
   open(file: FileEntity): Promise<Readable> {
     return this.storage.get(file.storageKey);
+  }
+
+  /** Files produced by these tasks (cleaned output, rejects, report). */
+  findForTasks(taskIds: string[]): Promise<FileEntity[]> {
+    return taskIds.length === 0 ? Promise.resolve([]) : this.files.findBy({ taskId: In(taskIds) });
+  }
+
+  /** Uploads older than `cutoff`, oldest first (they belong to no task, so they age out on their own). */
+  findUploadsBefore(cutoff: Date, limit: number): Promise<FileEntity[]> {
+    return this.files.find({ where: { kind: 'upload', createdAt: LessThan(cutoff) }, order: { createdAt: 'ASC' }, take: limit });
   }
 
   /** Removes files (bytes first, then metadata), e.g. a task's outputs at retention time. */

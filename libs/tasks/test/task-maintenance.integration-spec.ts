@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
@@ -5,6 +8,7 @@ import { register } from 'prom-client';
 import { DataSource, In, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { buildDataSourceOptions } from '@conveyor/database';
+import { FileEntity, FilesModule, FilesService } from '@conveyor/files';
 import { METRIC } from '@conveyor/observability';
 import { SYSTEM_QUEUE } from '@conveyor/system-tasks';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
@@ -38,6 +42,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
   let app: TestingModule;
   let tasks: Repository<TaskEntity>;
   let queue: Queue;
+  let storageDir: string;
   let producer: TaskProducer;
   let reconciler: TaskReconciler;
   let retention: TaskRetention;
@@ -58,6 +63,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     await migrator.destroy();
 
     prefix = uniqueName('it_maint');
+    storageDir = mkdtempSync(join(tmpdir(), 'conveyor-maint-files-'));
     Object.assign(process.env, {
       DATABASE_URL: database.url,
       REDIS_URL: TEST_REDIS_URL,
@@ -67,9 +73,10 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
       // The tests call the jobs themselves; the intervals stay off.
       RECONCILE_INTERVAL_MS: '0',
       RETENTION_INTERVAL_MS: '0',
+      STORAGE_DIR: storageDir,
     });
     app = await Test.createTestingModule({
-      imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule],
+      imports: [TasksCoreModule, FilesModule, TasksWorkerModule, SystemTasksWorkerModule],
       providers: [TaskProducer],
     }).compile();
     // Compiled but not initialised: the BullMQ workers start only when a test calls init().
@@ -86,6 +93,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     process.env = savedEnv;
     await database?.drop();
     await deleteRedisPrefix(prefix);
+    rmSync(storageDir, { recursive: true, force: true });
   });
 
   it('re-queues unfinished tasks whose jobs vanished from Redis, leaves the rest, and they complete', async () => {
@@ -265,8 +273,23 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     const jobsBefore = (await Promise.all(oldIds.map((id) => queue.getJob(id)))).filter(Boolean).length;
     expect(jobsBefore).toBeGreaterThan(900); // Redis still keeps the last 1000 completed jobs
 
+    // Files go with their tasks: outputs of purged tasks, and uploads older than the cutoff.
+    const files = app.get(FilesService);
+    const fileRows = app.get(DataSource).getRepository(FileEntity);
+    const oldOutput = await files.storeBuffer(tenant, Buffer.from('old output'), { kind: 'output', taskId: oldIds[0] });
+    const youngOutput = await files.storeBuffer(tenant, Buffer.from('young output'), { kind: 'output', taskId: youngIds[0] });
+    const oldUpload = await files.storeBuffer(tenant, Buffer.from('old upload'), { kind: 'upload' });
+    const youngUpload = await files.storeBuffer(tenant, Buffer.from('young upload'), { kind: 'upload' });
+    await fileRows.update({ id: oldUpload.id }, { createdAt: TWO_HOURS_AGO() });
+
     const report = await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) });
-    expect(report).toEqual({ ran: true, deleted: 1200, batches: [500, 500, 200] });
+    expect(report).toEqual({ ran: true, deleted: 1200, batches: [500, 500, 200], filesDeleted: 1 });
+    expect((await fileRows.findBy({ id: In([oldOutput.id, youngOutput.id, oldUpload.id, youngUpload.id]) })).map((f) => f.id).sort()).toEqual(
+      [youngOutput.id, youngUpload.id].sort(),
+    );
+    await expect(files.open(oldOutput)).rejects.toThrow();
+    await expect(files.open(oldUpload)).rejects.toThrow();
+    expect(await files.open(youngOutput)).toBeDefined();
 
     expect(await tasks.countBy({ id: In(oldIds) })).toBe(0);
     expect(await tasks.countBy({ id: In(youngIds), status: 'completed' })).toBe(5);
@@ -275,6 +298,6 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect(await queue.getJob(youngIds[0])).toBeDefined();
     expect(await queue.getJob(unfinishedIds[0])).toBeDefined();
 
-    expect(await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).toEqual({ ran: true, deleted: 0, batches: [] });
+    expect(await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).toEqual({ ran: true, deleted: 0, batches: [], filesDeleted: 0 });
   });
 });

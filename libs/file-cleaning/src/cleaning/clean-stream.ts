@@ -179,25 +179,31 @@ interface PassResult {
   inputWaitMs: number;
 }
 
-async function runPass(
-  options: CleanStreamOptions,
-  input: Readable,
-  rules: CompiledRules,
-  report: CleaningReport,
-  limits: PassLimits,
-  mode: PassMode,
-  sinks: { output: OutputSink; rejects: OutputSink },
-  index: DedupeIndex | undefined,
-  pass: number,
-  passes: number,
-  fixed: PassResult | undefined,
-): Promise<PassResult> {
+interface PassRun {
+  options: CleanStreamOptions;
+  input: Readable;
+  rules: CompiledRules;
+  report: CleaningReport;
+  limits: PassLimits;
+  mode: PassMode;
+  output: OutputSink;
+  rejects: OutputSink;
+  index: DedupeIndex | undefined;
+  pass: number;
+  passes: number;
+  /** keep:"last": the second read takes the first read's settings instead of sniffing again. */
+  settingsOf: PassResult | undefined;
+}
+
+async function runPass(run: PassRun): Promise<PassResult> {
+  const { options, input, rules, report, limits, mode, index, pass, passes } = run;
+  const sinks = { output: run.output, rejects: run.rejects };
   const started = performance.now();
   const { signal, onProgress, totalBytes } = options;
   const reader = new ChunkReader(input, signal);
   try {
     const head = await reader.head();
-    const { settings, detected } = fixed ?? resolveSettings(options, Buffer.concat(head));
+    const { settings, detected } = run.settingsOf ?? resolveSettings(options, Buffer.concat(head));
     const cleaning = new CleaningPass(settings, rules, report, limits, mode, sinks.output, sinks.rejects, index);
     const progress = () =>
       onProgress?.({
@@ -268,29 +274,41 @@ async function clean(options: CleanStreamOptions): Promise<CleaningReport> {
   const rejects = new OutputSink(options.rejects, options.rejects !== undefined);
   options.signal?.throwIfAborted();
 
-  let report = emptyReport();
+  const report = emptyReport();
   let indexPass: PassResult | undefined;
   let passes = 1;
   if (keepLast) {
     passes = 2;
-    const scratch = emptyReport();
-    const none = { output: new OutputSink(undefined, false), rejects: new OutputSink(undefined, false) };
-    indexPass = await runPass(options, open(), rules, scratch, limits, 'index', none, index, 1, 2, undefined);
-    report = emptyReport();
+    // The first read only builds the index; its counts are thrown away (the second read counts).
+    indexPass = await runPass({
+      options,
+      input: open(),
+      rules,
+      report: emptyReport(),
+      limits,
+      mode: 'index',
+      output: new OutputSink(undefined, false),
+      rejects: new OutputSink(undefined, false),
+      index,
+      pass: 1,
+      passes: 2,
+      settingsOf: undefined,
+    });
   }
-  const cleanPass = await runPass(
+  const cleanPass = await runPass({
     options,
-    open(),
+    input: open(),
     rules,
     report,
     limits,
-    keepLast ? 'emit-last' : 'single',
-    { output, rejects },
+    mode: keepLast ? 'emit-last' : 'single',
+    output,
+    rejects,
     index,
+    pass: passes,
     passes,
-    passes,
-    indexPass,
-  );
+    settingsOf: indexPass,
+  });
   if (indexPass && (indexPass.bytes !== cleanPass.bytes || indexPass.rowsIn !== cleanPass.rowsIn)) {
     throw new CleaningError(
       'INPUT_CHANGED',

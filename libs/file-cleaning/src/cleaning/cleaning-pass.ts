@@ -41,7 +41,7 @@ const MARK_RUN = new RegExp(INVALID_UTF8_MARK, 'g');
 const DOUBLE_QUOTE = /"/g;
 const REASON_VALUE_CHARS = 60;
 
-function describe(value: string): string {
+function quoteForReason(value: string): string {
   const shown = value.length > REASON_VALUE_CHARS ? `${value.slice(0, REASON_VALUE_CHARS)}…` : value;
   return JSON.stringify(shown.replace(MARK_RUN, REPLACEMENT_CHAR));
 }
@@ -321,7 +321,7 @@ export class CleaningPass {
     if (count !== this.width) {
       let reason = `ragged row: ${count} fields, the header has ${this.width}`;
       if (count > this.width) {
-        const extra = fields.slice(this.width, count).map(describe).join(', ');
+        const extra = fields.slice(this.width, count).map(quoteForReason).join(', ');
         reason += `; extra fields: ${extra.length > 200 ? `${extra.slice(0, 200)}…` : extra}`;
       }
       this.problem('ragged-row', line, reason);
@@ -577,7 +577,7 @@ export class CleaningPass {
           if (column.onInvalid === 'reject' || (column.onInvalid === 'null' && column.required)) {
             stats.rejected++;
             invalidValue = true;
-            const kind = outRaw[k] === 2 ? `${column.rule.type} (a nested JSON value)` : `${column.rule.type} ${describe(value)}`;
+            const kind = outRaw[k] === 2 ? `${column.rule.type} (a nested JSON value)` : `${column.rule.type} ${quoteForReason(value)}`;
             const why = outRaw[k] === 2 ? undefined : parser?.explain?.(value);
             reasons = (reasons ? `${reasons}; ` : '') + `${column.name}: invalid ${kind}${why ? ` (${why})` : ''}`;
             continue;

@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { FilesService } from '@conveyor/files';
 import { LedgerMaintenanceRepository, type FinishedTaskRef } from './ledger-maintenance.repository';
 import { MaintenanceLock } from './maintenance-lock';
 import { MaintenanceScheduler } from './maintenance-scheduler';
@@ -13,6 +14,8 @@ export interface PurgeReport {
   deleted: number;
   /** Rows deleted per DELETE statement, in order. */
   batches: number[];
+  /** Uploads removed for age (task outputs are removed with their tasks and not counted here). */
+  filesDeleted: number;
 }
 
 /**
@@ -32,6 +35,8 @@ export class TaskRetention implements OnApplicationBootstrap {
     private readonly queues: RegisteredQueues,
     private readonly lock: MaintenanceLock,
     private readonly scheduler: MaintenanceScheduler,
+    // Present when the process stores files: task outputs and old uploads go with the tasks.
+    @Optional() private readonly files?: FilesService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -42,13 +47,13 @@ export class TaskRetention implements OnApplicationBootstrap {
   async purgeOnce(options: { finishedBefore?: Date; signal?: AbortSignal } = {}): Promise<PurgeReport> {
     const cutoff = options.finishedBefore ?? new Date(Date.now() - this.config.tasks.ttlSeconds * 1000);
     const run = await this.lock.runExclusive('retention', (signal) => this.purge(cutoff, signal), { signal: options.signal });
-    if (!run.ran) return { ran: false, deleted: 0, batches: [] };
+    if (!run.ran) return { ran: false, deleted: 0, batches: [], filesDeleted: 0 };
     if (run.result.deleted > 0) this.logger.log({ ...run.result, finishedBefore: cutoff.toISOString() }, 'retention purge done');
     return run.result;
   }
 
   private async purge(cutoff: Date, signal: AbortSignal): Promise<PurgeReport> {
-    const report: PurgeReport = { ran: true, deleted: 0, batches: [] };
+    const report: PurgeReport = { ran: true, deleted: 0, batches: [], filesDeleted: 0 };
     for (;;) {
       signal.throwIfAborted();
       const batch = await this.ledger.findFinishedBefore(cutoff, BATCH_SIZE);
@@ -59,8 +64,18 @@ export class TaskRetention implements OnApplicationBootstrap {
       report.batches.push(deleted);
       // A row that changed between select and delete (retried) stayed, and so must its job.
       const kept = deleted < ids.length ? new Set(await this.ledger.findExistingIds(ids)) : new Set<string>();
-      await this.removeJobs(batch.filter((task) => !kept.has(task.id)));
+      const purged = batch.filter((task) => !kept.has(task.id));
+      await this.removeJobs(purged);
+      await this.files?.remove(await this.files.findForTasks(purged.map((task) => task.id)));
       if (batch.length < BATCH_SIZE) break;
+    }
+    if (this.files) {
+      for (let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE); uploads.length > 0; uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)) {
+        signal.throwIfAborted();
+        await this.files.remove(uploads);
+        report.filesDeleted += uploads.length;
+        if (uploads.length < BATCH_SIZE) break;
+      }
     }
     return report;
   }

@@ -13,6 +13,7 @@
  *        npm run bench:full       longer runs, more rounds
  *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only enqueue,processing,latency]
  *                          [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
+ *                          [--processing 1x10,2x50[:TASKS]] [--reps N]
  * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
  * else during the run changes nothing.
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
@@ -87,9 +88,21 @@ function parseArgs(argv) {
   };
   const modeName = flags.has('--smoke') ? 'smoke' : flags.has('--full') ? 'full' : 'quick';
   const only = value('--only', 'enqueue,processing,latency').split(',');
+  const mode = { ...MODES[modeName] };
+  // --processing 1x50,2x50[:tasks] picks the processing rows (processes x concurrency).
+  const processing = value('--processing', null);
+  if (processing) {
+    mode.processing = processing.split(',').map((spec) => {
+      const [, procs, concurrency, tasks] = /^(\d+)x(\d+)(?::(\d+))?$/.exec(spec) ?? [];
+      if (!procs) throw new Error(`--processing: "${spec}" is not PROCSxCONCURRENCY[:TASKS]`);
+      const known = MODES[modeName].processing.find((c) => c.concurrency === Number(concurrency));
+      return { procs: Number(procs), concurrency: Number(concurrency), tasks: Number(tasks ?? known?.tasks ?? 5000) };
+    });
+  }
+  if (value('--reps', null)) mode.reps = Number(value('--reps'));
   return {
     modeName,
-    mode: MODES[modeName],
+    mode,
     dialect: value('--db', 'postgres'),
     only: new Set(only),
     profile: flags.has('--profile'),

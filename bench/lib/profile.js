@@ -24,25 +24,34 @@ async function profilePhase(ctx, outDir, stamp) {
   fs.mkdirSync(outDir, { recursive: true });
   const out = {};
 
-  // API under single-task enqueue load.
-  const apiProfile = { port: await freePort(), file: path.join(outDir, `${stamp}-api.cpuprofile`) };
-  const api = await stack.startApi({ cpus: CPU.server, profile: apiProfile });
-  try {
-    const options = {
-      url: `${api.url}/v1/tasks`,
-      method: 'POST',
-      headers: stack.authHeaders,
-      body: bodyFor('single'),
-      connections: mode.connections,
-    };
-    await autocannon(run, { ...options, duration: mode.warmupSeconds });
-    await control(apiProfile.port, 'start');
-    const result = await autocannon(run, { ...options, duration: mode.profileSeconds });
-    await control(apiProfile.port, 'stop');
-    out.api = { file: path.relative(process.cwd(), apiProfile.file), load: `${Math.round(result['2xx'] / result.duration)} req/s on POST /v1/tasks`, ...summarise(JSON.parse(fs.readFileSync(apiProfile.file, 'utf8'))) };
-    log(`profile: API ${out.api.load}; busy ${out.api.busyMs} ms; ${apiProfile.file}`);
-  } finally {
-    await api.record.stop();
+  // API under enqueue load: single tasks, then batches (one profile each).
+  for (const kind of ['single', 'batch']) {
+    const profile = { port: await freePort(), file: path.join(outDir, `${stamp}-api-${kind}.cpuprofile`) };
+    const api = await stack.startApi({ cpus: CPU.server, profile });
+    try {
+      const options = {
+        url: `${api.url}${kind === 'single' ? '/v1/tasks' : '/v1/tasks/batch'}`,
+        method: 'POST',
+        headers: stack.authHeaders,
+        body: bodyFor(kind, mode.batchSize),
+        connections: kind === 'single' ? mode.connections : mode.batchConnections,
+      };
+      await autocannon(run, { ...options, duration: mode.warmupSeconds });
+      await control(profile.port, 'start');
+      const result = await autocannon(run, { ...options, duration: mode.profileSeconds });
+      await control(profile.port, 'stop');
+      const perSec = Math.round(result['2xx'] / result.duration);
+      const key = kind === 'single' ? 'api' : 'apiBatch';
+      out[key] = {
+        file: path.relative(process.cwd(), profile.file),
+        load: kind === 'single' ? `${perSec} req/s on POST /v1/tasks` : `${perSec} req/s (${perSec * mode.batchSize} tasks/s) on POST /v1/tasks/batch`,
+        ...summarise(JSON.parse(fs.readFileSync(profile.file, 'utf8'))),
+      };
+      log(`profile: API ${out[key].load}; busy ${out[key].busyMs} ms; ${profile.file}`);
+    } finally {
+      await api.record.stop();
+    }
+    await stack.reset();
   }
 
   // Worker draining tasks at concurrency 50.

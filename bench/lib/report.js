@@ -80,10 +80,11 @@ function markdown(results, charts) {
   }
   if (results.profile) {
     out.push('', '### CPU profile (top self time)', '');
-    for (const side of ['api', 'worker']) {
+    const titles = { api: 'API', apiBatch: 'API (batch)', worker: 'Worker' };
+    for (const side of ['api', 'apiBatch', 'worker']) {
       const prof = results.profile[side];
       if (!prof) continue;
-      out.push(`**${side === 'api' ? 'API' : 'Worker'}** under ${prof.load}: by origin ${prof.byOrigin.slice(0, 6).map((o) => `${o.origin} ${o.pctOfBusy} %`).join(', ')}.`, '');
+      out.push(`**${titles[side]}** under ${prof.load}: by origin ${prof.byOrigin.slice(0, 6).map((o) => `${o.origin} ${o.pctOfBusy} %`).join(', ')}.`, '');
       out.push(table(['function', 'where', '% of busy'], prof.topFunctions.slice(0, 10).map((f) => [`\`${f.function}\``, `\`${f.location}\``, fmt(f.pctOfBusy, 1)])));
       out.push('');
     }

@@ -21,7 +21,15 @@ async function bootstrap(): Promise<void> {
   await waitForDependencies(config, bootLogger(config));
   if (config.database.migrationsRun) await runMigrations(config.database);
 
-  const adapter = new FastifyAdapter({ ...httpServerErrorOptions, bodyLimit: config.security.jsonBodyLimitBytes, genReqId: requestIdOf, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    ...httpServerErrorOptions,
+    bodyLimit: config.security.jsonBodyLimitBytes,
+    genReqId: requestIdOf,
+    trustProxy: true,
+    // During a graceful stop, requests already on open keep-alive connections are still served
+    // (pm2 reload, rolling deploys) instead of being answered 503.
+    return503OnClosing: false,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.

@@ -1,7 +1,7 @@
 import type {} from '@fastify/multipart';
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, type Repository } from 'typeorm';
@@ -22,6 +22,36 @@ export function safeFileName(raw: string | undefined, fallback = 'file'): string
   // eslint-disable-next-line no-control-regex
   const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, '').replace(/^\.+/, '').trim().slice(0, 255);
   return cleaned || fallback;
+}
+
+/**
+ * A multipart body the parser cannot read (no boundary, cut short, malformed part headers) is
+ * the client's mistake: 400, where busboy's plain Error would have become a 500. Errors that
+ * already carry an HTTP status (the plugin's limits) keep it.
+ */
+function unreadableMultipart(error: unknown): unknown {
+  if (error instanceof HttpException || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return ApiError.badRequest('INVALID_MULTIPART', 'The multipart body cannot be read', [{ field: 'body', message: reason }]);
+}
+
+/** The request's parts, with read errors turned into client errors (see unreadableMultipart). */
+async function* readableParts<T>(parts: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = parts[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let next: IteratorResult<T>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        throw unreadableMultipart(error);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
 }
 
 export interface StoreOptions {
@@ -97,7 +127,7 @@ export class FilesService {
       throw new ApiError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data in a field named "file"');
     }
     // The multipart limit is one byte above ours, so our meter is what reports the overflow.
-    for await (const part of request.parts({ limits: { fileSize: maxBytes + 1, files: 1, fields: 20, fieldSize: 1024 * 1024 } })) {
+    for await (const part of readableParts(request.parts({ limits: { fileSize: maxBytes + 1, files: 1, fields: 20, fieldSize: 1024 * 1024 } }))) {
       if (part.type === 'field') {
         fields[part.fieldname] = String(part.value);
         continue;
@@ -106,7 +136,11 @@ export class FilesService {
         part.file.resume();
         continue;
       }
-      return this.store(tenantId, part.file, { name: part.filename, contentType: part.mimetype, kind: 'upload', maxBytes });
+      let readError: unknown;
+      part.file.once('error', (error) => (readError = error));
+      return this.store(tenantId, part.file, { name: part.filename, contentType: part.mimetype, kind: 'upload', maxBytes }).catch((error: unknown) => {
+        throw error === readError ? unreadableMultipart(error) : error;
+      });
     }
     throw ApiError.badRequest('VALIDATION_FAILED', 'No file in the request', [{ field: 'file', message: 'a multipart part named "file" is required' }]);
   }

@@ -79,7 +79,9 @@ describe('container images, their runtime stage played without an engine', () =>
         const { sources, dest } = parseCopy(instruction.args);
         for (const source of sources) cpSync(join(ROOT, source), join(inApp(dest), source.split('/').at(-1)!));
       } else if (instruction.keyword === 'RUN') {
-        const result = await runCommand('sh', ['-c', instruction.args], { npm_config_prefer_offline: 'true' }, { cwd: app, timeoutMs: 80_000 });
+        // npm needs the machine's own settings (registry, proxy, CA certificates): the whole env
+        const npmEnv = { ...(process.env as Record<string, string>), npm_config_prefer_offline: 'true' };
+        const result = await runCommand('sh', ['-c', instruction.args], npmEnv, { cwd: app, timeoutMs: 80_000 });
         if (result.code !== 0) throw new Error(`prod-deps RUN failed: ${instruction.args}\n${result.output.slice(-3000)}`);
       }
     }

@@ -7,7 +7,7 @@ import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError, flattenValidationErrors, validationFailed, type ApiErrorDetail } from '@conveyor/http';
+import { ApiError, findUnsafeInput, flattenValidationErrors, validationFailed, type ApiErrorDetail } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -115,6 +115,13 @@ export class TaskProducer {
           ]);
         }
         details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });
+        continue;
+      }
+      // Payloads reach here from JSON bodies (the global pipe has checked those) and from other
+      // producers, e.g. multipart form fields: the same limits hold for every one of them.
+      const unsafe = findUnsafeInput(request.payload);
+      if (unsafe) {
+        details.push({ ...unsafe, field: unsafe.field ? `${at}payload.${unsafe.field}` : `${at}payload` });
         continue;
       }
       const payloadBytes = Buffer.byteLength(JSON.stringify(request.payload));

@@ -57,11 +57,16 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
   });
 
   it('migrates up, down and up again', async () => {
-    // Revert every migration, newest first, until the ledger table is gone.
-    for (let i = 0; i < 20 && (await dataSource.createQueryRunner().hasTable('tasks')); i += 1) await dataSource.undoLastMigration();
-    expect(await dataSource.createQueryRunner().hasTable('tasks')).toBe(false);
-    await dataSource.runMigrations();
-    expect(await dataSource.createQueryRunner().hasTable('tasks')).toBe(true);
+    const runner = dataSource.createQueryRunner();
+    try {
+      // Revert every migration, newest first, until the ledger table is gone.
+      for (let i = 0; i < 20 && (await runner.hasTable('tasks')); i += 1) await dataSource.undoLastMigration();
+      expect(await runner.hasTable('tasks')).toBe(false);
+      await dataSource.runMigrations();
+      expect(await runner.hasTable('tasks')).toBe(true);
+    } finally {
+      await runner.release();
+    }
   });
 
   it('stores and reads back every field, with JSON and UTC timestamps intact', async () => {

@@ -23,7 +23,7 @@ const { reexecOnProjectNode } = require('../scripts/lib/project-node');
 const MODES = {
   smoke: {
     enqueueSeconds: 2,
-    warmupSeconds: 1,
+    warmupSeconds: 0,
     reps: 1,
     connections: 10,
     batchConnections: 4,
@@ -31,6 +31,7 @@ const MODES = {
     warmupTasks: 50,
     processing: [{ procs: 1, concurrency: 10, tasks: 300 }],
     latencySeconds: 2,
+    latencyWarmupSeconds: 0,
     latencyReps: 1,
     latencyRate: 50,
     profileSeconds: 3,
@@ -52,6 +53,7 @@ const MODES = {
       { procs: 2, concurrency: 50, tasks: 5000 },
     ],
     latencySeconds: 8,
+    latencyWarmupSeconds: 1,
     latencyReps: 1,
     profileSeconds: 8,
     profileTasks: 20000,
@@ -73,6 +75,7 @@ const MODES = {
       { procs: 2, concurrency: 50, tasks: 20000 },
     ],
     latencySeconds: 20,
+    latencyWarmupSeconds: 2,
     latencyReps: 3,
     profileSeconds: 15,
     profileTasks: 40000,
@@ -118,7 +121,7 @@ async function main() {
   const fs = require('node:fs');
   const os = require('node:os');
   const path = require('node:path');
-  const { Run, ROOT, CAN_PIN, snapshotDist } = require('./lib/infra');
+  const { Run, ROOT, CAN_PIN, snapshotDist, rssMb } = require('./lib/infra');
   const { startStack, CPU } = require('./lib/stack');
   const { environment } = require('./lib/machine');
   const { enqueuePhase } = require('./lib/enqueue');
@@ -148,10 +151,13 @@ async function main() {
     results.environment = await environment(options.dialect);
     await snapshotDist(run, options.dist ? path.resolve(options.dist) : undefined);
     const stack = await startStack(run, { dialect: options.dialect, logLevel: options.logLevel, log });
+    // What this run created (and removed again at the end): the smoke test checks it is gone.
+    results.resources = { database: stack.db.name, queuePrefixes: Object.values(stack.prefixes) };
     const api = await stack.startApi({ cpus: CPU.server });
     const baseline = await stack.startBaselineApi({ cpus: CPU.server });
     Object.assign(stack, { api: api.record, apiUrl: api.url, baselineApi: baseline.record, baselineUrl: baseline.url });
-    const ctx = { run, stack, mode: options.mode, log };
+    const { serverPid } = require('./lib/stack');
+    const ctx = { run, stack, mode: options.mode, log, redisPid: serverPid('redis-server')?.[0] };
     results.rssMb = { apiIdle: rssMb(api.record.pid) };
 
     if (options.only.has('enqueue')) {
@@ -190,6 +196,8 @@ async function main() {
     results.durationSec = Math.round((Date.now() - started.getTime()) / 1000);
     results.environment.machine.loadAverageAtEnd = os.loadavg().map((v) => Math.round(v * 100) / 100);
     results.targets = checkTargets(results);
+    results.resources.processes = run.spawned.length;
+    results.resources.pids = run.spawned.map((p) => p.pid);
 
     fs.mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, `${stamp}.json`);
@@ -206,15 +214,6 @@ async function main() {
     throw error;
   } finally {
     await run.cleanup();
-  }
-}
-
-function rssMb(pid) {
-  try {
-    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 102.4) / 10;
-  } catch {
-    return null;
   }
 }
 

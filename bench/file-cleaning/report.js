@@ -18,6 +18,7 @@ const NAMES = {
   duckdb: 'DuckDB SELECT DISTINCT (2 threads)',
   'engine-full': 'Conveyor engine, BENCH_RULES',
   'engine-trim': 'Conveyor engine, trim only (no dedupe)',
+  'engine-warm': 'Conveyor engine, Miller-equivalent rules, warm process (3rd run, in-process MB/s)',
 };
 /** Short names for the chart legends. */
 const SHORT = {
@@ -26,8 +27,9 @@ const SHORT = {
   duckdb: 'DuckDB, 2 threads',
   'engine-full': 'engine, BENCH_RULES',
   'engine-trim': 'engine, trim only (no dedupe)',
+  'engine-warm': 'engine, Miller-equivalent, warm (in-process)',
 };
-const COLORS = { 'engine-mlr': '#1f77b4', miller: '#d62728', duckdb: '#ff7f0e', 'engine-full': '#2ca02c', 'engine-trim': '#9467bd' };
+const COLORS = { 'engine-mlr': '#1f77b4', miller: '#d62728', duckdb: '#ff7f0e', 'engine-full': '#2ca02c', 'engine-trim': '#9467bd', 'engine-warm': '#17becf' };
 
 const mib = (bytes) => (bytes === null || bytes === undefined ? null : Math.round(bytes / 2 ** 20));
 const fmtMib = (bytes) => (bytes === null || bytes === undefined ? '–' : bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${mib(bytes)} MiB`);
@@ -191,27 +193,51 @@ function markdown(result, charts) {
   lines.push('');
 
   lines.push('### Throughput and memory', '');
-  lines.push('| size | tool | median MB/s | min–max | in-process MB/s | CPU % | peak RSS | dedupe index | rows out |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '| size | tool | median MB/s | min–max | in-process MB/s | CPU % | other load (cores) | peak RSS | dedupe index | rows out |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   for (const [size, summary] of Object.entries(result.summary)) {
     for (const [tool, t] of Object.entries(summary.tools)) {
-      const status = t.status === 'ok' ? '' : ` (${t.status}${t.killed ? ` after reading ${fmtMib(t.killed.readBytes)} in ${fmt(t.killed.afterMs / 1000)} s` : ''})`;
+      const status =
+        t.status === 'ok'
+          ? ''
+          : ` (${t.status}${t.killed ? `: ${fmtMib(t.killed.atRssBytes)} RSS after reading ${fmtMib(t.killed.readBytes)} in ${fmt(t.killed.afterMs / 1000)} s, ${t.killed.mbpsUntilKilled ?? '–'} MB/s until then` : ''})`;
       lines.push(
-        `| ${size} | ${NAMES[tool]}${status} | **${fmt(t.medianMbps)}** | ${fmt(t.minMbps)}–${fmt(t.maxMbps)} | ${fmt(t.medianInProcessMbps)} | ${t.medianCpuPct ?? '–'} | ${fmtMib(t.peakRssBytes)} | ${t.indexBytes ? fmtMib(t.indexBytes) : '–'} | ${t.rowsOut ?? '–'} |`,
+        `| ${size} | ${NAMES[tool]}${status} | **${fmt(t.medianMbps)}** | ${fmt(t.minMbps)}–${fmt(t.maxMbps)} | ${fmt(t.medianInProcessMbps)} | ${t.medianCpuPct ?? '–'} | ${fmt(t.medianBackgroundCores, 2)} | ${fmtMib(t.peakRssBytes)} | ${t.indexBytes ? fmtMib(t.indexBytes) : '–'} | ${t.rowsOut ?? '–'} |`,
       );
     }
   }
-  lines.push('', '"in-process" excludes process start and module loading (engine: its report\'s totalMs; DuckDB: the DESCRIBE + COPY).', '');
+  lines.push(
+    '',
+    '"in-process" excludes process start and module loading (engine: its report\'s totalMs; DuckDB: the DESCRIBE + COPY). ' +
+      '"CPU %" is the tool\'s user + system time over its wall time (DuckDB and Miller use several threads; the engine one, plus V8\'s GC helpers). ' +
+      '"other load" is the median number of cores that everything else on the machine kept busy during the tool\'s runs.',
+    '',
+  );
 
   lines.push('### Ratios against the targets', '');
-  lines.push('| size | ratio | per round | median | target | met |', '|---|---|---|---:|---:|---|');
+  lines.push(
+    'Contention hurts the multi-threaded peers more than the one-threaded engine, so rounds run while other work was busy flatter the engine; ' +
+      '"quiet median" takes only rounds in which other work kept < 0.25 cores busy during both runs, and the target is judged on it when there are any.',
+    '',
+  );
+  lines.push('| size | ratio | per round | median | quiet rounds | quiet median | target | met |', '|---|---|---|---:|---:|---:|---:|---|');
   for (const [size, summary] of Object.entries(result.summary)) {
     const r = summary.ratios;
-    const row = (name, series, target) =>
-      lines.push(`| ${size} | ${name} | ${series.perRound.map((v) => fmt(v, 2)).join(', ')} | **${fmt(series.median, 2)}** | ${target ?? '–'} | ${target === undefined ? '' : series.median === null ? 'n/a' : series.median >= target ? 'yes' : 'no'} |`);
+    const row = (name, series, target) => {
+      const judged = series.quietRounds ? series.quietMedian : series.median;
+      const met = target === undefined ? '' : judged === null || judged === undefined ? 'n/a' : judged >= target ? '**yes**' : '**no**';
+      lines.push(
+        `| ${size} | ${name} | ${series.perRound.map((v) => fmt(v, 2)).join(', ')} | ${fmt(series.median, 2)} | ${series.quietRounds ?? '–'} | ${fmt(series.quietMedian, 2)} | ${target ?? '–'} | ${met} |`,
+      );
+    };
     row('engine (Miller-equivalent) / Miller', r.engineVsMiller, 3);
     row('engine (Miller-equivalent) / DuckDB', r.engineVsDuckdb, 0.5);
     row('engine (BENCH_RULES) / Miller', r.engineFullVsMiller);
     row('engine (BENCH_RULES) / DuckDB', r.engineFullVsDuckdb);
+    if (r.engineWarmVsMiller?.median != null) row('engine warm, in-process (Miller-equivalent) / Miller', r.engineWarmVsMiller);
+    if (r.engineVsMillerUntilKilled?.median != null) row('engine (Miller-equivalent) / Miller\'s rate until killed at the RSS cap (indicative)', r.engineVsMillerUntilKilled);
   }
   lines.push('');
 
@@ -224,39 +250,42 @@ function markdown(result, charts) {
     lines.push('');
   }
 
-  lines.push('### Flat memory (engine peak RSS as the file grows)', '');
-  lines.push(`Criterion: ${result.memory.criterion}.`, '');
+  lines.push('### Flat memory', '');
+  const ot = result.memory.overTime;
+  if (ot) {
+    lines.push(
+      `Memory over time, first round on the ${ot.size} input: highest value in the first and in the second half of each run. RSS is sampled every 0.5 s ` +
+        'from outside; the engine also samples itself every 0.25 s, and "RSS − ArrayBuffers" leaves out the dedupe index (a typed array) and the I/O buffers. ' +
+        `Verdict: ${result.memory.criterion}.`,
+      '',
+    );
+    lines.push('| tool | max RSS 1st → 2nd half | RSS − ArrayBuffers 1st → 2nd half | V8 heap (committed) 1st → 2nd half | flat | status |', '|---|---:|---:|---:|---|---|');
+    const pair = (a, b) => (a === null || a === undefined ? '–' : `${a} → ${b} MiB`);
+    for (const [tool, e] of Object.entries(ot.series)) {
+      lines.push(
+        `| ${NAMES[tool]} | ${pair(e.firstHalfMaxMiB, e.secondHalfMaxMiB)} | ${pair(e.firstHalfMaxRssLessArrayBuffersMiB, e.secondHalfMaxRssLessArrayBuffersMiB)} | ${pair(e.firstHalfMaxHeapTotalMiB, e.secondHalfMaxHeapTotalMiB)} | ${e.plateau === undefined ? '' : e.plateau ? '**yes**' : '**no**'} | ${e.status} |`,
+      );
+    }
+    lines.push('');
+  }
   const sizes = Object.keys(result.summary);
-  lines.push(`| variant | ${sizes.join(' | ')} | growth (less index) | flat |`, `|---|${sizes.map(() => '---:').join('|')}|---:|---|`);
+  lines.push(
+    'Peak RSS by input size (context: peak RSS of short runs is noisy and still includes V8\'s heap growing towards its steady size; "less index" subtracts 1.5 × the final dedupe index, ' +
+      'as the table doubles and the old table lives on during the rehash):',
+    '',
+  );
+  lines.push(`| tool | ${sizes.join(' | ')} | peak RSS less index, growth |`, `|---|${sizes.map(() => '---:').join('|')}|---:|`);
   for (const [tool, points] of Object.entries(result.memory.variants)) {
-    const v = result.memory.verdicts[tool];
+    const a = result.memory.verdicts[tool]?.acrossSizes;
     const cells = sizes.map((size) => {
       const p = points.find((x) => x.size === size);
       if (!p) return '–';
       return `${fmtMib(p.peakRssBytes)}${p.indexBytes ? ` (index ${fmtMib(p.indexBytes)})` : ''}${p.status !== 'ok' ? ` ${p.status}` : ''}`;
     });
-    const growth = v ? `${v.from} → ${v.to} (${v.inputGrowth}× the input): ${v.growthBytes >= 0 ? '+' : '−'}${fmtMib(Math.abs(v.growthBytes))} (${v.growthPct} %)` : '–';
-    lines.push(`| ${NAMES[tool]} | ${cells.join(' | ')} | ${growth} | ${v ? (v.flat ? 'yes' : 'no') : ''} |`);
+    const growth = a ? `${a.from} → ${a.to} (${a.inputGrowth}× the input): ${a.growthBytes >= 0 ? '+' : '−'}${fmtMib(Math.abs(a.growthBytes))} (${a.growthPct} %)` : '–';
+    lines.push(`| ${NAMES[tool]} | ${cells.join(' | ')} | ${growth} |`);
   }
   lines.push('');
-
-  const ot = result.memory.overTime;
-  if (ot) {
-    lines.push(
-      `Memory over time, first round on the ${ot.size} input: does it stop growing? Highest value in the first and in the second half of each run. ` +
-        'RSS is sampled every 0.5 s from outside; the engine also samples itself every 0.25 s, and "RSS − ArrayBuffers" leaves out the dedupe index ' +
-        '(a typed array) and the I/O buffers. Plateau: that figure grows by < 32 MiB from the first to the second half, while the second half of the file streams through.',
-      '',
-    );
-    lines.push('| tool | max RSS 1st → 2nd half | RSS − ArrayBuffers 1st → 2nd half | V8 heap (committed) 1st → 2nd half | plateau | status |', '|---|---:|---:|---:|---|---|');
-    const pair = (a, b) => (a === null || a === undefined ? '–' : `${a} → ${b} MiB`);
-    for (const [tool, e] of Object.entries(ot.series)) {
-      lines.push(
-        `| ${NAMES[tool]} | ${pair(e.firstHalfMaxMiB, e.secondHalfMaxMiB)} | ${pair(e.firstHalfMaxRssLessArrayBuffersMiB, e.secondHalfMaxRssLessArrayBuffersMiB)} | ${pair(e.firstHalfMaxHeapTotalMiB, e.secondHalfMaxHeapTotalMiB)} | ${e.plateau === undefined ? '' : e.plateau ? 'yes' : 'no'} | ${e.status} |`,
-      );
-    }
-    lines.push('');
-  }
 
   for (const profile of result.profiles ?? []) {
     lines.push(`### Where the engine's time goes (\`--cpu-prof\`, rules ${profile.rules}, ${profile.input})`, '');

@@ -58,6 +58,8 @@ const CAN_PIN = (() => {
 class Run {
   constructor({ keepLogs = false, log = (line) => process.stderr.write(`${line}\n`) } = {}) {
     this.children = new Set();
+    /** Every process this run started (name, pid), for the record. */
+    this.spawned = [];
     this.cleanups = [];
     this.log = log;
     this.keepLogs = keepLogs;
@@ -103,6 +105,7 @@ class Run {
     child.once('error', (error) => this.log(`${name}: ${error.message}`));
     this.children.add(record);
     record.pid = child.pid;
+    this.spawned.push({ name, pid: child.pid });
     record.tail = (bytes = 4000) => tail(logFile, bytes);
     record.stop = (timeoutMs = 15_000) => this.stop(record, timeoutMs);
     return record;
@@ -206,6 +209,33 @@ async function snapshotDist(run, distDir = path.join(ROOT, 'dist')) {
     await sleep(1000);
   }
 }
+
+/** Resident memory of a process in MB, from /proc; null elsewhere. */
+function rssMb(pid) {
+  try {
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 102.4) / 10;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc; null elsewhere. */
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 /** Polls `url` until it answers 200; fails early with the log tail if the process exits. */
 async function waitReady(record, url, timeoutMs = 60_000) {
@@ -315,6 +345,8 @@ module.exports = {
   CAN_PIN,
   Run,
   sleep,
+  cpuMs,
+  rssMb,
   uniqueName,
   freePort,
   waitReady,

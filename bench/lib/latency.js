@@ -101,7 +101,7 @@ async function latencyPhase(ctx, { rate, basis, concurrency }) {
   // pinning them to two cores would measure contention we chose, not the system's latency.
   const workers = [await stack.startWorker({ concurrency, name: 'latency-worker' }), await stack.startRawWorker({ concurrency, name: 'latency-raw-worker' })];
   try {
-    for (const system of SYSTEMS) await measure(ctx, system, rate, Math.min(1, mode.latencySeconds)); // warm-up
+    if (mode.latencyWarmupSeconds > 0) for (const system of SYSTEMS) await measure(ctx, system, rate, mode.latencyWarmupSeconds);
     const runs = { conveyor: [], baseline: [] };
     for (let round_ = 0; round_ < mode.latencyReps; round_ += 1) {
       for (const system of SYSTEMS) {

@@ -11,7 +11,7 @@
 const { CPU } = require('./stack');
 const { QUEUE, NAME, jobData, jobOptions } = require('./baseline-job');
 const { compare, round } = require('./stats');
-const { sleep } = require('./infra');
+const { sleep, cpuMs, rssMb } = require('./infra');
 
 const SYSTEMS = ['conveyor', 'baseline'];
 const FILL_BATCH = 1000;
@@ -46,7 +46,11 @@ async function fill(ctx, system, count) {
 const PENDING_STATES = ['waiting', 'active', 'prioritized', 'delayed', 'waiting-children', 'paused'];
 
 /** Resumes the paused queue and waits until nothing is left in it; returns tasks/s. */
-async function drain(ctx, system, count, timeoutMs) {
+async function drain(ctx, system, count, timeoutMs, pids = []) {
+  const dbPids = system === 'conveyor' ? await ctx.stack.databaseServerPids() : [];
+  const dbBefore = dbPids.map(cpuMs);
+  const redisBefore = ctx.redisPid ? cpuMs(ctx.redisPid) : null;
+  const cpuBefore = pids.map(cpuMs);
   const queue = ctx.stack.queues[system];
   const prefix = ctx.stack.prefixes[system];
   const failedBefore = (await queue.getJobCounts('failed')).failed;
@@ -67,7 +71,23 @@ async function drain(ctx, system, count, timeoutMs) {
   const failed = (await queue.getJobCounts('failed')).failed - failedBefore;
   if (failed > 0) throw new Error(`${system}: ${failed} tasks failed while draining`);
   const seconds = (finished - started) / 1000;
-  return { tasks: count, seconds: round(seconds, 3), tasksPerSec: round(count / seconds, 1), pollLagMs: polledEnd - finished };
+  const dbCpu = dbPids.reduce((sum, pid, i) => sum + ((cpuMs(pid) ?? dbBefore[i]) - (dbBefore[i] ?? 0)), 0);
+  const redisCpu = redisBefore === null ? null : cpuMs(ctx.redisPid) - redisBefore;
+  const cpu = pids.length && cpuBefore.every((v) => v !== null) ? pids.reduce((sum, pid, i) => sum + cpuMs(pid) - cpuBefore[i], 0) : null;
+  return {
+    tasks: count,
+    seconds: round(seconds, 3),
+    tasksPerSec: round(count / seconds, 1),
+    pollLagMs: polledEnd - finished,
+    // Worker CPU (all processes of the system) per task, and as a share of the drain's wall time
+    // per process: near 100 % means the worker itself is the limit.
+    workerCpuUsPerTask: cpu === null ? null : round((cpu * 1000) / count, 1),
+    workerCpuPct: cpu === null ? null : round((cpu / ((polledEnd - started) * pids.length)) * 100, 1),
+    // The ledger database's server processes serving this run (PostgreSQL backends of its
+    // database; the whole mysqld for MySQL) and Redis (shared with everyone on the machine).
+    databaseCpuUsPerTask: dbPids.length ? round((dbCpu * 1000) / count, 1) : null,
+    redisCpuUsPerTask: redisCpu === null ? null : round((redisCpu * 1000) / count, 1),
+  };
 }
 
 function cpusFor(procs, index) {
@@ -83,11 +103,16 @@ async function processingPhase(ctx) {
   for (const config of mode.processing) {
     const { procs, concurrency, tasks } = config;
     const workers = [];
+    const pids = { conveyor: [], baseline: [] };
     for (let i = 0; i < procs; i += 1) {
-      workers.push(await stack.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `worker-c${concurrency}-${i}` }));
-      workers.push(await stack.startRawWorker({ concurrency, cpus: cpusFor(procs, i), name: `raw-worker-c${concurrency}-${i}` }));
+      const conveyor = await stack.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `worker-c${concurrency}-${i}` });
+      const raw = await stack.startRawWorker({ concurrency, cpus: cpusFor(procs, i), name: `raw-worker-c${concurrency}-${i}` });
+      workers.push(conveyor, raw);
+      pids.conveyor.push(conveyor.record.pid);
+      pids.baseline.push(raw.record.pid);
     }
     const timeoutMs = Math.max(60_000, tasks * 20);
+    const rss = { idle: { conveyor: rssMb(pids.conveyor[0]), baseline: rssMb(pids.baseline[0]) } };
     try {
       const warm = Math.min(tasks, mode.warmupTasks);
       for (const system of SYSTEMS) {
@@ -99,13 +124,16 @@ async function processingPhase(ctx) {
         for (const system of SYSTEMS) {
           await fill(ctx, system, tasks);
           await sleep(200); // let the API's and Redis' work from filling settle
-          const result = await drain(ctx, system, tasks, timeoutMs);
+          const result = await drain(ctx, system, tasks, timeoutMs, pids[system]);
           runs[system].push(result);
-          log(`  processing ${procs}×c${String(concurrency).padEnd(3)} ${system.padEnd(8)} round ${round_ + 1}: ${result.tasksPerSec} tasks/s (${tasks} in ${result.seconds} s)`);
+          log(`  processing ${procs}×c${String(concurrency).padEnd(3)} ${system.padEnd(8)} round ${round_ + 1}: ${result.tasksPerSec} tasks/s (${tasks} in ${result.seconds} s; worker CPU ${result.workerCpuUsPerTask} µs/task, ${result.workerCpuPct} % busy; db ${result.databaseCpuUsPerTask ?? '–'} µs/task; redis ${result.redisCpuUsPerTask ?? '–'} µs/task)`);
         }
       }
       const summary = compare(runs.conveyor, runs.baseline, 'tasksPerSec');
-      results.push({ procs, concurrency, tasks, runs, summary });
+      const cpu = compare(runs.conveyor, runs.baseline, 'workerCpuUsPerTask', { higherIsBetter: false });
+      const busy = compare(runs.conveyor, runs.baseline, 'workerCpuPct', { higherIsBetter: false });
+      rss.afterRounds = { conveyor: rssMb(pids.conveyor[0]), baseline: rssMb(pids.baseline[0]) };
+      results.push({ procs, concurrency, tasks, runs, summary, workerCpuUsPerTask: cpu, workerCpuPct: busy, workerRssMb: rss });
       log(`processing ${procs} process(es) × concurrency ${concurrency}: conveyor ${summary.conveyor} vs raw ${summary.baseline} tasks/s → ratio ${summary.ratio}`);
     } finally {
       await Promise.all(workers.map((w) => w.record.stop()));

@@ -36,7 +36,7 @@ async function profilePhase(ctx, outDir, stamp) {
         body: bodyFor(kind, mode.batchSize),
         connections: kind === 'single' ? mode.connections : mode.batchConnections,
       };
-      await autocannon(run, { ...options, duration: mode.warmupSeconds });
+      if (mode.warmupSeconds > 0) await autocannon(run, { ...options, duration: mode.warmupSeconds });
       await control(profile.port, 'start');
       const result = await autocannon(run, { ...options, duration: mode.profileSeconds });
       await control(profile.port, 'stop');

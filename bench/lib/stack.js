@@ -136,6 +136,15 @@ async function startStack(run, options) {
       return { record };
     },
 
+    /** OS pids of the database server processes doing this run's ledger work. */
+    async databaseServerPids() {
+      if (dialect === 'postgres') {
+        const rows = await db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+        return rows.map((r) => Number(r.pid));
+      }
+      return serverPid('mysqld') ?? serverPid('mariadbd') ?? [];
+    },
+
     /** Removes every job of both queues and every ledger row (between phases). */
     async reset() {
       await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true })));
@@ -145,7 +154,15 @@ async function startStack(run, options) {
   return stack;
 }
 
+function serverPid(name) {
+  try {
+    return require('node:child_process').execFileSync('pidof', [name], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+  } catch {
+    return null;
+  }
+}
+
 /** CPU sets: the system under test on CPU 0, load generators on CPU 1 (when taskset works). */
 const CPU = { server: CAN_PIN ? '0' : undefined, load: CAN_PIN ? '1' : undefined };
 
-module.exports = { startStack, CPU };
+module.exports = { startStack, CPU, serverPid };

@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
 import { sendRaw, type RawRequest, type RawResponse } from './support/raw-http';
@@ -15,8 +17,8 @@ import { sendRaw, type RawRequest, type RawResponse } from './support/raw-http';
 // FUZZ_SEED repeats a run (every run prints its seed).
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const RUNS = Object.fromEntries(
-  Object.entries({ bodies: 700, rawBodies: 300, headers: 300, ids: 350, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
-) as Record<'bodies' | 'rawBodies' | 'headers' | 'ids' | 'queries', number>;
+  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
+) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries', number>;
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const LEAK_MARKERS = ['    at ', '/work/', 'node_modules', REPO_ROOT];
@@ -192,6 +194,113 @@ function headerSafe(value: string): boolean {
 const headerValue = fc.string({ unit: 'binary-ascii', maxLength: 300 }).filter(headerSafe);
 
 // ---------------------------------------------------------------------------------------------
+// Payloads shaped by each task type's JSON Schema (GET /v1/task-types), nonsense at any node
+
+interface JsonSchema {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  items?: JsonSchema;
+  enum?: unknown[];
+  $ref?: string;
+  minimum?: number;
+  maximum?: number;
+  format?: string;
+  definitions?: Record<string, JsonSchema>;
+}
+interface TaskTypeInfo {
+  type: string;
+  payloadSchema: JsonSchema;
+}
+
+function fromSchema(schema: JsonSchema, definitions: Record<string, JsonSchema>, uuids: string[], depth = 0): fc.Arbitrary<unknown> {
+  const { $ref, ...own } = schema;
+  const resolved: JsonSchema = $ref ? { ...(definitions[$ref.replace('#/definitions/', '')] ?? {}), ...own } : schema;
+  const child = (inner: JsonSchema) => fromSchema(inner, definitions, uuids, depth + 1);
+  const type = Array.isArray(resolved.type) ? resolved.type[0] : resolved.type;
+  let shaped: fc.Arbitrary<unknown>;
+  if (depth > 5) shaped = anyValue;
+  else if (resolved.enum) shaped = fc.constantFrom(...resolved.enum);
+  else if (type === 'object' || resolved.properties) {
+    const known = fc.record(Object.fromEntries(Object.entries(resolved.properties ?? {}).map(([key, inner]) => [key, child(inner)])), { requiredKeys: [] });
+    const extra =
+      typeof resolved.additionalProperties === 'object' ? fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), nastyString), child(resolved.additionalProperties), { maxKeys: 3 }) : fc.constant({});
+    shaped = fc.tuple(known, extra).map(([a, b]) => ({ ...b, ...a }));
+  } else if (type === 'array') shaped = fc.array(resolved.items ? child(resolved.items) : anyValue, { maxLength: 4 });
+  else if (type === 'string') shaped = resolved.format === 'uuid' && uuids.length > 0 ? fc.constantFrom(...uuids) : fc.string({ maxLength: 16 });
+  else if (type === 'integer' || type === 'number') {
+    // Near the minimum: valid durations stay short (a fuzzed system.sleep must not hold a worker slot for an hour).
+    const min = resolved.minimum ?? -1000;
+    shaped = fc.integer({ min, max: Math.min(resolved.maximum ?? min + 1000, min + 1000) });
+  }
+  else if (type === 'boolean') shaped = fc.boolean();
+  else shaped = anyValue;
+  // Mostly the right shape, so the request gets past the outer checks into the deep ones.
+  return fc.oneof({ arbitrary: shaped, weight: 6 }, { arbitrary: type === 'string' ? nastyString : anyValue, weight: 1 });
+}
+
+function typedTaskBody(taskTypes: TaskTypeInfo[], uuids: string[]): fc.Arbitrary<unknown> {
+  if (taskTypes.length === 0) return taskBody;
+  return fc
+    .constantFrom(...taskTypes)
+    .chain((t) => fc.tuple(fc.constant(t.type), fromSchema(t.payloadSchema, t.payloadSchema.definitions ?? {}, uuids)))
+    .chain(([type, payload]) => mutated({ type, payload }, TASK_FIELDS.slice(2)));
+}
+
+interface MultipartPart {
+  name: string;
+  filename?: string;
+  content: Buffer;
+}
+
+/** A multipart/form-data body; `boundary` is what the body uses, the header may say otherwise. */
+function multipartBody(parts: MultipartPart[], boundary: string): Buffer {
+  return Buffer.concat([
+    ...parts.flatMap((part) => [
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}\r\n\r\n`),
+      part.content,
+      Buffer.from('\r\n'),
+    ]),
+    Buffer.from(`--${boundary}--\r\n`),
+  ]);
+}
+
+/**
+ * Form fields named like task payload fields (the upload routes turn fields into a task
+ * payload), filled from those schemas or with nonsense, plus maybe a file part, and a header
+ * boundary that may not match. The body itself is always complete: one cut off inside the
+ * file part makes an upload hang today (an open issue of the files lib, reported separately),
+ * which would show here only as a timeout.
+ */
+function multipartRequest(taskTypes: TaskTypeInfo[], uuids: string[]): fc.Arbitrary<{ contentType: string; body: Buffer }> {
+  const fieldSchemas = new Map<string, [JsonSchema, Record<string, JsonSchema>]>();
+  for (const t of taskTypes) {
+    for (const [name, schema] of Object.entries(t.payloadSchema.properties ?? {})) fieldSchemas.set(name, [schema, t.payloadSchema.definitions ?? {}]);
+  }
+  const names = [...fieldSchemas.keys(), 'x', '__proto__', 'file'];
+  const fieldValue = (name: string): fc.Arbitrary<string> => {
+    const known = fieldSchemas.get(name);
+    const shaped = known ? fromSchema(known[0], known[1], uuids).map((v) => (typeof v === 'string' ? v : toJsonText(v))) : nastyString;
+    return fc.oneof({ arbitrary: shaped, weight: 3 }, { arbitrary: nastyString, weight: 1 });
+  };
+  const field = fc.constantFrom(...names).chain((name) => fieldValue(name).map((value): MultipartPart => ({ name, content: Buffer.from(value) })));
+  const filename = fc.oneof(fc.constantFrom('data.csv', 'a.jsonl', '', '../../etc/passwd', 'C:\\x\\y.csv', '.hidden'), fc.string({ unit: 'binary', maxLength: 40 })).map((n) => n.replace(/["\r\n]/g, ''));
+  const content = fc.oneof(
+    fc.constantFrom('a,b\n1,2\n', 'name,email\n x ,A@B.C\n\n', '{"a":1}\n{"a":2}\n', ''),
+    fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
+  );
+  const file = fc.record({ name: fc.constantFrom('file', 'file', 'upload'), filename, content: content.map((c) => Buffer.from(c, 'latin1')) });
+  return fc
+    .tuple(fc.array(field, { maxLength: 4 }), fc.option(file, { freq: 5 }), fc.constantFrom('same', 'same', 'same', 'same', 'none', 'other', 'empty'))
+    .map(([fields, filePart, header]) => {
+      const boundary = '----conveyor-fuzz';
+      const body = multipartBody(filePart ? [...fields, filePart] : fields, boundary);
+      const parameter = { same: `; boundary=${boundary}`, none: '', other: '; boundary=----other', empty: '; boundary=' }[header];
+      return { contentType: `multipart/form-data${parameter}`, body };
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Ids, query strings, authorization
 
 const TRAVERSAL = [
@@ -306,12 +415,18 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
   let port: number;
   let knownIds: string[];
   let routes: Route[];
+  let taskTypes: TaskTypeInfo[];
+  let storageDir: string;
   let keys: { writer: string; reader: string };
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 
   beforeAll(async () => {
     // One stack for every property; FUZZ_DIALECT=mysql points it at MariaDB instead.
-    stack = await startStack({ dialect: process.env.FUZZ_DIALECT === 'mysql' ? 'mysql' : 'postgres', env: { RATE_LIMIT_PER_MINUTE: '1000000' } });
+    storageDir = mkdtempSync(join(tmpdir(), 'conveyor-fuzz-files-'));
+    stack = await startStack({
+      dialect: process.env.FUZZ_DIALECT === 'mysql' ? 'mysql' : 'postgres',
+      env: { RATE_LIMIT_PER_MINUTE: '1000000', STORAGE_DIR: storageDir },
+    });
     port = Number(new URL(stack.apiUrl).port);
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
     await waitForTerminal(stack.apiUrl, task.id);
@@ -320,6 +435,12 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     keys = { writer: writer.key, reader: reader.key };
     // The victim key may be revoked by a fuzzed DELETE; the other two must keep working.
     knownIds = [task.id, victim.id];
+    taskTypes = (await http(stack.apiUrl, 'GET', '/v1/task-types')).body.taskTypes ?? [];
+    // A stored file, where the API stores files: payloads that name a file id can use it.
+    const form = new FormData();
+    form.append('file', new Blob(['a,b\n1,2\n']), 'seed.csv');
+    const upload = await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` }, body: form });
+    if (upload.status === 201) knownIds.push(((await upload.json()) as { id: string }).id);
     const discovered = await discoverRoutes(stack.apiUrl);
     const name = (r: Route) => `${r.method} ${r.path}`;
     const known = new Set(KNOWN_ROUTES.map(name));
@@ -329,6 +450,7 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   afterAll(async () => {
     await stack?.stop();
+    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
   });
 
   async function run(name: string, numRuns: number, arbitrary: fc.Arbitrary<RawRequest>): Promise<void> {
@@ -351,10 +473,17 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives malformed JSON bodies on every route that takes one', async () => {
     const bodyRoutes = routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method));
+    // Besides the fixed shapes: every registered task type with a payload built from its schema.
+    const typed = typedTaskBody(taskTypes, knownIds);
+    const shapes: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
+      ...BODIES,
+      task: fc.oneof(BODIES.task, typed),
+      batch: fc.oneof(BODIES.batch, fc.array(typed, { maxLength: 3 }).map((tasks) => ({ tasks }))),
+    };
     const arbitrary = fc
       .constantFrom(...bodyRoutes)
       .chain((route) =>
-        fc.tuple(fc.constant(route), route.body ? fc.oneof({ arbitrary: BODIES[route.body], weight: 4 }, { arbitrary: anyValue, weight: 1 }) : anyValue, idArb(knownIds)),
+        fc.tuple(fc.constant(route), route.body ? fc.oneof({ arbitrary: shapes[route.body], weight: 4 }, { arbitrary: anyValue, weight: 1 }) : anyValue, idArb(knownIds)),
       )
       .map(([route, body, id]): RawRequest => ({
         method: route.method,
@@ -375,6 +504,21 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
         body,
       }));
     await run('raw bodies', RUNS.rawBodies, arbitrary);
+  });
+
+  it('survives malformed multipart forms on the routes that take uploads', async () => {
+    // The routes the fixed table does not know take multipart uploads (files, cleaning jobs).
+    const uploadRoutes = routes.filter((r) => r.method === 'POST' && !KNOWN_ROUTES.some((k) => k.path === r.path));
+    if (uploadRoutes.length === 0) return console.log('multipart: no upload routes in /docs/json');
+    const arbitrary = fc
+      .tuple(fc.constantFrom(...uploadRoutes), multipartRequest(taskTypes, knownIds))
+      .map(([route, form]): RawRequest => ({
+        method: route.method,
+        target: route.path,
+        headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', form.contentType]],
+        body: form.body,
+      }));
+    await run('multipart', RUNS.multipart, arbitrary);
   });
 
   it('survives random Authorization and Idempotency-Key headers', async () => {
@@ -455,6 +599,50 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
       expect(response.status).toBe(status);
       expect(JSON.parse(response.body.toString()).error.code).toBe(code);
     });
+
+    // The upload routes: busboy's parse errors were 500s, and form fields became task payloads
+    // without the checks the JSON body pipe makes (deep nesting, NUL, unpaired surrogates).
+    const form = (parts: MultipartPart[], contentType = 'multipart/form-data; boundary=----b'): Pick<RawRequest, 'headers' | 'body'> => ({
+      headers: [...admin, ['Content-Type', contentType]],
+      body: multipartBody(parts, '----b'),
+    });
+    const csv = { name: 'file', filename: 'a.csv', content: Buffer.from('a,b\n1,2\n') };
+    const rules = (text: string): MultipartPart => ({ name: 'rules', content: Buffer.from(text) });
+    const uploadCases: Array<[string, number, string, RawRequest]> = [
+      ['an upload without a multipart boundary', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data') }],
+      ['an upload whose boundary is not in the body', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data; boundary=----x') }],
+      ['a cleaning job without a multipart boundary', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/cleaning-jobs', ...form([csv], 'multipart/form-data') }],
+      ['cleaning rules nested 20000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules(`{"x":${deepText('arr', 20_000)}}`), csv]) }],
+      ['cleaning rules holding NUL', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["a\\u0000b"]}'), csv]) }],
+      ['cleaning rules holding an unpaired surrogate', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["\\ud800"]}'), csv]) }],
+      ['a file.clean payload holding an unpaired surrogate', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"file.clean","payload":{"fileId":"${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}","rules":{"nullValues":["\\ud800"]}}}`) }],
+    ];
+
+    it.each(uploadCases)('%s → %i %s', async (_name, status, code, request) => {
+      const path = request.target.split('?')[0];
+      const needed = path === '/v1/tasks' ? '/v1/cleaning-jobs' : path;
+      if (!routes.some((r) => r.path === needed)) return console.log(`skipped: no ${needed} route`);
+      const response = await sendRaw(port, request);
+      checkResponse(request, response);
+      expect(response.status).toBe(status);
+      expect(JSON.parse(response.body.toString()).error.code).toBe(code);
+    });
+  });
+
+  it('keeps recording task states after a task result holds text no JSON column takes', async () => {
+    // Found by the multipart property: cleaning a file whose header has invalid UTF-8 produced a
+    // report with unpaired surrogates; PostgreSQL refused it, and as the worker retries a failed
+    // batched ledger write as a whole, no task sharing that batch was ever recorded again.
+    if (!routes.some((r) => r.method === 'POST' && r.path === '/v1/cleaning-jobs')) return console.log('no /v1/cleaning-jobs route');
+    const form = new FormData();
+    form.append('encoding', 'utf-8');
+    form.append('file', new Blob([Buffer.from([0xff, 0x76, 0xfe, 0x4a, 0x05, 0x11])]), 'bad-header.csv');
+    const created = await fetch(`${stack.apiUrl}/v1/cleaning-jobs`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` }, body: form });
+    expect(created.status).toBe(202);
+    const { task } = (await created.json()) as { task: { id: string } };
+    const noop = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
+    expect((await waitForTerminal(stack.apiUrl, task.id)).status).toBe('completed');
+    expect((await waitForTerminal(stack.apiUrl, noop.id)).status).toBe('completed');
   });
 
   it('leaves the API and the worker alive and ready', async () => {
@@ -464,6 +652,11 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     expect((await fetch(`${stack.workerUrl}/health/ready`)).status).toBe(200);
     // And still does its job.
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
-    expect((await waitForTerminal(stack.apiUrl, task.id)).status).toBe('completed');
+    const done = await waitForTerminal(stack.apiUrl, task.id).catch(async (error: Error) => {
+      const [queues, now] = [await http(stack.apiUrl, 'GET', '/v1/queues'), await http(stack.apiUrl, 'GET', `/v1/tasks/${task.id}`)];
+      const workerErrors = stack.worker!.logs().filter((line) => Number(line.level) >= 50).slice(-3);
+      throw new Error(`${error.message}\nqueues: ${JSON.stringify(queues.body)}\ntask: ${JSON.stringify(now.body)}\nworker errors: ${JSON.stringify(workerErrors)}`);
+    });
+    expect(done.status).toBe('completed');
   });
 });

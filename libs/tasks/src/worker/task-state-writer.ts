@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { dialectOf, type SqlDialect } from '@conveyor/database';
 import type { TaskError, TaskProgress, TaskStatus } from '../ledger/task-status';
+import { storableJson } from '../ledger/storable-json';
 
 /** The columns a worker changes while it runs a task. */
 export interface TaskStatePatch {
@@ -34,6 +35,12 @@ const PG_CAST = { text: 'varchar', int: 'int', json: 'jsonb', time: 'timestamptz
 /** Rows per statement: keeps parameter counts far below both drivers' limits. */
 const MAX_ROWS_PER_STATEMENT = 500;
 
+/**
+ * Flushes in flight at once, each on its own pooled connection (at most half the pool, so
+ * maintenance and health checks always find one).
+ */
+const MAX_CONCURRENT_FLUSHES = 4;
+
 interface PendingWrite {
   patch: TaskStatePatch;
   updatedAt: Date;
@@ -43,11 +50,14 @@ interface PendingWrite {
 /**
  * Group-commits worker state changes to the ledger.
  *
- * A write is queued in memory and merged with any other pending write of the same task; one
- * flush runs at a time and takes everything queued so far, so under load many tasks' changes
- * share one multi-row UPDATE per shape (one statement for all "completed" rows, one for all
- * "active" rows, …) instead of one round trip each. When idle, a write is flushed at once,
- * so latency stays low. `write()` resolves once the change is committed: processors await
+ * A write is queued in memory and merged with any other pending write of the same task; a
+ * flush takes everything queued so far, so under load many tasks' changes share one multi-row
+ * UPDATE per shape (one statement for all "completed" rows, one for all "active" rows, …)
+ * instead of one round trip each. When idle, a write is flushed at once, so latency stays low.
+ * Up to MAX_CONCURRENT_FLUSHES flushes run at once (pipelining: a task finishing while a flush
+ * is under way does not wait for it to end before its own change is sent; with one flush at a
+ * time the worker spent most of its time waiting on the ledger). Order per task holds: a task
+ * whose change is in a flush in flight keeps its newer changes queued until that flush ends. `write()` resolves once the change is committed: processors await
  * terminal states before acknowledging the job to BullMQ, so a crash never leaves a job done
  * in Redis but unrecorded in SQL. A failed flush keeps its writes and retries with backoff.
  * A cancelled task is final for workers: their writes never overwrite `cancelled` (a retry
@@ -57,13 +67,22 @@ interface PendingWrite {
 export class TaskStateWriter implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskStateWriter.name);
   private readonly dialect: SqlDialect;
+  private readonly maxFlushes: number;
   private pending = new Map<string, PendingWrite>();
-  private flushing: Promise<void> | null = null;
+  /** Ids of the tasks whose change is in a flush in flight. */
+  private readonly inFlight = new Set<string>();
+  private flushes = 0;
+  private flushScheduled = false;
+  /** Called whenever a flush ends (drain() re-checks then). */
+  private flushEnded: Array<() => void> = [];
   private closed = false;
   private failures = 0;
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.dialect = dialectOf(dataSource);
+    const extra = (dataSource.options as { extra?: { max?: number; connectionLimit?: number } }).extra;
+    const poolSize = extra?.max ?? extra?.connectionLimit ?? 10;
+    this.maxFlushes = Math.max(1, Math.min(MAX_CONCURRENT_FLUSHES, Math.floor(poolSize / 2)));
   }
 
   /** Queues a change; resolves when it is committed. */
@@ -88,14 +107,14 @@ export class TaskStateWriter implements OnApplicationShutdown {
 
   /** Number of changes not yet committed (exposed for health and tests). */
   get backlog(): number {
-    return this.pending.size;
+    return this.pending.size + this.inFlight.size;
   }
 
   /** Waits until everything queued so far is committed. */
   async drain(): Promise<void> {
-    while (this.flushing || this.pending.size > 0) {
+    while (this.flushes > 0 || this.pending.size > 0) {
       this.scheduleFlush();
-      await this.flushing;
+      await new Promise<void>((resolve) => this.flushEnded.push(resolve));
     }
   }
 
@@ -105,44 +124,63 @@ export class TaskStateWriter implements OnApplicationShutdown {
   }
 
   private scheduleFlush(): void {
-    if (this.flushing || this.pending.size === 0) return;
-    this.flushing = this.flushLoop().finally(() => {
-      this.flushing = null;
-      // Writes that arrived after the loop's last check but before this callback.
-      this.scheduleFlush();
+    if (this.flushScheduled || this.flushes >= this.maxFlushes || this.pending.size === 0) return;
+    this.flushScheduled = true;
+    // Yield once so writes issued in the same tick join this batch.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.startFlush();
     });
   }
 
-  private async flushLoop(): Promise<void> {
-    // Yield once so writes issued in the same tick join this batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.pending.size > 0) {
-      const batch = this.pending;
-      this.pending = new Map();
-      try {
-        await this.flush(batch);
-        this.failures = 0;
-        for (const write of batch.values()) for (const resolve of write.waiters) resolve();
-      } catch (error) {
-        this.failures += 1;
-        // Put the batch back under anything newer, then back off; nothing is dropped.
-        for (const [id, write] of batch) {
-          const newer = this.pending.get(id);
-          if (newer) {
-            write.patch = { ...write.patch, ...newer.patch };
-            write.updatedAt = newer.updatedAt;
-            write.waiters.push(...newer.waiters);
-          }
-          this.pending.set(id, write);
-        }
-        const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
-        this.logger.error(
-          { err: error, rows: batch.size, retryInMs: delay },
-          'ledger write failed; keeping the changes and retrying',
-        );
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+  private startFlush(): void {
+    if (this.flushes >= this.maxFlushes) return;
+    // Everything queued, except tasks with a change still in flight (their order comes first).
+    const batch = new Map<string, PendingWrite>();
+    for (const [id, write] of this.pending) if (!this.inFlight.has(id)) batch.set(id, write);
+    if (batch.size === 0) return; // the flush in flight reschedules when it ends
+    for (const id of batch.keys()) {
+      this.pending.delete(id);
+      this.inFlight.add(id);
     }
+    this.flushes += 1;
+    void this.flushBatch(batch);
+    // Room for another flush and writes it may take right away (tasks held back above wait).
+    this.scheduleFlush();
+  }
+
+  private async flushBatch(batch: Map<string, PendingWrite>): Promise<void> {
+    let committed = false;
+    try {
+      await this.flush(batch);
+      this.failures = 0;
+      committed = true;
+    } catch (error) {
+      this.failures += 1;
+      // Put the batch back under anything newer, then back off; nothing is dropped. Its tasks
+      // stay "in flight" during the back-off, so no newer change of theirs overtakes it.
+      for (const [id, write] of batch) {
+        const newer = this.pending.get(id);
+        if (newer) {
+          write.patch = { ...write.patch, ...newer.patch };
+          write.updatedAt = newer.updatedAt;
+          write.waiters.push(...newer.waiters);
+        }
+        this.pending.set(id, write);
+      }
+      const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
+      this.logger.error(
+        { err: error, rows: batch.size, retryInMs: delay },
+        'ledger write failed; keeping the changes and retrying',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    // Bookkeeping before anyone hears of the commit, so `backlog` no longer counts these.
+    for (const id of batch.keys()) this.inFlight.delete(id);
+    this.flushes -= 1;
+    if (committed) for (const write of batch.values()) for (const resolve of write.waiters) resolve();
+    for (const notify of this.flushEnded.splice(0)) notify();
+    this.scheduleFlush();
   }
 
   private async flush(batch: Map<string, PendingWrite>): Promise<void> {
@@ -168,7 +206,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private value(key: PatchKey, patch: TaskStatePatch): unknown {
     const value = patch[key];
     if (value === undefined || value === null) return null;
-    return COLUMNS[key].kind === 'json' ? JSON.stringify(value) : value;
+    return COLUMNS[key].kind === 'json' ? storableJson(value) : value;
   }
 
   private postgresUpdate(keys: PatchKey[], rows: Array<[string, PendingWrite]>) {

@@ -1,0 +1,138 @@
+import type { DataSource } from 'typeorm';
+import { TaskStateWriter } from './task-state-writer';
+
+/**
+ * The writer's scheduling against a fake database whose statements finish only when the test
+ * says so: how many flushes run at once, and that one task's changes never overtake each other.
+ */
+interface Statement {
+  sql: string;
+  params: unknown[];
+  ids: string[];
+  finish(error?: Error): void;
+}
+
+function fakeDataSource(poolSize = 10) {
+  const statements: Statement[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const dataSource = {
+    options: { type: 'postgres', extra: { max: poolSize } },
+    query: jest.fn(
+      (sql: string, params: unknown[]) =>
+        new Promise<void>((resolve, reject) => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          // Postgres tuples start with the task id and updated_at, then one value per column.
+          const columns = (/AS v\(([^)]*)\)/.exec(sql)?.[1].split(',').length ?? 2);
+          const ids = params.filter((_, i) => i % columns === 0) as string[];
+          statements.push({
+            sql,
+            params,
+            ids,
+            finish: (error) => {
+              running -= 1;
+              if (error) reject(error);
+              else resolve();
+            },
+          });
+        }),
+    ),
+  };
+  return { dataSource: dataSource as unknown as DataSource, statements, maxRunning: () => maxRunning };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('TaskStateWriter scheduling', () => {
+  it('sends a task finishing during a flush at once instead of waiting for that flush (up to half the pool)', async () => {
+    const { dataSource, statements, maxRunning } = fakeDataSource(6);
+    const writer = new TaskStateWriter(dataSource);
+    const done: string[] = [];
+    const write = (id: string) => writer.write(id, { status: 'completed' }).then(() => done.push(id));
+
+    const first = write('a');
+    await tick();
+    expect(statements).toHaveLength(1);
+    const second = write('b');
+    const third = write('c');
+    await tick();
+    // b and c share the second flush, started while the first is still under way.
+    expect(statements).toHaveLength(2);
+    expect(statements[1].ids).toEqual(['b', 'c']);
+    write('d');
+    await tick();
+    write('e');
+    await tick();
+    // Pool of 6 → at most 3 at once; e waits for a free slot.
+    expect(statements).toHaveLength(3);
+    expect(maxRunning()).toBe(3);
+
+    statements[1].finish();
+    await Promise.all([second, third]);
+    expect(done).toEqual(['b', 'c']);
+    await tick();
+    expect(statements).toHaveLength(4);
+    expect(statements[3].ids).toEqual(['e']);
+    for (const statement of statements) if (statement !== statements[1]) statement.finish();
+    await first;
+    await writer.drain();
+    expect(writer.backlog).toBe(0);
+  });
+
+  it('holds a newer change of a task back until the flush carrying its older change has ended', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    const active = writer.write('x', { status: 'active', attempts: 1 });
+    await tick();
+    expect(statements).toHaveLength(1);
+    const completed = writer.write('x', { status: 'completed' });
+    const other = writer.write('y', { status: 'completed' });
+    await tick();
+    // y goes ahead in its own flush; x's "completed" must not race its "active".
+    expect(statements).toHaveLength(2);
+    expect(statements[1].ids).toEqual(['y']);
+    statements[1].finish();
+    await other;
+
+    statements[0].finish();
+    await active;
+    await tick();
+    expect(statements).toHaveLength(3);
+    expect(statements[2].ids).toEqual(['x']);
+    expect(statements[2].params).toContain('completed');
+    statements[2].finish();
+    await completed;
+    expect(writer.backlog).toBe(0);
+  });
+
+  it('keeps a failed batch (merged with newer changes) and retries it before anything newer of its tasks', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { dataSource, statements } = fakeDataSource();
+      const writer = new TaskStateWriter(dataSource);
+      (writer as unknown as { logger: { error: jest.Mock } }).logger = { error: jest.fn() } as never;
+      const first = writer.write('x', { status: 'active', attempts: 1 });
+      await tick();
+      const second = writer.write('x', { status: 'completed' });
+      await tick();
+      expect(statements).toHaveLength(1);
+      statements[0].finish(new Error('connection lost'));
+      await tick();
+      // Backing off: nothing is sent for x, not even its newer change.
+      await tick();
+      expect(statements).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(250);
+      await tick();
+      expect(statements).toHaveLength(2);
+      expect(statements[1].ids).toEqual(['x']);
+      expect(statements[1].params).toContain('completed');
+      expect(statements[1].params).toContain(1); // attempts from the first change, kept
+      statements[1].finish();
+      await Promise.all([first, second]);
+      expect(writer.backlog).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { TEST_POSTGRES_URL, TEST_REDIS_URL } from '@conveyor/testing';
+
+/**
+ * The benchmark suite (bench/run.js) in its tiny `--smoke` mode: every phase runs against the
+ * built apps and the result JSON has the expected shape with positive numbers, and the run
+ * removed the database and Redis keys it created. No timing is asserted: the machine is shared.
+ */
+const ROOT = resolve(__dirname, '..', '..');
+
+function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+  return new Promise((done) => {
+    const child = execFile(process.execPath, [join(ROOT, 'bench/run.js'), ...args], { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
+      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    );
+    child.stdin?.end();
+  });
+}
+
+const positive = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value > 0;
+
+describe('benchmark suite (smoke mode)', () => {
+  let out: string;
+  let result: any;
+  let output: string;
+
+  beforeAll(async () => {
+    out = mkdtempSync(join(tmpdir(), 'conveyor-bench-smoke-'));
+    const run = await runBench(['--smoke', '--out', out], 100_000);
+    output = run.output;
+    if (run.code !== 0) throw new Error(`bench --smoke exited ${run.code}:\n${output.slice(-4000)}`);
+    const files = readdirSync(out).filter((file) => /^\d{4}-.*\.json$/.test(file));
+    expect(files).toHaveLength(1);
+    result = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
+  }, 110_000);
+
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it('writes a result (and latest.json) with versions and machine facts', () => {
+    expect(JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'))).toEqual(result);
+    expect(result).toMatchObject({ schema: 1, mode: 'smoke' });
+    expect(result.environment.node).toMatch(/^v\d+/);
+    expect(result.environment.redis).toMatch(/^\d+\./);
+    expect(result.environment.database.version).toMatch(/PostgreSQL/);
+    expect(result.environment.packages.bullmq).toMatch(/^\d+\./);
+    expect(positive(result.environment.machine.cores)).toBe(true);
+    expect(positive(result.environment.machine.memoryGb)).toBe(true);
+    expect(result.environment.machine.model).toEqual(expect.any(String));
+  });
+
+  it('measured enqueue (single and batch) for Conveyor and the baseline, with ratios', () => {
+    for (const kind of ['single', 'batch']) {
+      const summary = result.enqueue[kind].summary;
+      for (const value of [summary.throughput.conveyor, summary.throughput.baseline, summary.throughput.ratio, summary.p99.conveyor, summary.p99.baseline]) {
+        expect(positive(value)).toBe(true);
+      }
+      expect(result.enqueue[kind].runs.conveyor[0]).toMatchObject({ non2xx: 0, errors: 0 });
+    }
+  });
+
+  it('measured processing against raw BullMQ and checked the ledger', () => {
+    const [config] = result.processing.configs;
+    expect(config).toMatchObject({ procs: 1, concurrency: expect.any(Number), tasks: expect.any(Number) });
+    expect([config.summary.conveyor, config.summary.baseline, config.summary.ratio].every(positive)).toBe(true);
+    expect(result.processing.ledgerCheck.completed).toBe(result.processing.ledgerCheck.expected);
+  });
+
+  it('measured end-to-end latency with every task completed', () => {
+    for (const system of ['conveyor', 'baseline']) {
+      const run = result.latency[system];
+      expect(run.missing).toBe(0);
+      expect(run.accepted).toBe(run.requested);
+      expect([run.endToEndMs.p50, run.endToEndMs.p95, run.endToEndMs.p99].every(positive)).toBe(true);
+    }
+    expect(positive(result.latency.conveyor.ledgerMs.count)).toBe(true);
+    expect(result.targets.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('stopped every process it started', () => {
+    expect(result.resources.pids.length).toBeGreaterThanOrEqual(5);
+    const alive = result.resources.pids.filter((pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  });
+
+  it('removed its database and Redis keys', async () => {
+    const client = new Client({ connectionString: TEST_POSTGRES_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [result.resources.database]);
+      expect(rows).toHaveLength(0);
+    } finally {
+      await client.end();
+    }
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      for (const prefix of result.resources.queuePrefixes) {
+        const found: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
+          cursor = next;
+          found.push(...keys);
+        } while (cursor !== '0');
+        expect(found).toEqual([]);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { DIALECTS, TEST_REDIS_URL, waitFor } from '@conveyor/testing';
+import { APP_ENTRY, DIALECTS, freePort, startProcess, TEST_REDIS_URL, waitFor, waitUntilReady } from '@conveyor/testing';
 import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 /** Reads an SSE stream to its end and returns its events. */
@@ -168,6 +168,18 @@ describe.each(DIALECTS)('task control on %s', (dialect) => {
     const progress = events.filter((e) => e.event === 'progress').map((e) => e.data.progress.percent);
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+
+    // Another API instance streams the same task: events come from the shared ledger.
+    const port = await freePort();
+    const second = startProcess(APP_ENTRY.api, { ...stack.env, PORT: String(port) });
+    try {
+      await waitUntilReady(second, `http://127.0.0.1:${port}/health/ready`);
+      const other = (await post('/v1/tasks', { type: 'system.sleep', payload: { ms: 600 } })).body;
+      const elsewhere = await readEvents(`http://127.0.0.1:${port}/v1/tasks/${other.id}/events`);
+      expect(elsewhere[elsewhere.length - 1]).toEqual({ event: 'status', data: expect.objectContaining({ id: other.id, status: 'completed' }) });
+    } finally {
+      await second.stop();
+    }
 
     const finished = await readEvents(`${stack.apiUrl}/v1/tasks/${task.id}/events`);
     expect(finished).toEqual([{ event: 'status', data: expect.objectContaining({ status: 'completed' }) }]);

@@ -13,7 +13,7 @@
  *        npm run bench:full       longer runs, more rounds
  *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only enqueue,processing,latency]
  *                          [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
- *                          [--processing 1x10,2x50[:TASKS]] [--reps N]
+ *                          [--processing 1x10,2x50[:TASKS]] [--reps N] [--latency-rate TASKS_PER_S] [--help]
  * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
  * else during the run changes nothing.
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
@@ -83,8 +83,23 @@ const MODES = {
   },
 };
 
+const KNOWN_FLAGS = new Set(['--smoke', '--quick', '--full', '--db', '--only', '--profile', '--out', '--no-docs', '--log-level', '--keep-logs', '--dist', '--processing', '--reps', '--latency-rate', '--help']);
+
+function usage() {
+  // The header comment of this file is the usage text.
+  const text = require('node:fs').readFileSync(__filename, 'utf8');
+  return text.slice(text.indexOf('/**') + 3, text.indexOf('*/')).replace(/^ \* ?/gm, '').trim();
+}
+
 function parseArgs(argv) {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  // An unknown option must not start a run (and rewrite the docs) as if it were quick mode.
+  const unknown = [...flags].filter((flag) => !KNOWN_FLAGS.has(flag));
+  if (flags.has('--help') || unknown.length > 0) {
+    if (unknown.length > 0) console.error(`unknown option(s): ${unknown.join(' ')}\n`);
+    console.log(usage());
+    process.exit(unknown.length > 0 ? 2 : 0);
+  }
   const value = (name, fallback) => {
     const i = argv.indexOf(name);
     return i === -1 ? fallback : argv[i + 1];
@@ -103,6 +118,8 @@ function parseArgs(argv) {
     });
   }
   if (value('--reps', null)) mode.reps = Number(value('--reps'));
+  // A fixed latency rate, e.g. to compare two builds at the same load.
+  if (value('--latency-rate', null)) mode.latencyRate = Number(value('--latency-rate'));
   return {
     modeName,
     mode,
@@ -173,7 +190,7 @@ async function main() {
       const single = (results.processing?.configs ?? []).filter((c) => c.procs === 1);
       const best = single.reduce((a, b) => (!a || b.summary.conveyor > a.summary.conveyor ? b : a), null);
       let rate = options.mode.latencyRate;
-      let basis = 'fixed rate (smoke mode)';
+      let basis = 'fixed rate (--latency-rate, or smoke mode)';
       if (!rate) {
         if (!best) throw new Error('the latency phase needs the processing phase to pick its rate');
         rate = Math.round(best.summary.conveyor * 0.5);

@@ -17,28 +17,15 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { parseRunnerArgs, procMemory } = require('./runner-args');
 
-function args(argv) {
-  const options = { input: '', output: '/dev/null', threads: '2', 'memory-limit': '4GB', 'temp-dir': '', count: '' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in options)) throw new Error(`unknown option ${argv[i]}`);
-    options[key] = argv[i + 1];
-  }
-  if (!options.input) throw new Error('--input <file> is required');
-  return options;
-}
-
-function vm(field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) * 1024 : null;
-}
+const DEFAULTS = { input: '', output: '/dev/null', threads: '2', 'memory-limit': '4GB', 'temp-dir': '', count: '' };
 
 const literal = (text) => `'${String(text).replace(/'/g, "''")}'`;
 const ident = (name) => `"${String(name).replace(/"/g, '""')}"`;
 
 async function main() {
-  const options = args(process.argv.slice(2));
+  const options = parseRunnerArgs(process.argv.slice(2), DEFAULTS);
   const { DuckDBInstance } = require('@duckdb/node-api');
   const tempDir = options['temp-dir'] || path.join(os.tmpdir(), `duckdb-bench-${process.pid}`);
   const instance = await DuckDBInstance.create(':memory:', {
@@ -57,7 +44,7 @@ async function main() {
     return;
   }
 
-  const rssBefore = vm('VmRSS');
+  const rssBefore = procMemory('VmRSS');
   const started = process.hrtime.bigint();
   const described = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects();
   const columns = described.map((row) => String(row.column_name));
@@ -78,7 +65,7 @@ async function main() {
       describeMs: Math.round(describeMs),
       rowsOut: written === undefined ? null : Number(written),
       rssBeforeBytes: rssBefore,
-      peakRssBytes: vm('VmHWM'),
+      peakRssBytes: procMemory('VmHWM'),
       sql,
     })}\n`,
   );

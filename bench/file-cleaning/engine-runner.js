@@ -18,6 +18,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { parseRunnerArgs, procMemory } = require('./runner-args');
 const { loadEngine } = require('./load-engine');
 const { BENCH_RULES } = require('./generate-dirty-csv');
 
@@ -27,27 +28,13 @@ const RULE_SETS = {
   full: BENCH_RULES,
 };
 
-function args(argv) {
-  const options = { input: '', rules: 'mlr', output: '/dev/null', rejects: '', 'engine-dir': '', 'read-chunk': String(1 << 20), 'sample-ms': '250', repeat: '1' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '');
-    if (!(key in options)) throw new Error(`unknown option ${argv[i]}`);
-    options[key] = argv[i + 1];
-  }
-  if (!options.input) throw new Error('--input <file> is required');
-  return options;
-}
-
-function vm(field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'));
-  return match ? Number(match[1]) * 1024 : null;
-}
+const DEFAULTS = { input: '', rules: 'mlr', output: '/dev/null', rejects: '', 'engine-dir': '', 'read-chunk': String(1 << 20), 'sample-ms': '250', repeat: '1' };
 
 async function main() {
-  const options = args(process.argv.slice(2));
+  const options = parseRunnerArgs(process.argv.slice(2), DEFAULTS);
   const rules = RULE_SETS[options.rules] ?? JSON.parse(fs.readFileSync(options.rules, 'utf8'));
   const { cleanStream } = loadEngine(options['engine-dir'] ? { sourceDir: path.resolve(options['engine-dir']) } : undefined);
-  const rssBefore = vm('VmRSS');
+  const rssBefore = procMemory('VmRSS');
   const totalBytes = fs.statSync(options.input).size;
   const started = process.hrtime.bigint();
   // Memory over time, sampled in-process every --sample-ms (the engine awaits I/O between chunks,
@@ -89,7 +76,7 @@ async function main() {
       bytes: totalBytes,
       engineMs: Math.round(ms),
       rssBeforeBytes: rssBefore,
-      peakRssBytes: vm('VmHWM'),
+      peakRssBytes: procMemory('VmHWM'),
       heapUsedBytes: memory.heapUsed,
       arrayBuffersBytes: memory.arrayBuffers,
       rowsIn: report.rowsIn,

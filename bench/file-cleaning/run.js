@@ -32,8 +32,9 @@
  * ratios are medians of per-round ratios (each round's runs are back to back, so drifts of this
  * shared 2-core machine cancel out); never compare figures from different runs.
  *
- * Writes bench/results/cleaning-latest.json and (unless --no-docs) the generated section of
- * docs/benchmarks-file-cleaning.md and docs/img/cleaning-*.svg. With --profile (default on) the
+ * Writes bench/results/cleaning-latest.json (the committed result) and the generated section of
+ * docs/benchmarks-file-cleaning.md and docs/img/cleaning-*.svg; with --no-docs it leaves all
+ * three alone and writes bench/results/cleaning-<time>.json (or --json FILE) instead. With --profile (default on) the
  * engine runner is CPU-profiled once per engine rule set on the largest size < 500 MB.
  */
 const fs = require('node:fs');
@@ -85,7 +86,7 @@ function parseArgs(argv) {
     deleteData: false,
     quiet: 0.5,
     quietWait: 180,
-    json: path.join(ROOT, 'bench', 'results', 'cleaning-latest.json'),
+    json: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -119,6 +120,8 @@ function parseArgs(argv) {
         throw new Error(`unknown option ${arg} (see --help)`);
     }
   }
+  // The committed result goes with the committed docs: a --no-docs run must not replace it.
+  options.json ??= path.join(ROOT, 'bench', 'results', options.docs ? 'cleaning-latest.json' : `cleaning-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const labels = options.sizes.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
   if (options.full && !labels.includes('1GB')) labels.push('1GB');
   options.sizes = labels.map((label) => ({ label, bytes: parseSize(label) })).sort((a, b) => a.bytes - b.bytes);
@@ -659,7 +662,9 @@ async function main() {
     for (let r = 1; r <= rounds; r++) {
       const gate = await waitForQuiet(options.quiet, options.quietWait * 1000);
       const line = [];
-      for (const tool of toolsFor(input, options)) {
+      for (const [i, tool] of toolsFor(input, options).entries()) {
+        // Big inputs: each run lasts minutes, so wait for a quiet machine before each tool too.
+        if (i > 0 && input.bytes >= BIG) await waitForQuiet(options.quiet, options.quietWait * 1000);
         const run = await measure(tool, input.file, '/dev/null', options);
         runs.push({ size: input.label, bytes: input.bytes, round: r, roundStartBackgroundCores: gate.cores, ...run });
         line.push(`${tool} ${run.mbps ?? run.status} MB/s ${fmtBytes(run.peakRssBytes)} bg ${run.backgroundCores}`);

@@ -6,6 +6,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { writeGeneratedPage } = require('./generated-page');
 
 const BEGIN = '<!-- bench:generated:begin (written by bench/lib/report.js; edit outside these markers) -->';
 const END = '<!-- bench:generated:end -->';
@@ -15,12 +16,13 @@ const TARGETS = { enqueue: 0.6, processing: 0.8, latencyP99Ms: 20 };
 function checkTargets(results) {
   const targets = [];
   const single = results.enqueue?.single?.summary.throughput;
-  if (single) targets.push({ name: 'enqueue POST /v1/tasks vs bare Fastify + queue.add', target: `≥ ${TARGETS.enqueue}×`, actual: `${single.ratio}×`, met: single.ratio >= TARGETS.enqueue });
+  if (single) targets.push({ name: 'enqueue POST /v1/tasks vs bare Fastify + queue.add', short: 'enqueue, one task per request', target: `≥ ${TARGETS.enqueue}×`, actual: `${single.ratio}×`, met: single.ratio >= TARGETS.enqueue });
   const batch = results.enqueue?.batch?.summary.throughput;
-  if (batch) targets.push({ name: 'enqueue POST /v1/tasks/batch vs addBulk', target: `≥ ${TARGETS.enqueue}×`, actual: `${batch.ratio}×`, met: batch.ratio >= TARGETS.enqueue });
+  if (batch) targets.push({ name: 'enqueue POST /v1/tasks/batch vs addBulk', short: `enqueue, batches of ${results.enqueue.batch.tasksPerRequest}`, target: `≥ ${TARGETS.enqueue}×`, actual: `${batch.ratio}×`, met: batch.ratio >= TARGETS.enqueue });
   for (const config of results.processing?.configs ?? []) {
     targets.push({
       name: `processing ${config.procs} process${config.procs > 1 ? 'es' : ''} × concurrency ${config.concurrency} vs raw BullMQ`,
+      short: `processing ${config.procs} × c${config.concurrency}`,
       target: `≥ ${TARGETS.processing}×`,
       actual: `${config.summary.ratio}×`,
       met: config.summary.ratio >= TARGETS.processing,
@@ -65,10 +67,19 @@ function markdown(results, charts) {
     out.push(`Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor.`, '');
     out.push(
       table(
-        ['processes × concurrency', 'tasks per round', 'Conveyor tasks/s', 'raw BullMQ tasks/s', 'ratio'],
-        p.configs.map((c) => [`${c.procs} × ${c.concurrency}`, fmt(c.tasks), fmt(c.summary.conveyor), fmt(c.summary.baseline), `**${fmt(c.summary.ratio, 2)}×**`]),
+        ['processes × concurrency', 'tasks per round', 'Conveyor tasks/s', 'raw BullMQ tasks/s', 'ratio', 'worker CPU µs/task (Conveyor / raw)', 'worker busy % (Conveyor / raw)'],
+        p.configs.map((c) => [
+          `${c.procs} × ${c.concurrency}`,
+          fmt(c.tasks),
+          fmt(c.summary.conveyor),
+          fmt(c.summary.baseline),
+          `**${fmt(c.summary.ratio, 2)}×**`,
+          c.workerCpuUsPerTask ? `${fmt(c.workerCpuUsPerTask.conveyor)} / ${fmt(c.workerCpuUsPerTask.baseline)}` : '–',
+          c.workerCpuPct ? `${fmt(c.workerCpuPct.conveyor)} / ${fmt(c.workerCpuPct.baseline)}` : '–',
+        ]),
       ),
     );
+    out.push('', 'Worker busy % = the worker processes\' CPU time over the drain\'s wall time (per process): well below 100 % means the worker waits (on Redis or on the ledger), not computes.');
   }
   if (results.latency) {
     const l = results.latency;
@@ -165,7 +176,7 @@ function chartSpecs(results) {
       },
     });
   }
-  const ratios = (results.targets ?? []).filter((t) => t.actual.endsWith('×')).map((t) => ({ what: t.name.replace(/ vs .*$/, ''), ratio: Number(t.actual.replace('×', '')), target: Number(t.target.replace(/[^\d.]/g, '')) }));
+  const ratios = (results.targets ?? []).filter((t) => t.actual.endsWith('×')).map((t) => ({ what: t.short ?? t.name.replace(/ vs .*$/, ''), ratio: Number(t.actual.replace('×', '')), target: Number(t.target.replace(/[^\d.]/g, '')) }));
   if (ratios.length > 0) {
     specs.push({
       file: 'bench-ratios.svg',
@@ -176,7 +187,7 @@ function chartSpecs(results) {
         title: 'Conveyor ÷ baseline (1 = as fast as raw BullMQ; ticks = targets)',
         data: { values: ratios },
         layer: [
-          { mark: 'bar', encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null }, x: { field: 'ratio', type: 'quantitative', title: 'ratio', scale: { domain: [0, 1.2] } }, color: { condition: { test: 'datum.ratio >= datum.target', value: '#54a24b' }, value: '#e45756' } } },
+          { mark: 'bar', encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null, axis: { labelLimit: 260 } }, x: { field: 'ratio', type: 'quantitative', title: 'ratio', scale: { domain: [0, 1.2] } }, color: { condition: { test: 'datum.ratio >= datum.target', value: '#54a24b' }, value: '#e45756' } } },
           { mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { y: { field: 'what', type: 'nominal', sort: null }, x: { field: 'target', type: 'quantitative' } } },
         ],
       },
@@ -185,39 +196,12 @@ function chartSpecs(results) {
   return specs;
 }
 
-async function renderSvg(vegaLiteSpec) {
-  // vega and vega-lite are ESM-only with top-level await: import(), not require().
-  const vl = await import('vega-lite');
-  const vega = await import('vega');
-  const { spec } = vl.compile(vegaLiteSpec);
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  const svg = await view.toSVG();
-  view.finalize();
-  return svg;
-}
-
 async function writeReport(results, { root }) {
-  const docs = path.join(root, 'docs');
-  const img = path.join(docs, 'img');
-  fs.mkdirSync(img, { recursive: true });
-  const written = [];
   const charts = chartSpecs(results);
-  for (const chart of charts) {
-    const file = path.join(img, chart.file);
-    fs.writeFileSync(file, `${await renderSvg(chart.spec)}\n`);
-    written.push(file);
-  }
-  const file = path.join(docs, 'benchmarks.md');
-  const generated = `${BEGIN}\n${markdown(results, charts)}\n${END}`;
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : `# Benchmarks\n\n${BEGIN}\n${END}\n`;
-  if (!text.includes(BEGIN) || !text.includes(END)) text = `${text.trimEnd()}\n\n${BEGIN}\n${END}\n`;
-  text = text.slice(0, text.indexOf(BEGIN)) + generated + text.slice(text.indexOf(END) + END.length);
-  fs.writeFileSync(file, text);
-  written.push(file);
-  return written;
+  return writeGeneratedPage({ docsDir: path.join(root, 'docs'), page: 'benchmarks.md', title: 'Benchmarks', begin: BEGIN, end: END, charts, generated: markdown(results, charts) });
 }
 
-module.exports = { checkTargets, writeReport, markdown, chartSpecs, renderSvg, TARGETS };
+module.exports = { checkTargets, writeReport, markdown, chartSpecs, TARGETS };
 
 if (require.main === module) {
   const input = process.argv[2] ?? path.join(__dirname, '..', 'results', 'latest.json');

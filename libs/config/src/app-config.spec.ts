@@ -83,7 +83,7 @@ describe('loadAppConfig', () => {
         maxUploadBytes: 1024 * 1024 * 1024,
         redis: { host: '127.0.0.1', port: 6379, db: 0, tls: false },
         worker: { queues: null, defaultConcurrency: 10, concurrency: {}, healthPort: 3001, shutdownGraceMs: 30_000 },
-        tasks: { maxAttempts: 3, timeoutMs: 300_000, ttlSeconds: 7 * 24 * 3600, progressIntervalMs: 500 },
+        tasks: { maxAttempts: 3, timeoutMs: 300_000, ttlSeconds: 7 * 24 * 3600, progressIntervalMs: 500, maxResultBytes: 1048576 },
       });
       expect(config.database).toMatchObject({ poolSize: 10, migrationsRun: false, ssl: false });
       expect(config.redis.url).toBeUndefined();

@@ -61,6 +61,8 @@ export interface TaskDefaultsConfig {
   timeoutMs: number;
   ttlSeconds: number;
   progressIntervalMs: number;
+  /** Largest result (as JSON text) a task may return; a bigger one fails it with RESULT_TOO_LARGE. */
+  maxResultBytes: number;
 }
 
 export interface StorageConfig {
@@ -296,6 +298,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: env.TASK_TIMEOUT_MS ?? 300_000,
       ttlSeconds: env.TASK_TTL_SECONDS ?? 7 * 24 * 3600,
       progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
+      maxResultBytes: env.TASK_MAX_RESULT_BYTES ?? 1024 * 1024,
     },
     maintenance: {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,

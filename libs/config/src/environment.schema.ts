@@ -173,6 +173,10 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(60_000)
   PROGRESS_UPDATE_INTERVAL_MS?: number;
 
+  // Results live in a SQL JSON column and in Redis; large outputs belong in files.
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  TASK_MAX_RESULT_BYTES?: number;
+
   @IsOptional() @IsString() @MinLength(1)
   STORAGE_DIR?: string;
 

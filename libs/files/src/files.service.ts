@@ -1,6 +1,6 @@
 import type {} from '@fastify/multipart';
 import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -90,9 +90,12 @@ export class FilesService {
         callback(null, chunk);
       },
     });
-    content.on('error', (error) => meter.destroy(error));
+    // pipeline() (not pipe()) carries the source's failure into the meter, also for a source
+    // that failed before it reached us (a multipart part cut off before the handler ran); the
+    // error then reaches us through put().
+    pipeline(content, meter, () => undefined);
     try {
-      await this.storage.put(key, content.pipe(meter));
+      await this.storage.put(key, meter);
     } catch (error) {
       await this.storage.delete(key).catch(() => undefined);
       throw error;
@@ -136,7 +139,9 @@ export class FilesService {
         part.file.resume();
         continue;
       }
-      let readError: unknown;
+      // The part may have failed already (a body cut off inside it and fully received before
+      // this handler ran): its 'error' was emitted before anyone listened, so take it from the stream.
+      let readError: unknown = part.file.errored ?? undefined;
       part.file.once('error', (error) => (readError = error));
       return this.store(tenantId, part.file, { name: part.filename, contentType: part.mimetype, kind: 'upload', maxBytes }).catch((error: unknown) => {
         throw error === readError ? unreadableMultipart(error) : error;

@@ -89,6 +89,16 @@ describe.each(drivers)('file storage: %s', (_name, create) => {
     await expect(storage.put(key, failing)).rejects.toThrow();
     await expect(storage.get(key)).rejects.toThrow();
   });
+
+  it('rejects (and nothing crashes) when the source fails before it is first read', async () => {
+    const key = storageKey('tenant-a', uuidv7());
+    const failing = new Readable({ read() {} });
+    const put = storage.put(key, failing);
+    // Fails at once, while the storage is still getting ready (e.g. making its directory).
+    failing.destroy(new Error('client went away'));
+    await expect(put).rejects.toThrow();
+    await expect(storage.get(key)).rejects.toThrow();
+  });
 });
 
 describe('storage keys', () => {

@@ -33,7 +33,11 @@ const LINGER_MS = 2000;
  * buffer; here the rest is read and dropped while the close completes.
  */
 export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) {
+  // A response already under way on this connection (e.g. the 413 for a body over the limit,
+  // while the rest of that body still arrives) must not get a second one written into it: the
+  // client would read garbage. Node's own handler takes the same care.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }

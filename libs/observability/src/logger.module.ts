@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { censorHeaders, CENSOR, SECRET_REQUEST_HEADERS, SECRET_RESPONSE_HEADERS } from './log-redaction';
 import { requestIdOf } from './request-id';
 
 const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
@@ -22,17 +23,16 @@ const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
         pinoHttp: {
           level: config.logLevel,
           base: { service: process.env.CONVEYOR_SERVICE ?? 'conveyor' },
-          redact: {
-            paths: [
-              'req.headers.authorization',
-              'req.headers.cookie',
-              'req.headers["x-api-key"]',
-              'res.headers["set-cookie"]',
-              // LOG_REDACT_PAYLOAD_FIELDS: secrets inside task payloads, wherever a payload is logged.
-              ...config.security.redactPayloadFields.flatMap((field) => [`payload.${field}`, `*.payload.${field}`]),
-            ],
-            censor: '[redacted]',
+          serializers: {
+            // pino-http hands these the standard serialized req/res (fresh objects; their
+            // `headers` may be the live request's, hence the copy in censorHeaders).
+            req: (req: { headers?: Record<string, unknown> }) => Object.assign(req, { headers: censorHeaders(req.headers, SECRET_REQUEST_HEADERS) }),
+            res: (res: { headers?: Record<string, unknown> }) => Object.assign(res, { headers: censorHeaders(res.headers, SECRET_RESPONSE_HEADERS) }),
           },
+          // LOG_REDACT_PAYLOAD_FIELDS: secrets inside task payloads, wherever a payload is logged.
+          ...(config.security.redactPayloadFields.length > 0
+            ? { redact: { paths: config.security.redactPayloadFields.flatMap((field) => [`payload.${field}`, `*.payload.${field}`]), censor: CENSOR } }
+            : {}),
           genReqId: requestIdOf,
           autoLogging: { ignore: (request: IncomingMessage) => QUIET_PATHS.test(request.url ?? '') },
           customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
-import { buildDataSourceOptions } from '@conveyor/database';
+import { buildDataSourceOptions, isUniqueViolation } from '@conveyor/database';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
 import { TaskEntity, TaskLedgerService, type TaskStatus } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
@@ -125,6 +125,52 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     expect(count).toBe(1000);
   });
 
+  it('stores a batch over one statement whole or not at all', async () => {
+    const tenantId = `atomic-${dialect}`;
+    const [existing] = [newTask({ tenantId })];
+    await ledger.insert([existing]);
+    // 700 rows = two statements; the second one holds a duplicate id and fails.
+    const rows = Array.from({ length: 700 }, (_, i) => (i === 650 ? newTask({ tenantId, id: existing.id }) : newTask({ tenantId })));
+    await expect(ledger.insert(rows)).rejects.toThrow();
+    expect(await dataSource.getRepository(TaskEntity).countBy({ tenantId })).toBe(1);
+  });
+
+  it('shares INSERTs between concurrent callers, each keeping its own outcome', async () => {
+    const tenantId = `shared-${dialect}`;
+    const taken = newTask({ tenantId, idempotencyKey: 'taken-key', idempotencyHash: 'a'.repeat(64) });
+    await ledger.insert([taken]);
+    const statements: string[] = [];
+    const query = dataSource.getRepository(TaskEntity).query.bind(dataSource.getRepository(TaskEntity));
+    // Count the INSERT statements the service sends (the real query still runs).
+    const repository = (ledger as unknown as { tasks: { query: (sql: string, params?: unknown[]) => Promise<unknown> } }).tasks;
+    const spy = jest.spyOn(repository, 'query').mockImplementation((sql: string, params?: unknown[]) => {
+      if (sql.startsWith('INSERT')) statements.push(sql);
+      return query(sql, params);
+    });
+    try {
+      // Without conflicts: 60 callers at once cost far fewer statements than callers.
+      const plain = await Promise.allSettled(Array.from({ length: 60 }, () => ledger.insertShared([newTask({ tenantId })])));
+      expect(plain.every((o) => o.status === 'fulfilled')).toBe(true);
+      expect(statements.length).toBeLessThan(10);
+      statements.length = 0;
+
+      const callers = Array.from({ length: 60 }, (_, i) =>
+        i === 30 ? [newTask({ tenantId, idempotencyKey: 'taken-key', idempotencyHash: 'b'.repeat(64) })] : [newTask({ tenantId }), newTask({ tenantId })],
+      );
+      const outcomes = await Promise.allSettled(callers.map((rows) => ledger.insertShared(rows)));
+      // Only the caller whose key was taken fails, with the database's unique violation.
+      expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(1);
+      expect(outcomes[30].status).toBe('rejected');
+      expect(isUniqueViolation((outcomes[30] as PromiseRejectedResult).reason)).toBe(true);
+      expect(await dataSource.getRepository(TaskEntity).countBy({ tenantId })).toBe(1 + 60 + 59 * 2);
+      // The shared statement holding the taken key failed; its callers were retried one by one.
+      const shared = statements.filter((sql) => (sql.match(/\),\s*\(/g) ?? []).length >= 2);
+      expect(shared.length).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('group-commits worker state changes, merging changes to the same task', async () => {
     const tenantId = `writer-${dialect}`;
     const rows = Array.from({ length: 1200 }, () => newTask({ tenantId }));
@@ -172,6 +218,34 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     await writer.write(task.id, { status: 'completed', error: null, result: [1, 2, 3] });
     const read = await ledger.findOne(task.tenantId, task.id);
     expect(read).toMatchObject({ status: 'completed', attempts: 2, error: null, result: [1, 2, 3] });
+  });
+
+  it('commits the rest of a batch the database refuses, and records what became of the bad rows', async () => {
+    const tenantId = `refused-${dialect}`;
+    const [good, unstorable, refused, alsoGood] = Array.from({ length: 4 }, () => newTask({ tenantId }));
+    await ledger.insert([good, unstorable, refused, alsoGood]);
+    const finishedAt = new Date();
+    const quietLogger = { error: jest.fn(), warn: jest.fn() };
+    (writer as unknown as { logger: unknown }).logger = quietLogger;
+    // One tick, one batch: a result with no JSON form, and a worker id over the column's 128
+    // characters, which the database itself refuses (a data error, not a connection error).
+    await Promise.all([
+      writer.write(good.id, { status: 'completed', result: { ok: 1 }, finishedAt }),
+      writer.write(unstorable.id, { status: 'completed', result: { rows: 10n }, finishedAt }),
+      writer.write(refused.id, { status: 'completed', result: { ok: 3 }, workerId: 'w'.repeat(200), finishedAt }),
+      writer.write(alsoGood.id, { status: 'failed', error: { code: 'BOOM', message: 'x' }, finishedAt }),
+    ]);
+    expect(writer.backlog).toBe(0);
+
+    const byId = new Map((await dataSource.getRepository(TaskEntity).findBy({ tenantId })).map((row) => [row.id, row]));
+    expect(byId.get(good.id)).toMatchObject({ status: 'completed', result: { ok: 1 } });
+    expect(byId.get(alsoGood.id)).toMatchObject({ status: 'failed', error: { code: 'BOOM', message: 'x' } });
+    // Cut down to its plain columns: failed, no result, and the reason.
+    expect(byId.get(unstorable.id)).toMatchObject({ status: 'failed', result: null, error: { code: 'LEDGER_WRITE_REJECTED' } });
+    expect(byId.get(unstorable.id)!.error!.message).toMatch(/result cannot be stored as JSON/);
+    // Refused even in its plain form (the worker id is the fault): dropped and logged.
+    expect(byId.get(refused.id)).toMatchObject({ status: 'queued', workerId: null });
+    expect(quietLogger.error).toHaveBeenCalledWith(expect.objectContaining({ taskId: refused.id }), expect.stringContaining('change dropped'));
   });
 
   it('removes rows that were never enqueued', async () => {

@@ -140,47 +140,28 @@ export class DedupeIndex {
 
   /** Adds the hash in `keyHash`; false when it was already present (a duplicate). */
   add(): boolean {
-    const a = keyHash[0];
-    const b = keyHash[1];
-    const slots = this.slots;
-    let i = a & this.mask;
-    for (;;) {
-      const sa = slots[2 * i];
-      const sb = slots[2 * i + 1];
-      if (sa === 0 && sb === 0) break;
-      if (sa === a && sb === b) return false;
-      i = (i + 1) & this.mask;
-    }
-    slots[2 * i] = a;
-    slots[2 * i + 1] = b;
-    if (++this.size > this.limitSize) this.grow();
+    const i = this.probe();
+    if (this.isTaken(i)) return false;
+    this.take(i);
     return true;
   }
 
   /** Records `row` as the latest row of the key in `keyHash`. */
   set(row: number): void {
-    const a = keyHash[0];
-    const b = keyHash[1];
-    const slots = this.slots;
-    let i = a & this.mask;
-    for (;;) {
-      const sa = slots[2 * i];
-      const sb = slots[2 * i + 1];
-      if (sa === 0 && sb === 0) break;
-      if (sa === a && sb === b) {
-        this.rows![i] = row;
-        return;
-      }
-      i = (i + 1) & this.mask;
-    }
-    slots[2 * i] = a;
-    slots[2 * i + 1] = b;
+    const i = this.probe();
+    const taken = this.isTaken(i);
     this.rows![i] = row;
-    if (++this.size > this.limitSize) this.grow();
+    if (!taken) this.take(i);
   }
 
   /** The row recorded for the key in `keyHash`, or -1. */
   get(): number {
+    const i = this.probe();
+    return this.isTaken(i) ? this.rows![i] : -1;
+  }
+
+  /** The slot of the hash in `keyHash`: where it is, or the empty slot where it would go. */
+  private probe(): number {
     const a = keyHash[0];
     const b = keyHash[1];
     const slots = this.slots;
@@ -188,10 +169,20 @@ export class DedupeIndex {
     for (;;) {
       const sa = slots[2 * i];
       const sb = slots[2 * i + 1];
-      if (sa === 0 && sb === 0) return -1;
-      if (sa === a && sb === b) return this.rows![i];
+      if ((sa === 0 && sb === 0) || (sa === a && sb === b)) return i;
       i = (i + 1) & this.mask;
     }
+  }
+
+  private isTaken(i: number): boolean {
+    return this.slots[2 * i] !== 0 || this.slots[2 * i + 1] !== 0;
+  }
+
+  /** Stores the hash in `keyHash` in the empty slot `i` (which probe() returned). */
+  private take(i: number): void {
+    this.slots[2 * i] = keyHash[0];
+    this.slots[2 * i + 1] = keyHash[1];
+    if (++this.size > this.limitSize) this.grow();
   }
 
   private allocate(count: number): void {

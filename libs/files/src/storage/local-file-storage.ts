@@ -6,6 +6,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileStorage } from './file-storage';
 
+const ignoreError = (): void => undefined;
+
 /** Files under one directory; writes go to a temporary name and are renamed when complete. */
 export class LocalFileStorage implements FileStorage {
   readonly driver = 'local' as const;
@@ -24,7 +26,12 @@ export class LocalFileStorage implements FileStorage {
 
   async put(key: string, content: Readable): Promise<void> {
     const path = this.pathOf(key);
+    // The source may fail (a client going away) while the directory is made, before pipeline()
+    // listens: an 'error' with no listener would take the process down. Catch it here; the
+    // check below turns it into this call's rejection.
+    content.on('error', ignoreError);
     await mkdir(dirname(path), { recursive: true });
+    if (content.destroyed) throw content.errored ?? new Error('the source stream closed before it was stored');
     const partial = `${path}.part-${randomBytes(6).toString('hex')}`;
     try {
       await pipeline(content, createWriteStream(partial, { flags: 'wx' }));

@@ -58,7 +58,7 @@ export class TaskProducer {
       const existing = await this.existingByKey(tenantId, prepared);
       const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
       try {
-        await this.ledger.insert(fresh.map((p) => p.row));
+        await this.ledger.insertShared(fresh.map((p) => p.row));
       } catch (error) {
         if (round === 0 && isUniqueViolation(error)) continue;
         throw error;

@@ -32,7 +32,13 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     updateProgress: jest.fn().mockResolvedValue(undefined),
     moveToWait: jest.fn().mockResolvedValue(0),
   };
-  const writer = { write: jest.fn().mockResolvedValue(undefined) };
+  // One recorder for both: the order of all state changes is what most tests check.
+  const write = jest.fn().mockResolvedValue(undefined);
+  const writer = { write, writeSoon: write, soon: [] as string[] };
+  writer.writeSoon = jest.fn((id: string, patch: Record<string, unknown>) => {
+    writer.soon.push(Object.keys(patch).join(','));
+    return write(id, patch);
+  });
   const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn() };
   const logger = {
     runInContext: jest.fn((fn: () => unknown) => fn()),
@@ -41,7 +47,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     error: jest.fn(),
     logger: { name: 'task-logger' },
   };
-  const config = { worker: { id: 'worker-1' }, tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000 } } as unknown as AppConfig;
+  const config = { worker: { id: 'worker-1' }, tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024 } } as unknown as AppConfig;
   const runner = new TaskRunner(
     config,
     writer as unknown as TaskStateWriter,
@@ -71,6 +77,8 @@ describe('TaskRunner', () => {
       workerId: 'worker-1',
     });
     expect(t.patchWith('completed')).toEqual({ status: 'completed', result: { rows: 3 }, error: null, finishedAt: expect.any(Date) });
+    // "active" may wait for company (it merges with a quick task's "completed"); the terminal state is flushed at once.
+    expect(t.writer.soon).toEqual(['status,attempts,startedAt,finishedAt,workerId']);
     expect(t.metrics.completed).toHaveBeenCalledWith('spec.run', 'spec-queue', expect.any(Number));
     expect(t.metrics.failed).not.toHaveBeenCalled();
   });
@@ -171,6 +179,25 @@ describe('TaskRunner', () => {
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'BAD_INPUT', true, expect.any(Number));
   });
 
+  it.each([
+    ['a BigInt', () => ({ rows: 10n }), 'RESULT_NOT_SERIALIZABLE', /BigInt/],
+    ['a cycle', () => {
+      const node: Record<string, unknown> = {};
+      node.self = node;
+      return node;
+    }, 'RESULT_NOT_SERIALIZABLE', /circular/i],
+    ['a function', () => () => 1, 'RESULT_NOT_SERIALIZABLE', /function, which has no JSON form/],
+    ['2 MiB of JSON', () => ({ text: 'x'.repeat(2 * 1024 * 1024) }), 'RESULT_TOO_LARGE', /2097163 bytes as JSON, over TASK_MAX_RESULT_BYTES \(1048576\)/],
+  ])('fails a task whose result is %s for good, without retrying', async (_, make, code, message) => {
+    const t = setup(async () => make());
+    const thrown = await t.run().catch((e: unknown) => e);
+    expect(thrown).toBeInstanceOf(UnrecoverableError);
+    expect(t.statuses()).toEqual(['active', 'failed']);
+    expect(t.patchWith('failed')!.error.code).toBe(code);
+    expect(t.patchWith('failed')!.error.message).toMatch(message);
+    expect(t.metrics.completed).not.toHaveBeenCalled();
+  });
+
   it('records a thrown non-Error and cuts long messages to 2000 characters', async () => {
     const t = setup(async () => {
       throw 'x'.repeat(5000);
@@ -245,6 +272,15 @@ describe('TaskRunner', () => {
       await t.run();
       expect(progressWrites(t)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
       expect(t.job.updateProgress.mock.calls.map(([p]) => p)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
+    });
+
+    it('cuts a progress message to 500 characters', async () => {
+      const t = setup(async (_payload, context) => {
+        context.progress(100, 'y'.repeat(2000));
+        return null;
+      });
+      await t.run();
+      expect(progressWrites(t)).toEqual([{ percent: 100, message: 'y'.repeat(500) }]);
     });
 
     it('writes again once the interval has passed, rounded and clamped', async () => {

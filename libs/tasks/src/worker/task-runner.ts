@@ -33,6 +33,29 @@ function toTaskError(error: unknown): TaskError {
   return { code: 'HANDLER_ERROR', message: message.slice(0, MAX_ERROR_MESSAGE) };
 }
 
+/** Longest progress message kept; progress is a status line, not a log. */
+const MAX_PROGRESS_MESSAGE = 500;
+
+/**
+ * The handler's result as the ledger (a JSON column) and Redis will hold it, or a permanent
+ * failure saying why it cannot be: retrying would only produce the same value again.
+ */
+function storableResult(result: unknown, maxBytes: number): unknown {
+  const value = result ?? null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new TaskFailure('RESULT_NOT_SERIALIZABLE', `the result cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`, false);
+  }
+  if (text === undefined) throw new TaskFailure('RESULT_NOT_SERIALIZABLE', `the result is a ${typeof value}, which has no JSON form`, false);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) {
+    throw new TaskFailure('RESULT_TOO_LARGE', `the result is ${bytes} bytes as JSON, over TASK_MAX_RESULT_BYTES (${maxBytes}); store large outputs as files`, false);
+  }
+  return value;
+}
+
 /**
  * Runs one attempt of one task: the wrapper every handler gets for free. It binds the log
  * context, records state in the ledger, enforces the time limit through an AbortSignal,
@@ -76,8 +99,9 @@ export class TaskRunner {
     // retries are left out, since their wait includes earlier attempts and backoff.
     if (job.attemptsMade === 0) this.metrics.attemptStarted(type, queue, (started - job.timestamp - (job.opts.delay ?? 0)) / 1000);
 
-    // Not awaited: a later terminal write for the same task merges with it or follows it.
-    void this.writer.write(taskId, {
+    // Not awaited, and not flushed alone: a quick task's terminal write merges with it, a long
+    // task's rides along with the next flush (within SOON_FLUSH_MS).
+    void this.writer.writeSoon(taskId, {
       status: 'active',
       attempts: attempt,
       startedAt: new Date(started),
@@ -117,8 +141,8 @@ export class TaskRunner {
         const now = Date.now();
         if (now - lastProgressAt < this.config.tasks.progressIntervalMs && percent < 100) return;
         lastProgressAt = now;
-        const progress = { percent: Math.max(0, Math.min(100, Math.round(percent * 10) / 10)), ...(message ? { message } : {}) };
-        void this.writer.write(taskId, { progress });
+        const progress = { percent: Math.max(0, Math.min(100, Math.round(percent * 10) / 10)), ...(message ? { message: String(message).slice(0, MAX_PROGRESS_MESSAGE) } : {}) };
+        void this.writer.writeSoon(taskId, { progress });
         void job.updateProgress(progress).catch(() => undefined);
       },
     };
@@ -126,17 +150,17 @@ export class TaskRunner {
     try {
       // A handler that ignores its signal is abandoned when the time is up: the attempt fails
       // with TIMEOUT and the worker slot is freed, though the handler's own promise runs on.
-      const result = await Promise.race([handler.handle(job.data.payload, context), stopped]);
+      const result = storableResult(await Promise.race([handler.handle(job.data.payload, context), stopped]), this.config.tasks.maxResultBytes);
       const seconds = (Date.now() - started) / 1000;
       await this.writer.write(taskId, {
         status: 'completed',
-        result: result ?? null,
+        result,
         error: null,
         finishedAt: new Date(),
       });
       this.metrics.completed(type, queue, seconds);
       this.logger.info({ durationMs: Math.round(seconds * 1000) }, 'task completed');
-      return result ?? null;
+      return result;
     } catch (error) {
       if (error instanceof TaskInterruptedError) return this.release(job, lease, error);
       if (error instanceof TaskCancelledError) return this.cancelled(taskId, error, started);

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { TaskStateWriter } from './task-state-writer';
+import { SOON_FLUSH_MS, TaskStateWriter } from './task-state-writer';
 
 /**
  * The writer's scheduling against a fake database whose statements finish only when the test
@@ -134,5 +134,128 @@ describe('TaskStateWriter scheduling', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('TaskStateWriter and data the database refuses', () => {
+  const refusal = () => Object.assign(new Error('value too long for type character varying(16)'), { code: '22001' });
+  const quiet = (writer: TaskStateWriter) => {
+    (writer as unknown as { logger: Record<string, jest.Mock> }).logger = { error: jest.fn(), warn: jest.fn() } as never;
+  };
+
+  it('writes the tasks of a refused batch one by one, so one bad row holds back nobody else', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    quiet(writer);
+    const done: string[] = [];
+    const writes = ['a', 'b', 'c'].map((id) => writer.write(id, { status: 'completed' }).then(() => done.push(id)));
+    await tick();
+    expect(statements).toHaveLength(1);
+    statements[0].finish(refusal());
+    for (let i = 0; i < 5; i++) await tick();
+    // No back-off: the database is fine, the data is not. Each task now goes alone.
+    expect(statements.slice(1).map((s) => s.ids)).toEqual([['a'], ['b'], ['c']]);
+    statements[1].finish();
+    statements[3].finish();
+    await Promise.all([writes[0], writes[2]]);
+    expect(done.sort()).toEqual(['a', 'c']);
+
+    // b alone is refused: its state is stored without result and progress, as a failure.
+    statements[2].finish(refusal());
+    await tick();
+    await tick();
+    expect(statements).toHaveLength(5);
+    expect(statements[4].ids).toEqual(['b']);
+    expect(statements[4].params).toContain('failed');
+    expect(statements[4].params.join(' ')).toContain('LEDGER_WRITE_REJECTED');
+    statements[4].finish();
+    await writes[1];
+    expect(writer.backlog).toBe(0);
+
+    // Once committed, b is an ordinary task again: its next change shares a batch.
+    writer.write('b', { progress: { percent: 1 } });
+    writer.write('d', { progress: { percent: 1 } });
+    await tick();
+    expect(statements[5].ids).toEqual(['b', 'd']);
+    statements[5].finish();
+    await writer.drain();
+  });
+
+  it('treats a value with no JSON form like a refusal, and drops a change refused even in its plain form', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    quiet(writer);
+    const bad = writer.write('x', { status: 'completed', result: { n: 10n } });
+    await tick();
+    await tick();
+    // The BigInt never reaches the database: the statement cannot be built. The plain form is sent.
+    expect(statements).toHaveLength(1);
+    expect(statements[0].params).toContain('failed');
+    expect(statements[0].params.join(' ')).toContain('result cannot be stored as JSON');
+    statements[0].finish(refusal());
+    // Refused again: the change is dropped (and logged) instead of blocking the worker forever.
+    await bad;
+    expect(writer.backlog).toBe(0);
+  });
+
+  it('drops a refused progress report without marking the task', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    quiet(writer);
+    const progress = writer.write('p', { progress: { percent: 5, message: 'x' } });
+    await tick();
+    statements[0].finish(refusal());
+    await progress;
+    await tick();
+    expect(statements).toHaveLength(1);
+    expect(writer.backlog).toBe(0);
+  });
+});
+
+describe('TaskStateWriter.writeSoon', () => {
+  it('lets a change wait for company: a quick task\'s "active" and "completed" become one row change', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    const active = writer.writeSoon('q', { status: 'active', attempts: 1 });
+    await tick();
+    expect(statements).toHaveLength(0);
+    const completed = writer.write('q', { status: 'completed' });
+    await tick();
+    expect(statements).toHaveLength(1);
+    expect(statements[0].ids).toEqual(['q']);
+    expect(statements[0].params).toEqual(expect.arrayContaining(['completed', 1]));
+    statements[0].finish();
+    await Promise.all([active, completed]);
+  });
+
+  it('flushes a change left alone within SOON_FLUSH_MS', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { dataSource, statements } = fakeDataSource();
+      const writer = new TaskStateWriter(dataSource);
+      const active = writer.writeSoon('long', { status: 'active' });
+      await jest.advanceTimersByTimeAsync(SOON_FLUSH_MS - 1);
+      await tick();
+      expect(statements).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1);
+      await tick();
+      expect(statements).toHaveLength(1);
+      statements[0].finish();
+      await active;
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('is flushed by drain() at once', async () => {
+    const { dataSource, statements } = fakeDataSource();
+    const writer = new TaskStateWriter(dataSource);
+    void writer.writeSoon('d', { progress: { percent: 5 } });
+    const drained = writer.drain();
+    await tick();
+    expect(statements).toHaveLength(1);
+    statements[0].finish();
+    await drained;
+    expect(writer.backlog).toBe(0);
   });
 });

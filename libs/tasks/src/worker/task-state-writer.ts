@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { dialectOf, type SqlDialect } from '@conveyor/database';
+import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
 import type { TaskError, TaskProgress, TaskStatus } from '../ledger/task-status';
 import { storableJson } from '../ledger/storable-json';
 
@@ -32,6 +32,13 @@ const COLUMNS: Record<PatchKey, { column: string; kind: 'text' | 'int' | 'json' 
 
 const PG_CAST = { text: 'varchar', int: 'int', json: 'jsonb', time: 'timestamptz' } as const;
 
+/**
+ * Longest a change queued with `writeSoon` waits for company before it is flushed on its own.
+ * A task's "active" change waits like this, so a quick task's "active" and "completed" become
+ * one row change in one flush instead of two flushes one after the other.
+ */
+export const SOON_FLUSH_MS = 20;
+
 /** Rows per statement: keeps parameter counts far below both drivers' limits. */
 const MAX_ROWS_PER_STATEMENT = 500;
 
@@ -45,6 +52,27 @@ interface PendingWrite {
   patch: TaskStatePatch;
   updatedAt: Date;
   waiters: Array<() => void>;
+  /** Set once the database refused this change and it was cut down to its plain columns. */
+  degraded?: boolean;
+}
+
+/** A value that cannot become JSON text (a BigInt, a cycle, a function): the data's fault, like a database refusal. */
+class UnstorableValueError extends Error {}
+
+/**
+ * The change that still fits when the database refused the real one (a result or progress it
+ * cannot store): plain columns only, and an error that says what was lost. A completed task is
+ * recorded failed: its result is gone, and a client must not read "completed" with nothing.
+ */
+function degradedPatch(patch: TaskStatePatch, reason: string): TaskStatePatch | null {
+  const { result: _result, progress: _progress, error: _error, ...plain } = patch;
+  // A progress report alone is not worth an error on a running task.
+  if (Object.keys(plain).length === 0 && _error === undefined) return null;
+  return {
+    ...plain,
+    ...(plain.status === 'completed' ? { status: 'failed' as const, result: null } : {}),
+    error: { code: 'LEDGER_WRITE_REJECTED', message: `the ledger refused this task's state (${reason.slice(0, 500)}); its result and progress were dropped` },
+  };
 }
 
 /**
@@ -57,9 +85,14 @@ interface PendingWrite {
  * Up to MAX_CONCURRENT_FLUSHES flushes run at once (pipelining: a task finishing while a flush
  * is under way does not wait for it to end before its own change is sent; with one flush at a
  * time the worker spent most of its time waiting on the ledger). Order per task holds: a task
- * whose change is in a flush in flight keeps its newer changes queued until that flush ends. `write()` resolves once the change is committed: processors await
- * terminal states before acknowledging the job to BullMQ, so a crash never leaves a job done
- * in Redis but unrecorded in SQL. A failed flush keeps its writes and retries with backoff.
+ * whose change is in a flush in flight keeps its newer changes queued until that flush ends.
+ * `write()` resolves once the change is committed: processors await terminal states before
+ * acknowledging the job to BullMQ, so a crash never leaves a job done in Redis but unrecorded
+ * in SQL. A flush that fails for the connection's sake keeps its writes and retries with
+ * backoff. One the database refuses for the data it carries would fail the same way forever
+ * and hold every task of the batch with it, so its tasks are then written one per flush until
+ * they commit; a task refused alone is cut down to its plain columns (LEDGER_WRITE_REJECTED),
+ * and if even that is refused its change is dropped and logged, never left to block the worker.
  * A cancelled task is final for workers: their writes never overwrite `cancelled` (a retry
  * through the API moves it to `queued` first).
  */
@@ -73,10 +106,13 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private readonly inFlight = new Set<string>();
   private flushes = 0;
   private flushScheduled = false;
+  private soonTimer: NodeJS.Timeout | undefined;
   /** Called whenever a flush ends (drain() re-checks then). */
   private flushEnded: Array<() => void> = [];
   private closed = false;
   private failures = 0;
+  /** Tasks of a batch the database refused: flushed alone until one of their writes commits. */
+  private readonly suspects = new Set<string>();
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {
     this.dialect = dialectOf(dataSource);
@@ -85,8 +121,28 @@ export class TaskStateWriter implements OnApplicationShutdown {
     this.maxFlushes = Math.max(1, Math.min(MAX_CONCURRENT_FLUSHES, Math.floor(poolSize / 2)));
   }
 
-  /** Queues a change; resolves when it is committed. */
+  /** Queues a change and flushes it at once (or with the flush about to start); resolves when committed. */
   write(taskId: string, change: TaskStatePatch): Promise<void> {
+    const committed = this.queue(taskId, change);
+    this.scheduleFlush();
+    return committed;
+  }
+
+  /**
+   * Queues a change that may wait up to SOON_FLUSH_MS for the next flush (a running task's
+   * "active" or progress): it rides along with other changes instead of costing a flush of
+   * its own. Resolves when committed.
+   */
+  writeSoon(taskId: string, change: TaskStatePatch): Promise<void> {
+    const committed = this.queue(taskId, change);
+    this.soonTimer ??= setTimeout(() => {
+      this.soonTimer = undefined;
+      this.scheduleFlush();
+    }, SOON_FLUSH_MS);
+    return committed;
+  }
+
+  private queue(taskId: string, change: TaskStatePatch): Promise<void> {
     // An undefined field means "not changed"; only explicit nulls clear a column.
     const patch = Object.fromEntries(
       Object.entries(change).filter(([, value]) => value !== undefined),
@@ -101,7 +157,6 @@ export class TaskStateWriter implements OnApplicationShutdown {
       } else {
         this.pending.set(taskId, { patch: { ...patch }, updatedAt: new Date(), waiters: [resolve] });
       }
-      this.scheduleFlush();
     });
   }
 
@@ -121,6 +176,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.drain();
     this.closed = true;
+    clearTimeout(this.soonTimer);
   }
 
   private scheduleFlush(): void {
@@ -137,7 +193,15 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (this.flushes >= this.maxFlushes) return;
     // Everything queued, except tasks with a change still in flight (their order comes first).
     const batch = new Map<string, PendingWrite>();
-    for (const [id, write] of this.pending) if (!this.inFlight.has(id)) batch.set(id, write);
+    for (const [id, write] of this.pending) {
+      if (this.inFlight.has(id)) continue;
+      if (!this.suspects.has(id)) batch.set(id, write);
+      else if (batch.size === 0) {
+        // A suspect goes alone; the others wait for the next flush, scheduled below.
+        batch.set(id, write);
+        break;
+      }
+    }
     if (batch.size === 0) return; // the flush in flight reschedules when it ends
     for (const id of batch.keys()) {
       this.pending.delete(id);
@@ -156,31 +220,69 @@ export class TaskStateWriter implements OnApplicationShutdown {
       this.failures = 0;
       committed = true;
     } catch (error) {
-      this.failures += 1;
-      // Put the batch back under anything newer, then back off; nothing is dropped. Its tasks
-      // stay "in flight" during the back-off, so no newer change of theirs overtakes it.
-      for (const [id, write] of batch) {
-        const newer = this.pending.get(id);
-        if (newer) {
-          write.patch = { ...write.patch, ...newer.patch };
-          write.updatedAt = newer.updatedAt;
-          write.waiters.push(...newer.waiters);
-        }
-        this.pending.set(id, write);
-      }
-      const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
-      this.logger.error(
-        { err: error, rows: batch.size, retryInMs: delay },
-        'ledger write failed; keeping the changes and retrying',
-      );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (error instanceof UnstorableValueError || isRejectedData(error)) this.refused(batch, error);
+      else await this.keepForRetry(batch, error);
     }
     // Bookkeeping before anyone hears of the commit, so `backlog` no longer counts these.
     for (const id of batch.keys()) this.inFlight.delete(id);
     this.flushes -= 1;
-    if (committed) for (const write of batch.values()) for (const resolve of write.waiters) resolve();
+    if (committed) {
+      for (const [id, write] of batch) {
+        this.suspects.delete(id);
+        for (const resolve of write.waiters) resolve();
+      }
+    }
     for (const notify of this.flushEnded.splice(0)) notify();
     this.scheduleFlush();
+  }
+
+  /** The connection failed, not the data: put the batch back and back off; nothing is dropped. */
+  private async keepForRetry(batch: Map<string, PendingWrite>, error: unknown): Promise<void> {
+    this.failures += 1;
+    this.requeue(batch);
+    const delay = Math.min(100 * 2 ** Math.min(this.failures, 6), 5000);
+    this.logger.error({ err: error, rows: batch.size, retryInMs: delay }, 'ledger write failed; keeping the changes and retrying');
+    // The batch's tasks stay "in flight" during the back-off, so no newer change of theirs
+    // overtakes it.
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+
+  /** The database refused the data: find the task(s) at fault instead of retrying the same batch. */
+  private refused(batch: Map<string, PendingWrite>, error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (batch.size > 1) {
+      for (const id of batch.keys()) this.suspects.add(id);
+      this.requeue(batch);
+      this.logger.warn({ err: error, rows: batch.size }, 'the ledger refused a batched write; writing its tasks one by one');
+      return;
+    }
+    const [[taskId, write]] = batch;
+    this.requeue(batch);
+    const merged = this.pending.get(taskId) as PendingWrite;
+    const degraded = write.degraded ? null : degradedPatch(merged.patch, reason);
+    if (degraded) {
+      merged.patch = degraded;
+      merged.degraded = true;
+      this.logger.error({ err: error, taskId }, 'the ledger refused a task\'s state; storing it without result and progress');
+      return;
+    }
+    this.pending.delete(taskId);
+    this.suspects.delete(taskId);
+    this.logger.error({ err: error, taskId, change: Object.keys(merged.patch) }, write.degraded ? 'the ledger refused a task\'s state even without result and progress; change dropped' : 'the ledger refused a progress report; dropped');
+    for (const resolve of merged.waiters) resolve();
+  }
+
+  /** Puts a batch back under anything newer queued for its tasks meanwhile. */
+  private requeue(batch: Map<string, PendingWrite>): void {
+    for (const [id, write] of batch) {
+      const newer = this.pending.get(id);
+      if (newer) {
+        write.patch = { ...write.patch, ...newer.patch };
+        write.updatedAt = newer.updatedAt;
+        write.waiters.push(...newer.waiters);
+      }
+      this.pending.set(id, write);
+    }
   }
 
   private async flush(batch: Map<string, PendingWrite>): Promise<void> {
@@ -206,7 +308,14 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private value(key: PatchKey, patch: TaskStatePatch): unknown {
     const value = patch[key];
     if (value === undefined || value === null) return null;
-    return COLUMNS[key].kind === 'json' ? storableJson(value) : value;
+    if (COLUMNS[key].kind !== 'json') return value;
+    try {
+      const text = storableJson(value) as string | undefined;
+      if (text === undefined) throw new Error(`${typeof value} is not JSON`);
+      return text;
+    } catch (error) {
+      throw new UnstorableValueError(`${key} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private postgresUpdate(keys: PatchKey[], rows: Array<[string, PendingWrite]>) {

@@ -1,7 +1,31 @@
 import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+import { exchangeOnOneConnection, type RawRequest } from './support/raw-http';
 import { http, startStack, TEST_ADMIN_KEY, type Stack } from './support/stack';
 
 const auth = (key = TEST_ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
+
+/** A multipart body by hand: the parts in the order given, each a text field or a file. */
+function multipartRequest(parts: Array<{ name: string; filename?: string; content: Buffer | string }>): RawRequest {
+  const boundary = '----conveyor-raw';
+  const body = Buffer.concat([
+    ...parts.flatMap(({ name, filename, content }) => [
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"\r\nContent-Type: text/csv` : ''}\r\n\r\n`),
+      Buffer.from(content),
+      Buffer.from('\r\n'),
+    ]),
+    Buffer.from(`--${boundary}--\r\n`),
+  ]);
+  return {
+    method: 'POST',
+    target: '/v1/files',
+    headers: [
+      ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+      ['Content-Type', `multipart/form-data; boundary=${boundary}`],
+    ],
+    body,
+  };
+}
 
 function upload(stack: Stack, content: Buffer | string, name: string, key = TEST_ADMIN_KEY, type = 'text/csv') {
   const form = new FormData();
@@ -40,6 +64,51 @@ describe('files API (streamed upload, metadata, download)', () => {
     const response = await upload(stack, Buffer.alloc(3 * 1024 * 1024, 'x'), 'big.csv');
     expect(response.status).toBe(413);
     expect(((await response.json()) as any).error.code).toBe('FILE_TOO_LARGE');
+  });
+
+  it('answers a body cut off inside the file part with 400 INVALID_MULTIPART (no hang) and stores nothing', async () => {
+    const boundary = '----conveyor-cut';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.csv"\r\nContent-Type: text/csv\r\n\r\n`;
+    // Complete as HTTP (its Content-Length is right) but no closing boundary: the file never ends.
+    const body = Buffer.from(`${head}a,b\n1,2\n3,`);
+    const response = await fetch(`${stack.apiUrl}/v1/files`, {
+      method: 'POST',
+      body,
+      headers: { ...auth(), 'content-type': `multipart/form-data; boundary=${boundary}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error.code).toBe('INVALID_MULTIPART');
+    const db = new Client({ connectionString: stack.database.url });
+    await db.connect();
+    try {
+      const stored = await db.query(`SELECT COUNT(*) AS n FROM files WHERE name = 'cut.csv'`);
+      expect(Number(stored.rows[0].n)).toBe(0);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('keeps a keep-alive connection usable after an upload it stopped reading part-way', async () => {
+    const port = Number(new URL(stack.apiUrl).port);
+    const next: RawRequest = { method: 'GET', target: '/v1/files/not-an-id', headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`]] };
+    // Refused at 2 MiB with 1 MiB still to come; then a file followed by a 512 KiB field the
+    // route answers without waiting for. Either way the rest of the body must be read and
+    // dropped, or the connection parses no further request and the client's next one hangs.
+    const [tooLarge, afterTooLarge, stored, afterStored] = await exchangeOnOneConnection(port, [
+      multipartRequest([{ name: 'file', filename: 'big.csv', content: Buffer.alloc(3 * 1024 * 1024, 'x') }]),
+      next,
+      multipartRequest([
+        { name: 'file', filename: 'small.csv', content: 'a,b\n1,2\n' },
+        { name: 'note', content: 'n'.repeat(512 * 1024) },
+      ]),
+      next,
+    ]);
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(afterTooLarge.body.toString()).error.code).toBe('FILE_NOT_FOUND');
+    expect(stored.status).toBe(201);
+    expect(JSON.parse(stored.body.toString()).size).toBe(8);
+    expect(JSON.parse(afterStored.body.toString()).error.code).toBe('FILE_NOT_FOUND');
   });
 
   it('keeps names safe, files per tenant, and refuses requests without a file', async () => {

@@ -9,7 +9,7 @@ import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/con
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
 import { waitForDependencies } from '@conveyor/health';
-import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions } from '@conveyor/http';
+import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions, installUnreadBodyDrain } from '@conveyor/http';
 import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
@@ -45,6 +45,7 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  installUnreadBodyDrain(fastify);
   installHttpMetrics(fastify, app.get(TaskMetrics));
   await mountQueueDashboard(app);
   setupApiDocs(app);

@@ -5,3 +5,4 @@ export * from './tenant';
 export * from './scopes';
 export * from './bounded-validation.pipe';
 export * from './http-server-errors';
+export * from './unread-body';

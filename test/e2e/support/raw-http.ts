@@ -16,16 +16,20 @@ export interface RawResponse {
   body: Buffer;
 }
 
-/** One request per connection (`Connection: close`), read until the server closes. */
-export function sendRaw(port: number, request: RawRequest, timeoutMs = 10_000): Promise<RawResponse> {
+function encode(request: RawRequest, connection: 'close' | 'keep-alive'): Buffer {
   const head = [
     `${request.method} ${request.target} HTTP/1.1`,
     'Host: 127.0.0.1',
-    'Connection: close',
+    `Connection: ${connection}`,
     ...request.headers.map(([name, value]) => `${name}: ${value}`),
     ...(request.body ? [`Content-Length: ${request.body.length}`] : []),
   ].join('\r\n');
-  const bytes = Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), request.body ?? Buffer.alloc(0)]);
+  return Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), request.body ?? Buffer.alloc(0)]);
+}
+
+/** One request per connection (`Connection: close`), read until the server closes. */
+export function sendRaw(port: number, request: RawRequest, timeoutMs = 10_000): Promise<RawResponse> {
+  const bytes = encode(request, 'close');
 
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
@@ -61,16 +65,64 @@ export function sendRaw(port: number, request: RawRequest, timeoutMs = 10_000): 
   });
 }
 
+/**
+ * Several requests one after another on one keep-alive connection, each sent once the answer
+ * to the one before is complete: what a pooling client (fetch, node:http agents) does.
+ */
+export function exchangeOnOneConnection(port: number, requests: RawRequest[], timeoutMs = 10_000): Promise<RawResponse[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const responses: RawResponse[] = [];
+    let received = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    };
+    const sendNext = () => {
+      const request = requests[responses.length];
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(new Error(`request ${responses.length + 1} (${request.method} ${request.target}): no complete response within ${timeoutMs} ms`)), timeoutMs);
+      socket.write(encode(request, 'keep-alive'));
+    };
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const length = messageLength(received, requests[responses.length].method);
+      if (length === undefined) return;
+      responses.push(parseResponse(received.subarray(0, length)));
+      received = received.subarray(length);
+      if (responses.length < requests.length) return sendNext();
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(responses);
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') fail(error);
+    });
+    socket.on('close', () => fail(new Error(`the server closed the connection after ${responses.length} of ${requests.length} responses`)));
+    sendNext();
+  });
+}
+
 /** Whether a response is complete by its own framing: no body, Content-Length or the last chunk. */
 function isComplete(raw: Buffer, method: string): boolean {
+  return messageLength(raw, method) !== undefined;
+}
+
+/** The length of the first complete response in `raw`, or undefined while it is incomplete. */
+function messageLength(raw: Buffer, method: string): number | undefined {
   const end = raw.indexOf('\r\n\r\n');
-  if (end < 0) return false;
+  if (end < 0) return undefined;
   const head = raw.subarray(0, end).toString('latin1');
-  if (method === 'HEAD' || /^HTTP\/1\.[01] (1\d\d|204|304) /.test(head)) return true;
+  if (method === 'HEAD' || /^HTTP\/1\.[01] (1\d\d|204|304) /.test(head)) return end + 4;
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  if (length) return raw.length - (end + 4) >= Number(length[1]);
-  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return raw.length >= end + 9 && raw.subarray(-5).toString('latin1') === '0\r\n\r\n';
-  return false;
+  if (length) return raw.length - (end + 4) >= Number(length[1]) ? end + 4 + Number(length[1]) : undefined;
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) {
+    const last = raw.indexOf('\r\n0\r\n\r\n', end);
+    return last < 0 ? undefined : last + 7;
+  }
+  return undefined;
 }
 
 function parseResponse(raw: Buffer): RawResponse {

@@ -92,9 +92,10 @@ describe('files API (streamed upload, metadata, download)', () => {
   it('keeps a keep-alive connection usable after an upload it stopped reading part-way', async () => {
     const port = Number(new URL(stack.apiUrl).port);
     const next: RawRequest = { method: 'GET', target: '/v1/files/not-an-id', headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`]] };
-    // Refused at 2 MiB with 1 MiB still to come; then a file followed by a 512 KiB field the
-    // route answers without waiting for. Either way the rest of the body must be read and
-    // dropped, or the connection parses no further request and the client's next one hangs.
+    // Refused at 2 MiB with 1 MiB still to come: unless the rest is read and dropped, the
+    // connection parses no further request and the client's next one hangs. Then a file
+    // followed by a 512 KiB field the route answers without waiting for: the drain takes that
+    // body from the multipart parser still reading it, and must read it to the end itself.
     const [tooLarge, afterTooLarge, stored, afterStored] = await exchangeOnOneConnection(port, [
       multipartRequest([{ name: 'file', filename: 'big.csv', content: Buffer.alloc(3 * 1024 * 1024, 'x') }]),
       next,

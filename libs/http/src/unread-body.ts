@@ -6,12 +6,12 @@ export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads and drops what is left of a request body its handler stopped reading: an upload refused
- * part-way (over the size limit, a cut-off part, bad fields) or fields after the file part, which
- * the upload route does not wait for. Node drains a body nobody touched by itself, but not one
- * that was read in part; the request then stays paused with bytes unread, the connection can
- * parse no further request, and a keep-alive client waits forever for its next answer there.
- * A client still sending after DRAIN_LIMIT_MS or DRAIN_LIMIT_BYTES loses the connection instead:
- * it already has its answer.
+ * part-way (over the size limit, a cut-off part). Node drains a body nobody touched by itself,
+ * but not one that was read in part, and @fastify/multipart lets go of the request once the
+ * file stream fails; the request then stays paused with bytes unread, the connection can parse
+ * no further request, and a keep-alive client waits forever for its next answer there. A client
+ * still sending after DRAIN_LIMIT_MS or DRAIN_LIMIT_BYTES loses the connection instead: it
+ * already has its answer.
  */
 export function drainUnreadBody(request: FastifyRequest): void {
   const raw = request.raw;
@@ -23,8 +23,8 @@ export function drainUnreadBody(request: FastifyRequest): void {
   };
   const timer = setTimeout(cut, DRAIN_LIMIT_MS);
   timer.unref();
-  // A multipart parser may still be attached (the handler returned before the last part) and
-  // would hold the stream back once nobody reads its parts.
+  // A multipart parser may still be attached (the handler returned before the last part); it
+  // would hold the stream back as soon as a part came that nobody reads.
   raw.unpipe();
   raw.on('data', (chunk: Buffer) => {
     drained += chunk.length;

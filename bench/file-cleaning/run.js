@@ -43,6 +43,7 @@ const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { ROOT, ensureDataDir, transpileEngine } = require('./load-engine');
 const { median, round } = require('../lib/stats');
+const { QUIET_CORES, isQuietRun } = require('./quiet-runs');
 
 const HERE = __dirname;
 const GENERATOR = path.join(HERE, 'generate-dirty-csv.js');
@@ -393,9 +394,6 @@ async function countRecords(file) {
 
 // ------------------------------------------------------------------ summaries
 
-/** A round counts as quiet when other work kept < QUIET_CORES cores busy during both runs. */
-const QUIET_CORES = 0.25;
-
 function ratioSeries(runs, sizeLabel, numerator, denominator, rounds) {
   const perRound = [];
   const quiet = [];
@@ -404,7 +402,8 @@ function ratioSeries(runs, sizeLabel, numerator, denominator, rounds) {
     const b = runs.find((x) => x.size === sizeLabel && x.round === r && x.tool === denominator);
     const ratio = a?.mbps && b?.mbps ? round(a.mbps / b.mbps, 3) : null;
     perRound.push(ratio);
-    if (ratio !== null && a.backgroundCores < QUIET_CORES && b.backgroundCores < QUIET_CORES) quiet.push(ratio);
+    // A round is quiet when both of its runs are.
+    if (ratio !== null && isQuietRun(a) && isQuietRun(b)) quiet.push(ratio);
   }
   const valid = perRound.filter((v) => v !== null);
   return {
@@ -702,7 +701,7 @@ async function main() {
       rssCapBytes: options.rssCap,
       timedOutputs: '/dev/null',
       throughput: 'input bytes (1 MB = 10^6 B) / process wall time, startup included',
-      ratios: 'median of per-round ratios of MB/s; quietMedian: over rounds where other work kept < 0.25 cores busy during both runs',
+      ratios: `median of per-round ratios of MB/s; quietMedian: over rounds where other work kept < ${QUIET_CORES} cores busy during both runs`,
       quietGate: `each round waits (up to ${options.quietWait} s) until other work keeps < ${options.quiet} cores busy`,
     },
     inputs: inputs.map(({ label, bytes, file, generatedMs, cached }) => ({ label, bytes, file: path.relative(ROOT, file), generatedMs, cached })),

@@ -1,21 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
-import { exchangeOnOneConnection, type RawRequest } from './support/raw-http';
+import { exchangeOnOneConnection, multipartBody, type MultipartPart, type RawRequest } from './support/raw-http';
 import { http, startStack, TEST_ADMIN_KEY, type Stack } from './support/stack';
 
 const auth = (key = TEST_ADMIN_KEY) => ({ authorization: `Bearer ${key}` });
 
-/** A multipart body by hand: the parts in the order given, each a text field or a file. */
-function multipartRequest(parts: Array<{ name: string; filename?: string; content: Buffer | string }>): RawRequest {
+/** An upload as raw bytes, the parts in the order given. */
+function multipartRequest(parts: MultipartPart[]): RawRequest {
   const boundary = '----conveyor-raw';
-  const body = Buffer.concat([
-    ...parts.flatMap(({ name, filename, content }) => [
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"\r\nContent-Type: text/csv` : ''}\r\n\r\n`),
-      Buffer.from(content),
-      Buffer.from('\r\n'),
-    ]),
-    Buffer.from(`--${boundary}--\r\n`),
-  ]);
   return {
     method: 'POST',
     target: '/v1/files',
@@ -23,7 +15,7 @@ function multipartRequest(parts: Array<{ name: string; filename?: string; conten
       ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
       ['Content-Type', `multipart/form-data; boundary=${boundary}`],
     ],
-    body,
+    body: multipartBody(parts, boundary),
   };
 }
 
@@ -100,8 +92,8 @@ describe('files API (streamed upload, metadata, download)', () => {
       multipartRequest([{ name: 'file', filename: 'big.csv', content: Buffer.alloc(3 * 1024 * 1024, 'x') }]),
       next,
       multipartRequest([
-        { name: 'file', filename: 'small.csv', content: 'a,b\n1,2\n' },
-        { name: 'note', content: 'n'.repeat(512 * 1024) },
+        { name: 'file', filename: 'small.csv', content: Buffer.from('a,b\n1,2\n') },
+        { name: 'note', content: Buffer.alloc(512 * 1024, 'n') },
       ]),
       next,
     ]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
-import { sendRaw, type RawRequest, type RawResponse } from './support/raw-http';
+import { multipartBody, sendRaw, type MultipartPart, type RawRequest, type RawResponse } from './support/raw-http';
 
 /**
  * Property-based fuzzing of the whole HTTP surface against one running stack (API + worker):
@@ -245,24 +245,6 @@ function typedTaskBody(taskTypes: TaskTypeInfo[], uuids: string[]): fc.Arbitrary
     .constantFrom(...taskTypes)
     .chain((t) => fc.tuple(fc.constant(t.type), fromSchema(t.payloadSchema, t.payloadSchema.definitions ?? {}, uuids)))
     .chain(([type, payload]) => mutated({ type, payload }, TASK_FIELDS.slice(2)));
-}
-
-interface MultipartPart {
-  name: string;
-  filename?: string;
-  content: Buffer;
-}
-
-/** A multipart/form-data body; `boundary` is what the body uses, the header may say otherwise. */
-function multipartBody(parts: MultipartPart[], boundary: string): Buffer {
-  return Buffer.concat([
-    ...parts.flatMap((part) => [
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}\r\n\r\n`),
-      part.content,
-      Buffer.from('\r\n'),
-    ]),
-    Buffer.from(`--${boundary}--\r\n`),
-  ]);
 }
 
 /**

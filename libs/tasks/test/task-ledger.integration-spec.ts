@@ -127,7 +127,7 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
 
   it('stores a batch over one statement whole or not at all', async () => {
     const tenantId = `atomic-${dialect}`;
-    const [existing] = [newTask({ tenantId })];
+    const existing = newTask({ tenantId });
     await ledger.insert([existing]);
     // 700 rows = two statements; the second one holds a duplicate id and fails.
     const rows = Array.from({ length: 700 }, (_, i) => (i === 650 ? newTask({ tenantId, id: existing.id }) : newTask({ tenantId })));

@@ -16,6 +16,24 @@ export interface RawResponse {
   body: Buffer;
 }
 
+export interface MultipartPart {
+  name: string;
+  filename?: string;
+  content: Buffer;
+}
+
+/** A multipart/form-data body; `boundary` is what the body uses, the header may say otherwise. */
+export function multipartBody(parts: MultipartPart[], boundary: string): Buffer {
+  return Buffer.concat([
+    ...parts.flatMap((part) => [
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}\r\n\r\n`),
+      part.content,
+      Buffer.from('\r\n'),
+    ]),
+    Buffer.from(`--${boundary}--\r\n`),
+  ]);
+}
+
 function encode(request: RawRequest, connection: 'close' | 'keep-alive'): Buffer {
   const head = [
     `${request.method} ${request.target} HTTP/1.1`,
@@ -52,7 +70,7 @@ export function sendRaw(port: number, request: RawRequest, timeoutMs = 10_000): 
       // A complete message ends the exchange even if the server keeps the connection open
       // (a response may say `Connection: keep-alive` although the request said close).
       const received = Buffer.concat(chunks);
-      if (isComplete(received, request.method)) finish(() => resolve(parseResponse(received)));
+      if (messageLength(received, request.method) !== undefined) finish(() => resolve(parseResponse(received)));
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       // The server may close while we still send a body it has already refused (e.g. 413).
@@ -105,12 +123,10 @@ export function exchangeOnOneConnection(port: number, requests: RawRequest[], ti
   });
 }
 
-/** Whether a response is complete by its own framing: no body, Content-Length or the last chunk. */
-function isComplete(raw: Buffer, method: string): boolean {
-  return messageLength(raw, method) !== undefined;
-}
-
-/** The length of the first complete response in `raw`, or undefined while it is incomplete. */
+/**
+ * The length of the first complete response in `raw` by its own framing (no body,
+ * Content-Length or the last chunk), or undefined while it is incomplete.
+ */
 function messageLength(raw: Buffer, method: string): number | undefined {
   const end = raw.indexOf('\r\n\r\n');
   if (end < 0) return undefined;

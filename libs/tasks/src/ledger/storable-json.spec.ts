@@ -11,4 +11,10 @@ describe('storableJson', () => {
     expect(storableJson(value)).toBe(JSON.stringify(value));
     expect(JSON.parse(storableJson('\\\ud800'))).toBe('\\\ufffd');
   });
+
+  it('throws, naming the reason, for a value with no JSON form', () => {
+    expect(() => storableJson(() => 1)).toThrow('the value is of type function, which has no JSON form');
+    expect(() => storableJson(undefined)).toThrow('the value is of type undefined, which has no JSON form');
+    expect(() => storableJson({ n: 10n })).toThrow(/BigInt/);
+  });
 });

@@ -34,11 +34,15 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   };
   // One recorder for both: the order of all state changes is what most tests check.
   const write = jest.fn().mockResolvedValue(undefined);
-  const writer = { write, writeSoon: write, soon: [] as string[] };
-  writer.writeSoon = jest.fn((id: string, patch: Record<string, unknown>) => {
-    writer.soon.push(Object.keys(patch).join(','));
-    return write(id, patch);
-  });
+  const soon: string[] = [];
+  const writer = {
+    write,
+    soon,
+    writeSoon: jest.fn((id: string, patch: Record<string, unknown>) => {
+      soon.push(Object.keys(patch).join(','));
+      return write(id, patch);
+    }),
+  };
   const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn() };
   const logger = {
     runInContext: jest.fn((fn: () => unknown) => fn()),

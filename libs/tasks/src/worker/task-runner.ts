@@ -7,6 +7,7 @@ import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskStateWriter } from './task-state-writer';
+import { storableJson } from '../ledger/storable-json';
 import type { TaskError } from '../ledger/task-status';
 import { CANCEL_REASON } from '../task-cancellation';
 import type { TaskJobData } from '../task-job';
@@ -42,13 +43,12 @@ const MAX_PROGRESS_MESSAGE = 500;
  */
 function storableResult(result: unknown, maxBytes: number): unknown {
   const value = result ?? null;
-  let text: string | undefined;
+  let text: string;
   try {
-    text = JSON.stringify(value);
+    text = storableJson(value);
   } catch (error) {
     throw new TaskFailure('RESULT_NOT_SERIALIZABLE', `the result cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`, false);
   }
-  if (text === undefined) throw new TaskFailure('RESULT_NOT_SERIALIZABLE', `the result is a ${typeof value}, which has no JSON form`, false);
   const bytes = Buffer.byteLength(text);
   if (bytes > maxBytes) {
     throw new TaskFailure('RESULT_TOO_LARGE', `the result is ${bytes} bytes as JSON, over TASK_MAX_RESULT_BYTES (${maxBytes}); store large outputs as files`, false);

@@ -44,6 +44,21 @@ function fakeDataSource(poolSize = 10) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Jest's fake timers for back-offs and delays; setImmediate stays real, so tick() still works. */
+async function withFakeTimers(test: () => Promise<void>): Promise<void> {
+  jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+  try {
+    await test();
+  } finally {
+    jest.useRealTimers();
+  }
+}
+
+/** The writer logs refusals and retries; the tests read its behaviour, not its log lines. */
+function quiet(writer: TaskStateWriter): void {
+  (writer as unknown as { logger: Record<string, jest.Mock> }).logger = { error: jest.fn(), warn: jest.fn() } as never;
+}
+
 describe('TaskStateWriter scheduling', () => {
   it('sends a task finishing during a flush at once instead of waiting for that flush (up to half the pool)', async () => {
     const { dataSource, statements, maxRunning } = fakeDataSource(6);
@@ -106,12 +121,11 @@ describe('TaskStateWriter scheduling', () => {
     expect(writer.backlog).toBe(0);
   });
 
-  it('keeps a failed batch (merged with newer changes) and retries it before anything newer of its tasks', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
-    try {
+  it('keeps a failed batch (merged with newer changes) and retries it before anything newer of its tasks', () =>
+    withFakeTimers(async () => {
       const { dataSource, statements } = fakeDataSource();
       const writer = new TaskStateWriter(dataSource);
-      (writer as unknown as { logger: { error: jest.Mock } }).logger = { error: jest.fn() } as never;
+      quiet(writer);
       const first = writer.write('x', { status: 'active', attempts: 1 });
       await tick();
       const second = writer.write('x', { status: 'completed' });
@@ -131,17 +145,11 @@ describe('TaskStateWriter scheduling', () => {
       statements[1].finish();
       await Promise.all([first, second]);
       expect(writer.backlog).toBe(0);
-    } finally {
-      jest.useRealTimers();
-    }
-  });
+    }));
 });
 
 describe('TaskStateWriter and data the database refuses', () => {
   const refusal = () => Object.assign(new Error('value too long for type character varying(16)'), { code: '22001' });
-  const quiet = (writer: TaskStateWriter) => {
-    (writer as unknown as { logger: Record<string, jest.Mock> }).logger = { error: jest.fn(), warn: jest.fn() } as never;
-  };
 
   it('writes the tasks of a refused batch one by one, so one bad row holds back nobody else', async () => {
     const { dataSource, statements } = fakeDataSource();
@@ -228,9 +236,8 @@ describe('TaskStateWriter.writeSoon', () => {
     await Promise.all([active, completed]);
   });
 
-  it('flushes a change left alone within SOON_FLUSH_MS', async () => {
-    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
-    try {
+  it('flushes a change left alone within SOON_FLUSH_MS', () =>
+    withFakeTimers(async () => {
       const { dataSource, statements } = fakeDataSource();
       const writer = new TaskStateWriter(dataSource);
       const active = writer.writeSoon('long', { status: 'active' });
@@ -242,10 +249,7 @@ describe('TaskStateWriter.writeSoon', () => {
       expect(statements).toHaveLength(1);
       statements[0].finish();
       await active;
-    } finally {
-      jest.useRealTimers();
-    }
-  });
+    }));
 
   it('is flushed by drain() at once', async () => {
     const { dataSource, statements } = fakeDataSource();

@@ -310,9 +310,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (value === undefined || value === null) return null;
     if (COLUMNS[key].kind !== 'json') return value;
     try {
-      const text = storableJson(value) as string | undefined;
-      if (text === undefined) throw new Error(`${typeof value} is not JSON`);
-      return text;
+      return storableJson(value);
     } catch (error) {
       throw new UnstorableValueError(`${key} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`);
     }

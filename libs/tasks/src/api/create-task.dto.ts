@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -13,8 +12,8 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
+import { NestedDto, OpaqueJson } from '@conveyor/http';
 
 export const MAX_BATCH_SIZE = 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -24,7 +23,8 @@ export class CreateTaskDto {
   @IsString() @MaxLength(128)
   type: string;
 
-  @IsObject()
+  /** Passed on as parsed; the task type's contract validates it (TaskProducer). */
+  @IsObject() @OpaqueJson()
   payload: Record<string, unknown>;
 
   @IsOptional() @IsInt() @Min(1) @Max(10)
@@ -56,7 +56,7 @@ export class CreateTaskDto {
 
 export class CreateTaskBatchDto {
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_SIZE)
-  @ValidateNested({ each: true }) @Type(() => CreateTaskDto)
+  @NestedDto(() => CreateTaskDto)
   tasks: CreateTaskDto[];
 }
 

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
+import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
@@ -9,7 +10,7 @@ import { TasksController } from './tasks.controller';
 /** The HTTP task API: enqueue, read, list, queues, task types. Never imported by the worker. */
 @Module({
   controllers: [TasksController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, QueueInspector, TaskControlService],
+  providers: [TaskProducer, QueueInspector, TaskControlService, TaskEventStreams],
   exports: [TaskProducer, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -551,6 +551,92 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
   });
 
   /**
+   * Deep and wide JSON (request limits): objects with many keys, long arrays, deep nesting and
+   * many values in all, near and over JSON_MAX_* (defaults: 1000 keys, 10000 items, depth 64,
+   * 100000 values), in every place a route takes JSON: a payload, a batch, other bodies, the
+   * dashboard, an upload's rules field. Once a 200k-key payload held the API for 19 s and a
+   * long array took gigabytes; now each answer is a 4xx in the error body, at once.
+   */
+  describe('deep and wide JSON shapes', () => {
+    const SHAPE_RUNS = Math.round(60 * SCALE);
+    interface Shape {
+      text: string;
+      /** Clearly over a limit wherever it is put: the answer must be a 4xx. */
+      over: boolean;
+      name: string;
+    }
+    const wide = (keys: number): Shape => ({ text: `{${Array.from({ length: keys }, (_, i) => `"k${i}":${i % 2}`).join(',')}}`, over: keys > 1000, name: `${keys} keys` });
+    const long = (items: number): Shape => ({ text: `[${'1,'.repeat(items - 1)}1]`, over: items > 10_000, name: `${items} items` });
+    const deepShape = (kind: 'obj' | 'arr', depth: number): Shape => ({ text: deepText(kind, depth), over: depth > 70, name: `${kind} nested ${depth}` });
+    // 10 lists of `items` values each: every list is short enough, the whole may not be.
+    const many = (items: number): Shape => ({ text: `{${Array.from({ length: 10 }, (_, i) => `"l${i}":${long(items).text}`).join(',')}}`, over: items * 10 > 100_100, name: `10 x ${items} values` });
+    const shapeArb: fc.Arbitrary<Shape> = fc.oneof(
+      fc.constantFrom(999, 1000, 1001, 5000, 200_000).map(wide),
+      fc.constantFrom(9_999, 10_000, 10_001, 100_000, 2_000_000).map(long),
+      fc.tuple(fc.constantFrom<'obj' | 'arr'>('obj', 'arr'), fc.constantFrom(60, 62, 63, 64, 65, 100, 1000)).map(([kind, depth]) => deepShape(kind, depth)),
+      fc.constantFrom(9_000, 10_000, 11_000).map(many),
+    );
+    const json = (target: string, text: string, method = 'POST'): RawRequest => ({
+      method,
+      target,
+      headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'application/json']],
+      body: Buffer.from(text),
+    });
+    const basic = `Basic ${Buffer.from(`ops:${TEST_ADMIN_KEY}`).toString('base64')}`;
+    const placements: Array<[string, (shape: string) => RawRequest]> = [
+      ['task payload', (s) => json('/v1/tasks', `{"type":"system.noop","payload":{"x":${s}}}`)],
+      ['task payload itself', (s) => json('/v1/tasks', `{"type":"system.sleep","payload":${s}}`)],
+      ['batch payload', (s) => json('/v1/tasks/batch', `{"tasks":[{"type":"system.noop","payload":{}},{"type":"system.noop","payload":{"x":${s}}}]}`)],
+      ['batch tasks', (s) => json('/v1/tasks/batch', `{"tasks":${s}}`)],
+      ['task tags', (s) => json('/v1/tasks', `{"type":"system.noop","payload":{},"tags":${s}}`)],
+      ['bulk retry', (s) => json('/v1/tasks/retry', `{"type":${s}}`)],
+      ['key scopes', (s) => json('/v1/admin/keys', `{"tenant":"fuzz","scopes":${s}}`)],
+      ['whole body', (s) => json('/v1/tasks', s)],
+      ['dashboard body', (s) => ({ ...json('/admin/queues/api/queues/system/pause', s, 'PUT'), headers: [['Authorization', basic], ['Content-Type', 'application/json']] })],
+      [
+        'upload rules field',
+        (s) => ({
+          method: 'POST',
+          target: '/v1/cleaning-jobs',
+          headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'multipart/form-data; boundary=----s']],
+          body: multipartBody([{ name: 'rules', content: Buffer.from(`{"x":${s}}`) }, { name: 'file', filename: 'a.csv', content: Buffer.from('a\n1\n') }], '----s'),
+        }),
+      ],
+    ];
+
+    it('answers every shape in every place with a 4xx in the error body, never a 5xx', async () => {
+      const started = Date.now();
+      const statuses = new Map<number, number>();
+      await fc.assert(
+        fc.asyncProperty(shapeArb, fc.constantFrom(...placements), async (shape, [place, build]) => {
+          const request = build(shape.text);
+          const response = await sendRaw(port, request, 20_000);
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+          checkResponse(request, response);
+          // Bodies over JSON_BODY_LIMIT_BYTES are refused by size before their shape is seen.
+          if (shape.over) expect({ shape: shape.name, place, status: response.status >= 400 && response.status < 500 }).toEqual({ shape: shape.name, place, status: true });
+        }),
+        { numRuns: SHAPE_RUNS, seed },
+      );
+      expect(stack.api!.child.exitCode).toBeNull();
+      console.log(`deep and wide shapes: ${SHAPE_RUNS} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+    });
+
+    it.each([
+      ['a payload of 200k keys', 413, 'JSON_LIMIT_EXCEEDED', () => json('/v1/tasks', `{"type":"system.noop","payload":${wide(200_000).text}}`)],
+      ['a payload array of 2M items', 413, 'JSON_LIMIT_EXCEEDED', () => json('/v1/tasks', `{"type":"system.noop","payload":{"a":${long(2_000_000).text}}}`)],
+      ['a batch whose tasks array holds 10001 items', 413, 'JSON_LIMIT_EXCEEDED', () => json('/v1/tasks/batch', `{"tasks":${long(10_001).text}}`)],
+      ['a payload at 65 levels', 400, 'VALIDATION_FAILED', () => json('/v1/tasks', `{"type":"system.noop","payload":${deepText('obj', 64)}}`)],
+    ] as const)('%s → %i %s', async (_name, status, code, build) => {
+      const request = build();
+      const response = await sendRaw(port, request, 20_000);
+      checkResponse(request, response);
+      expect(response.status).toBe(status);
+      expect(JSON.parse(response.body.toString()).error.code).toBe(code);
+    });
+  });
+
+  /**
    * What the fuzzer found, kept as fixed examples. Before the fixes: 500 INTERNAL_ERROR for the
    * deep bodies (stack overflow in class-transformer/class-validator) and the NUL strings
    * (PostgreSQL refuses U+0000 in text and jsonb); Fastify's own error shape, not the API's,

@@ -10,8 +10,8 @@ const ERROR_RESPONSES: Record<string, string> = {
   '401': 'Missing or invalid API key (UNAUTHENTICATED)',
   '403': 'The key lacks a scope (FORBIDDEN)',
   '404': 'Not found in the caller’s tenant',
-  '413': 'Body or payload too large (PAYLOAD_TOO_LARGE)',
-  '429': 'Rate limit reached (RATE_LIMITED); see Retry-After',
+  '413': 'Body or payload too large (PAYLOAD_TOO_LARGE, JSON_LIMIT_EXCEEDED: too many keys, items or values)',
+  '429': 'Rate limit reached (RATE_LIMITED) or too many open event streams (TOO_MANY_STREAMS); see Retry-After',
   '503': 'Queue or database unavailable (QUEUE_UNAVAILABLE); nothing was accepted',
 };
 

@@ -95,6 +95,18 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     await expect(ledger.insert([newTask({ tenantId: 'tenant-b', idempotencyKey: 'dup' })])).resolves.toBeUndefined();
   });
 
+  it('compares keys, tenants and types byte for byte, as PostgreSQL does', async () => {
+    // MariaDB's default collation is case-insensitive: "abc" and "ABC" collided in the unique
+    // index (a 500 for the second client) and a tenant "A" read tenant "a"'s rows.
+    const lower = newTask({ tenantId: 'case-t', idempotencyKey: 'abc' });
+    const upper = newTask({ tenantId: 'case-t', idempotencyKey: 'ABC' });
+    await ledger.insert([lower]);
+    await expect(ledger.insert([upper])).resolves.toBeUndefined();
+    expect((await ledger.findByIdempotencyKeys('case-t', ['ABC'])).map((t) => t.id)).toEqual([upper.id]);
+    expect(await ledger.findOne('CASE-T', lower.id)).toBeNull();
+    expect(await ledger.list({ tenantId: 'case-t', type: 'SYSTEM.SLEEP', limit: 10 })).toEqual([]);
+  });
+
   it('lists newest first with filters and keyset paging', async () => {
     const tenantId = `list-${dialect}`;
     const rows = Array.from({ length: 7 }, (_, i) =>

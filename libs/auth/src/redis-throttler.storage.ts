@@ -22,6 +22,9 @@ end
 return {hits, ttl, blocked}
 `;
 
+/** Longest a request waits for its rate-limit count before it is let through uncounted. */
+const LIMITER_TIMEOUT_MS = 250;
+
 /** Rate-limit counters in Redis, so the limit holds across every API instance. */
 @Injectable()
 export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
@@ -30,8 +33,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
   private lastOutageLog = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    // A limiter must not hang requests while Redis is away: commands fail fast instead.
-    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit' });
+    // A limiter must not hang requests while Redis is away (commands fail fast) or frozen and
+    // not answering (a command gets LIMITER_TIMEOUT_MS, then the request goes on unlimited).
+    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit', commandTimeout: LIMITER_TIMEOUT_MS });
     this.redis.on('error', () => undefined);
   }
 

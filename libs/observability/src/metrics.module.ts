@@ -32,6 +32,10 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Tasks put back into their queue by the reconciler (their job had vanished from Redis)',
       labelNames: ['type', 'queue', 'reason'],
     }),
+    makeCounterProvider({
+      name: METRIC.enqueueUnconfirmed,
+      help: 'Tasks accepted although Redis did not confirm the add in time; the reconciler queues any job Redis never got',
+    }),
     makeHistogramProvider({
       name: METRIC.taskDuration,
       help: 'Run time of one task attempt',

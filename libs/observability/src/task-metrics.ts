@@ -15,6 +15,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.tasksCompleted) private readonly completedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksFailed) private readonly failedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksRequeued) private readonly requeuedTotal: Counter<string>,
+    @InjectMetric(METRIC.enqueueUnconfirmed) private readonly unconfirmedTotal: Counter<string>,
     @InjectMetric(METRIC.taskDuration) private readonly duration: Histogram<string>,
     @InjectMetric(METRIC.taskWait) private readonly wait: Histogram<string>,
     @InjectMetric(METRIC.queueJobs) private readonly queueJobs: Gauge<string>,
@@ -43,6 +44,11 @@ export class TaskMetrics {
 
   enqueued(type: string, queue: string, count = 1): void {
     this.enqueuedTotal.inc({ type, queue }, count);
+  }
+
+  /** Tasks accepted although Redis did not confirm their job (the reconciler covers them). */
+  enqueueUnconfirmed(count: number): void {
+    this.unconfirmedTotal.inc(count);
   }
 
   attemptStarted(type: string, queue: string, waitSeconds: number): void {

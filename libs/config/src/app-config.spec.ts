@@ -127,6 +127,8 @@ describe('loadAppConfig', () => {
         database: 'd',
         ssl: false,
         poolSize: 10,
+        connectTimeoutMs: 5000,
+        statementTimeoutMs: 15_000,
         migrationsRun: false,
       });
     });

@@ -18,6 +18,10 @@ export interface DatabaseConfig {
   database: string;
   ssl: boolean;
   poolSize: number;
+  /** Wait for a pooled or new connection before giving up (the database is down or saturated). */
+  connectTimeoutMs: number;
+  /** Longest a statement may run or go unanswered (a hung database must not hang requests). */
+  statementTimeoutMs: number;
   migrationsRun: boolean;
 }
 
@@ -140,6 +144,8 @@ function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): Datab
   const common = {
     ssl: env.DB_SSL ?? false,
     poolSize: env.DB_POOL_SIZE ?? 10,
+    connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS ?? 5000,
+    statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS ?? 15_000,
     migrationsRun: env.DB_MIGRATIONS_RUN ?? false,
   };
   const url = env.DATABASE_URL ? parseUrl('DATABASE_URL', env.DATABASE_URL, problems) : undefined;

@@ -95,6 +95,14 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DB_POOL_SIZE?: number;
 
+  /** Longest wait for a pooled connection (or a new one) before a request gets 503. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
+  DB_CONNECT_TIMEOUT_MS?: number;
+
+  /** Longest one statement may run (server-side) or go unanswered (client-side). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  DB_STATEMENT_TIMEOUT_MS?: number;
+
   // --- redis / queues -------------------------------------------------------------------
   @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;

@@ -12,7 +12,7 @@ import { TaskMetrics } from '@conveyor/observability';
 import { redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
-import { TaskLedgerService } from '../ledger/task-ledger.service';
+import { LedgerOutcomeUnknownError, TaskLedgerService } from '../ledger/task-ledger.service';
 import { TaskEntity } from '../ledger/task.entity';
 import { jobForTask, type TaskJob } from '../task-job';
 import { MAX_DELAY_MS, type CreateTaskDto } from './create-task.dto';
@@ -66,6 +66,12 @@ export class TaskProducer {
         await this.ledger.insertShared(fresh.map((p) => p.row));
       } catch (error) {
         if (round === 0 && isUniqueViolation(error)) continue;
+        if (error instanceof LedgerOutcomeUnknownError) {
+          throw ApiError.unavailable(
+            'LEDGER_OUTCOME_UNKNOWN',
+            'The database stopped answering while committing the task: it may have been stored. Retry with the same Idempotency-Key to get the one task',
+          );
+        }
         throw error;
       }
       await this.addJobsOrRefuse(tenantId, fresh);

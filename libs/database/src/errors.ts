@@ -50,7 +50,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (!driverError) return false;
   const code = driverError.code;
   if (typeof code === 'string') {
-    if (/^(08|53|57)[0-9A-Z]{3}$/.test(code) || NETWORK_CODES.has(code)) return true;
+    if (/^(08|53|57)[0-9A-Z]{3}$/.test(code)) return true;
+    // A Node socket error (it names its syscall), not another service's error carrying a code.
+    if (NETWORK_CODES.has(code) && 'syscall' in driverError && !('statusCode' in driverError)) return true;
     if (code.startsWith('PROTOCOL_') || code === 'ER_CON_COUNT_ERROR' || code === 'ER_SERVER_SHUTDOWN') return true;
   }
   // 1053 server shutdown, 1040 too many connections, 1205 lock wait timeout, 3024 statement timeout.

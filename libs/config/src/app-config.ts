@@ -67,6 +67,8 @@ export interface TaskDefaultsConfig {
   progressIntervalMs: number;
   /** Largest result (as JSON text) a task may return; a bigger one fails it with RESULT_TOO_LARGE. */
   maxResultBytes: number;
+  /** Unfinished tasks one tenant may have at once; 0 = no cap. */
+  maxUnfinishedPerTenant: number;
 }
 
 export interface StorageConfig {
@@ -305,6 +307,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       ttlSeconds: env.TASK_TTL_SECONDS ?? 7 * 24 * 3600,
       progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
       maxResultBytes: env.TASK_MAX_RESULT_BYTES ?? 1024 * 1024,
+      maxUnfinishedPerTenant: env.MAX_UNFINISHED_TASKS_PER_TENANT ?? 100_000,
     },
     maintenance: {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,

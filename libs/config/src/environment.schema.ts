@@ -185,6 +185,10 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
   TASK_MAX_RESULT_BYTES?: number;
 
+  // One tenant's backlog must not fill Redis for everyone: beyond it, 429 TENANT_QUEUE_FULL.
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(100_000_000)
+  MAX_UNFINISHED_TASKS_PER_TENANT?: number;
+
   @IsOptional() @IsString() @MinLength(1)
   STORAGE_DIR?: string;
 

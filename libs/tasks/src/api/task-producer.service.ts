@@ -18,6 +18,7 @@ import { jobForTask, type TaskJob } from '../task-job';
 import { MAX_DELAY_MS, type CreateTaskDto } from './create-task.dto';
 import { parseInstant } from './instant';
 import { requestFingerprint } from './request-fingerprint';
+import { TenantBacklog } from './tenant-backlog';
 
 const ENQUEUE_TIMEOUT_MS = 2000;
 
@@ -49,6 +50,7 @@ export class TaskProducer {
     private readonly ledger: TaskLedgerService,
     private readonly metrics: TaskMetrics,
     private readonly moduleRef: ModuleRef,
+    private readonly backlog: TenantBacklog,
   ) {}
 
   /**
@@ -62,6 +64,7 @@ export class TaskProducer {
     for (let round = 0; ; round += 1) {
       const existing = await this.existingByKey(tenantId, prepared);
       const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
+      await this.backlog.admit(tenantId, fresh.length);
       try {
         await this.ledger.insertShared(fresh.map((p) => p.row));
       } catch (error) {
@@ -75,6 +78,7 @@ export class TaskProducer {
         throw error;
       }
       await this.addJobsOrRefuse(tenantId, fresh);
+      this.backlog.accepted(tenantId, fresh.length);
       for (const { row } of fresh) this.metrics.enqueued(row.type, row.queue);
       return {
         tasks: prepared.map((p) => (p.row.idempotencyKey && existing.get(p.row.idempotencyKey)) || p.row),

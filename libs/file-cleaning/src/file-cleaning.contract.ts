@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { defineTaskType } from '@conveyor/tasks';
 import { CleaningRulesDto } from './cleaning/cleaning-rules.dto';
 import type { CleaningReport } from './cleaning/cleaning-report';
@@ -37,10 +37,12 @@ export class FileCleanPayload {
   @IsOptional() @IsIn(FILE_ENCODINGS)
   encoding?: (typeof FILE_ENCODINGS)[number];
 
-  @IsOptional() @ValidateNested() @Type(() => CleaningRulesDto)
+  // IsObject: ValidateNested alone lets an array through (it validates the items, of which []
+  // has none), and the worker's own check (validateCleaningRules) would then refuse it.
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleaningRulesDto)
   rules?: CleaningRulesDto;
 
-  @IsOptional() @ValidateNested() @Type(() => CleanOutputOptionsDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleanOutputOptionsDto)
   output?: CleanOutputOptionsDto;
 }
 

@@ -33,7 +33,10 @@ export class FileCleanPayload {
   @IsOptional() @IsString() @Matches(/^[^\r\n"]$/, { message: 'delimiter must be one character (not a quote or line break)' })
   delimiter?: string;
 
-  /** Detected when absent (a BOM or valid UTF-8 means utf-8, otherwise latin1). */
+  /**
+   * Detected when absent (a BOM or valid UTF-8 means utf-8, otherwise latin1). A UTF-16 BOM means
+   * UTF-16 whatever is declared; a UTF-32 one fails the task with UNSUPPORTED_ENCODING.
+   */
   @IsOptional() @IsIn(FILE_ENCODINGS)
   encoding?: (typeof FILE_ENCODINGS)[number];
 

@@ -48,6 +48,8 @@ export interface WorkerConfig {
   lockDurationMs: number;
   /** How often BullMQ looks for jobs whose lock expired (stalled) and hands them to another worker. */
   stalledIntervalMs: number;
+  /** An event-loop stall at least this long is logged and makes readiness report degraded for a while. */
+  eventLoopBlockMs: number;
 }
 
 /** Worker-side housekeeping; each job runs in one process at a time across all workers. */
@@ -300,6 +302,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? 30_000,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS ?? 30_000,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
+      eventLoopBlockMs: env.WORKER_EVENT_LOOP_BLOCK_MS ?? 1000,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,

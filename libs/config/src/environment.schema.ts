@@ -158,6 +158,9 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
   WORKER_STALLED_INTERVAL_MS?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(3_600_000)
+  WORKER_EVENT_LOOP_BLOCK_MS?: number;
+
   // --- maintenance (worker side) ----------------------------------------------------------
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86_400_000)
   RECONCILE_INTERVAL_MS?: number;

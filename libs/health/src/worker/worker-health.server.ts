@@ -4,6 +4,7 @@ import { register } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
 import { ReadinessService } from '../readiness.service';
+import { EventLoopMonitor } from './event-loop-monitor';
 
 /**
  * The worker has no HTTP app (it is an application context), so this small server gives it
@@ -20,6 +21,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     private readonly readiness: ReadinessService,
     private readonly host: TaskWorkerHost,
     private readonly writer: TaskStateWriter,
+    private readonly eventLoop: EventLoopMonitor,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -32,7 +34,10 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     this.logger.log({ port: typeof address === 'object' && address ? address.port : address }, 'health server listening');
   }
 
-  /** Readiness turns false as soon as shutdown starts, so traffic and scrapers move on. */
+  /**
+   * Readiness turns false as soon as shutdown starts, so traffic and scrapers move on, and for
+   * a while after the event loop was blocked (EventLoopMonitor), so the stall does not go unseen.
+   */
   beforeApplicationShutdown(): void {
     this.stopping = true;
   }
@@ -67,8 +72,9 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
       queues: this.host.queues,
       running: !this.stopping && this.host.runningWorkers.every((w) => w.isRunning()),
       ledgerBacklog: this.writer.backlog,
+      eventLoop: this.eventLoop.status(),
     };
-    if (!worker.running) return this.send(res, 503, { status: 'error', worker });
+    if (!worker.running || worker.eventLoop.status !== 'ok') return this.send(res, 503, { status: 'error', worker });
     try {
       const result = await this.readiness.check();
       this.send(res, 200, { ...result, worker });

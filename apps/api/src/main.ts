@@ -9,7 +9,7 @@ import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/con
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
 import { waitForDependencies } from '@conveyor/health';
-import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions, installUnreadBodyDrain } from '@conveyor/http';
+import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions, installInputLimits, installUnreadBodyDrain } from '@conveyor/http';
 import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
@@ -46,6 +46,7 @@ async function bootstrap(): Promise<void> {
     reply.header('x-request-id', request.id);
   });
   installUnreadBodyDrain(fastify);
+  installInputLimits(fastify, config.limits.json);
   installHttpMetrics(fastify, app.get(TaskMetrics));
   await mountQueueDashboard(app);
   setupApiDocs(app);

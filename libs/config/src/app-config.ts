@@ -92,6 +92,16 @@ export interface SecurityConfig {
   redactPayloadFields: string[];
 }
 
+/** Per-request limits of the API, beyond the body's byte size (see JSON_MAX_* and SSE_MAX_*). */
+export interface RequestLimitsConfig {
+  /** Shape limits of any parsed input: JSON and form bodies, queries, JSON form fields. */
+  json: { maxDepth: number; maxKeys: number; maxArrayLength: number; maxNodes: number };
+  /** Open task event streams per API key. */
+  streamsPerKey: number;
+  /** Open task event streams per API process. */
+  streamsPerProcess: number;
+}
+
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
@@ -107,6 +117,7 @@ export interface AppConfig {
   storage: StorageConfig;
   maxUploadBytes: number;
   security: SecurityConfig;
+  limits: RequestLimitsConfig;
   startupTimeoutMs: number;
 }
 
@@ -336,6 +347,16 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,
     startupTimeoutMs: env.STARTUP_TIMEOUT_MS ?? 60_000,
+    limits: {
+      json: {
+        maxDepth: env.JSON_MAX_DEPTH ?? 64,
+        maxKeys: env.JSON_MAX_KEYS ?? 1000,
+        maxArrayLength: env.JSON_MAX_ARRAY_LENGTH ?? 10_000,
+        maxNodes: env.JSON_MAX_NODES ?? 100_000,
+      },
+      streamsPerKey: env.SSE_MAX_STREAMS_PER_KEY ?? 20,
+      streamsPerProcess: env.SSE_MAX_STREAMS ?? 1000,
+    },
     security: {
       adminKey: env.CONVEYOR_ADMIN_KEY,
       authCacheTtlMs: env.AUTH_CACHE_TTL_MS ?? 30_000,

@@ -54,6 +54,30 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(100 * 1024 * 1024)
   JSON_BODY_LIMIT_BYTES?: number;
 
+  // --- request limits (checked on every route before anything copies the input) --------
+  /** Deepest nesting of a JSON body, query or JSON form field. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(8) @Max(256)
+  JSON_MAX_DEPTH?: number;
+
+  /** Most keys in one JSON object. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(16) @Max(1_000_000)
+  JSON_MAX_KEYS?: number;
+
+  /** Most items in one JSON array; at least 1000, the size of a full task batch. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(10_000_000)
+  JSON_MAX_ARRAY_LENGTH?: number;
+
+  /** Most values in one JSON input, all levels together. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(100_000_000)
+  JSON_MAX_NODES?: number;
+
+  /** Open task event streams (SSE) per API key, and per API process. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100_000)
+  SSE_MAX_STREAMS_PER_KEY?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  SSE_MAX_STREAMS?: number;
+
   /** Comma-separated allowed origins; CORS is off when unset. */
   @IsOptional() @IsString()
   CORS_ORIGINS?: string;

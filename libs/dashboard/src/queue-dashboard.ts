@@ -8,6 +8,7 @@ import { TaskTypeRegistry } from '@conveyor/tasks';
 import { TaskProducer } from '@conveyor/tasks/api';
 import { adminBasicAuth } from './admin-basic-auth';
 import { relaxDashboardCsp } from './dashboard-csp';
+import { dashboardErrorBody, rememberDashboardError } from './dashboard-errors';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
@@ -46,6 +47,8 @@ export async function mountQueueDashboard(app: NestFastifyApplication, options: 
   await fastify.register(async (dashboard) => {
     dashboard.addHook('onRequest', adminBasicAuth((key) => keys.verify(key)));
     dashboard.addHook('onSend', relaxDashboardCsp);
+    dashboard.addHook('onError', rememberDashboardError);
+    dashboard.addHook('onSend', dashboardErrorBody);
     await dashboard.register(serverAdapter.registerPlugin(), { prefix });
   });
 }

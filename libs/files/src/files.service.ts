@@ -54,6 +54,10 @@ async function* readableParts<T>(parts: AsyncIterable<T>): AsyncGenerator<T> {
   }
 }
 
+/** Text fields an upload form may carry besides its file, and the size of each. */
+export const MAX_FORM_FIELDS = 20;
+export const MAX_FORM_FIELD_BYTES = 1024 * 1024;
+
 export interface StoreOptions {
   name?: string;
   contentType?: string;
@@ -129,9 +133,22 @@ export class FilesService {
     if (!request.isMultipart()) {
       throw new ApiError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data in a field named "file"');
     }
-    // The multipart limit is one byte above ours, so our meter is what reports the overflow.
-    for await (const part of readableParts(request.parts({ limits: { fileSize: maxBytes + 1, files: 1, fields: 20, fieldSize: 1024 * 1024 } }))) {
+    // The file and field-count limits are one above ours, so our own checks report an overflow
+    // (busboy only drops a field over its limit, and the file part would still be stored); a
+    // field value over fieldSize arrives cut short and marked valueTruncated.
+    const limits = { fileSize: maxBytes + 1, files: 1, fields: MAX_FORM_FIELDS + 1, fieldSize: MAX_FORM_FIELD_BYTES };
+    let fieldCount = 0;
+    for await (const part of readableParts(request.parts({ limits }))) {
       if (part.type === 'field') {
+        fieldCount += 1;
+        if (fieldCount > MAX_FORM_FIELDS) {
+          throw new ApiError(HttpStatus.PAYLOAD_TOO_LARGE, 'TOO_MANY_FIELDS', `A form may hold at most ${MAX_FORM_FIELDS} fields besides the file`);
+        }
+        if (part.valueTruncated) {
+          throw new ApiError(HttpStatus.PAYLOAD_TOO_LARGE, 'FIELD_TOO_LARGE', `A form field may hold at most ${MAX_FORM_FIELD_BYTES} bytes`, [
+            { field: part.fieldname, message: 'too large' },
+          ]);
+        }
         fields[part.fieldname] = String(part.value);
         continue;
       }

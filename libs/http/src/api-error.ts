@@ -13,6 +13,9 @@ export interface ApiErrorBody {
 
 /** An HTTP error with a machine-readable code; the exception filter renders it. */
 export class ApiError extends HttpException {
+  /** Sent as Retry-After (503s get one anyway). */
+  retryAfterSeconds?: number;
+
   constructor(
     status: HttpStatus,
     readonly code: string,
@@ -20,6 +23,10 @@ export class ApiError extends HttpException {
     readonly details?: ApiErrorDetail[],
   ) {
     super({ code, message, details }, status);
+  }
+
+  static tooManyRequests(code: string, message: string, retryAfterSeconds: number): ApiError {
+    return Object.assign(new ApiError(HttpStatus.TOO_MANY_REQUESTS, code, message), { retryAfterSeconds });
   }
 
   static badRequest(code: string, message: string, details?: ApiErrorDetail[]): ApiError {

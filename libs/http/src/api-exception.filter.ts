@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '@conveyor/database';
 import { ApiError, type ApiErrorBody } from './api-error';
 
-const CODE_BY_STATUS: Record<number, string> = {
+export const CODE_BY_STATUS: Readonly<Record<number, string>> = {
   400: 'BAD_REQUEST',
   401: 'UNAUTHORIZED',
   403: 'FORBIDDEN',
@@ -39,12 +39,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
-    const { status, body } = this.toBody(exception);
+    const { status, body } = ApiExceptionFilter.toBody(exception);
     if (status >= 500) {
       this.logger.error({ err: exception, reqId: request.id, url: request.url }, 'request failed');
     }
     body.error.requestId = String(request.id);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('retry-after', '2');
+    else if (exception instanceof ApiError && exception.retryAfterSeconds !== undefined) reply.header('retry-after', String(exception.retryAfterSeconds));
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
@@ -52,13 +53,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
    * Nest re-throws Fastify's body-parser errors as plain HttpExceptions with the Fastify
    * error as `cause`; its code tells a JSON syntax error from other bad requests.
    */
-  private codeOf(exception: HttpException, status: number, message: string): string {
+  private static codeOf(exception: HttpException, status: number, message: string): string {
     const causeCode = (exception.cause as { code?: string } | undefined)?.code;
     if (causeCode && FASTIFY_CODES[causeCode]) return FASTIFY_CODES[causeCode];
     return CODE_BY_STATUS[status] ?? 'HTTP_ERROR';
   }
 
-  private toBody(exception: unknown): { status: number; body: ApiErrorBody } {
+  /** Any thrown value as the error body (without requestId) and status; also for non-Nest routes. */
+  static toBody(exception: unknown): { status: number; body: ApiErrorBody } {
     if (exception instanceof ApiError) {
       return {
         status: exception.getStatus(),
@@ -78,7 +80,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
           : Array.isArray((response as { message?: unknown }).message)
             ? String((response as { message: unknown[] }).message.join('; '))
             : String((response as { message?: unknown }).message ?? exception.message);
-      return { status, body: { error: { code: this.codeOf(exception, status, message), message } } };
+      return { status, body: { error: { code: ApiExceptionFilter.codeOf(exception, status, message), message } } };
     }
     const fastifyError = exception as { code?: string; statusCode?: number; message?: string };
     if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -1,6 +1,6 @@
 import type { ValidationError } from '@nestjs/common';
 import { ApiError, type ApiErrorDetail } from './api-error';
-import { BoundedValidationPipe } from './bounded-validation.pipe';
+import { OpaqueJsonValidationPipe } from './validation.pipe';
 
 /** Flattens nested class-validator errors to `{field: "a.b[0].c", message}` entries. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ApiErrorDetail[] {
@@ -22,8 +22,8 @@ export function validationFailed(details: ApiErrorDetail[]): ApiError {
 }
 
 /** Global pipe: unknown fields are refused rather than silently dropped. */
-export function createValidationPipe(): BoundedValidationPipe {
-  return new BoundedValidationPipe({
+export function createValidationPipe(): OpaqueJsonValidationPipe {
+  return new OpaqueJsonValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

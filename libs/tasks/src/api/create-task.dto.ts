@@ -1,4 +1,3 @@
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -12,8 +11,8 @@ import {
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
+import { NestedDto, OpaqueJson } from '@conveyor/http';
 import { IsInstant } from './instant';
 
 export const MAX_BATCH_SIZE = 1000;
@@ -26,7 +25,8 @@ export class CreateTaskDto {
   @IsString() @MaxLength(128)
   type: string;
 
-  @IsObject()
+  /** Passed on as parsed; the task type's contract validates it (TaskProducer). */
+  @IsObject() @OpaqueJson()
   payload: Record<string, unknown>;
 
   @IsOptional() @IsInt() @Min(1) @Max(10)
@@ -59,7 +59,7 @@ export class CreateTaskDto {
 
 export class CreateTaskBatchDto {
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_SIZE)
-  @ValidateNested({ each: true }) @Type(() => CreateTaskDto)
+  @NestedDto(() => CreateTaskDto)
   tasks: CreateTaskDto[];
 }
 

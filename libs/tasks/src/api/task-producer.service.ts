@@ -7,7 +7,7 @@ import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError, findUnsafeInput, flattenValidationErrors, validationFailed, type ApiErrorDetail } from '@conveyor/http';
+import { ApiError, findUnsafeInput, flattenValidationErrors, unsafeInputError, validationFailed, type ApiErrorDetail } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
 import { redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
@@ -153,11 +153,13 @@ export class TaskProducer {
         details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });
         continue;
       }
-      // Payloads reach here from JSON bodies (the global pipe has checked those) and from other
-      // producers, e.g. multipart form fields: the same limits hold for every one of them.
-      const unsafe = findUnsafeInput(request.payload);
+      // Payloads reach here from JSON bodies (checked on arrival) and from other producers,
+      // e.g. multipart form fields: the same limits hold for every one of them, before any copy.
+      const unsafe = findUnsafeInput(request.payload, this.config.limits.json);
       if (unsafe) {
-        details.push({ ...unsafe, field: unsafe.field ? `${at}payload.${unsafe.field}` : `${at}payload` });
+        const field = unsafe.field ? `${at}payload${unsafe.field.startsWith('[') ? '' : '.'}${unsafe.field}` : `${at}payload`;
+        if (unsafe.tooLarge) throw unsafeInputError({ ...unsafe, field }, field);
+        details.push({ field, message: unsafe.message });
         continue;
       }
       const payloadBytes = Buffer.byteLength(JSON.stringify(request.payload));

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
+import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
@@ -10,7 +11,7 @@ import { TenantBacklog } from './tenant-backlog';
 /** The HTTP task API: enqueue, read, list, queues, task types. Never imported by the worker. */
 @Module({
   controllers: [TasksController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, QueueInspector, TaskControlService, TenantBacklog],
+  providers: [TaskProducer, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -1,11 +1,12 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
-import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, CurrentTenant, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
 import { ListTasksQuery } from './list-tasks.query';
 import { TaskControlService } from './task-control.service';
+import { TaskEventStreams } from './task-event-streams.service';
 import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from './task.view';
@@ -33,6 +34,7 @@ export class TasksController {
     private readonly producer: TaskProducer,
     private readonly control: TaskControlService,
     private readonly ledger: TaskLedgerService,
+    private readonly streams: TaskEventStreams,
   ) {}
 
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
@@ -110,10 +112,18 @@ export class TasksController {
   @Get(':id/events')
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, description: 'text/event-stream: `status` and `progress` events until the task is terminal' })
-  async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res() reply: FastifyReply) {
-    const task = await this.ledger.findOne(tenantId, id);
-    if (!task) throw notFound();
-    await streamTaskEvents(reply, this.ledger, task);
+  @ApiResponse({ status: 429, description: 'TOO_MANY_STREAMS: the key or the API process holds as many streams as allowed; see Retry-After' })
+  async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Req() request: FastifyRequest & { principal?: Principal }, @Res() reply: FastifyReply) {
+    // The slot first: a client at its cap costs no database read.
+    const release = this.streams.reserve(request.principal?.keyId ?? `tenant:${tenantId}`);
+    try {
+      const task = await this.ledger.findOne(tenantId, id);
+      if (!task) throw notFound();
+      streamTaskEvents(reply, this.streams, task, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** 200 when the task is cancelled now; 202 when a running task has been told to stop. */

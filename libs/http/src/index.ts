@@ -6,3 +6,4 @@ export * from './scopes';
 export * from './bounded-validation.pipe';
 export * from './http-server-errors';
 export * from './unread-body';
+export * from './http-server-limits';

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
 import { multipartBody, sendRaw, type MultipartPart, type RawRequest, type RawResponse } from './support/raw-http';
+import { slowRequest } from './support/slow-http';
 
 /**
  * Property-based fuzzing of the whole HTTP surface against one running stack (API + worker):
@@ -17,8 +18,10 @@ import { multipartBody, sendRaw, type MultipartPart, type RawRequest, type RawRe
 // FUZZ_SEED repeats a run (every run prints its seed).
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const RUNS = Object.fromEntries(
-  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
-) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries', number>;
+  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350, slowBodies: 8 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
+) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries' | 'slowBodies', number>;
+// Slow bodies are cut after this (HTTP_REQUEST_TIMEOUT_MS of the fuzzed stack).
+const REQUEST_TIMEOUT_MS = 1500;
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const LEAK_MARKERS = ['    at ', '/work/', 'node_modules', REPO_ROOT];
@@ -412,7 +415,13 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     storageDir = mkdtempSync(join(tmpdir(), 'conveyor-fuzz-files-'));
     stack = await startStack({
       dialect: process.env.FUZZ_DIALECT === 'mysql' ? 'mysql' : 'postgres',
-      env: { RATE_LIMIT_PER_MINUTE: '1000000', STORAGE_DIR: storageDir },
+      env: {
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        AUTH_FAILURES_PER_MINUTE: '1000000',
+        STORAGE_DIR: storageDir,
+        HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        HTTP_HEADERS_TIMEOUT_MS: '1000',
+      },
     });
     port = Number(new URL(stack.apiUrl).port);
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
@@ -556,6 +565,64 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
    * (PostgreSQL refuses U+0000 in text and jsonb); Fastify's own error shape, not the API's,
    * for the malformed URLs and requests the HTTP parser refuses.
    */
+  describe('slow bodies', () => {
+    /** The first response in what the server sent, for checkResponse. */
+    const firstResponse = (text: string): RawResponse => {
+      const end = text.indexOf('\r\n\r\n');
+      const headers = Object.fromEntries(
+        text.slice(0, end).split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      const body = Buffer.from(text.slice(end + 4), 'latin1');
+      return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), headers, body: body.subarray(0, Number(headers['content-length'] ?? body.length)) };
+    };
+
+    it('never answers a body that arrives slowly, stops mid-way or is shorter than announced with a 5xx or a hang', async () => {
+      const bodyRoutes = routes.filter((r) => r.method === 'POST');
+      const one = fc.record({
+        route: fc.constantFrom(...bodyRoutes),
+        authorization: authorizationArb(keys),
+        contentType: fc.constantFrom('application/json', 'multipart/form-data; boundary=----b', 'text/plain'),
+        body: fc.oneof(BODIES.task.map((b) => Buffer.from(toJsonText(b))), brokenJson),
+        chunkBytes: fc.integer({ min: 1, max: 256 }),
+        intervalMs: fc.integer({ min: 5, max: 80 }),
+        // Stop after this share of the body (1: send it all), and announce this many extra bytes.
+        sentShare: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+        announcedExtra: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 1_000_000 }), weight: 1 }),
+      });
+      const started = Date.now();
+      const statuses = new Map<number | string, number>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(one, { minLength: 4, maxLength: 4 }), async (requests) => {
+          // Four at once: a slow client must not hold up the others either.
+          await Promise.all(
+            requests.map(async (r) => {
+              const target = withParams(r.route, knownIds[0]);
+              const headers: Array<[string, string]> = withAuth(r.authorization, [['Content-Type', r.contentType]]);
+              const head = [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${r.body.length + r.announcedExtra}`].join('\r\n');
+              const outcome = await slowRequest(port, {
+                head,
+                body: r.body,
+                chunkBytes: r.chunkBytes,
+                intervalMs: r.intervalMs,
+                stopAfterBytes: Math.floor(r.body.length * r.sentShare),
+                timeoutMs: REQUEST_TIMEOUT_MS + 15_000,
+              });
+              const request: RawRequest = { method: 'POST', target, headers, body: r.body };
+              const what = `${describeRequest(request)} sent ${Math.floor(r.body.length * r.sentShare)} of ${r.body.length} (+${r.announcedExtra} announced) bytes, ${r.chunkBytes} every ${r.intervalMs} ms`;
+              if (!outcome.closed) throw new Error(`the connection was still open after ${outcome.closedAfterMs} ms: ${what}`);
+              if (outcome.status === undefined) throw new Error(`closed without an answer: ${what}`);
+              statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+              checkResponse(request, firstResponse(outcome.text));
+            }),
+          );
+        }),
+        { numRuns: RUNS.slowBodies, seed },
+      );
+      expect(stack.api!.child.exitCode).toBeNull();
+      console.log(`slow bodies: ${RUNS.slowBodies * 4} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+    });
+  });
+
   describe('regressions found by fuzzing', () => {
     const admin: Array<[string, string]> = [['Authorization', `Bearer ${TEST_ADMIN_KEY}`]];
     const json = (text: string): Pick<RawRequest, 'headers' | 'body'> => ({

@@ -40,17 +40,12 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
   }
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    const base = `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
+    const base = this.keyOf(throttlerName, key);
     let reply: number[];
     try {
       reply = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, ttl, limit, blockDuration || ttl)) as number[];
     } catch (error) {
-      // Fail open while Redis is away: ledger reads keep working and an enqueue gets its own
-      // 503 QUEUE_UNAVAILABLE, instead of every request failing here with a 500.
-      if (Date.now() - this.lastOutageLog > 30_000) {
-        this.lastOutageLog = Date.now();
-        this.logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting requests through');
-      }
+      this.outage(error);
       return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
     }
     const [hits, ttlMs, blockMs] = reply;
@@ -60,6 +55,31 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
       isBlocked: blockMs > 0,
       timeToBlockExpire: Math.max(0, Math.ceil(blockMs / 1000)),
     };
+  }
+
+  /** Milliseconds the tracker stays blocked, without counting a hit (0: not blocked). */
+  async blockedFor(key: string, throttlerName: string): Promise<number> {
+    try {
+      return Math.max(0, await this.redis.pttl(`${this.keyOf(throttlerName, key)}:block`));
+    } catch (error) {
+      this.outage(error);
+      return 0;
+    }
+  }
+
+  private keyOf(throttlerName: string, key: string): string {
+    return `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
+  }
+
+  /**
+   * Fail open while Redis is away: ledger reads keep working and an enqueue gets its own
+   * 503 QUEUE_UNAVAILABLE, instead of every request failing here with a 500.
+   */
+  private outage(error: unknown): void {
+    if (Date.now() - this.lastOutageLog > 30_000) {
+      this.lastOutageLog = Date.now();
+      this.logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting requests through');
+    }
   }
 
   onModuleDestroy(): void {

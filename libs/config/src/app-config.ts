@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
@@ -85,6 +86,8 @@ export interface SecurityConfig {
   adminKey?: string;
   authCacheTtlMs: number;
   rateLimitPerMinute: number;
+  /** Failed authentications per minute per client address before 429 (0: off). */
+  authFailuresPerMinute: number;
   jsonBodyLimitBytes: number;
   /** Allowed CORS origins; empty = CORS off. */
   corsOrigins: string[];
@@ -100,6 +103,25 @@ export interface RequestLimitsConfig {
   streamsPerKey: number;
   /** Open task event streams per API process. */
   streamsPerProcess: number;
+}
+
+/**
+ * Which peers may tell the client's address in X-Forwarded-For: none (`false`) or the listed
+ * addresses / CIDRs (and proxy-addr's names loopback, linklocal, uniquelocal), the form
+ * Fastify's `trustProxy` takes. No hop count: it cannot tell a proxy from a client that sends
+ * enough forwarded hops of its own (Fastify ignores one for that reason).
+ */
+export type TrustedProxies = false | string[];
+
+/** Limits of the API's HTTP server against slow or greedy clients. */
+export interface HttpServerConfig {
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must have arrived within this. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Open connections per client address (0: no cap); trusted proxies are exempt. */
+  maxConnectionsPerAddress: number;
+  trustProxy: TrustedProxies;
 }
 
 export interface AppConfig {
@@ -118,6 +140,7 @@ export interface AppConfig {
   maxUploadBytes: number;
   security: SecurityConfig;
   limits: RequestLimitsConfig;
+  http: HttpServerConfig;
   startupTimeoutMs: number;
 }
 
@@ -241,6 +264,28 @@ function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisCon
 
 const splitList = (raw: string | undefined) => (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** TRUST_PROXY: unset trusts nobody; otherwise the list of proxies. */
+function parseTrustProxy(raw: string | undefined, problems: ConfigProblem[]): TrustedProxies {
+  const entries = splitList(raw);
+  if (entries.length === 0) return false;
+  // "true" or a hop count would let any client choose the address it is counted under.
+  const bad = entries.filter((entry) => !PROXY_NAMES.has(entry) && !isAddressOrCidr(entry));
+  if (bad.length > 0) {
+    problems.push({ key: 'TRUST_PROXY', problems: [`not an address, CIDR or loopback/linklocal/uniquelocal: ${bad.join(', ')}`] });
+  }
+  return entries;
+}
+
 /** Short, low-variety or placeholder-looking secrets. */
 function isWeakSecret(secret: string): boolean {
   if (secret.length < 32) return true;
@@ -294,6 +339,12 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const headersTimeoutMs = env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000;
+  const requestTimeoutMs = env.HTTP_REQUEST_TIMEOUT_MS ?? 300_000;
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push({ key: 'HTTP_HEADERS_TIMEOUT_MS', problems: ['must not exceed HTTP_REQUEST_TIMEOUT_MS'] });
+  }
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -361,9 +412,17 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       adminKey: env.CONVEYOR_ADMIN_KEY,
       authCacheTtlMs: env.AUTH_CACHE_TTL_MS ?? 30_000,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
+      authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE ?? 60,
       jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024,
       corsOrigins: splitList(env.CORS_ORIGINS),
       redactPayloadFields: splitList(env.LOG_REDACT_PAYLOAD_FIELDS),
+    },
+    http: {
+      headersTimeoutMs,
+      requestTimeoutMs,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 72_000,
+      maxConnectionsPerAddress: env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? 256,
+      trustProxy,
     },
   };
 }

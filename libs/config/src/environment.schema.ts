@@ -82,6 +82,33 @@ export class EnvironmentSchema {
   @IsOptional() @IsString()
   CORS_ORIGINS?: string;
 
+  /** Failed authentications per minute per client address before 429; 0 turns it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  AUTH_FAILURES_PER_MINUTE?: number;
+
+  /**
+   * Proxies whose X-Forwarded-For is believed: a comma list of addresses, CIDRs and the names
+   * loopback / linklocal / uniquelocal. Unset: none (the connection's peer is the client).
+   */
+  @IsOptional() @IsString()
+  TRUST_PROXY?: string;
+
+  // --- HTTP server ------------------------------------------------------------------------
+  /** A request's headers must have arrived within this (slow-header clients are cut with 408). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  /** A whole request, body included, must have arrived within this (408 otherwise). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(86_400_000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS?: number;
+
+  /** Open connections one client address may hold (trusted proxies are exempt); 0 turns it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000)
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS?: number;
+
   /** Payload fields (comma list, dot paths allowed) censored in logs. */
   @IsOptional() @IsString()
   LOG_REDACT_PAYLOAD_FIELDS?: string;

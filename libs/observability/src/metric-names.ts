@@ -10,4 +10,6 @@ export const METRIC = {
   queueJobs: 'conveyor_queue_jobs',
   httpRequests: 'conveyor_http_requests_total',
   httpDuration: 'conveyor_http_request_duration_seconds',
+  apiKeyLookups: 'conveyor_api_key_lookups_total',
+  authFailures: 'conveyor_auth_failures_total',
 } as const;

@@ -56,6 +56,12 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       labelNames: ['method', 'route', 'status'],
       buckets: HTTP_BUCKETS,
     }),
+    makeCounterProvider({ name: METRIC.apiKeyLookups, help: 'API keys looked up in the database (not cached), by result', labelNames: ['result'] }),
+    makeCounterProvider({
+      name: METRIC.authFailures,
+      help: 'Requests refused by authentication: no key, an invalid key, or too many failures from the address',
+      labelNames: ['reason'],
+    }),
     TaskMetrics,
   ],
   exports: [TaskMetrics],

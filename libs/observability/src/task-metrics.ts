@@ -21,6 +21,8 @@ export class TaskMetrics {
     @InjectMetric(METRIC.queueJobs) private readonly queueJobs: Gauge<string>,
     @InjectMetric(METRIC.httpRequests) private readonly httpRequests: Counter<string>,
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
+    @InjectMetric(METRIC.apiKeyLookups) private readonly apiKeyLookups: Counter<string>,
+    @InjectMetric(METRIC.authFailures) private readonly authFailures: Counter<string>,
   ) {
     // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
     const readers = () => this.depthReaders;
@@ -73,5 +75,13 @@ export class TaskMetrics {
     const labels = { method, route, status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
+  }
+
+  apiKeyLookup(result: 'found' | 'unknown'): void {
+    this.apiKeyLookups.inc({ result });
+  }
+
+  authFailure(reason: 'missing' | 'invalid' | 'rate_limited'): void {
+    this.authFailures.inc({ reason });
   }
 }

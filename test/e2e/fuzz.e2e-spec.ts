@@ -699,6 +699,80 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     expect((await waitForTerminal(stack.apiUrl, noop.id)).status).toBe('completed');
   });
 
+  /**
+   * Odd dates: an instant a month to eleven months ahead, written in one of many ISO 8601 and
+   * near-ISO forms. Whatever the form, the API either schedules the task at exactly that
+   * instant or refuses `runAt` with 400; it never accepts a time it cannot read and runs the
+   * task at once (which is what `2030-W01-1` or `2030-01-01T10:00+14` used to do).
+   */
+  it('schedules an odd runAt at exactly its instant or refuses it, never runs it at once', async () => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+    const render = (at: number, form: string, offsetMinutes: number): string => {
+      const local = new Date(at + offsetMinutes * 60_000);
+      const [y, mo, d, h, mi, s, ms] = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours(), local.getUTCMinutes(), local.getUTCSeconds(), local.getUTCMilliseconds()];
+      const sign = offsetMinutes < 0 ? '-' : '+';
+      const [oh, om] = [pad(Math.floor(Math.abs(offsetMinutes) / 60)), pad(Math.abs(offsetMinutes) % 60)];
+      const date = `${y}-${pad(mo)}-${pad(d)}`;
+      switch (form) {
+        case 'z': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}Z`;
+        case 'lower': return `${date}t${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}z`;
+        case 'colon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'nocolon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}${om}`;
+        case 'hours': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}`;
+        case 'space': return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'comma': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)},${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'basic': return `${y}${pad(mo)}${pad(d)}T${pad(h)}${pad(mi)}${pad(s)}Z`;
+        case 'local': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}`;
+        case 'date': return date;
+        case 'week': return `${y}-W${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / (7 * 86_400_000)))}-${1 + ((local.getUTCDay() + 6) % 7)}`;
+        case 'ordinal': return `${y}-${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / 86_400_000), 3)}`;
+        case 'leap-second': return `${date}T${pad(h)}:${pad(mi)}:60Z`;
+        default: return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+      }
+    };
+    const forms = ['z', 'lower', 'colon', 'nocolon', 'hours', 'space', 'comma', 'basic', 'local', 'date', 'week', 'ordinal', 'leap-second'];
+    // Forms that name one instant by RFC 3339 (with ISO 8601's offset spellings): must be scheduled.
+    const readable = new Set(['z', 'lower', 'colon', 'nocolon', 'hours', 'space', 'comma']);
+    const day = 86_400_000;
+    const odd = fc.record({
+      ahead: fc.integer({ min: 30 * day, max: 330 * day }),
+      form: fc.constantFrom(...forms),
+      // Whole hours for the hours-only form; any quarter hour from -12:00 to +14:00 otherwise.
+      offsetQuarters: fc.integer({ min: -48, max: 56 }),
+    });
+    const counts: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(odd, async ({ ahead, form, offsetQuarters }) => {
+        const offset = form === 'hours' ? Math.trunc(offsetQuarters / 4) * 60 : offsetQuarters * 15;
+        const at = Math.floor((Date.now() + ahead) / 1000) * 1000;
+        const runAt = render(at, form, ['z', 'lower', 'basic'].includes(form) ? 0 : offset);
+        const response = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {}, runAt, tags: ['odd-date'] });
+        counts[`${form} ${response.status}`] = (counts[`${form} ${response.status}`] ?? 0) + 1;
+        if (response.status === 202) {
+          // Accepted: scheduled at the very instant written, never queued to run now.
+          const local = ['local', 'date', 'week', 'ordinal', 'basic'].includes(form);
+          expect({ runAt, status: response.body.status, scheduledFor: local ? 'n/a' : response.body.scheduledFor }).toEqual({
+            runAt,
+            status: 'scheduled',
+            scheduledFor: local ? 'n/a' : new Date(at).toISOString(),
+          });
+          expect(readable.has(form)).toBe(true);
+          await http(stack.apiUrl, 'POST', `/v1/tasks/${response.body.id}/cancel`, {});
+        } else {
+          expect({ runAt, status: response.status, code: response.body.error?.code, field: response.body.error?.details?.[0]?.field }).toEqual({
+            runAt,
+            status: 400,
+            code: 'VALIDATION_FAILED',
+            field: 'runAt',
+          });
+          expect(readable.has(form)).toBe(false);
+        }
+      }),
+      { numRuns: 150, seed },
+    );
+    console.log(`odd dates: ${JSON.stringify(counts)}`);
+  });
+
   it('leaves the API and the worker alive and ready', async () => {
     expect(stack.api!.child.exitCode).toBeNull();
     expect(stack.worker!.child.exitCode).toBeNull();

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 
-/** How long readiness reports degraded after a stall: long enough for a probe or a scrape to see it. */
+/** How long readiness reports a stall: long enough for a probe or a scrape to see it. */
 export const DEGRADED_FOR_MS = 60_000;
 
 export interface EventLoopStatus {
@@ -15,7 +15,7 @@ export interface EventLoopStatus {
  * Notices when the worker's event loop was blocked: while it is, nothing runs (BullMQ lock
  * renewals, health answers, other queues), so a task can lose its lock and run twice. A
  * heartbeat timer measures how late it fires; a stall of WORKER_EVENT_LOOP_BLOCK_MS or more is
- * logged once the loop is free again and makes readiness degraded for DEGRADED_FOR_MS. It can
+ * logged once the loop is free again and shown in readiness as `degraded` for DEGRADED_FOR_MS. It can
  * only tell afterwards; the remedy is to run CPU-bound work on a thread (see file.clean).
  */
 @Injectable()

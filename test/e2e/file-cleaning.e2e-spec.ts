@@ -113,4 +113,113 @@ describe('file cleaning end to end', () => {
       await ledger.end();
     }
   });
+
+  async function filesOfTask(taskId: string): Promise<number> {
+    const ledger = new Client({ connectionString: stack.database.url });
+    await ledger.connect();
+    try {
+      return (await ledger.query('SELECT count(*)::int AS n FROM files WHERE task_id = $1', [taskId])).rows[0].n;
+    } finally {
+      await ledger.end();
+    }
+  }
+
+  async function uploadCount(): Promise<number> {
+    const ledger = new Client({ connectionString: stack.database.url });
+    await ledger.connect();
+    try {
+      return (await ledger.query("SELECT count(*)::int AS n FROM files WHERE kind = 'upload'")).rows[0].n;
+    } finally {
+      await ledger.end();
+    }
+  }
+
+  async function postCleaningJob(rules: string, file = 'id,d\n1,2024-01-05\n') {
+    const form = new FormData();
+    form.append('rules', rules);
+    form.append('file', new Blob([file], { type: 'text/csv' }), 'd.csv');
+    const response = await fetch(`${stack.apiUrl}/v1/cleaning-jobs`, { method: 'POST', body: form, headers: auth });
+    return { status: response.status, body: (await response.json()) as any };
+  }
+
+  // Issue 11, defects 2 and 11: the issue's hostile formats froze the worker for 70 s; `rules: []`
+  // was accepted and failed in the worker. Both are refused up front now, with their own codes.
+  it('refuses too complex or malformed rules with RULES_TOO_COMPLEX and INVALID_RULES, keeping no upload', async () => {
+    const before = await uploadCount();
+    const hostile = JSON.stringify({ columns: { d: { type: 'date', onInvalid: 'null', formats: Array(50).fill('[x]'.repeat(18) + 'YYYYMMDD') } } });
+    const file = 'id,d\n' + Array.from({ length: 80 }, (_, i) => `${i},${'x'.repeat(19)}`).join('\n') + '\n';
+    const complex = await postCleaningJob(hostile, file);
+    expect(complex.status).toBe(400);
+    expect(complex.body.error).toMatchObject({ code: 'RULES_TOO_COMPLEX', details: expect.arrayContaining([expect.objectContaining({ field: 'rules.columns.d.formats', code: 'RULES_TOO_COMPLEX' })]) });
+
+    const empty = await postCleaningJob('[]');
+    expect(empty.status).toBe(400);
+    expect(empty.body.error).toMatchObject({ code: 'INVALID_RULES', details: [{ field: 'rules' }] });
+    const nested = await postCleaningJob(JSON.stringify({ dedupe: [], columns: { d: { type: 'date', formats: ['MM-DD'] } } }));
+    expect(nested.status).toBe(400);
+    expect(nested.body.error.code).toBe('INVALID_RULES');
+    expect(nested.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['rules.dedupe', 'rules.columns.d.formats']));
+    expect(await uploadCount()).toBe(before);
+
+    // The task route checks the same rules.
+    const task = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.clean', payload: { fileId: '01936f7c-0000-7000-8000-000000000001', rules: [] } });
+    expect(task.status).toBe(400);
+    expect(task.body.error.details.map((d: { field: string }) => d.field)).toEqual(['payload.rules']);
+  });
+
+  // Issue 11, defect 11: UTF-16 was decoded as latin1 and the job completed with garbled output.
+  it('cleans a UTF-16 file by its BOM into UTF-8', async () => {
+    const text = 'Name,City\r\n Zoë ,Köln\r\n';
+    const form = new FormData();
+    form.append('rules', JSON.stringify({ trimWhitespace: true }));
+    form.append('file', new Blob([Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])], { type: 'text/csv' }), 'u16.csv');
+    const response = await fetch(`${stack.apiUrl}/v1/cleaning-jobs`, { method: 'POST', body: form, headers: auth });
+    expect(response.status).toBe(202);
+    const { task } = (await response.json()) as { task: { id: string } };
+    const done = await waitForTerminal(stack.apiUrl, task.id);
+    expect(done.status).toBe('completed');
+    const result = done.result as { outputFileId: string; report: { input: { encoding: string } } };
+    expect(result.report.input.encoding).toBe('utf-16le');
+    expect((await download(stack, result.outputFileId)).body.toString('utf8')).toBe('\ufeffName,City\r\nZoë,Köln\r\n');
+  });
+
+  // Issue 11, defect 2 (c): the engine runs on a thread, so a long CPU-bound clean leaves the
+  // worker's event loop free (health answers, locks renew) and its time limit stops it mid-file.
+  it('stops a CPU-heavy clean at its time limit while the worker keeps answering its health checks', async () => {
+    const row = 'someone@example.com , Some   Body ,2024-01-05,42,comment\n';
+    const big = Buffer.from('Email , Full  Name,Signup Date,Age,Comment\n' + row.repeat(600_000));
+    const form = new FormData();
+    form.append('file', new Blob([big], { type: 'text/csv' }), 'heavy.csv');
+    const uploaded = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: auth })).json()) as { id: string };
+    const heavyRules = { ...rules, columns: { ...rules.columns, signup_date: { type: 'date', formats: ['[x][y][z]YYYY-MM-DD', 'YYYYMMDD'] } } };
+    const { body: task } = await http(stack.apiUrl, 'POST', '/v1/tasks', {
+      type: 'file.clean',
+      payload: { fileId: uploaded.id, rules: heavyRules },
+      timeoutMs: 700,
+      maxAttempts: 1,
+    });
+    expect(task.status).toBe('queued');
+
+    // Probe the worker's liveness every 50 ms until the task ends; a probe that takes a second
+    // means the loop was held (a probe on an idle worker answers in a few milliseconds).
+    const probes: Array<{ status: number; ms: number }> = [];
+    let done: Awaited<ReturnType<typeof waitForTerminal>> | undefined;
+    const ended = waitForTerminal(stack.apiUrl, task.id).then((view) => (done = view));
+    while (!done) {
+      const started = performance.now();
+      const response = await fetch(`${stack.workerUrl}/health/live`, { signal: AbortSignal.timeout(10_000) });
+      probes.push({ status: response.status, ms: performance.now() - started });
+      await response.arrayBuffer();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await ended;
+    expect(done).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'TIMEOUT' } });
+    expect(probes.length).toBeGreaterThan(5);
+    expect(probes.every((probe) => probe.status === 200)).toBe(true);
+    expect(Math.max(...probes.map((probe) => probe.ms))).toBeLessThan(1000);
+    expect(await filesOfTask(task.id)).toBe(0);
+    // The worker is still whole: the next task runs.
+    const next = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.clean', payload: { fileId: uploaded.id, rules: { trimWhitespace: true } } });
+    expect((await waitForTerminal(stack.apiUrl, next.body.id, 60_000)).status).toBe('completed');
+  });
 });

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
 import { multipartBody, sendRaw, type MultipartPart, type RawRequest, type RawResponse } from './support/raw-http';
+import { slowRequest } from './support/slow-http';
 
 /**
  * Property-based fuzzing of the whole HTTP surface against one running stack (API + worker):
@@ -17,8 +18,10 @@ import { multipartBody, sendRaw, type MultipartPart, type RawRequest, type RawRe
 // FUZZ_SEED repeats a run (every run prints its seed).
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const RUNS = Object.fromEntries(
-  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
-) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries', number>;
+  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350, slowBodies: 8 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
+) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries' | 'slowBodies', number>;
+// Slow bodies are cut after this (HTTP_REQUEST_TIMEOUT_MS of the fuzzed stack).
+const REQUEST_TIMEOUT_MS = 1500;
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const LEAK_MARKERS = ['    at ', '/work/', 'node_modules', REPO_ROOT];
@@ -412,7 +415,13 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     storageDir = mkdtempSync(join(tmpdir(), 'conveyor-fuzz-files-'));
     stack = await startStack({
       dialect: process.env.FUZZ_DIALECT === 'mysql' ? 'mysql' : 'postgres',
-      env: { RATE_LIMIT_PER_MINUTE: '1000000', STORAGE_DIR: storageDir },
+      env: {
+        RATE_LIMIT_PER_MINUTE: '1000000',
+        AUTH_FAILURES_PER_MINUTE: '1000000',
+        STORAGE_DIR: storageDir,
+        HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+        HTTP_HEADERS_TIMEOUT_MS: '1000',
+      },
     });
     port = Number(new URL(stack.apiUrl).port);
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
@@ -642,6 +651,64 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
    * (PostgreSQL refuses U+0000 in text and jsonb); Fastify's own error shape, not the API's,
    * for the malformed URLs and requests the HTTP parser refuses.
    */
+  describe('slow bodies', () => {
+    /** The first response in what the server sent, for checkResponse. */
+    const firstResponse = (text: string): RawResponse => {
+      const end = text.indexOf('\r\n\r\n');
+      const headers = Object.fromEntries(
+        text.slice(0, end).split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      const body = Buffer.from(text.slice(end + 4), 'latin1');
+      return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), headers, body: body.subarray(0, Number(headers['content-length'] ?? body.length)) };
+    };
+
+    it('never answers a body that arrives slowly, stops mid-way or is shorter than announced with a 5xx or a hang', async () => {
+      const bodyRoutes = routes.filter((r) => r.method === 'POST');
+      const one = fc.record({
+        route: fc.constantFrom(...bodyRoutes),
+        authorization: authorizationArb(keys),
+        contentType: fc.constantFrom('application/json', 'multipart/form-data; boundary=----b', 'text/plain'),
+        body: fc.oneof(BODIES.task.map((b) => Buffer.from(toJsonText(b))), brokenJson),
+        chunkBytes: fc.integer({ min: 1, max: 256 }),
+        intervalMs: fc.integer({ min: 5, max: 80 }),
+        // Stop after this share of the body (1: send it all), and announce this many extra bytes.
+        sentShare: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+        announcedExtra: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 1_000_000 }), weight: 1 }),
+      });
+      const started = Date.now();
+      const statuses = new Map<number | string, number>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(one, { minLength: 4, maxLength: 4 }), async (requests) => {
+          // Four at once: a slow client must not hold up the others either.
+          await Promise.all(
+            requests.map(async (r) => {
+              const target = withParams(r.route, knownIds[0]);
+              const headers: Array<[string, string]> = withAuth(r.authorization, [['Content-Type', r.contentType]]);
+              const head = [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${r.body.length + r.announcedExtra}`].join('\r\n');
+              const outcome = await slowRequest(port, {
+                head,
+                body: r.body,
+                chunkBytes: r.chunkBytes,
+                intervalMs: r.intervalMs,
+                stopAfterBytes: Math.floor(r.body.length * r.sentShare),
+                timeoutMs: REQUEST_TIMEOUT_MS + 15_000,
+              });
+              const request: RawRequest = { method: 'POST', target, headers, body: r.body };
+              const what = `${describeRequest(request)} sent ${Math.floor(r.body.length * r.sentShare)} of ${r.body.length} (+${r.announcedExtra} announced) bytes, ${r.chunkBytes} every ${r.intervalMs} ms`;
+              if (!outcome.closed) throw new Error(`the connection was still open after ${outcome.closedAfterMs} ms: ${what}`);
+              if (outcome.status === undefined) throw new Error(`closed without an answer: ${what}`);
+              statuses.set(outcome.status, (statuses.get(outcome.status) ?? 0) + 1);
+              checkResponse(request, firstResponse(outcome.text));
+            }),
+          );
+        }),
+        { numRuns: RUNS.slowBodies, seed },
+      );
+      expect(stack.api!.child.exitCode).toBeNull();
+      console.log(`slow bodies: ${RUNS.slowBodies * 4} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+    });
+  });
+
   describe('regressions found by fuzzing', () => {
     const admin: Array<[string, string]> = [['Authorization', `Bearer ${TEST_ADMIN_KEY}`]];
     const json = (text: string): Pick<RawRequest, 'headers' | 'body'> => ({
@@ -716,6 +783,80 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const noop = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
     expect((await waitForTerminal(stack.apiUrl, task.id)).status).toBe('completed');
     expect((await waitForTerminal(stack.apiUrl, noop.id)).status).toBe('completed');
+  });
+
+  /**
+   * Odd dates: an instant a month to eleven months ahead, written in one of many ISO 8601 and
+   * near-ISO forms. Whatever the form, the API either schedules the task at exactly that
+   * instant or refuses `runAt` with 400; it never accepts a time it cannot read and runs the
+   * task at once (which is what `2030-W01-1` or `2030-01-01T10:00+14` used to do).
+   */
+  it('schedules an odd runAt at exactly its instant or refuses it, never runs it at once', async () => {
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+    const render = (at: number, form: string, offsetMinutes: number): string => {
+      const local = new Date(at + offsetMinutes * 60_000);
+      const [y, mo, d, h, mi, s, ms] = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours(), local.getUTCMinutes(), local.getUTCSeconds(), local.getUTCMilliseconds()];
+      const sign = offsetMinutes < 0 ? '-' : '+';
+      const [oh, om] = [pad(Math.floor(Math.abs(offsetMinutes) / 60)), pad(Math.abs(offsetMinutes) % 60)];
+      const date = `${y}-${pad(mo)}-${pad(d)}`;
+      switch (form) {
+        case 'z': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}Z`;
+        case 'lower': return `${date}t${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}z`;
+        case 'colon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'nocolon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}${om}`;
+        case 'hours': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}`;
+        case 'space': return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'comma': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)},${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'basic': return `${y}${pad(mo)}${pad(d)}T${pad(h)}${pad(mi)}${pad(s)}Z`;
+        case 'local': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}`;
+        case 'date': return date;
+        case 'week': return `${y}-W${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / (7 * 86_400_000)))}-${1 + ((local.getUTCDay() + 6) % 7)}`;
+        case 'ordinal': return `${y}-${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / 86_400_000), 3)}`;
+        case 'leap-second': return `${date}T${pad(h)}:${pad(mi)}:60Z`;
+        default: return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+      }
+    };
+    const forms = ['z', 'lower', 'colon', 'nocolon', 'hours', 'space', 'comma', 'basic', 'local', 'date', 'week', 'ordinal', 'leap-second'];
+    // Forms that name one instant by RFC 3339 (with ISO 8601's offset spellings): must be scheduled.
+    const readable = new Set(['z', 'lower', 'colon', 'nocolon', 'hours', 'space', 'comma']);
+    const day = 86_400_000;
+    const odd = fc.record({
+      ahead: fc.integer({ min: 30 * day, max: 330 * day }),
+      form: fc.constantFrom(...forms),
+      // Whole hours for the hours-only form; any quarter hour from -12:00 to +14:00 otherwise.
+      offsetQuarters: fc.integer({ min: -48, max: 56 }),
+    });
+    const counts: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(odd, async ({ ahead, form, offsetQuarters }) => {
+        const offset = form === 'hours' ? Math.trunc(offsetQuarters / 4) * 60 : offsetQuarters * 15;
+        const at = Math.floor((Date.now() + ahead) / 1000) * 1000;
+        const runAt = render(at, form, ['z', 'lower', 'basic'].includes(form) ? 0 : offset);
+        const response = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {}, runAt, tags: ['odd-date'] });
+        counts[`${form} ${response.status}`] = (counts[`${form} ${response.status}`] ?? 0) + 1;
+        if (response.status === 202) {
+          // Accepted: scheduled at the very instant written, never queued to run now.
+          const local = ['local', 'date', 'week', 'ordinal', 'basic'].includes(form);
+          expect({ runAt, status: response.body.status, scheduledFor: local ? 'n/a' : response.body.scheduledFor }).toEqual({
+            runAt,
+            status: 'scheduled',
+            scheduledFor: local ? 'n/a' : new Date(at).toISOString(),
+          });
+          expect(readable.has(form)).toBe(true);
+          await http(stack.apiUrl, 'POST', `/v1/tasks/${response.body.id}/cancel`, {});
+        } else {
+          expect({ runAt, status: response.status, code: response.body.error?.code, field: response.body.error?.details?.[0]?.field }).toEqual({
+            runAt,
+            status: 400,
+            code: 'VALIDATION_FAILED',
+            field: 'runAt',
+          });
+          expect(readable.has(form)).toBe(false);
+        }
+      }),
+      { numRuns: 150, seed },
+    );
+    console.log(`odd dates: ${JSON.stringify(counts)}`);
   });
 
   it('leaves the API and the worker alive and ready', async () => {

@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { startPrivateRedis, waitFor, type PrivateRedis } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack } from './support/stack';
 
@@ -10,7 +11,7 @@ import { http, startStack, waitForTerminal, type Stack } from './support/stack';
 describe('Redis outage at enqueue', () => {
   let redis: PrivateRedis;
   let stack: Stack;
-  const post = (body: unknown) => http(stack.apiUrl, 'POST', '/v1/tasks', body);
+  const post = (body: unknown, headers?: Record<string, string>) => http(stack.apiUrl, 'POST', '/v1/tasks', body, headers);
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -65,5 +66,41 @@ describe('Redis outage at enqueue', () => {
     expect((await http(stack.apiUrl, 'GET', '/health/ready')).status).toBe(200);
     await waitFor(async () => (await http(stack.workerUrl, 'GET', '/health/ready')).status === 200, { what: 'the worker to be ready again' });
     expect((await http(stack.apiUrl, 'GET', '/v1/tasks?tag=refused')).body.tasks).toEqual([]);
+  });
+
+  it('accepts a task whose add Redis answers late (frozen Redis), runs it once, and keeps its idempotency key', async () => {
+    // Redis frozen past the API's 2 s wait: the add is sent but unanswered. It used to be
+    // answered 503 with the row removed, yet the add ran when Redis woke up: the task ran
+    // without a row, and the client's retry with the same key ran it a second time.
+    const body = { type: 'system.sleep', payload: { ms: 7 }, tags: ['late-add'] };
+    const key = { 'idempotency-key': `late-${Date.now()}` };
+    redis.pause();
+    let thawed = false;
+    const thaw = setTimeout(() => {
+      thawed = true;
+      redis.resume();
+    }, 3000);
+    try {
+      const accepted = await post(body, key);
+      expect({ status: accepted.status, taskStatus: accepted.body.status, thawed }).toEqual({ status: 202, taskStatus: 'queued', thawed: false });
+      const done = await waitForTerminal(stack.apiUrl, accepted.body.id, 20_000);
+      expect(done).toMatchObject({ status: 'completed', attempts: 1 });
+
+      // The client's retry, as after any answer it did not trust: the same task, nothing new.
+      const again = await post(body, key);
+      expect({ status: again.status, id: again.body.id }).toEqual({ status: 200, id: accepted.body.id });
+      expect((await http(stack.apiUrl, 'GET', '/v1/tasks?tag=late-add')).body.tasks.map((t: { id: string }) => t.id)).toEqual([accepted.body.id]);
+      const queue = new Queue('system', { connection: { url: redis.url }, prefix: stack.prefix });
+      try {
+        const job = (await queue.getJob(accepted.body.id))!;
+        expect({ attemptsStarted: job.attemptsStarted, completed: await job.isCompleted() }).toEqual({ attemptsStarted: 1, completed: true });
+        expect(await queue.getJobCounts('wait', 'active', 'delayed', 'failed')).toEqual({ wait: 0, active: 0, delayed: 0, failed: 0 });
+      } finally {
+        await queue.close();
+      }
+    } finally {
+      clearTimeout(thaw);
+      redis.resume();
+    }
   });
 });

@@ -88,6 +88,31 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
     expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(runAt));
   });
 
+  it('schedules runAt by the same parser that validated it, and refuses forms it cannot read', async () => {
+    // Valid ISO 8601 that Date.parse cannot read (an offset of hours only): such a runAt used
+    // to pass validation and run at once. A month ahead, written at +14:00.
+    const at = Math.floor((Date.now() + 30 * 24 * 3600_000) / 60_000) * 60_000;
+    const runAt = `${new Date(at + 14 * 3600_000).toISOString().slice(0, 16)}+14`;
+    const { status, body } = await post('/v1/tasks', { type: 'system.noop', payload: {}, runAt });
+    expect({ runAt, status, taskStatus: body.status, scheduledFor: body.scheduledFor }).toEqual({
+      runAt,
+      status: 202,
+      taskStatus: 'scheduled',
+      scheduledFor: new Date(at).toISOString(),
+    });
+    await post(`/v1/tasks/${body.id}/cancel`, {});
+    for (const runAt of ['2030-W01-1', '20300101', '2030-01-01', '2030-01-01T10:00:00', '2030-02-30T00:00:00Z', '2999-01-01T00:00:00Z']) {
+      const refused = await post('/v1/tasks', { type: 'system.noop', payload: {}, runAt, tags: ['odd-run-at'] });
+      expect({ runAt, status: refused.status, code: refused.body.error?.code, field: refused.body.error?.details?.[0]?.field }).toEqual({
+        runAt,
+        status: 400,
+        code: 'VALIDATION_FAILED',
+        field: 'runAt',
+      });
+    }
+    expect((await get('/v1/tasks?tag=odd-run-at')).body.tasks).toEqual([]);
+  });
+
   it('runs higher priorities first and keeps FIFO within a priority', async () => {
     const queue = new Queue('system', { connection: { url: TEST_REDIS_URL }, prefix: stack.prefix });
     await queue.pause();

@@ -49,8 +49,10 @@ describe('worker killed with SIGKILL', () => {
 
     // Lock expiry + up to two stall checks + the whole task again, with slack for a busy machine.
     const done = await waitForTerminal(stack.apiUrl, task.id, LOCK_MS + 2 * STALL_CHECK_MS + TASK_MS + 10_000);
-    expect(done).toMatchObject({ status: 'completed', workerId: survivorId, error: null, attempts: 1, maxAttempts: 1 });
-    expect(done.result).toMatchObject({ attempt: 1 });
+    // The ledger tells the truth about the duplicate: the handler started twice (attempts 2),
+    // while the retry budget (maxAttempts 1) was not touched by the crash.
+    expect(done).toMatchObject({ status: 'completed', workerId: survivorId, error: null, attempts: 2, maxAttempts: 1 });
+    expect(done.result).toMatchObject({ attempt: 2 });
     expect((done.result as { sleptMs: number }).sleptMs).toBeGreaterThanOrEqual(TASK_MS);
     // Started again from scratch after the kill, and only once the lock had expired.
     expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(killedAt + LOCK_MS - 500);

@@ -5,11 +5,21 @@ import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
+import { ApiKeyAuthenticator } from '@conveyor/auth';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
 import { waitForDependencies } from '@conveyor/health';
-import { ApiExceptionFilter, createValidationPipe, httpServerErrorOptions, installInputLimits, installUnreadBodyDrain } from '@conveyor/http';
+import {
+  ApiExceptionFilter,
+  capConnectionsPerAddress,
+  createValidationPipe,
+  httpServerErrorOptions,
+  httpServerTimeoutOptions,
+  installInputLimits,
+  installUnreadBodyDrain,
+  trustedPeer,
+} from '@conveyor/http';
 import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
@@ -23,9 +33,10 @@ async function bootstrap(): Promise<void> {
 
   const adapter = new FastifyAdapter({
     ...httpServerErrorOptions,
+    // Header and body timeouts, and which proxies may name the client (TRUST_PROXY).
+    ...httpServerTimeoutOptions(config.http),
     bodyLimit: config.security.jsonBodyLimitBytes,
     genReqId: requestIdOf,
-    trustProxy: true,
     // During a graceful stop, requests already on open keep-alive connections are still served
     // (pm2 reload, rolling deploys) instead of being answered 503.
     return503OnClosing: false,
@@ -45,6 +56,9 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // After helmet and CORS, so a 401 still carries their headers; before any body is read.
+  app.get(ApiKeyAuthenticator).install(app);
+  capConnectionsPerAddress(fastify.server, config.http.maxConnectionsPerAddress, trustedPeer(config.http.trustProxy));
   installUnreadBodyDrain(fastify);
   installInputLimits(fastify, config.limits.json);
   installHttpMetrics(fastify, app.get(TaskMetrics));

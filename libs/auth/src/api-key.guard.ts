@@ -1,33 +1,26 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, hasScope, type Principal, PUBLIC_ROUTE, REQUIRED_SCOPES, type Scope } from '@conveyor/http';
-import { ApiKeyService } from './api-key.service';
-
-export type AuthenticatedRequest = FastifyRequest & { principal?: Principal; tenantId?: string };
+import type { FastifyReply } from 'fastify';
+import { ApiError, hasScope, PUBLIC_ROUTE, REQUIRED_SCOPES, type Scope } from '@conveyor/http';
+import type { AuthenticatedRequest } from './api-key-authenticator';
 
 /**
- * Every route needs `Authorization: Bearer <key>` unless marked @Public(); routes marked
- * @RequireScopes need those scopes. Sets the caller's tenant on the request, which is what
- * every ledger query is scoped by.
+ * Enforces @RequireScopes on the principal ApiKeyAuthenticator attached before the body was
+ * read; routes marked @Public() pass. A route that reaches here without a principal was
+ * never authenticated (the hook was not installed): it is refused, never let through.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly keys: ApiKeyService,
-  ) {}
+  constructor(private readonly reflector: Reflector) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
-    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S{1,512})\s*$/i.exec(header) : null;
-    if (!match) throw this.unauthenticated(context, 'Missing bearer API key');
-    const principal = await this.keys.verify(match[1]);
-    if (!principal) throw this.unauthenticated(context, 'Invalid or revoked API key');
-
+    const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+    if (!principal) {
+      void context.switchToHttp().getResponse<FastifyReply>().header('www-authenticate', 'Bearer');
+      throw new ApiError(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', 'Missing bearer API key');
+    }
     const required = this.reflector.getAllAndOverride<Scope[]>(REQUIRED_SCOPES, targets) ?? [];
     const missing = required.filter((scope) => !hasScope(principal, scope));
     if (missing.length > 0) {
@@ -35,13 +28,6 @@ export class ApiKeyGuard implements CanActivate {
         { field: 'scopes', message: `required: ${required.join(', ')}` },
       ]);
     }
-    request.principal = principal;
-    request.tenantId = principal.tenantId;
     return true;
-  }
-
-  private unauthenticated(context: ExecutionContext, message: string): ApiError {
-    void context.switchToHttp().getResponse<FastifyReply>().header('www-authenticate', 'Bearer');
-    return new ApiError(HttpStatus.UNAUTHORIZED, 'UNAUTHENTICATED', message);
   }
 }

@@ -1,16 +1,23 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { TaskMetrics } from '@conveyor/observability';
 import { ApiKeyEntity } from './api-key.entity';
 import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '@conveyor/http';
 
 const KEY_PATTERN = /^cvk_([0-9a-f]{8})_[A-Za-z0-9_-]{32}$/;
-/** Unknown keys are remembered briefly too, so a client hammering with a bad key costs no queries. */
+/**
+ * Unknown keys are remembered briefly, so a client repeating a bad key costs no queries; only
+ * briefly, because a key created in another process must start working soon. Distinct unknown
+ * keys are bounded by the per-address failure limit, and kept apart from the known ones so a
+ * flood of them cannot push live keys out of the cache.
+ */
 const NEGATIVE_TTL_MS = 5000;
 const MAX_CACHED = 10_000;
+const MAX_CACHED_UNKNOWN = 10_000;
 
 export const BOOTSTRAP_KEY_ID = 'bootstrap-admin';
 
@@ -33,12 +40,15 @@ export interface CreatedApiKey {
  */
 @Injectable()
 export class ApiKeyService {
-  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly known = new BoundedTtlCache<Principal>(MAX_CACHED);
+  private readonly unknown = new BoundedTtlCache<true>(MAX_CACHED_UNKNOWN);
   private readonly bootstrapHash?: Buffer;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
+    // Absent in the keys CLI, which has no metrics.
+    @Optional() private readonly metrics?: TaskMetrics,
   ) {
     const admin = config.security.adminKey;
     if (admin) this.bootstrapHash = Buffer.from(sha256(admin), 'hex');
@@ -58,6 +68,7 @@ export class ApiKeyService {
       revokedAt: null,
     });
     await this.keys.insert(row);
+    this.unknown.delete(row.keyHash);
     return { id: row.id, key, tenant, scopes: row.scopes, prefix, name: row.name, createdAt: row.createdAt.toISOString() };
   }
 
@@ -70,25 +81,65 @@ export class ApiKeyService {
     const key = await this.keys.findOneBy({ id, revokedAt: IsNull() });
     if (!key) return false;
     await this.keys.update({ id }, { revokedAt: new Date() });
-    this.cache.delete(key.keyHash);
+    this.known.delete(key.keyHash);
     return true;
   }
 
-  /** The principal a presented key stands for, or null. */
-  async verify(presented: string): Promise<Principal | null> {
+  /**
+   * What a presented key stands for without asking the database: its principal, null for a
+   * key known not to work (malformed, or looked up and unknown within NEGATIVE_TTL_MS), or
+   * undefined when only a lookup can tell.
+   */
+  peek(presented: string): Principal | null | undefined {
     const hash = sha256(presented);
     if (this.bootstrapHash && timingSafeEqual(Buffer.from(hash, 'hex'), this.bootstrapHash)) {
       return { keyId: BOOTSTRAP_KEY_ID, tenantId: DEFAULT_TENANT, scopes: SCOPES };
     }
     if (!KEY_PATTERN.test(presented)) return null;
     const now = Date.now();
-    const cached = this.cache.get(hash);
-    if (cached && cached.until > now) return cached.principal;
+    return this.known.get(hash, now) ?? (this.unknown.get(hash, now) ? null : undefined);
+  }
 
+  /** The principal a presented key stands for, or null; looks it up unless peek() knows. */
+  async verify(presented: string): Promise<Principal | null> {
+    const known = this.peek(presented);
+    if (known !== undefined) return known;
+    const hash = sha256(presented);
     const row = await this.keys.findOneBy({ keyHash: hash, revokedAt: IsNull() });
-    const principal = row ? { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes } : null;
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(hash, { principal, until: now + (principal ? this.config.security.authCacheTtlMs : NEGATIVE_TTL_MS) });
+    this.metrics?.apiKeyLookup(row ? 'found' : 'unknown');
+    const until = Date.now() + Math.min(NEGATIVE_TTL_MS, this.config.security.authCacheTtlMs);
+    if (!row) {
+      this.unknown.set(hash, true, until);
+      return null;
+    }
+    const principal: Principal = { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes };
+    this.known.set(hash, principal, Date.now() + this.config.security.authCacheTtlMs);
     return principal;
+  }
+}
+
+/** A Map with per-entry expiry that forgets its oldest entry when full. */
+class BoundedTtlCache<T> {
+  private readonly entries = new Map<string, { value: T; until: number }>();
+
+  constructor(private readonly max: number) {}
+
+  get(key: string, now: number): T | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.until > now) return entry.value;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: T, until: number): void {
+    if (until <= Date.now()) return;
+    this.entries.delete(key);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(key, { value, until });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ThrottlerGuard } from '@nestjs/throttler';
-import type { AuthenticatedRequest } from './api-key.guard';
+import type { AuthenticatedRequest } from './api-key-authenticator';
 
 /** Limits per API key (the guard runs after authentication); unauthenticated calls per address. */
 @Injectable()

@@ -22,6 +22,9 @@ end
 return {hits, ttl, blocked}
 `;
 
+/** Longest a request waits for its rate-limit count before it is let through uncounted. */
+const LIMITER_TIMEOUT_MS = 250;
+
 /** Rate-limit counters in Redis, so the limit holds across every API instance. */
 @Injectable()
 export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
@@ -30,23 +33,19 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
   private lastOutageLog = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    // A limiter must not hang requests while Redis is away: commands fail fast instead.
-    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit' });
+    // A limiter must not hang requests while Redis is away (commands fail fast) or frozen and
+    // not answering (a command gets LIMITER_TIMEOUT_MS, then the request goes on unlimited).
+    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit', commandTimeout: LIMITER_TIMEOUT_MS });
     this.redis.on('error', () => undefined);
   }
 
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    const base = `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
+    const base = this.keyOf(throttlerName, key);
     let reply: number[];
     try {
       reply = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, ttl, limit, blockDuration || ttl)) as number[];
     } catch (error) {
-      // Fail open while Redis is away: ledger reads keep working and an enqueue gets its own
-      // 503 QUEUE_UNAVAILABLE, instead of every request failing here with a 500.
-      if (Date.now() - this.lastOutageLog > 30_000) {
-        this.lastOutageLog = Date.now();
-        this.logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting requests through');
-      }
+      this.outage(error);
       return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
     }
     const [hits, ttlMs, blockMs] = reply;
@@ -56,6 +55,31 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy 
       isBlocked: blockMs > 0,
       timeToBlockExpire: Math.max(0, Math.ceil(blockMs / 1000)),
     };
+  }
+
+  /** Milliseconds the tracker stays blocked, without counting a hit (0: not blocked). */
+  async blockedFor(key: string, throttlerName: string): Promise<number> {
+    try {
+      return Math.max(0, await this.redis.pttl(`${this.keyOf(throttlerName, key)}:block`));
+    } catch (error) {
+      this.outage(error);
+      return 0;
+    }
+  }
+
+  private keyOf(throttlerName: string, key: string): string {
+    return `${this.config.queuePrefix}:conveyor:ratelimit:${throttlerName}:${key}`;
+  }
+
+  /**
+   * Fail open while Redis is away: ledger reads keep working and an enqueue gets its own
+   * 503 QUEUE_UNAVAILABLE, instead of every request failing here with a 500.
+   */
+  private outage(error: unknown): void {
+    if (Date.now() - this.lastOutageLog > 30_000) {
+      this.lastOutageLog = Date.now();
+      this.logger.warn({ err: error }, 'rate limiter unavailable (Redis); letting requests through');
+    }
   }
 
   onModuleDestroy(): void {

@@ -127,6 +127,8 @@ describe('loadAppConfig', () => {
         database: 'd',
         ssl: false,
         poolSize: 10,
+        connectTimeoutMs: 5000,
+        statementTimeoutMs: 15_000,
         migrationsRun: false,
       });
     });
@@ -229,6 +231,31 @@ describe('loadAppConfig', () => {
     it.each(['0', 'system=0', '*=0'])('refuses a zero concurrency in %j', (raw) => {
       const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
       expect(error.problems).toEqual([{ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] }]);
+    });
+  });
+
+  describe('HTTP server limits and TRUST_PROXY', () => {
+    it('trusts no proxy and bounds slow requests by default', () => {
+      const { http, security } = loadAppConfig({ DATABASE_URL: PG_URL });
+      expect(http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 72_000, maxConnectionsPerAddress: 256, trustProxy: false });
+      expect(security.authFailuresPerMinute).toBe(60);
+    });
+
+    it('takes a list of proxy addresses, CIDRs and proxy-addr names', () => {
+      const { http } = loadAppConfig({ DATABASE_URL: PG_URL, TRUST_PROXY: ' 10.0.0.1, 10.1.0.0/16,fd00::/8 ,loopback' });
+      expect(http.trustProxy).toEqual(['10.0.0.1', '10.1.0.0/16', 'fd00::/8', 'loopback']);
+    });
+
+    it('refuses "true", hop counts and malformed entries: each would let a client pick its address', () => {
+      for (const value of ['true', '1', '10.0.0.0/33', '10.0.0.1/8/1', 'proxy.internal']) {
+        const error = configError({ DATABASE_URL: PG_URL, TRUST_PROXY: value });
+        expect({ value, keys: problemKeys(error.problems) }).toEqual({ value, keys: ['TRUST_PROXY'] });
+      }
+    });
+
+    it('refuses a header timeout longer than the request timeout', () => {
+      const error = configError({ DATABASE_URL: PG_URL, HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '2000' });
+      expect(problemKeys(error.problems)).toEqual(['HTTP_HEADERS_TIMEOUT_MS']);
     });
   });
 

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
@@ -18,6 +19,10 @@ export interface DatabaseConfig {
   database: string;
   ssl: boolean;
   poolSize: number;
+  /** Wait for a pooled or new connection before giving up (the database is down or saturated). */
+  connectTimeoutMs: number;
+  /** Longest a statement may run or go unanswered (a hung database must not hang requests). */
+  statementTimeoutMs: number;
   migrationsRun: boolean;
 }
 
@@ -44,6 +49,8 @@ export interface WorkerConfig {
   lockDurationMs: number;
   /** How often BullMQ looks for jobs whose lock expired (stalled) and hands them to another worker. */
   stalledIntervalMs: number;
+  /** An event-loop stall at least this long is logged and makes readiness report degraded for a while. */
+  eventLoopBlockMs: number;
 }
 
 /** Worker-side housekeeping; each job runs in one process at a time across all workers. */
@@ -63,6 +70,8 @@ export interface TaskDefaultsConfig {
   progressIntervalMs: number;
   /** Largest result (as JSON text) a task may return; a bigger one fails it with RESULT_TOO_LARGE. */
   maxResultBytes: number;
+  /** Unfinished tasks one tenant may have at once; 0 = no cap. */
+  maxUnfinishedPerTenant: number;
 }
 
 export interface StorageConfig {
@@ -77,6 +86,8 @@ export interface SecurityConfig {
   adminKey?: string;
   authCacheTtlMs: number;
   rateLimitPerMinute: number;
+  /** Failed authentications per minute per client address before 429 (0: off). */
+  authFailuresPerMinute: number;
   jsonBodyLimitBytes: number;
   /** Allowed CORS origins; empty = CORS off. */
   corsOrigins: string[];
@@ -92,6 +103,25 @@ export interface RequestLimitsConfig {
   streamsPerKey: number;
   /** Open task event streams per API process. */
   streamsPerProcess: number;
+}
+
+/**
+ * Which peers may tell the client's address in X-Forwarded-For: none (`false`) or the listed
+ * addresses / CIDRs (and proxy-addr's names loopback, linklocal, uniquelocal), the form
+ * Fastify's `trustProxy` takes. No hop count: it cannot tell a proxy from a client that sends
+ * enough forwarded hops of its own (Fastify ignores one for that reason).
+ */
+export type TrustedProxies = false | string[];
+
+/** Limits of the API's HTTP server against slow or greedy clients. */
+export interface HttpServerConfig {
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must have arrived within this. */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Open connections per client address (0: no cap); trusted proxies are exempt. */
+  maxConnectionsPerAddress: number;
+  trustProxy: TrustedProxies;
 }
 
 export interface AppConfig {
@@ -110,6 +140,7 @@ export interface AppConfig {
   maxUploadBytes: number;
   security: SecurityConfig;
   limits: RequestLimitsConfig;
+  http: HttpServerConfig;
   startupTimeoutMs: number;
 }
 
@@ -151,6 +182,8 @@ function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): Datab
   const common = {
     ssl: env.DB_SSL ?? false,
     poolSize: env.DB_POOL_SIZE ?? 10,
+    connectTimeoutMs: env.DB_CONNECT_TIMEOUT_MS ?? 5000,
+    statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS ?? 15_000,
     migrationsRun: env.DB_MIGRATIONS_RUN ?? false,
   };
   const url = env.DATABASE_URL ? parseUrl('DATABASE_URL', env.DATABASE_URL, problems) : undefined;
@@ -231,6 +264,28 @@ function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisCon
 
 const splitList = (raw: string | undefined) => (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address, bits, extra] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** TRUST_PROXY: unset trusts nobody; otherwise the list of proxies. */
+function parseTrustProxy(raw: string | undefined, problems: ConfigProblem[]): TrustedProxies {
+  const entries = splitList(raw);
+  if (entries.length === 0) return false;
+  // "true" or a hop count would let any client choose the address it is counted under.
+  const bad = entries.filter((entry) => !PROXY_NAMES.has(entry) && !isAddressOrCidr(entry));
+  if (bad.length > 0) {
+    problems.push({ key: 'TRUST_PROXY', problems: [`not an address, CIDR or loopback/linklocal/uniquelocal: ${bad.join(', ')}`] });
+  }
+  return entries;
+}
+
 /** Short, low-variety or placeholder-looking secrets. */
 function isWeakSecret(secret: string): boolean {
   if (secret.length < 32) return true;
@@ -284,6 +339,12 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const headersTimeoutMs = env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000;
+  const requestTimeoutMs = env.HTTP_REQUEST_TIMEOUT_MS ?? 300_000;
+  if (headersTimeoutMs > requestTimeoutMs) {
+    problems.push({ key: 'HTTP_HEADERS_TIMEOUT_MS', problems: ['must not exceed HTTP_REQUEST_TIMEOUT_MS'] });
+  }
   if (problems.length > 0) throw new ConfigValidationError(problems);
 
   return {
@@ -303,6 +364,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? 30_000,
       lockDurationMs: env.WORKER_LOCK_DURATION_MS ?? 30_000,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
+      eventLoopBlockMs: env.WORKER_EVENT_LOOP_BLOCK_MS ?? 1000,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,
@@ -310,6 +372,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       ttlSeconds: env.TASK_TTL_SECONDS ?? 7 * 24 * 3600,
       progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
       maxResultBytes: env.TASK_MAX_RESULT_BYTES ?? 1024 * 1024,
+      maxUnfinishedPerTenant: env.MAX_UNFINISHED_TASKS_PER_TENANT ?? 100_000,
     },
     maintenance: {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,
@@ -349,9 +412,17 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       adminKey: env.CONVEYOR_ADMIN_KEY,
       authCacheTtlMs: env.AUTH_CACHE_TTL_MS ?? 30_000,
       rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
+      authFailuresPerMinute: env.AUTH_FAILURES_PER_MINUTE ?? 60,
       jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES ?? 10 * 1024 * 1024,
       corsOrigins: splitList(env.CORS_ORIGINS),
       redactPayloadFields: splitList(env.LOG_REDACT_PAYLOAD_FIELDS),
+    },
+    http: {
+      headersTimeoutMs,
+      requestTimeoutMs,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 72_000,
+      maxConnectionsPerAddress: env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? 256,
+      trustProxy,
     },
   };
 }

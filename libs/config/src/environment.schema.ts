@@ -82,6 +82,33 @@ export class EnvironmentSchema {
   @IsOptional() @IsString()
   CORS_ORIGINS?: string;
 
+  /** Failed authentications per minute per client address before 429; 0 turns it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  AUTH_FAILURES_PER_MINUTE?: number;
+
+  /**
+   * Proxies whose X-Forwarded-For is believed: a comma list of addresses, CIDRs and the names
+   * loopback / linklocal / uniquelocal. Unset: none (the connection's peer is the client).
+   */
+  @IsOptional() @IsString()
+  TRUST_PROXY?: string;
+
+  // --- HTTP server ------------------------------------------------------------------------
+  /** A request's headers must have arrived within this (slow-header clients are cut with 408). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HTTP_HEADERS_TIMEOUT_MS?: number;
+
+  /** A whole request, body included, must have arrived within this (408 otherwise). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(86_400_000)
+  HTTP_REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HTTP_KEEP_ALIVE_TIMEOUT_MS?: number;
+
+  /** Open connections one client address may hold (trusted proxies are exempt); 0 turns it off. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000)
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS?: number;
+
   /** Payload fields (comma list, dot paths allowed) censored in logs. */
   @IsOptional() @IsString()
   LOG_REDACT_PAYLOAD_FIELDS?: string;
@@ -118,6 +145,14 @@ export class EnvironmentSchema {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
   DB_POOL_SIZE?: number;
+
+  /** Longest wait for a pooled connection (or a new one) before a request gets 503. */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
+  DB_CONNECT_TIMEOUT_MS?: number;
+
+  /** Longest one statement may run (server-side) or go unanswered (client-side). */
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  DB_STATEMENT_TIMEOUT_MS?: number;
 
   // --- redis / queues -------------------------------------------------------------------
   @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
@@ -174,6 +209,9 @@ export class EnvironmentSchema {
   @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
   WORKER_STALLED_INTERVAL_MS?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(3_600_000)
+  WORKER_EVENT_LOOP_BLOCK_MS?: number;
+
   // --- maintenance (worker side) ----------------------------------------------------------
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86_400_000)
   RECONCILE_INTERVAL_MS?: number;
@@ -200,6 +238,10 @@ export class EnvironmentSchema {
   // Results live in a SQL JSON column and in Redis; large outputs belong in files.
   @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
   TASK_MAX_RESULT_BYTES?: number;
+
+  // One tenant's backlog must not fill Redis for everyone: beyond it, 429 TENANT_QUEUE_FULL.
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(100_000_000)
+  MAX_UNFINISHED_TASKS_PER_TENANT?: number;
 
   @IsOptional() @IsString() @MinLength(1)
   STORAGE_DIR?: string;

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '@conveyor/http';
+import { ApiError, type Principal } from '@conveyor/http';
 import { adminBasicAuth, basicPassword } from './admin-basic-auth';
 import { withoutInsecureUpgrade } from './dashboard-csp';
 
@@ -47,7 +47,7 @@ describe('adminBasicAuth', () => {
   it('lets an admin key through without answering', async () => {
     const verify = jest.fn(async () => principal(['admin']));
     expect((await run(verify, basic('ops:the-key'))).status).toBeUndefined();
-    expect(verify).toHaveBeenCalledWith('the-key');
+    expect(verify).toHaveBeenCalledWith('the-key', expect.anything(), expect.anything());
   });
 
   it('answers 401 with a Basic challenge, 403 without the admin scope, 503 when keys cannot be checked', async () => {
@@ -60,6 +60,8 @@ describe('adminBasicAuth', () => {
     expect(forbidden.headers['www-authenticate']).toBeUndefined();
     const down = await run(async () => Promise.reject(new Error('database down')), basic('a:key'));
     expect(down).toMatchObject({ status: 503, body: { error: { code: 'SERVICE_UNAVAILABLE' } } });
+    const limited = await run(async () => Promise.reject(new ApiError(429, 'RATE_LIMITED', 'Too many failed authentications')), basic('a:key'));
+    expect(limited).toMatchObject({ status: 429, body: { error: { code: 'RATE_LIMITED' } } });
   });
 });
 

@@ -1,8 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hasScope, type ApiErrorBody, type Principal } from '@conveyor/http';
+import { ApiError, hasScope, type ApiErrorBody, type Principal } from '@conveyor/http';
 
-/** What the hook needs from ApiKeyService: the principal a presented key stands for, or null. */
-export type VerifyApiKey = (presented: string) => Promise<Principal | null>;
+/**
+ * What the hook needs from the authenticator: the principal a presented key stands for, or
+ * null; it may throw an ApiError (429 when the address has failed too often).
+ */
+export type VerifyApiKey = (presented: string, request: FastifyRequest, reply: FastifyReply) => Promise<Principal | null>;
 
 export const DASHBOARD_REALM = 'Conveyor';
 
@@ -36,8 +39,9 @@ export function adminBasicAuth(verify: VerifyApiKey, realm = DASHBOARD_REALM) {
     let principal: Principal | null = null;
     if (password !== undefined) {
       try {
-        principal = await verify(password);
-      } catch {
+        principal = await verify(password, request, reply);
+      } catch (error) {
+        if (error instanceof ApiError && error.getStatus() < 500) return deny(request, reply, error.getStatus(), error.code, error.message);
         // The key store (database) is down: say so rather than pretend the key is wrong.
         void reply.header('retry-after', '2');
         return deny(request, reply, 503, 'SERVICE_UNAVAILABLE', 'API keys cannot be checked right now; retry later');

@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
-import { ApiKeyService } from '@conveyor/auth';
+import { ApiKeyAuthenticator } from '@conveyor/auth';
 import { TaskTypeRegistry } from '@conveyor/tasks';
 import { TaskProducer } from '@conveyor/tasks/api';
 import { adminBasicAuth } from './admin-basic-auth';
@@ -30,7 +30,7 @@ export async function mountQueueDashboard(app: NestFastifyApplication, options: 
   const prefix = options.prefix ?? QUEUE_DASHBOARD_PATH;
   const registry = app.get(TaskTypeRegistry);
   const producer = app.get(TaskProducer);
-  const keys = app.get(ApiKeyService);
+  const authenticator = app.get(ApiKeyAuthenticator);
 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(prefix);
@@ -45,7 +45,7 @@ export async function mountQueueDashboard(app: NestFastifyApplication, options: 
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   // The hooks live in this plugin's own scope, so they apply to exactly the dashboard's routes.
   await fastify.register(async (dashboard) => {
-    dashboard.addHook('onRequest', adminBasicAuth((key) => keys.verify(key)));
+    dashboard.addHook('onRequest', adminBasicAuth((key, request, reply) => authenticator.authenticate(request, reply, key)));
     dashboard.addHook('onSend', relaxDashboardCsp);
     dashboard.addHook('onError', rememberDashboardError);
     dashboard.addHook('onSend', dashboardErrorBody);

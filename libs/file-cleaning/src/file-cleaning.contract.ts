@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { defineTaskType } from '@conveyor/tasks';
 import { CleaningRulesDto } from './cleaning/cleaning-rules.dto';
 import type { CleaningReport } from './cleaning/cleaning-report';
@@ -33,14 +33,19 @@ export class FileCleanPayload {
   @IsOptional() @IsString() @Matches(/^[^\r\n"]$/, { message: 'delimiter must be one character (not a quote or line break)' })
   delimiter?: string;
 
-  /** Detected when absent (a BOM or valid UTF-8 means utf-8, otherwise latin1). */
+  /**
+   * Detected when absent (a BOM or valid UTF-8 means utf-8, otherwise latin1). A UTF-16 BOM means
+   * UTF-16 whatever is declared; a UTF-32 one fails the task with UNSUPPORTED_ENCODING.
+   */
   @IsOptional() @IsIn(FILE_ENCODINGS)
   encoding?: (typeof FILE_ENCODINGS)[number];
 
-  @IsOptional() @ValidateNested() @Type(() => CleaningRulesDto)
+  // IsObject: ValidateNested alone lets an array through (it validates the items, of which []
+  // has none), and the worker's own check (validateCleaningRules) would then refuse it.
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleaningRulesDto)
   rules?: CleaningRulesDto;
 
-  @IsOptional() @ValidateNested() @Type(() => CleanOutputOptionsDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleanOutputOptionsDto)
   output?: CleanOutputOptionsDto;
 }
 

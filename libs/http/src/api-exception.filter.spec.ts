@@ -136,6 +136,14 @@ describe('ApiExceptionFilter', () => {
     expect(body.error.code).toBe('RATE_LIMITED');
   });
 
+  it('answers 503 DATABASE_UNAVAILABLE for a database that is away or hung, not 500', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', syscall: 'connect' });
+    for (const error of [refused, new Error('timeout exceeded when trying to connect'), new Error('Query read timeout'), Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })]) {
+      const { status, body } = render(error);
+      expect({ status, code: body.error.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+    }
+  });
+
   it('does not trust a 5xx statusCode on a foreign error: bare 500', () => {
     const { status, body } = render({ statusCode: 502, code: 'ECONNRESET', message: 'upstream secret detail' });
     expect(status).toBe(500);

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '@conveyor/database';
 import { ApiError, type ApiErrorBody } from './api-error';
 
 export const CODE_BY_STATUS: Readonly<Record<number, string>> = {
@@ -85,6 +86,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? CODE_BY_STATUS[fastifyError.statusCode] ?? 'BAD_REQUEST';
       return { status: fastifyError.statusCode, body: { error: { code, message: fastifyError.message ?? 'Bad request' } } };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      // Not the request's fault and not a bug: the same request may succeed in a moment.
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, body: { error: { code: 'DATABASE_UNAVAILABLE', message: 'The task ledger database is unavailable; retry later' } } };
     }
     return {
       status: HttpStatus.INTERNAL_SERVER_ERROR,

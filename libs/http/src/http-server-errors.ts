@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiErrorBody } from './api-error';
+import { answeredBeforeBodyEnded } from './unread-body';
 
 const ROUTER_ERRORS: Record<string, [code: string, message: string]> = {
   FST_ERR_BAD_URL: ['INVALID_URL', 'The URL is not valid (malformed percent-encoding)'],
@@ -37,7 +38,7 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket)
   // while the rest of that body still arrives) must not get a second one written into it: the
   // client would read garbage. Node's own handler takes the same care.
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent || answeredBeforeBodyEnded(socket)) {
     socket.destroy();
     return;
   }

@@ -8,3 +8,4 @@ export * from './opaque-json';
 export * from './validation.pipe';
 export * from './http-server-errors';
 export * from './unread-body';
+export * from './http-server-limits';

@@ -1,8 +1,12 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** How long, and how much, the rest of a half-read request body is read before the connection is cut. */
 export const DRAIN_LIMIT_MS = 5000;
 export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Connections whose request was answered before its body was read to the end. */
+const answeredWhileReading = new WeakSet<Socket>();
 
 /**
  * Reads and drops what is left of a request body its handler stopped reading: an upload refused
@@ -16,6 +20,7 @@ export const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 export function drainUnreadBody(request: FastifyRequest): void {
   const raw = request.raw;
   if (raw.readableEnded || raw.destroyed || (raw.complete && raw.readableLength === 0)) return;
+  if (raw.socket) answeredWhileReading.add(raw.socket);
   let drained = 0;
   const cut = (): void => {
     clearTimeout(timer);
@@ -30,9 +35,21 @@ export function drainUnreadBody(request: FastifyRequest): void {
     drained += chunk.length;
     if (drained > DRAIN_LIMIT_BYTES) cut();
   });
-  raw.once('end', () => clearTimeout(timer));
+  raw.once('end', () => {
+    clearTimeout(timer);
+    if (raw.socket) answeredWhileReading.delete(raw.socket);
+  });
   raw.once('close', () => clearTimeout(timer));
   raw.resume();
+}
+
+/**
+ * Whether the connection's current request already has its answer while its body still
+ * arrives (e.g. a 401 sent before the body was read): a request timeout on it must close the
+ * connection, not write a second response the client never asked for.
+ */
+export function answeredBeforeBodyEnded(socket: Socket): boolean {
+  return answeredWhileReading.has(socket);
 }
 
 /** Drains every response's leftover request body (see drainUnreadBody). */

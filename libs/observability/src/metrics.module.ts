@@ -32,6 +32,10 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Tasks put back into their queue by the reconciler (their job had vanished from Redis)',
       labelNames: ['type', 'queue', 'reason'],
     }),
+    makeCounterProvider({
+      name: METRIC.enqueueUnconfirmed,
+      help: 'Tasks accepted although Redis did not confirm the add in time; the reconciler queues any job Redis never got',
+    }),
     makeHistogramProvider({
       name: METRIC.taskDuration,
       help: 'Run time of one task attempt',
@@ -51,6 +55,12 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'HTTP request duration',
       labelNames: ['method', 'route', 'status'],
       buckets: HTTP_BUCKETS,
+    }),
+    makeCounterProvider({ name: METRIC.apiKeyLookups, help: 'API keys looked up in the database (not cached), by result', labelNames: ['result'] }),
+    makeCounterProvider({
+      name: METRIC.authFailures,
+      help: 'Requests refused by authentication: no key, an invalid key, or too many failures from the address',
+      labelNames: ['reason'],
     }),
     TaskMetrics,
   ],

@@ -15,11 +15,14 @@ export class TaskMetrics {
     @InjectMetric(METRIC.tasksCompleted) private readonly completedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksFailed) private readonly failedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksRequeued) private readonly requeuedTotal: Counter<string>,
+    @InjectMetric(METRIC.enqueueUnconfirmed) private readonly unconfirmedTotal: Counter<string>,
     @InjectMetric(METRIC.taskDuration) private readonly duration: Histogram<string>,
     @InjectMetric(METRIC.taskWait) private readonly wait: Histogram<string>,
     @InjectMetric(METRIC.queueJobs) private readonly queueJobs: Gauge<string>,
     @InjectMetric(METRIC.httpRequests) private readonly httpRequests: Counter<string>,
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
+    @InjectMetric(METRIC.apiKeyLookups) private readonly apiKeyLookups: Counter<string>,
+    @InjectMetric(METRIC.authFailures) private readonly authFailures: Counter<string>,
   ) {
     // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
     const readers = () => this.depthReaders;
@@ -45,6 +48,11 @@ export class TaskMetrics {
     this.enqueuedTotal.inc({ type, queue }, count);
   }
 
+  /** Tasks accepted although Redis did not confirm their job (the reconciler covers them). */
+  enqueueUnconfirmed(count: number): void {
+    this.unconfirmedTotal.inc(count);
+  }
+
   attemptStarted(type: string, queue: string, waitSeconds: number): void {
     if (waitSeconds >= 0) this.wait.observe({ type, queue }, waitSeconds);
   }
@@ -67,5 +75,13 @@ export class TaskMetrics {
     const labels = { method, route, status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
+  }
+
+  apiKeyLookup(result: 'found' | 'unknown'): void {
+    this.apiKeyLookups.inc({ result });
+  }
+
+  authFailure(reason: 'missing' | 'invalid' | 'rate_limited'): void {
+    this.authFailures.inc({ reason });
   }
 }

@@ -1,2 +1,3 @@
 export * from './queue.module';
 export * from './redis-connection';
+export * from './redis-outcome';

@@ -21,7 +21,8 @@ export interface TaskJob {
 
 /** Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. */
 const KEEP_COMPLETED = { age: 3600, count: 1000 };
-const KEEP_FAILED = { age: 24 * 3600, count: 5000 };
+// Failed jobs too: the ledger keeps every failure with its error; Redis memory is for work to do.
+const KEEP_FAILED = { age: 3600, count: 1000 };
 
 /**
  * The BullMQ job for a ledger row: used to enqueue, to retry by hand, and to re-queue a row

@@ -95,6 +95,18 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     await expect(ledger.insert([newTask({ tenantId: 'tenant-b', idempotencyKey: 'dup' })])).resolves.toBeUndefined();
   });
 
+  it('compares keys, tenants and types byte for byte, as PostgreSQL does', async () => {
+    // MariaDB's default collation is case-insensitive: "abc" and "ABC" collided in the unique
+    // index (a 500 for the second client) and a tenant "A" read tenant "a"'s rows.
+    const lower = newTask({ tenantId: 'case-t', idempotencyKey: 'abc' });
+    const upper = newTask({ tenantId: 'case-t', idempotencyKey: 'ABC' });
+    await ledger.insert([lower]);
+    await expect(ledger.insert([upper])).resolves.toBeUndefined();
+    expect((await ledger.findByIdempotencyKeys('case-t', ['ABC'])).map((t) => t.id)).toEqual([upper.id]);
+    expect(await ledger.findOne('CASE-T', lower.id)).toBeNull();
+    expect(await ledger.list({ tenantId: 'case-t', type: 'SYSTEM.SLEEP', limit: 10 })).toEqual([]);
+  });
+
   it('lists newest first with filters and keyset paging', async () => {
     const tenantId = `list-${dialect}`;
     const rows = Array.from({ length: 7 }, (_, i) =>
@@ -140,17 +152,22 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     const taken = newTask({ tenantId, idempotencyKey: 'taken-key', idempotencyHash: 'a'.repeat(64) });
     await ledger.insert([taken]);
     const statements: string[] = [];
-    const query = dataSource.getRepository(TaskEntity).query.bind(dataSource.getRepository(TaskEntity));
-    // Count the INSERT statements the service sends (the real query still runs).
-    const repository = (ledger as unknown as { tasks: { query: (sql: string, params?: unknown[]) => Promise<unknown> } }).tasks;
-    const spy = jest.spyOn(repository, 'query').mockImplementation((sql: string, params?: unknown[]) => {
-      if (sql.startsWith('INSERT')) statements.push(sql);
-      return query(sql, params);
+    // Count the INSERT statements the service sends on its query runners (the real query still runs).
+    const createRunner = dataSource.createQueryRunner.bind(dataSource);
+    const spy = jest.spyOn(dataSource, 'createQueryRunner').mockImplementation((mode) => {
+      const runner = createRunner(mode);
+      const query = runner.query.bind(runner) as (sql: string, ...rest: unknown[]) => Promise<unknown>;
+      runner.query = ((sql: string, ...rest: unknown[]) => {
+        if (sql.startsWith('INSERT')) statements.push(sql);
+        return query(sql, ...rest);
+      }) as typeof runner.query;
+      return runner;
     });
     try {
       // Without conflicts: 60 callers at once cost far fewer statements than callers.
       const plain = await Promise.allSettled(Array.from({ length: 60 }, () => ledger.insertShared([newTask({ tenantId })])));
       expect(plain.every((o) => o.status === 'fulfilled')).toBe(true);
+      expect(statements.length).toBeGreaterThan(0);
       expect(statements.length).toBeLessThan(10);
       statements.length = 0;
 

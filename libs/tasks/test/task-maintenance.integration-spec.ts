@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { METRIC } from '@conveyor/observability';
 import { SYSTEM_QUEUE } from '@conveyor/system-tasks';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
 import { TaskEntity, TasksCoreModule, type TaskStatus } from '@conveyor/tasks';
-import { TaskProducer } from '@conveyor/tasks/api';
+import { TaskProducer, TenantBacklog } from '@conveyor/tasks/api';
 import { MaintenanceLock, TaskReconciler, TaskRetention, TasksWorkerModule } from '@conveyor/tasks/worker';
 import {
   createTestDatabase,
@@ -77,7 +78,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     });
     app = await Test.createTestingModule({
       imports: [TasksCoreModule, FilesModule, TasksWorkerModule, SystemTasksWorkerModule],
-      providers: [TaskProducer],
+      providers: [TaskProducer, TenantBacklog],
     }).compile();
     // Compiled but not initialised: the BullMQ workers start only when a test calls init().
     tasks = app.get(DataSource).getRepository(TaskEntity);
@@ -108,7 +109,8 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     const [scheduled] = await enqueue(tenant, [{ type: 'system.noop', payload: {}, delayMs: 3000, expiresInMs: 600_000 }]);
     const [young] = await enqueue(tenant, [{ type: 'system.noop', payload: {} }]);
     const [finished] = await enqueue(tenant, [{ type: 'system.noop', payload: {} }]);
-    const old = [queued1, queued2, active, retrying, present, scheduled, finished];
+    const [rerun] = await enqueue(tenant, [{ type: 'system.noop', payload: {} }]);
+    const old = [queued1, queued2, active, retrying, present, scheduled, finished, rerun];
     await setRows(old, { updatedAt: TEN_MINUTES_AGO() });
     // A worker died while running attempt 1 of `active`; attempt 1 of `retrying` failed.
     await setRows([active], { status: 'active', attempts: 1, workerId: 'gone' });
@@ -118,11 +120,16 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     // Redis loses every job (a flush); only `present` is there again.
     await queue.obliterate({ force: true });
     await queue.add('system.noop', { tenantId: tenant, payload: {}, timeoutMs: 1000 }, { jobId: present });
+    // `rerun` was retried by hand, but only the earlier run's finished job reached Redis.
+    await queue.add('system.noop', { tenantId: tenant, payload: {}, timeoutMs: 1000 }, { jobId: rerun });
+    const redis = new Redis(TEST_REDIS_URL);
+    await redis.hset(`${prefix}:${SYSTEM_QUEUE}:${rerun}`, 'finishedOn', String(Date.now() - 600_000)).finally(() => redis.disconnect());
     const metricBefore = await requeuedCount();
 
     const report = await reconciler.reconcileOnce();
-    expect(report).toEqual({ ran: true, scanned: 6, missing: 5, requeued: 5 });
-    expect((await requeuedCount()) - metricBefore).toBe(5);
+    expect(report).toEqual({ ran: true, scanned: 7, missing: 6, requeued: 6 });
+    expect((await requeuedCount()) - metricBefore).toBe(6);
+    expect((await queue.getJob(rerun))!.finishedOn).toBeUndefined();
 
     const job = async (id: string) => (await queue.getJob(id))!;
     expect(await queue.getJob(young)).toBeUndefined(); // too young: maybe an enqueue under way
@@ -132,7 +139,8 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect((await job(queued1)).name).toBe('system.noop');
     // The unfinished attempt of `active` does not count; the failed one of `retrying` does.
     expect((await job(active)).opts.attempts).toBe(3);
-    expect((await job(active)).data.attemptOffset).toBeUndefined();
+    // ...but its start does: the re-run is the task's second start.
+    expect((await job(active)).data.attemptOffset).toBe(1);
     expect((await job(retrying)).opts.attempts).toBe(2);
     expect((await job(retrying)).data.attemptOffset).toBe(1);
     const scheduledJob = await job(scheduled);
@@ -149,7 +157,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect(await reconciler.reconcileOnce()).toEqual({ ran: true, scanned: 1, missing: 0, requeued: 0 });
 
     await app.init(); // the worker starts consuming
-    const requeued = [queued1, queued2, active, retrying, scheduled, present];
+    const requeued = [queued1, queued2, active, retrying, scheduled, present, rerun];
     const done = await waitFor(
       async () => {
         const rows = await tasks.findBy({ id: In(requeued) });
@@ -158,7 +166,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
       { timeoutMs: 20_000, what: 're-queued tasks to complete' },
     );
     const byId = new Map(done.map((r) => [r.id, r]));
-    expect(byId.get(active)!.attempts).toBe(1);
+    expect(byId.get(active)!.attempts).toBe(2);
     expect(byId.get(retrying)!.attempts).toBe(2);
     expect(byId.get(scheduled)!.startedAt!.getTime()).toBeGreaterThanOrEqual(byId.get(scheduled)!.scheduledFor!.getTime());
     expect((await row(young)).status).toBe('queued');

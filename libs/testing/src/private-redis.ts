@@ -9,6 +9,10 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops it (SIGTERM; `--save ''` makes that a shutdown without saving) and waits for the exit. */
   stop(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, commands sent meanwhile wait unanswered. */
+  pause(): void;
+  /** Thaws it (SIGCONT): it answers, and runs, whatever was sent while it was frozen. */
+  resume(): void;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -44,9 +48,16 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     },
     async stop() {
       if (!child) return;
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       await exited;
       child = undefined;
+    },
+    pause() {
+      if (!child?.kill('SIGSTOP')) throw new Error('private redis-server is not running');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
   await redis.start();

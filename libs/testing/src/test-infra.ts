@@ -42,6 +42,8 @@ export async function createTestDatabase(dialect: SqlDialect): Promise<TestDatab
     database: name,
     ssl: false,
     poolSize: 5,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 15_000,
     migrationsRun: false,
   };
   const admin = async (sql: string) => {

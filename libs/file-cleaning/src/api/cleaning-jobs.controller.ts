@@ -4,8 +4,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { FilesService } from '@conveyor/files';
 import { toFileView } from '@conveyor/files/api';
-import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
+import { ApiError, CurrentTenant, findUnsafeInput, RequireScopes } from '@conveyor/http';
 import { TaskProducer, toTaskView } from '@conveyor/tasks/api';
+import { validateCleaningRules } from '../cleaning/cleaning-rules.dto';
 import { FILE_CLEAN } from '../file-cleaning.contract';
 
 const OPTION_FIELDS = ['format', 'delimiter', 'encoding'] as const;
@@ -34,6 +35,7 @@ export class CleaningJobsController {
     try {
       for (const key of OPTION_FIELDS) if (fields[key] !== undefined) payload[key] = fields[key];
       for (const key of ['rules', 'output']) if (fields[key] !== undefined) payload[key] = parseJsonField(key, fields[key]);
+      if (payload.rules !== undefined && Buffer.byteLength(fields.rules) <= FILE_CLEAN.defaults.maxPayloadBytes) checkRules(payload.rules);
       const { tasks } = await this.producer.enqueue(tenantId, [{ type: FILE_CLEAN.type, payload }]);
       void reply.status(HttpStatus.ACCEPTED).header('location', `/v1/tasks/${tasks[0].id}`);
       return { task: toTaskView(tasks[0]), file: toFileView(file) };
@@ -43,6 +45,28 @@ export class CleaningJobsController {
       throw error;
     }
   }
+}
+
+/**
+ * The rules get their own codes here, as this route is the one curl users meet them on:
+ * INVALID_RULES (the code a worker would fail the task with) or RULES_TOO_COMPLEX (well-formed,
+ * but past a limit of RULE_LIMITS). The task validation that follows checks the same rules.
+ * Input no payload may hold (too large, too deep, NUL, lone surrogates) is left to that generic
+ * validation, which refuses it before copying anything (PAYLOAD_TOO_LARGE, VALIDATION_FAILED).
+ */
+function checkRules(rules: unknown): void {
+  if (findUnsafeInput(rules)) return;
+  if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
+    throw ApiError.badRequest('INVALID_RULES', 'The rules field must be a JSON object', [{ field: 'rules', message: 'must be a JSON object' }]);
+  }
+  const problems = validateCleaningRules(rules);
+  if (problems.length === 0) return;
+  const tooComplex = problems.some((problem) => problem.code === 'RULES_TOO_COMPLEX');
+  throw ApiError.badRequest(
+    tooComplex ? 'RULES_TOO_COMPLEX' : 'INVALID_RULES',
+    tooComplex ? 'The cleaning rules exceed a complexity limit' : 'The cleaning rules are invalid',
+    problems.map((problem) => ({ field: `rules.${problem.field}`, message: problem.message, ...(problem.code ? { code: problem.code } : {}) })),
+  );
 }
 
 function parseJsonField(name: string, text: string): unknown {

@@ -432,6 +432,28 @@ describe('cleanStream', () => {
       expect(report.input).toMatchObject({ encoding: 'latin1', delimiter: ';', detected: { encoding: true, delimiter: true, format: true } });
     });
 
+    // Issue 11: UTF-16 was read as latin1 and the job ended `completed` with NUL-riddled output.
+    it('reads UTF-16 by its BOM (over a declared encoding) and writes UTF-8', async () => {
+      const text = 'Name\tCity\n Zoë \tKöln 😀\n';
+      const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+      const be = Buffer.from(le);
+      be.swap16();
+      for (const [bytes, encoding] of [[le, 'utf-16le'], [be, 'utf-16be']] as const) {
+        const { outBytes, report } = await clean(bytes, { trimWhitespace: true });
+        expect(outBytes.toString()).toBe('\ufeffName\tCity\nZoë\tKöln 😀\n');
+        expect(report.input).toMatchObject({ encoding, bom: true, format: 'tsv', columns: ['Name', 'City'], detected: { encoding: true } });
+        expect(report.parse.counts.invalidUtf8Bytes).toBe(0);
+        const declared = await clean(bytes, {}, { encoding: 'latin1' });
+        expect(declared.report.input).toMatchObject({ encoding, detected: { encoding: false } });
+      }
+    });
+
+    it('refuses UTF-32 with UNSUPPORTED_ENCODING', async () => {
+      const utf32 = Buffer.from([0xff, 0xfe, 0x00, 0x00, 0x61, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00]);
+      await expect(runOnce(utf32, undefined, {}, 1 << 20)).rejects.toMatchObject({ code: 'UNSUPPORTED_ENCODING' });
+      await expect(runOnce(Buffer.concat([Buffer.from([0, 0, 0xfe, 0xff]), utf32.subarray(4)]), undefined, {}, 1 << 20)).rejects.toBeInstanceOf(CleaningError);
+    });
+
     it('reads and writes TSV, quoting only what must be quoted', async () => {
       const { out, report } = await clean('a\tb\n x \t"y\tz"\n', { trimWhitespace: true });
       expect(out).toBe('a\tb\nx\t"y\tz"\n');

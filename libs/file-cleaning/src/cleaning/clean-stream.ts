@@ -6,7 +6,7 @@ import { emptyReport, type CleaningReport } from './cleaning-report';
 import type { CleaningRules } from './cleaning-rules.dto';
 import { DedupeIndex } from './dedupe-index';
 import { CANDIDATE_DELIMITERS, sniffDelimiter, sniffFormat, sniffLineEnding, type FileFormat } from './format-sniffer';
-import { sniffEncoding, startsWithBom, type InputEncoding } from './input-decoder';
+import { bomEncoding, sniffEncoding, type InputEncoding, type TextEncoding } from './input-decoder';
 import { OutputSink } from './output-sink';
 
 export interface CleaningProgress {
@@ -47,7 +47,10 @@ export interface CleanStreamOptions {
   format?: FileFormat;
   /** csv: sniffed among , TAB ; | when absent; tsv: TAB. */
   delimiter?: string;
-  /** Detected when absent: BOM or valid UTF-8 → utf-8, otherwise latin1 (as Windows-1252). */
+  /**
+   * Detected when absent: BOM or valid UTF-8 → utf-8, otherwise latin1 (as Windows-1252). A
+   * UTF-16 BOM means UTF-16 whatever is declared; a UTF-32 one fails with UNSUPPORTED_ENCODING.
+   */
   encoding?: InputEncoding;
   rules?: CleaningRules;
   /** The cleaned file, UTF-8. Ended on success (see `endStreams`). */
@@ -120,16 +123,26 @@ class ChunkReader {
 
 function resolveSettings(options: CleanStreamOptions, head: Buffer): { settings: PassSettings; detected: CleaningReport['input']['detected'] } {
   const detected = { format: false, delimiter: false, encoding: false };
-  let encoding: 'utf-8' | 'latin1';
-  if (options.encoding) {
+  const bom = bomEncoding(head);
+  if (bom === 'utf-32le' || bom === 'utf-32be') {
+    throw new CleaningError('UNSUPPORTED_ENCODING', `the input starts with a ${bom.toUpperCase()} byte order mark; save it as UTF-8 (or UTF-16) and upload it again`);
+  }
+  let encoding: TextEncoding;
+  if (bom === 'utf-16le' || bom === 'utf-16be') {
+    encoding = bom;
+    detected.encoding = options.encoding === undefined;
+  } else if (options.encoding) {
     encoding = options.encoding === 'latin1' ? 'latin1' : 'utf-8';
   } else {
     encoding = sniffEncoding(head);
     detected.encoding = true;
   }
-  const body = encoding === 'utf-8' && startsWithBom(head) ? head.subarray(3) : head;
-  // ASCII delimiters sit at the same places whatever the encoding, so latin1 text is enough here.
-  const sample = body.toString('latin1');
+  // ASCII delimiters sit at the same places in UTF-8 and latin1, so latin1 text is enough there;
+  // UTF-16 text must be decoded first (a cut-off last character does not matter for sniffing).
+  const sample =
+    encoding === 'utf-16le' || encoding === 'utf-16be'
+      ? new TextDecoder(encoding).decode(head)
+      : (encoding === 'utf-8' && bom === 'utf-8' ? head.subarray(3) : head).toString('latin1');
   let format = options.format;
   let delimiter = options.delimiter;
   if (!format) {
@@ -155,7 +168,8 @@ function resolveSettings(options: CleanStreamOptions, head: Buffer): { settings:
   if (outputFormat !== 'jsonl' && (outputDelimiter.length !== 1 || /["\r\n]/.test(outputDelimiter))) {
     throw new CleaningError('INVALID_OPTIONS', 'outputFormat.delimiter must be one character other than a quote or a line break');
   }
-  const hasBom = startsWithBom(head) && encoding === 'utf-8';
+  // The output is UTF-8; it keeps a BOM when the input had one (UTF-16 files come from tools that want one).
+  const hasBom = bom === encoding;
   return {
     settings: {
       format,

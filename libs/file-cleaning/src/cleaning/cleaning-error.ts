@@ -13,7 +13,9 @@ export type CleaningErrorCode =
   /** The dedupe index would outgrow its memory budget (too many distinct keys). */
   | 'DEDUPE_INDEX_LIMIT'
   /** keep:"last" read the input twice and the second read differed from the first. */
-  | 'INPUT_CHANGED';
+  | 'INPUT_CHANGED'
+  /** The input's byte order mark names an encoding the engine does not read (UTF-32). */
+  | 'UNSUPPORTED_ENCODING';
 
 export class CleaningError extends Error {
   constructor(

@@ -5,7 +5,7 @@ import { CsvParser, HAD_QUOTES, PLAIN, STRAY_QUOTE, TEXT_AFTER_QUOTE, TOO_LONG, 
 import { DedupeIndex, hashCells, hashText } from './dedupe-index';
 import type { FileFormat } from './format-sniffer';
 import { HeaderMapper } from './header-mapping';
-import { INVALID_UTF8_MARK, InputDecoder, REPLACEMENT_CHAR } from './input-decoder';
+import { INVALID_UTF8_MARK, InputDecoder, REPLACEMENT_CHAR, type TextEncoding } from './input-decoder';
 import { JsonlReader } from './jsonl-reader';
 import type { OutputSink } from './output-sink';
 import { collapseWhitespace, isWhitespace, needsCollapse } from './text-rules';
@@ -15,7 +15,7 @@ export interface PassSettings {
   format: FileFormat;
   /** csv/tsv input. */
   delimiter: string;
-  encoding: 'utf-8' | 'latin1';
+  encoding: TextEncoding;
   lineEnding: '\n' | '\r\n';
   outputFormat: FileFormat;
   outputDelimiter: string;

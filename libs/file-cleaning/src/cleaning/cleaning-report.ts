@@ -41,7 +41,7 @@ export interface CleaningReport {
     format: FileFormat;
     /** For csv and tsv. */
     delimiter?: string;
-    encoding: 'utf-8' | 'latin1';
+    encoding: 'utf-8' | 'latin1' | 'utf-16le' | 'utf-16be';
     bom: boolean;
     lineEnding: '\n' | '\r\n';
     /** Which of format, delimiter, encoding were guessed rather than given. */

@@ -50,6 +50,31 @@ const DATE_TYPES: readonly ColumnType[] = ['date', 'datetime'];
 const MAX_COLUMN_NAME = 256;
 const MAX_LIST = 1000;
 
+/**
+ * Rule complexity limits: every cell is checked against its column's rules, so the work per
+ * cell must stay small and bounded whatever a client sends. A date format is matched in time
+ * linear in its length (date-formats.ts), and these bound the rest: how many formats a cell
+ * may be tried against, and how much there is to compile.
+ */
+export const RULE_LIMITS = {
+  /** `[...]` groups in one date format, nested ones included (the defaults use at most 3). */
+  optionalGroupsPerFormat: 6,
+  /** Date formats of one column (the datetime defaults are 20). */
+  formatsPerColumn: 20,
+  /** Date formats of all columns together. */
+  formatsTotal: 200,
+  /** Entries of `columns`, and of `headers.rename`. */
+  columnRules: MAX_LIST,
+} as const;
+
+/** Constraint names of the limits above: a problem from one of them is RULES_TOO_COMPLEX. */
+const LIMIT_CONSTRAINTS = new Set(['arrayMaxSize', 'optionalGroupLimit', 'columnRuleLimit', 'renameLimit']);
+
+function entryValues(value: unknown): unknown[] {
+  if (value instanceof Map) return [...value.values()];
+  return value && typeof value === 'object' ? Object.values(value) : [];
+}
+
 function oneOf(values: readonly string[]): string {
   return values.map((value) => `"${value}"`).join(', ');
 }
@@ -76,19 +101,26 @@ function IsRenameMap(): PropertyDecorator {
     });
 }
 
-/** Keys of a Map or plain object are non-empty column names. */
-function HasColumnNameKeys(): PropertyDecorator {
+/**
+ * Keys of a Map or plain object are non-empty column names and each value is an object: an
+ * array would slip through ValidateNested (it validates the items, of which [] has none).
+ */
+function IsColumnRuleMap(): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
-      name: 'hasColumnNameKeys',
+      name: 'isColumnRuleMap',
       target: target.constructor,
       propertyName: propertyName as string,
       validator: {
         validate(value: unknown) {
           const keys = value instanceof Map ? [...value.keys()] : value && typeof value === 'object' ? Object.keys(value) : [];
-          return keys.every((key) => typeof key === 'string' && key.length > 0 && key.length <= MAX_COLUMN_NAME);
+          const rules = entryValues(value);
+          return (
+            keys.every((key) => typeof key === 'string' && key.length > 0 && key.length <= MAX_COLUMN_NAME) &&
+            rules.every((rule) => rule !== null && typeof rule === 'object' && !Array.isArray(rule))
+          );
         },
-        defaultMessage: (args?: ValidationArguments) => `${args?.property} keys must be non-empty column names`,
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} must map non-empty column names to rule objects`,
       },
     });
 }
@@ -142,6 +174,67 @@ function formatProblem(format: string): string | undefined {
   }
 }
 
+/** Each format that compiles has at most RULE_LIMITS.optionalGroupsPerFormat `[...]` groups. */
+function WithinOptionalGroupLimit(): PropertyDecorator {
+  const tooMany = (format: unknown) => {
+    if (typeof format !== 'string') return false;
+    try {
+      return compileDateFormat(format).optionalGroups > RULE_LIMITS.optionalGroupsPerFormat;
+    } catch {
+      return false; // AreDateFormats reports it
+    }
+  };
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'optionalGroupLimit',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate: (value: unknown) => !Array.isArray(value) || !value.some(tooMany),
+        defaultMessage: (args?: ValidationArguments) => {
+          const index = Array.isArray(args?.value) ? (args.value as unknown[]).findIndex(tooMany) : -1;
+          return `${args?.property}[${index}] has more than ${RULE_LIMITS.optionalGroupsPerFormat} optional "[...]" groups`;
+        },
+      },
+    });
+}
+
+/** At most RULE_LIMITS.columnRules column rules, with at most RULE_LIMITS.formatsTotal date formats in all. */
+function WithinColumnRuleLimits(): PropertyDecorator {
+  const formats = (value: unknown) =>
+    entryValues(value).reduce<number>((sum, rule) => {
+      const list = rule && typeof rule === 'object' ? (rule as { formats?: unknown }).formats : undefined;
+      return sum + (Array.isArray(list) ? list.length : 0);
+    }, 0);
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'columnRuleLimit',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate: (value: unknown) => entryValues(value).length <= RULE_LIMITS.columnRules && formats(value) <= RULE_LIMITS.formatsTotal,
+        defaultMessage: (args?: ValidationArguments) =>
+          entryValues(args?.value).length > RULE_LIMITS.columnRules
+            ? `${args?.property} may hold at most ${RULE_LIMITS.columnRules} column rules`
+            : `${args?.property} may list at most ${RULE_LIMITS.formatsTotal} date formats in all (${formats(args?.value)} given)`,
+      },
+    });
+}
+
+/** `headers.rename` has at most RULE_LIMITS.columnRules entries. */
+function WithinRenameLimit(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'renameLimit',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      validator: {
+        validate: (value: unknown) => entryValues(value).length <= RULE_LIMITS.columnRules,
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} may hold at most ${RULE_LIMITS.columnRules} entries`,
+      },
+    });
+}
+
 function IsPhoneCountry(): PropertyDecorator {
   return (target, propertyName) =>
     registerDecorator({
@@ -162,7 +255,7 @@ export class HeaderRulesDto {
   normalize?: HeaderStyle;
 
   /** `{ "old name": "new name" }`; an old name may be the header as written or as normalised. */
-  @IsOptional() @IsObject() @IsRenameMap()
+  @IsOptional() @IsObject() @IsRenameMap() @WithinRenameLimit()
   @JSONSchema({ type: 'object', additionalProperties: { type: 'string', minLength: 1, maxLength: MAX_COLUMN_NAME } })
   rename?: Record<string, string>;
 
@@ -191,8 +284,8 @@ export class ColumnRuleDto {
    * Accepted input formats, tried in order (date and datetime only). Tokens: YYYY YY MMMM MMM MM
    * M DD D HH H hh h mm ss SSS A Z, `[...]` marks an optional part; other characters are literal.
    */
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50) @IsString({ each: true }) @AreDateFormats()
-  @OnlyForTypes(DATE_TYPES)
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(RULE_LIMITS.formatsPerColumn) @IsString({ each: true }) @AreDateFormats()
+  @WithinOptionalGroupLimit() @OnlyForTypes(DATE_TYPES)
   formats?: string[];
 
   /** Country assumed for phone numbers without a `+country` prefix (ISO 3166-1 alpha-2). */
@@ -236,14 +329,15 @@ export class CleaningRulesDto {
   @IsOptional() @IsBoolean()
   dropEmptyRows?: boolean;
 
-  @IsOptional() @ValidateNested() @Type(() => HeaderRulesDto)
+  // IsObject: a nested array would pass ValidateNested (it validates the items, of which [] has none).
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => HeaderRulesDto)
   headers?: HeaderRulesDto;
 
   /** Per-column rules, keyed by the column's final name (after header mapping). */
-  @IsOptional() @IsObject() @HasColumnNameKeys() @ValidateNested({ each: true }) @Type(() => ColumnRuleDto)
+  @IsOptional() @IsObject() @IsColumnRuleMap() @WithinColumnRuleLimits() @ValidateNested({ each: true }) @Type(() => ColumnRuleDto)
   columns?: Map<string, ColumnRuleDto>;
 
-  @IsOptional() @ValidateNested() @Type(() => DedupeRulesDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => DedupeRulesDto)
   dedupe?: DedupeRulesDto;
 }
 
@@ -272,12 +366,16 @@ export interface RuleProblem {
   /** Dotted path below the rules object, e.g. `columns.email.type`. */
   field: string;
   message: string;
+  /** Set when the rules are well-formed but exceed a RULE_LIMITS bound. */
+  code?: 'RULES_TOO_COMPLEX';
 }
 
 function flatten(errors: ValidationError[], parent: string, into: RuleProblem[]): RuleProblem[] {
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) into.push({ field, message });
+    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+      into.push(LIMIT_CONSTRAINTS.has(constraint) ? { field, message, code: 'RULES_TOO_COMPLEX' } : { field, message });
+    }
     if (error.children?.length) flatten(error.children, field, into);
   }
   return into;

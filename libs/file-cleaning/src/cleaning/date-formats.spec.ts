@@ -86,4 +86,25 @@ describe('date formats', () => {
   ])('explains why %p is not a usable format', (format, message) => {
     expect(() => compileDateFormat(format)).toThrow(message);
   });
+
+  // Issue 11, defect 2: 18 optional groups in a row cost 2^18 tries per value and format before
+  // the matcher remembered failures; these 80 rows × 50 formats froze the worker for 70 s. The
+  // bound only proves "no hang" (it takes about a millisecond now); a synchronous loop cannot be
+  // stopped by Jest's timeout, hence the clock.
+  it('matches a hostile format set in time linear in the format', () => {
+    const hostile = new DateParser(Array.from({ length: 50 }, () => '[x]'.repeat(18) + 'YYYYMMDD'));
+    const started = performance.now();
+    for (let row = 0; row < 80; row++) expect(hostile.parseDate('x'.repeat(19))).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(hostile.parseDate('x'.repeat(18) + '20240105')).toBe('2024-01-05');
+    expect(hostile.parseDate('xxx20240105')).toBe('2024-01-05');
+    const nested = new DateParser(['[[[[x]x]x]x]' + '[y]'.repeat(12) + 'YYYY-MM-DD']);
+    for (let row = 0; row < 80; row++) expect(nested.parseDate('x'.repeat(4) + 'y'.repeat(13))).toBeUndefined();
+    expect(nested.parseDate('xxxxyy2024-01-05')).toBe('2024-01-05');
+  });
+
+  it('still prefers an optional part when the rest matches either way', () => {
+    expect(new DateParser(['YYYY-MM-DD[ HH[:mm]]']).parseDatetime('2024-01-05 10:30')).toBe('2024-01-05T10:30:00');
+    expect(new DateParser(['YYYY[-]MM[-]DD']).parseDate('2024-0105')).toBe('2024-01-05');
+  });
 });

@@ -1,6 +1,8 @@
 /**
  * Date and datetime parsing by declared formats, compiled once into token lists and matched by
- * a char loop (no per-value regex).
+ * a char loop (no per-value regex). Matching takes time linear in the format whatever the value:
+ * a value longer than the format can match is skipped, and each optional group remembers the
+ * positions where it already failed (see DateParser.seq), so backtracking never repeats work.
  *
  * Tokens: YYYY (4-digit year), YY (2-digit year: 00–68 → 20xx, 69–99 → 19xx, the POSIX pivot),
  * MMMM (January), MMM (Jan; "Sept" too), MM / M (month, 2 / 1–2 digits), DD / D (day), HH / H
@@ -37,6 +39,8 @@ interface Token {
   ch?: number;
   /** Optional group content. */
   group?: Token[];
+  /** Optional group number within its format (0-based), for the failure memo. */
+  id?: number;
 }
 
 export interface CompiledDateFormat {
@@ -49,6 +53,10 @@ export interface CompiledDateFormat {
    * or LEAD_ANY when the format cannot tell).
    */
   readonly lead: { min: number; max: number; next: number };
+  /** Longest value the format can match, in characters. */
+  readonly maxLength: number;
+  /** Number of `[...]` groups, nested ones included. */
+  readonly optionalGroups: number;
 }
 
 const LEAD_ANY = -2;
@@ -92,6 +100,21 @@ function leadOf(tokens: readonly Token[]): CompiledDateFormat['lead'] {
   return { min, max, next: LEAD_END };
 }
 
+/** Most characters each token can consume (month names: "september"; zones: "+HH:mm"). */
+function maxLengthOf(tokens: readonly Token[]): number {
+  let length = 0;
+  for (const token of tokens) {
+    if (token.kind === T.Opt) length += maxLengthOf(token.group!);
+    else if (token.kind === T.Lit) length += 1;
+    else if (token.kind === T.Fraction || token.kind === T.MonthName) length += 9;
+    else if (token.kind === T.MonthAbbr) length += 4;
+    else if (token.kind === T.AmPm) length += 2;
+    else if (token.kind === T.Zone) length += 6;
+    else length += DIGIT_WIDTH.get(token.kind)![1];
+  }
+  return length;
+}
+
 const TOKEN_TABLE: ReadonlyArray<[string, T]> = [
   ['YYYY', T.Year4],
   ['YY', T.Year2],
@@ -126,6 +149,7 @@ function lower(code: number): number {
 export function compileDateFormat(source: string): CompiledDateFormat {
   if (source.length === 0 || source.length > 64) throw new Error('must be 1–64 characters');
   let pos = 0;
+  let groups = 0;
   const counts = new Map<T, number>();
   const parseSeq = (depth: number): Token[] => {
     const tokens: Token[] = [];
@@ -137,7 +161,7 @@ export function compileDateFormat(source: string): CompiledDateFormat {
         if (source[pos] !== ']') throw new Error(`has an unclosed "[" in "${source}"`);
         pos++;
         if (group.length === 0) throw new Error(`has an empty "[]" in "${source}"`);
-        tokens.push({ kind: T.Opt, group });
+        tokens.push({ kind: T.Opt, group, id: groups++ });
         continue;
       }
       if (c === ']') {
@@ -175,7 +199,7 @@ export function compileDateFormat(source: string): CompiledDateFormat {
   const has12 = total([T.Hour12, T.Hour12x2]) > 0;
   if (has12 !== total([T.AmPm]) > 0) throw new Error(`uses hh/h and A together or not at all: "${source}"`);
   if (total(TIME) > 0 && total(HOUR) === 0) throw new Error(`has time parts without an hour: "${source}"`);
-  return { source, tokens, hasTime: total(TIME) > 0, lead: leadOf(tokens) };
+  return { source, tokens, hasTime: total(TIME) > 0, lead: leadOf(tokens), maxLength: maxLengthOf(tokens), optionalGroups: groups };
 }
 
 /**
@@ -259,9 +283,18 @@ export class DateParser {
   private readonly formats: CompiledDateFormat[];
   private readonly f = new Int32Array(F_COUNT);
   private value = '';
+  /**
+   * Per format, (optional group, position) slots set to `attempt` when matching the rest of the
+   * group's list from there failed in this attempt; a new attempt makes old marks stale.
+   */
+  private readonly failed: Uint32Array[];
+  private memo: Uint32Array = new Uint32Array(0);
+  private stride = 0;
+  private attempt = 0;
 
   constructor(formats: readonly string[]) {
     this.formats = formats.map(compileDateFormat);
+    this.failed = this.formats.map((format) => new Uint32Array(format.optionalGroups * (format.maxLength + 1)));
   }
 
   parseDate(value: string): string | undefined {
@@ -298,16 +331,29 @@ export class DateParser {
     let digits = 0;
     while (digits < value.length && isDigit(value.charCodeAt(digits))) digits++;
     const after = digits < value.length ? lower(value.charCodeAt(digits)) : LEAD_END;
-    for (const format of this.formats) {
+    for (let k = 0; k < this.formats.length; k++) {
+      const format = this.formats[k];
+      if (value.length > format.maxLength) continue;
       const lead = format.lead;
       if (digits < lead.min || digits > lead.max) continue;
       if (lead.next !== LEAD_ANY && lead.next !== after && !(lead.next === LEAD_LETTER && isLetter(after))) continue;
       const f = this.f;
       f.fill(0);
       f[F_PM] = -1;
+      if (format.optionalGroups > 0) this.startAttempt(k, format);
       if (this.seq(format.tokens, 0, 0) === value.length && this.valid()) return true;
     }
     return false;
+  }
+
+  private startAttempt(index: number, format: CompiledDateFormat): void {
+    this.memo = this.failed[index];
+    this.stride = format.maxLength + 1;
+    if (++this.attempt === 0xffffffff) {
+      // After 4 billion attempts the stamps wrap: start the memos afresh.
+      for (const memo of this.failed) memo.fill(0);
+      this.attempt = 1;
+    }
   }
 
   private valid(): boolean {
@@ -340,7 +386,12 @@ export class DateParser {
           pos++;
           break;
         case T.Opt: {
-          // Try with the group, then without; the first that lets the rest match wins.
+          // Try with the group, then without; the first that lets the rest match wins. Whether
+          // the rest of this list matches from a position does not depend on how we got there,
+          // so a failure is remembered and never explored again: without this, n optional
+          // groups in a row cost 2^n tries on a value that does not match.
+          const slot = token.id! * this.stride + pos;
+          if (this.memo[slot] === this.attempt) return -1;
           const saved = f.slice();
           const inner = this.seq(token.group!, 0, pos);
           if (inner >= 0) {
@@ -348,7 +399,9 @@ export class DateParser {
             if (rest >= 0) return rest;
             f.set(saved);
           }
-          continue;
+          const rest = this.seq(tokens, i + 1, pos);
+          if (rest < 0) this.memo[slot] = this.attempt;
+          return rest;
         }
         case T.Year4:
           pos = this.digits(pos, 4, 4, F_YEAR);

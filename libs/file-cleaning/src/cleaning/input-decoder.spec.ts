@@ -1,4 +1,4 @@
-import { INVALID_UTF8_MARK, InputDecoder, sniffEncoding } from './input-decoder';
+import { bomEncoding, INVALID_UTF8_MARK, InputDecoder, sniffEncoding } from './input-decoder';
 
 function decodeAll(decoder: InputDecoder, chunks: Buffer[]): string {
   return chunks.map((chunk) => decoder.decode(chunk)).join('') + decoder.end();
@@ -47,5 +47,29 @@ describe('InputDecoder', () => {
     expect(sniffEncoding(Buffer.concat([Buffer.from('müller '), Buffer.from([0xff])]))).toBe('utf-8');
     // A character cut off at the end of the sample is not held against it.
     expect(sniffEncoding(Buffer.from('müller').subarray(0, 2))).toBe('utf-8');
+  });
+
+  it('names the encoding of a byte order mark', () => {
+    expect(bomEncoding(Buffer.from([0xef, 0xbb, 0xbf, 0x61]))).toBe('utf-8');
+    expect(bomEncoding(Buffer.from([0xff, 0xfe, 0x61, 0x00]))).toBe('utf-16le');
+    expect(bomEncoding(Buffer.from([0xfe, 0xff, 0x00, 0x61]))).toBe('utf-16be');
+    expect(bomEncoding(Buffer.from([0xff, 0xfe, 0x00, 0x00]))).toBe('utf-32le');
+    expect(bomEncoding(Buffer.from([0x00, 0x00, 0xfe, 0xff]))).toBe('utf-32be');
+    expect(bomEncoding(Buffer.from('a,b'))).toBeUndefined();
+    expect(bomEncoding(Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('decodes UTF-16 in both byte orders, whatever the chunk boundaries', () => {
+    const text = 'name,city\nZoë,Köln 😀\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le);
+    be.swap16();
+    for (const [encoding, bytes] of [['utf-16le', le], ['utf-16be', be]] as const) {
+      for (let cut = 1; cut < bytes.length; cut++) {
+        const decoder = new InputDecoder(encoding);
+        expect(decodeAll(decoder, [bytes.subarray(0, cut), bytes.subarray(cut)])).toBe(text);
+        expect(decoder.bom).toBe(true);
+      }
+    }
   });
 });

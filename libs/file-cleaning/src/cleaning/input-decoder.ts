@@ -2,6 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 
 export type InputEncoding = 'utf-8' | 'utf-8-bom' | 'latin1';
+/** What the decoder reads: UTF-16 only when the input starts with a UTF-16 BOM. */
+export type TextEncoding = 'utf-8' | 'latin1' | 'utf-16le' | 'utf-16be';
 
 /**
  * Stands in for each invalid UTF-8 sequence in decoded text. A lone low surrogate can never
@@ -15,6 +17,19 @@ const BOM = [0xef, 0xbb, 0xbf];
 
 export function startsWithBom(bytes: Uint8Array): boolean {
   return bytes.length >= 3 && bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2];
+}
+
+/**
+ * The encoding a byte order mark at the start names, if any. UTF-32 LE is checked before
+ * UTF-16 LE, whose BOM is its prefix. As in the WHATWG decoding rules, a BOM outranks a
+ * declared encoding: a file that starts with one says what it is.
+ */
+export function bomEncoding(bytes: Uint8Array): 'utf-8' | 'utf-16le' | 'utf-16be' | 'utf-32le' | 'utf-32be' | undefined {
+  const [b0, b1, b2, b3] = bytes;
+  if (b0 === 0xff && b1 === 0xfe) return bytes.length >= 4 && b2 === 0 && b3 === 0 ? 'utf-32le' : 'utf-16le';
+  if (b0 === 0xfe && b1 === 0xff) return 'utf-16be';
+  if (b0 === 0 && b1 === 0 && b2 === 0xfe && b3 === 0xff) return 'utf-32be';
+  return startsWithBom(bytes) ? 'utf-8' : undefined;
 }
 
 /**
@@ -80,7 +95,9 @@ function sequenceLength(bytes: Uint8Array, i: number, end: number): number {
  * Bytes → text for the parsers, chunk by chunk. UTF-8 keeps a split sequence for the next
  * chunk and checks each chunk with the native `isUtf8`; only a chunk that fails is decoded by
  * hand, each invalid byte becoming INVALID_UTF8_MARK. latin1 decodes as Windows-1252 (the WHATWG
- * meaning of "latin1"), so the € and curly quotes of Windows exports come out right.
+ * meaning of "latin1"), so the € and curly quotes of Windows exports come out right. UTF-16
+ * (chosen by its BOM) goes through the platform decoder, which drops the BOM and carries a
+ * split code unit or surrogate pair to the next chunk; a lone surrogate becomes U+FFFD.
  */
 export class InputDecoder {
   /** Invalid UTF-8 bytes seen so far. */
@@ -89,10 +106,13 @@ export class InputDecoder {
   bom = false;
   private carry: Buffer | undefined;
   private first = true;
-  private readonly windows1252: TextDecoder | undefined;
+  /** The platform decoder, for every encoding but UTF-8 (which is checked byte by byte). */
+  private readonly platform: TextDecoder | undefined;
 
-  constructor(readonly encoding: 'utf-8' | 'latin1') {
-    this.windows1252 = encoding === 'latin1' ? new TextDecoder('windows-1252') : undefined;
+  constructor(readonly encoding: TextEncoding) {
+    this.platform = encoding === 'utf-8' ? undefined : new TextDecoder(encoding === 'latin1' ? 'windows-1252' : encoding);
+    // UTF-16 is read only when a BOM names it, and the platform decoder drops that BOM.
+    this.bom = encoding === 'utf-16le' || encoding === 'utf-16be';
   }
 
   decode(chunk: Buffer): string {
@@ -104,7 +124,7 @@ export class InputDecoder {
         bytes = bytes.subarray(3);
       }
     }
-    if (this.windows1252) return this.windows1252.decode(bytes, { stream: true });
+    if (this.platform) return this.platform.decode(bytes, { stream: true });
     if (this.carry) {
       bytes = Buffer.concat([this.carry, bytes]);
       this.carry = undefined;
@@ -117,7 +137,7 @@ export class InputDecoder {
 
   /** Whatever is left at the end of input: a split sequence there is invalid. */
   end(): string {
-    if (this.windows1252) return this.windows1252.decode();
+    if (this.platform) return this.platform.decode();
     if (!this.carry) return '';
     const rest = this.carry;
     this.carry = undefined;

@@ -1,10 +1,10 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { FilesService, type FileEntity } from '@conveyor/files';
 import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
-import { cleanStream } from '../cleaning/clean-stream';
 import { CleaningError } from '../cleaning/cleaning-error';
 import type { CleaningRules } from '../cleaning/cleaning-rules.dto';
 import { FILE_CLEAN, type FileCleanPayload, type FileCleanResult } from '../file-cleaning.contract';
+import { cleanInThread } from './clean-in-thread';
 
 const CONTENT_TYPES = { csv: 'text/csv; charset=utf-8', tsv: 'text/tab-separated-values; charset=utf-8', jsonl: 'application/x-ndjson' } as const;
 
@@ -15,7 +15,8 @@ function baseName(name: string): string {
 /**
  * Thin: opens the upload, runs the streaming engine into two storage uploads (cleaned file and
  * rejects) at once, stores the report, returns the ids. On failure or abort both uploads are
- * destroyed, so no partial output is ever registered.
+ * destroyed, so no partial output is ever registered. The engine runs on its own thread
+ * (cleanInThread): it is the one CPU-bound handler, and the task's signal must be able to stop it.
  */
 @HandlesTask(FILE_CLEAN)
 export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileCleanResult> {
@@ -46,8 +47,8 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
 
     let report;
     try {
-      report = await cleanStream({
-        input: open,
+      report = await cleanInThread({
+        open,
         totalBytes: source.size,
         format: payload.format,
         delimiter: payload.delimiter,

@@ -4,6 +4,7 @@ import { register } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
 import { ReadinessService } from '../readiness.service';
+import { EventLoopMonitor } from './event-loop-monitor';
 
 /**
  * The worker has no HTTP app (it is an application context), so this small server gives it
@@ -20,6 +21,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     private readonly readiness: ReadinessService,
     private readonly host: TaskWorkerHost,
     private readonly writer: TaskStateWriter,
+    private readonly eventLoop: EventLoopMonitor,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -32,7 +34,12 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     this.logger.log({ port: typeof address === 'object' && address ? address.port : address }, 'health server listening');
   }
 
-  /** Readiness turns false as soon as shutdown starts, so traffic and scrapers move on. */
+  /**
+   * Readiness turns false as soon as shutdown starts, so traffic and scrapers move on. A recent
+   * event-loop stall (EventLoopMonitor) shows in the body with its length but does not fail the
+   * probe: the loop is free again by the time the probe is answered, and a busy node's GC pause
+   * must not take a healthy worker out of rotation for a minute.
+   */
   beforeApplicationShutdown(): void {
     this.stopping = true;
   }
@@ -67,6 +74,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
       queues: this.host.queues,
       running: !this.stopping && this.host.runningWorkers.every((w) => w.isRunning()),
       ledgerBacklog: this.writer.backlog,
+      eventLoop: this.eventLoop.status(),
     };
     if (!worker.running) return this.send(res, 503, { status: 'error', worker });
     try {

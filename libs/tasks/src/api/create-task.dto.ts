@@ -4,7 +4,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -14,9 +13,12 @@ import {
   Min,
 } from 'class-validator';
 import { NestedDto, OpaqueJson } from '@conveyor/http';
+import { IsInstant } from './instant';
 
 export const MAX_BATCH_SIZE = 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
+/** Furthest ahead a task may be scheduled, by delayMs or runAt. */
+export const MAX_DELAY_MS = ONE_YEAR_MS;
 
 /** Body of `POST /v1/tasks` and each item of a batch. */
 export class CreateTaskDto {
@@ -30,10 +32,11 @@ export class CreateTaskDto {
   @IsOptional() @IsInt() @Min(1) @Max(10)
   priority?: number;
 
-  @IsOptional() @IsInt() @Min(0) @Max(ONE_YEAR_MS)
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_DELAY_MS)
   delayMs?: number;
 
-  @IsOptional() @IsISO8601({ strict: true })
+  /** RFC 3339 with an offset; read by `parseInstant`, the same parser that computes the delay. */
+  @IsOptional() @IsInstant()
   runAt?: string;
 
   @IsOptional() @IsInt() @Min(1) @Max(ONE_YEAR_MS)

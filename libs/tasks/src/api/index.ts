@@ -6,3 +6,4 @@ export * from './task-producer.service';
 export * from './task.view';
 export * from './tasks-api.module';
 export * from './api-docs';
+export * from './tenant-backlog';

@@ -86,21 +86,25 @@ export class TaskControlService {
     const definition = this.registry.get(task.type);
     if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
     const maxAttempts = task.attempts + task.attemptBudget;
+    const queue = this.producer.queue(task.queue);
+    // The finished job may still sit in Redis under the same id; it must go before re-adding.
+    // Done before the ledger changes, so a Redis failure here leaves everything as it was.
+    await this.redis(() => queue.remove(id));
     const changed = await this.ledger.transition(tenantId, id, RETRYABLE, { status: 'queued', error: null, finishedAt: null, maxAttempts });
     if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', 'The task changed meanwhile');
 
-    const queue = this.producer.queue(task.queue);
-    // The finished job may still sit in Redis under the same id; it must go before re-adding.
-    await this.redis(() => queue.remove(id));
+    // Read before the add: the answer describes the retry, not how far the new run has got.
+    const retried = (await this.ledger.findOne(tenantId, id))!;
     const row = { ...task, status: 'queued' as const, maxAttempts, scheduledFor: null, expiresAt: null };
-    try {
-      await this.redis(() => queue.add(row.type, ...this.jobArgs(row, definition)));
-    } catch (error) {
-      // Put the task back as it was: the retry was not accepted.
+    const [outcome] = await this.producer.addJobs([{ row, job: jobForTask(row, definition) }]);
+    if (outcome === 'refused') {
+      // Redis never ran the add: put the task back as it was, the retry was not accepted.
       await this.ledger.transition(tenantId, id, ['queued'], { status: task.status, error: task.error, finishedAt: task.finishedAt, maxAttempts: task.maxAttempts });
-      throw error;
+      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
     }
-    return (await this.ledger.findOne(tenantId, id))!;
+    // Added, or unknown (it may land late): the row stays queued and the reconciler queues
+    // the job if Redis never got it, as for a new task.
+    return retried;
   }
 
   /** Retries up to `limit` tasks matching a filter (the dead-letter inbox: status=failed). */
@@ -118,11 +122,6 @@ export class TaskControlService {
       }
     }
     return { retried, skipped };
-  }
-
-  private jobArgs(row: TaskEntity, definition: NonNullable<ReturnType<TaskTypeRegistry['get']>>) {
-    const job = jobForTask(row, definition);
-    return [job.data, job.opts] as const;
   }
 
   private async require(tenantId: string, id: string): Promise<TaskEntity> {

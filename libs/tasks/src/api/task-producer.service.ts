@@ -9,17 +9,23 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError, findUnsafeInput, flattenValidationErrors, unsafeInputError, validationFailed, type ApiErrorDetail } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
+import { redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
-import { TaskLedgerService } from '../ledger/task-ledger.service';
+import { LedgerOutcomeUnknownError, TaskLedgerService } from '../ledger/task-ledger.service';
 import { TaskEntity } from '../ledger/task.entity';
 import { jobForTask, type TaskJob } from '../task-job';
-import type { CreateTaskDto } from './create-task.dto';
+import { MAX_DELAY_MS, type CreateTaskDto } from './create-task.dto';
+import { parseInstant } from './instant';
 import { requestFingerprint } from './request-fingerprint';
+import { TenantBacklog } from './tenant-backlog';
 
 const ENQUEUE_TIMEOUT_MS = 2000;
 
-type PreparedTask = { row: TaskEntity; job: TaskJob };
+export type PreparedTask = { row: TaskEntity; job: TaskJob };
+
+/** What became of one job's add: done, refused before Redis ran it, or not known (yet). */
+export type AddOutcome = 'added' | RedisFailure;
 
 export interface EnqueueResult {
   /** In request order. */
@@ -30,8 +36,8 @@ export interface EnqueueResult {
 
 /**
  * Accepts tasks: validates each against its contract, writes the ledger rows, then adds the
- * BullMQ jobs (job id = task id). If Redis refuses, the rows are removed again and the caller
- * gets 503, so a task is either accepted and queued or not accepted at all.
+ * BullMQ jobs (job id = task id). A 202 means the task runs, a 503 that it never does; see
+ * addJobsOrRefuse for how an add Redis did not confirm is settled.
  */
 @Injectable()
 export class TaskProducer {
@@ -44,6 +50,7 @@ export class TaskProducer {
     private readonly ledger: TaskLedgerService,
     private readonly metrics: TaskMetrics,
     private readonly moduleRef: ModuleRef,
+    private readonly backlog: TenantBacklog,
   ) {}
 
   /**
@@ -57,13 +64,21 @@ export class TaskProducer {
     for (let round = 0; ; round += 1) {
       const existing = await this.existingByKey(tenantId, prepared);
       const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
+      await this.backlog.admit(tenantId, fresh.length);
       try {
         await this.ledger.insertShared(fresh.map((p) => p.row));
       } catch (error) {
         if (round === 0 && isUniqueViolation(error)) continue;
+        if (error instanceof LedgerOutcomeUnknownError) {
+          throw ApiError.unavailable(
+            'LEDGER_OUTCOME_UNKNOWN',
+            'The database stopped answering while committing the task: it may have been stored. Retry with the same Idempotency-Key to get the one task',
+          );
+        }
         throw error;
       }
-      await this.addJobsOrUndo(tenantId, fresh);
+      await this.addJobsOrRefuse(tenantId, fresh);
+      this.backlog.accepted(tenantId, fresh.length);
       for (const { row } of fresh) this.metrics.enqueued(row.type, row.queue);
       return {
         tasks: prepared.map((p) => (p.row.idempotencyKey && existing.get(p.row.idempotencyKey)) || p.row),
@@ -72,16 +87,37 @@ export class TaskProducer {
     }
   }
 
-  /** Adds jobs for rows already in the ledger; if Redis refuses, removes the rows and answers 503. */
-  async addJobsOrUndo(tenantId: string, prepared: PreparedTask[]): Promise<void> {
+  /**
+   * Adds the jobs of rows already in the ledger. A 503 must mean "never runs" and a 202 "runs",
+   * so what the API answers follows what Redis can have done:
+   * - every add done: accepted;
+   * - every add refused before Redis ran it (no connection): the rows are taken back and the
+   *   request is refused with 503 QUEUE_UNAVAILABLE; nothing of it exists anywhere;
+   * - any add whose outcome is unknown (no answer within ENQUEUE_TIMEOUT_MS, or the connection
+   *   dropped after sending), or a mix: accepted. The rows stay `queued`; a job that reaches
+   *   Redis late runs as usual, and the reconciler adds the job of any row Redis never got.
+   *   Taking the rows back here would be the one wrong answer: the add may still land and run
+   *   a task the client was told was refused (and that its retry would enqueue again).
+   */
+  async addJobsOrRefuse(tenantId: string, prepared: PreparedTask[]): Promise<void> {
     if (prepared.length === 0) return;
-    try {
-      await this.addJobs(prepared);
-    } catch (error) {
-      await this.ledger.removeNotEnqueued(tenantId, prepared.map((p) => p.row.id));
-      this.logger.warn({ err: error, tasks: prepared.length }, 'enqueue refused: queue unavailable');
+    const outcomes = await this.addJobs(prepared);
+    if (outcomes.every((outcome) => outcome === 'added')) return;
+    if (outcomes.every((outcome) => outcome === 'refused')) {
+      try {
+        await this.ledger.removeNotEnqueued(tenantId, prepared.map((p) => p.row.id));
+      } catch (error) {
+        // The rows stay, so the task is accepted after all: the reconciler will queue it.
+        this.logger.warn({ err: error, tasks: prepared.length }, 'queue refused the jobs and the rows could not be taken back; the reconciler will queue them');
+        this.metrics.enqueueUnconfirmed(prepared.length);
+        return;
+      }
+      this.logger.warn({ tasks: prepared.length }, 'enqueue refused: queue unavailable');
       throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; the task was not accepted, retry later');
     }
+    const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
+    this.metrics.enqueueUnconfirmed(unconfirmed);
+    this.logger.warn({ tasks: prepared.length, unconfirmed }, 'enqueue accepted without confirmation from Redis; the reconciler queues any job Redis did not get');
   }
 
   private async existingByKey(tenantId: string, prepared: PreparedTask[]): Promise<Map<string, TaskEntity>> {
@@ -144,6 +180,10 @@ export class TaskProducer {
         details.push({ field: `${at}runAt`, message: 'give either delayMs or runAt, not both' });
         continue;
       }
+      if (request.runAt !== undefined && parseInstant(request.runAt)! - now > MAX_DELAY_MS) {
+        details.push({ field: `${at}runAt`, message: 'may be at most one year ahead, like delayMs' });
+        continue;
+      }
       if (request.idempotencyKey) {
         if (keysSeen.has(request.idempotencyKey)) {
           details.push({ field: `${at}idempotencyKey`, message: 'the same idempotency key appears twice in this request' });
@@ -166,7 +206,8 @@ export class TaskProducer {
 
   private build(tenantId: string, definition: TaskTypeDefinition, request: CreateTaskDto, now: number) {
     const id = uuidv7();
-    const runAt = request.runAt ? Date.parse(request.runAt) : now + (request.delayMs ?? 0);
+    // Validation ran the same parser, so a runAt that got here is one it reads.
+    const runAt = request.runAt ? parseInstant(request.runAt)! : now + (request.delayMs ?? 0);
     const delay = Math.max(0, runAt - now);
     const maxAttempts = request.maxAttempts ?? definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts;
     const timeoutMs = request.timeoutMs ?? definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs;
@@ -204,28 +245,34 @@ export class TaskProducer {
     return { row, job: jobForTask(row, definition, now) };
   }
 
-  private async addJobs(prepared: PreparedTask[]) {
-    const byQueue = new Map<string, typeof prepared>();
-    for (const item of prepared) {
-      const list = byQueue.get(item.row.queue) ?? [];
-      list.push(item);
-      byQueue.set(item.row.queue, list);
-    }
-    const adds = [...byQueue].map(([queueName, items]) => {
+  /** The outcome of each item's add, in order; waits at most ENQUEUE_TIMEOUT_MS. */
+  async addJobs(prepared: PreparedTask[]): Promise<AddOutcome[]> {
+    const byQueue = new Map<string, number[]>();
+    prepared.forEach((item, index) => byQueue.set(item.row.queue, [...(byQueue.get(item.row.queue) ?? []), index]));
+    const outcomes: AddOutcome[] = prepared.map(() => 'unknown');
+    const adds = [...byQueue].map(async ([queueName, indexes]) => {
       const queue = this.queue(queueName);
-      return items.length === 1
-        ? queue.add(items[0].job.name, items[0].job.data, items[0].job.opts)
-        : queue.addBulk(items.map((item) => item.job));
+      const items = indexes.map((index) => prepared[index]);
+      try {
+        await (items.length === 1 ? queue.add(items[0].job.name, items[0].job.data, items[0].job.opts) : queue.addBulk(items.map((item) => item.job)));
+        for (const index of indexes) outcomes[index] = 'added';
+      } catch (error) {
+        const failure = redisFailureOf(error);
+        for (const index of indexes) outcomes[index] = failure;
+        this.logger.warn({ err: error, queue: queueName, jobs: items.length, outcome: failure }, 'adding jobs to the queue failed');
+      }
     });
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`enqueue took longer than ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+    // Past the deadline, unsettled adds stay `unknown`; their promises settle on their own.
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ENQUEUE_TIMEOUT_MS);
     });
     try {
-      await Promise.race([Promise.all(adds), timeout]);
+      await Promise.race([Promise.all(adds), deadline]);
     } finally {
       clearTimeout(timer);
     }
+    return [...outcomes];
   }
 
   /** Queues are registered through BullModule by each domain's contracts module. */

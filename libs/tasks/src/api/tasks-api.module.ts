@@ -6,11 +6,12 @@ import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
+import { TenantBacklog } from './tenant-backlog';
 
 /** The HTTP task API: enqueue, read, list, queues, task types. Never imported by the worker. */
 @Module({
   controllers: [TasksController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, QueueInspector, TaskControlService, TaskEventStreams],
+  providers: [TaskProducer, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

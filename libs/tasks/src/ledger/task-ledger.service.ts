@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, In, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 
-import { dialectOf } from '@conveyor/database';
+import { dialectOf, isDatabaseUnavailable } from '@conveyor/database';
 import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
 
@@ -14,6 +14,17 @@ export interface TaskListFilter {
   /** Exclusive upper bound on id: the last id of the previous page. */
   before?: string;
   limit: number;
+}
+
+/**
+ * The database stopped answering after COMMIT was sent: the rows may exist. The one case in
+ * which a refused enqueue cannot promise "nothing was stored"; a retry with the same
+ * idempotency key settles it.
+ */
+export class LedgerOutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super('the database did not confirm the commit', { cause });
+  }
 }
 
 /** Rows per INSERT statement: keeps parameter counts far below both drivers' limits. */
@@ -75,14 +86,22 @@ export class TaskLedgerService {
       await this.insert(group.flatMap((queued) => queued.rows));
       for (const queued of group) queued.resolve();
     } catch (error) {
-      if (group.length === 1) return group[0].reject(error);
+      // Alone, or the database is away (each retry would wait out the same timeout): as is.
+      if (group.length === 1 || isDatabaseUnavailable(error) || error instanceof LedgerOutcomeUnknownError) {
+        for (const queued of group) queued.reject(error);
+        return;
+      }
       await Promise.all(group.map((queued) => this.insert(queued.rows).then(queued.resolve, queued.reject)));
     }
   }
 
   /**
-   * One multi-row INSERT per 500 rows (a 1000-task batch stays under parameter limits), in one
-   * transaction when there are several, so a batch is stored whole or not at all.
+   * One multi-row INSERT per 500 rows (a 1000-task batch stays under parameter limits), always
+   * in a transaction, so a batch is stored whole or not at all, and so an INSERT the caller gave
+   * up on (the database froze and the request got 503) can never commit later: the connection
+   * is dropped before COMMIT is sent, and the server rolls the transaction back. An autocommit
+   * INSERT would run and commit whenever the frozen server woke up, leaving a row the client
+   * was told was refused, which the reconciler would then run.
    *
    * The statement is built here rather than with TypeORM's InsertQueryBuilder: the builder names,
    * registers and regex-escapes every parameter, which cost 17 % of the API's CPU on
@@ -92,17 +111,28 @@ export class TaskLedgerService {
    */
   async insert(rows: TaskEntity[]): Promise<void> {
     if (rows.length === 0) return;
-    if (rows.length <= ROWS_PER_STATEMENT) {
-      const { sql, params } = this.insertStatement(rows);
-      await this.tasks.query(sql, params);
-      return;
-    }
-    await this.tasks.manager.transaction(async (manager) => {
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-        const { sql, params } = this.insertStatement(rows.slice(i, i + ROWS_PER_STATEMENT));
-        await manager.query(sql, params);
+    const runner = this.tasks.manager.connection.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      try {
+        for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+          const { sql, params } = this.insertStatement(rows.slice(i, i + ROWS_PER_STATEMENT));
+          await runner.query(sql, params);
+        }
+      } catch (error) {
+        await runner.rollbackTransaction().catch(() => undefined);
+        throw error;
       }
-    });
+      try {
+        await runner.commitTransaction();
+      } catch (error) {
+        // COMMIT went out and no answer came back: the rows may or may not exist.
+        if (isDatabaseUnavailable(error)) throw new LedgerOutcomeUnknownError(error);
+        throw error;
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   private insertStatement(rows: TaskEntity[]): { sql: string; params: unknown[] } {

@@ -15,6 +15,8 @@ const TASK_ID = '01936f7c-0000-7000-8000-000000000001';
 
 interface Options {
   attemptsMade?: number;
+  /** BullMQ's count of starts, this one included; defaults to attemptsMade + 1 (no stalls). */
+  attemptsStarted?: number;
   attempts?: number;
   timeoutMs?: number;
   expiresAt?: number;
@@ -26,6 +28,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     id: TASK_ID,
     name: SPEC_TYPE.type,
     attemptsMade: options.attemptsMade ?? 0,
+    attemptsStarted: options.attemptsStarted ?? (options.attemptsMade ?? 0) + 1,
     timestamp: Date.now() - 5000,
     opts: { attempts: 'attempts' in options ? options.attempts : 3, delay: 2000 },
     data: { tenantId: 'tenant-a', payload: { n: 1 }, timeoutMs: options.timeoutMs ?? 10_000, expiresAt: options.expiresAt },
@@ -146,6 +149,21 @@ describe('TaskRunner', () => {
       finishedAt: expect.any(Date),
     });
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number));
+  });
+
+  it('counts a run a crash cut short as an attempt in the ledger, but not against the retry budget', async () => {
+    // Started twice (the first run's worker died), failed never before: attempt 2 of the
+    // ledger, yet BullMQ retries it, so the row says retrying, not failed.
+    const failure = new Error('flaky');
+    const t = setup(
+      async () => {
+        throw failure;
+      },
+      { attemptsMade: 0, attemptsStarted: 2, attempts: 2 },
+    );
+    await expect(t.run()).rejects.toBe(failure);
+    expect(t.patchWith('active')).toMatchObject({ attempts: 2 });
+    expect(t.statuses()).toEqual(['active', 'retrying']);
   });
 
   it('treats a job without an attempts option as a single attempt', async () => {

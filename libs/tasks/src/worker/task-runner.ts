@@ -57,6 +57,16 @@ function storableResult(result: unknown, maxBytes: number): unknown {
 }
 
 /**
+ * The number of this attempt: every start of the task so far, this one included. Counts keep
+ * going across manual retries (the job's own count starts after the offset), and a run that a
+ * crash or a shutdown cut short counts too: BullMQ records those in `attemptsStarted`, never
+ * in `attemptsMade`, and a ledger that left them out would hide that a handler ran twice.
+ */
+export function attemptNumber(job: Pick<Job, 'attemptsStarted' | 'attemptsMade'> & { data: Pick<TaskJobData, 'attemptOffset'> }): number {
+  return (job.data.attemptOffset ?? 0) + Math.max(job.attemptsStarted, job.attemptsMade + 1);
+}
+
+/**
  * Runs one attempt of one task: the wrapper every handler gets for free. It binds the log
  * context, records state in the ledger, enforces the time limit through an AbortSignal,
  * throttles progress, classifies failures and records metrics. Handlers stay thin.
@@ -71,8 +81,7 @@ export class TaskRunner {
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
-    // Attempts continue across manual retries: the job's own count starts after the offset.
-    const attempt = (job.data.attemptOffset ?? 0) + job.attemptsMade + 1;
+    const attempt = attemptNumber(job);
     return this.logger.runInContext(() => this.attempt(job, bound, attempt, lease), {
       bindings: { taskId: job.id, taskType: job.name, attempt, queue: bound.definition.queue },
     });
@@ -83,6 +92,9 @@ export class TaskRunner {
     const { type, queue } = definition;
     const offset = job.data.attemptOffset ?? 0;
     const maxAttempts = offset + (job.opts.attempts ?? 1);
+    // The retry decision counts failed attempts only, as BullMQ does: a run a crash cut short
+    // is a start (so `attempt` above counts it) but not a failure.
+    const failures = offset + job.attemptsMade + 1;
     const started = Date.now();
     if (job.data.expiresAt !== undefined && started > job.data.expiresAt) {
       // Not started before its deadline: it must never run. Completing the job (not failing
@@ -167,7 +179,7 @@ export class TaskRunner {
       const seconds = (Date.now() - started) / 1000;
       const taskError = toTaskError(error);
       const retryable = !(error instanceof TaskFailure) || error.retryable;
-      const final = !retryable || attempt >= maxAttempts;
+      const final = !retryable || failures >= maxAttempts;
       await this.writer.write(taskId, {
         status: final ? 'failed' : 'retrying',
         error: taskError,

@@ -10,6 +10,8 @@ import { MaintenanceScheduler } from './maintenance-scheduler';
 import { RegisteredQueues } from './registered-queues';
 
 const PAGE_SIZE = 500;
+/** Row states that wait for a run (the worker has not started one). */
+const WAITING: ReadonlySet<string> = new Set(['queued', 'scheduled', 'retrying']);
 export const REQUEUE_REASON_JOB_MISSING = 'job_missing';
 
 export interface ReconcileReport {
@@ -33,7 +35,8 @@ export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts' | 'erro
 
 /**
  * Puts back into Redis the tasks the ledger still expects to run (queued, scheduled,
- * retrying, active) whose BullMQ job no longer exists: after a Redis flush, a failover that
+ * retrying, active) whose BullMQ job no longer exists, or (for a waiting row) exists only as
+ * a finished earlier run: after a Redis flush, a failover that
  * lost data, or eviction. Runs in one worker at a time (Redis lock), every
  * RECONCILE_INTERVAL_MS, and only looks at rows unchanged for RECONCILE_MIN_AGE_MS, so an
  * enqueue still under way (row written, job not yet added) is never mistaken for a lost one.
@@ -77,8 +80,11 @@ export class TaskReconciler implements OnApplicationBootstrap {
       if (page.length === 0) break;
       report.scanned += page.length;
       afterId = page[page.length - 1].id;
-      const exists = await Promise.all(page.map(async (ref) => (await this.queues.get(ref.queue)!.getJob(ref.id)) !== undefined));
-      const missing = page.filter((_, index) => !exists[index]).map((ref) => ref.id);
+      const jobs = await Promise.all(page.map((ref) => this.queues.get(ref.queue)!.getJob(ref.id)));
+      // Gone, or finished while the row waits for a run: a retry whose new add never reached
+      // Redis leaves the earlier run's finished job under the same id, and BullMQ would take
+      // a re-add of that id for a duplicate. Either way no run of this row is coming.
+      const missing = page.filter((ref, index) => !jobs[index] || (jobs[index]!.finishedOn && WAITING.has(ref.status))).map((ref) => ref.id);
       report.missing += missing.length;
       // Re-read after asking Redis: a job that finished and was removed meanwhile has a
       // terminal row by now (workers record the end before they acknowledge the job).
@@ -98,11 +104,16 @@ export class TaskReconciler implements OnApplicationBootstrap {
     }
     const now = new Date();
     const job = jobForTask({ ...row, attempts: attemptsUsed(row) }, definition, now.getTime());
+    // The budget leaves out a run that never ended; the count of starts keeps it (see attemptNumber).
+    if (row.attempts > 0) job.data.attemptOffset = row.attempts;
     const status = (job.opts.delay ?? 0) > 0 ? 'scheduled' : 'queued';
     // The row is marked first, so a worker that picks the new job up at once writes over it,
     // never the other way round; if the add then fails, the next pass after the safety age retries.
     if (!(await this.ledger.claimForRequeue(row, olderThan, status, now))) return false;
-    await this.queues.get(row.queue)!.add(job.name, job.data, job.opts);
+    const queue = this.queues.get(row.queue)!;
+    // A finished job left under this id would make BullMQ ignore the add.
+    await queue.remove(row.id);
+    await queue.add(job.name, job.data, job.opts);
     this.metrics.requeued(row.type, row.queue, REQUEUE_REASON_JOB_MISSING);
     this.logger.warn(
       { taskId: row.id, taskType: row.type, queue: row.queue, was: row.status, now: status, attemptsLeft: job.opts.attempts, delayMs: job.opts.delay },

@@ -1,0 +1,69 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, type Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { ApiError } from '@conveyor/http';
+import { TaskEntity } from '../ledger/task.entity';
+import { TERMINAL_STATUSES, TASK_STATUSES } from '../ledger/task-status';
+
+const UNFINISHED = TASK_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
+
+/** How long a tenant's counted backlog is trusted before it is counted again. */
+const RECOUNT_AFTER_MS = 1000;
+
+interface Count {
+  at: number;
+  /** Unfinished rows at `at`, plus what this process accepted since. */
+  value: number;
+  recount?: Promise<void>;
+}
+
+/**
+ * The cap on a tenant's unfinished tasks (MAX_UNFINISHED_TASKS_PER_TENANT). Counting per
+ * request would cost a scan per enqueue, so each process counts a tenant's backlog at most
+ * once a second (the (tenant_id, status, id) index serves it) and adds what it accepted
+ * since: a soft cap, exact to within what other API processes accepted in that second.
+ */
+@Injectable()
+export class TenantBacklog {
+  private readonly counts = new Map<string, Count>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectRepository(TaskEntity) private readonly tasks: Repository<TaskEntity>,
+  ) {}
+
+  /** Refuses with 429 TENANT_QUEUE_FULL when `adding` more tasks would pass the cap. */
+  async admit(tenantId: string, adding: number): Promise<void> {
+    const cap = this.config.tasks.maxUnfinishedPerTenant;
+    if (cap === 0 || adding === 0) return;
+    const count = await this.current(tenantId);
+    if (count.value + adding > cap) {
+      throw new ApiError(HttpStatus.TOO_MANY_REQUESTS, 'TENANT_QUEUE_FULL', `This tenant has ${count.value} unfinished tasks; at most ${cap} may wait or run at once`, [
+        { field: 'tasks', message: `adding ${adding} would pass MAX_UNFINISHED_TASKS_PER_TENANT (${cap})` },
+      ]);
+    }
+  }
+
+  /** Records tasks accepted after admit(), until the next count sees them. */
+  accepted(tenantId: string, added: number): void {
+    const count = this.counts.get(tenantId);
+    if (count) count.value += added;
+  }
+
+  private async current(tenantId: string): Promise<Count> {
+    let count = this.counts.get(tenantId);
+    if (!count || Date.now() - count.at > RECOUNT_AFTER_MS) {
+      const entry: Count = count ?? { at: 0, value: 0 };
+      this.counts.set(tenantId, entry);
+      entry.recount ??= this.tasks
+        .countBy({ tenantId, status: In(UNFINISHED) })
+        .then((value) => Object.assign(entry, { value, at: Date.now() }))
+        .finally(() => (entry.recount = undefined))
+        .then(() => undefined);
+      await entry.recount;
+      count = entry;
+    }
+    return count;
+  }
+}

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './support/dockerfile';
@@ -42,7 +42,7 @@ describe('ecosystem.config.js', () => {
     const { apps, error } = load();
     expect(error).toBeUndefined();
     expect(apps!.map((a) => a.name)).toEqual(['conveyor-api', 'conveyor-worker']);
-    const scripts = JSON.parse(require('node:fs').readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
+    const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
     expect(app(apps, 'conveyor-api')).toMatchObject({ exec_mode: 'cluster', instances: 2, script: scripts['start:api'].replace('node ', '') });
     expect(app(apps, 'conveyor-worker')).toMatchObject({ exec_mode: 'fork', instances: 1, script: scripts['start:worker'].replace('node ', '') });
   });

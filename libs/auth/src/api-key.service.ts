@@ -62,7 +62,7 @@ export class ApiKeyService {
       tenantId: tenant,
       prefix,
       keyHash: sha256(key),
-      scopes: [...new Set(scopes)].sort() as Scope[],
+      scopes: [...new Set(scopes)].sort(),
       name: name ?? null,
       createdAt: new Date(),
       revokedAt: null,

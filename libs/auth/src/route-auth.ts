@@ -23,9 +23,10 @@ export function declareRouteAuth(app: INestApplication): void {
   const scanner = new MetadataScanner();
   for (const wrapper of app.get(DiscoveryService).getControllers()) {
     const controller = wrapper.metatype as (new (...args: never[]) => unknown) | undefined;
-    if (!controller?.prototype) continue;
-    for (const name of scanner.getAllMethodNames(controller.prototype)) {
-      const handler = (controller.prototype as Record<string, unknown>)[name] as object;
+    const prototype = controller?.prototype as Record<string, unknown> | undefined;
+    if (!controller || !prototype) continue;
+    for (const name of scanner.getAllMethodNames(prototype)) {
+      const handler = prototype[name] as object;
       if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
       const isPublic = reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [handler as () => void, controller]) ?? false;
       const config = (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) ?? {}) as Record<string, unknown>;

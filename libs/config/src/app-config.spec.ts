@@ -8,7 +8,7 @@ function configError(env: NodeJS.ProcessEnv): ConfigValidationError {
     loadAppConfig(env);
   } catch (error) {
     if (error instanceof ConfigValidationError) return error;
-    throw new Error(`expected ConfigValidationError, got ${String(error)}`);
+    throw new Error(`expected ConfigValidationError, got ${String(error)}`, { cause: error });
   }
   throw new Error('expected loadAppConfig to throw');
 }

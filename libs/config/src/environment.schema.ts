@@ -11,11 +11,11 @@ import {
   MinLength,
 } from 'class-validator';
 
-const toInt = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : /^-?\d+$/.test(String(value)) ? Number(value) : value;
-const toBool = ({ value }: { value: unknown }) => {
+const toInt = ({ value }: { value: string | undefined }) =>
+  value === undefined || value === '' ? undefined : /^-?\d+$/.test(value) ? Number(value) : value;
+const toBool = ({ value }: { value: string | undefined }) => {
   if (value === undefined || value === '') return undefined;
-  const text = String(value).toLowerCase();
+  const text = value.toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(text)) return true;
   if (['false', '0', 'no', 'off'].includes(text)) return false;
   return value;

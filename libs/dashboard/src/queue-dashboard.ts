@@ -2,7 +2,6 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
 import { ApiKeyAuthenticator } from '@conveyor/auth';
 import { TaskTypeRegistry } from '@conveyor/tasks';
 import { TaskProducer } from '@conveyor/tasks/api';
@@ -42,7 +41,7 @@ export async function mountQueueDashboard(app: NestFastifyApplication, options: 
     options: { uiConfig: { boardTitle: 'Conveyor queues' } },
   });
 
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   // The hooks live in this plugin's own scope, so they apply to exactly the dashboard's routes.
   await fastify.register(async (dashboard) => {
     dashboard.addHook('onRequest', adminBasicAuth((key, request, reply) => authenticator.authenticate(request, reply, key)));

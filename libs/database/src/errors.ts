@@ -1,6 +1,7 @@
 interface DriverError {
   code?: string;
   errno?: number;
+  message?: string;
 }
 
 /** The pg / mysql2 error behind a TypeORM QueryFailedError (or the error itself). */
@@ -46,7 +47,7 @@ const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection
  * statement timeout) and their MySQL/MariaDB counterparts count, with network errors.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  const driverError = driverErrorOf(error) as (DriverError & { message?: string; fatal?: boolean }) | undefined;
+  const driverError = driverErrorOf(error);
   if (!driverError) return false;
   const code = driverError.code;
   if (typeof code === 'string') {

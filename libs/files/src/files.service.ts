@@ -16,11 +16,14 @@ export class FileTooLargeError extends ApiError {
   }
 }
 
+// Control characters and double quotes: what a stored name and a Content-Disposition header must not carry.
+// eslint-disable-next-line no-control-regex
+const UNSAFE_NAME_CHARACTERS = /[\u0000-\u001f\u007f"]/g;
+
 /** A display name that is safe in headers and listings: no path, no control characters. */
 export function safeFileName(raw: string | undefined, fallback = 'file'): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = base.replace(/[\u0000-\u001f\u007f"]/g, '').replace(/^\.+/, '').trim().slice(0, 255);
+  const cleaned = base.replace(UNSAFE_NAME_CHARACTERS, '').replace(/^\.+/, '').trim().slice(0, 255);
   return cleaned || fallback;
 }
 
@@ -199,7 +202,7 @@ export class FilesService {
   /** Removes files (bytes first, then metadata), e.g. a task's outputs at retention time. */
   async remove(files: FileEntity[]): Promise<void> {
     for (const file of files) {
-      await this.storage.delete(file.storageKey).catch((error) => this.logger.warn({ err: error, fileId: file.id }, 'could not delete file bytes'));
+      await this.storage.delete(file.storageKey).catch((error: unknown) => this.logger.warn({ err: error, fileId: file.id }, 'could not delete file bytes'));
     }
     if (files.length > 0) await this.files.delete(files.map((file) => file.id));
   }

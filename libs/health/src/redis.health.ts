@@ -22,7 +22,7 @@ export class RedisHealthIndicator implements OnModuleDestroy {
     try {
       if (this.redis.status === 'wait') await this.redis.connect();
       let timer: NodeJS.Timeout | undefined;
-      const reply = await Promise.race([
+      const reply: string = await Promise.race([
         this.redis.ping(),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), timeoutMs))),
       ]).finally(() => clearTimeout(timer));

@@ -48,7 +48,7 @@ export async function waitForDependencies(config: AppConfig, log: Log, timeoutMs
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (Date.now() >= deadline) {
-          throw new Error(`${name} did not answer within STARTUP_TIMEOUT_MS (${timeoutMs} ms): ${message}`);
+          throw new Error(`${name} did not answer within STARTUP_TIMEOUT_MS (${timeoutMs} ms): ${message}`, { cause: error });
         }
         const delay = Math.min(200 * 2 ** Math.min(attempt, 5), 5000, Math.max(0, deadline - Date.now()));
         log(`waiting for ${name}`, { dependency: name, attempt, retryInMs: delay, error: message });

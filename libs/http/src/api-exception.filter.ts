@@ -53,7 +53,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
    * Nest re-throws Fastify's body-parser errors as plain HttpExceptions with the Fastify
    * error as `cause`; its code tells a JSON syntax error from other bad requests.
    */
-  private static codeOf(exception: HttpException, status: number, message: string): string {
+  private static codeOf(exception: HttpException, status: number): string {
     const causeCode = (exception.cause as { code?: string } | undefined)?.code;
     if (causeCode && FASTIFY_CODES[causeCode]) return FASTIFY_CODES[causeCode];
     return CODE_BY_STATUS[status] ?? 'HTTP_ERROR';
@@ -74,13 +74,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
         return { status, body: { error: { code: CODE_BY_STATUS[status] ?? 'INTERNAL_ERROR', message: 'The server could not complete the request' } } };
       }
       const response = exception.getResponse();
-      const message =
-        typeof response === 'string'
-          ? response
-          : Array.isArray((response as { message?: unknown }).message)
-            ? String((response as { message: unknown[] }).message.join('; '))
-            : String((response as { message?: unknown }).message ?? exception.message);
-      return { status, body: { error: { code: ApiExceptionFilter.codeOf(exception, status, message), message } } };
+      const raw: unknown = typeof response === 'string' ? response : ((response as { message?: unknown }).message ?? exception.message);
+      const message = Array.isArray(raw) ? raw.join('; ') : String(raw);
+      return { status, body: { error: { code: ApiExceptionFilter.codeOf(exception, status), message } } };
     }
     const fastifyError = exception as { code?: string; statusCode?: number; message?: string };
     if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

@@ -9,8 +9,10 @@ import { detachOpaqueJson } from './opaque-json';
 export class OpaqueJsonValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type !== 'body' || typeof metadata.metatype !== 'function') return super.transform(value, metadata);
+    // metatype is the DTO class, not a method: typescript-eslint mistakes Nest's `Type` (a callable interface) for one.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
     const { standIn, restore } = detachOpaqueJson(value, metadata.metatype);
-    const instance = await super.transform(standIn, metadata);
+    const instance: unknown = await super.transform(standIn, metadata);
     restore(instance);
     return instance;
   }

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { buildDataSourceOptions, isUniqueViolation } from '@conveyor/database';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
-import { TaskEntity, TaskLedgerService, type TaskStatus } from '@conveyor/tasks';
+import { TaskEntity, TaskLedgerService } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
 
 function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
@@ -12,7 +12,7 @@ function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
     tenantId: 'tenant-a',
     type: 'system.sleep',
     queue: 'system',
-    status: 'queued' as TaskStatus,
+    status: 'queued',
     priority: 5,
     payload: { ms: 10, nested: { ünïcode: '✓' } },
     result: null,

@@ -67,7 +67,7 @@ export function loadCompose(file: string, env: Record<string, string | undefined
 export function durationMs(text: string): number {
   let total = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|us|ns|h|m|s)/g)) {
-    total += Number(amount) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, ns: 0.000001 }[unit as 'h']!;
+    total += Number(amount) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, ns: 0.000001 }[unit as 'h'];
   }
   return total;
 }

@@ -98,7 +98,7 @@ export function parseCopy(args: string): { from?: string; sources: string[]; des
 /** ENV lines (`A=1 B=2` or the old `A 1`) → a map. */
 export function envOf(instructions: Instruction[]): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const { keyword, args } of instructions.filter((i) => i.keyword === 'ENV')) {
+  for (const { args } of instructions.filter((i) => i.keyword === 'ENV')) {
     if (!args.includes('=')) {
       const [name, ...value] = args.split(' ');
       env[name] = value.join(' ');

@@ -58,8 +58,8 @@ describe('container images, their runtime stage played without an engine', () =>
     const [command, ...args] = entrypoint(image);
     const child = spawn(command, args, { cwd: app, env: containerEnv(image, extra), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     started.push(child);
     // as tini reports it: a child killed by a signal exits 128 + its number
     const exited = new Promise<number>((resolve) =>

@@ -371,8 +371,8 @@ export class CleaningPass {
         `${missing.join(', ')}: no such column after header mapping; the columns are ${this.outNames.map((name) => `"${name}"`).join(', ')}`,
       );
     }
-    this.cleaned = new Array(count).fill(null);
-    this.out = new Array(this.outNames.length).fill(null);
+    this.cleaned = new Array<string | null>(count).fill(null);
+    this.out = new Array<string | null>(this.outNames.length).fill(null);
     if (this.settings.outputFormat !== 'jsonl') this.writeCsvHeader();
     this.writeRejectsHeader();
   }

@@ -158,7 +158,7 @@ function AreDateFormats(): PropertyDecorator {
         defaultMessage: (args?: ValidationArguments) => {
           const list = Array.isArray(args?.value) ? (args.value as unknown[]) : [];
           const index = list.findIndex((format) => typeof format !== 'string' || formatProblem(format) !== undefined);
-          const problem = typeof list[index] === 'string' ? formatProblem(list[index] as string) : 'must be a string';
+          const problem = typeof list[index] === 'string' ? formatProblem(list[index]) : 'must be a string';
           return `${args?.property}[${index}] ${problem}`;
         },
       },
@@ -242,7 +242,7 @@ function IsPhoneCountry(): PropertyDecorator {
       target: target.constructor,
       propertyName: propertyName as string,
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && /^[A-Z]{2}$/.test(value) && isSupportedCountry(value as never),
+        validate: (value: unknown) => typeof value === 'string' && /^[A-Z]{2}$/.test(value) && isSupportedCountry(value),
         defaultMessage: (args?: ValidationArguments) =>
           `${args?.property} must be an upper-case ISO 3166-1 alpha-2 country code with a known calling code, e.g. "DE" or "US"`,
       },

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { Worker } from 'node:worker_threads';
 import type { CleanStreamOptions } from '../cleaning/clean-stream';
 import { CleaningError } from '../cleaning/cleaning-error';
@@ -61,8 +62,8 @@ function toError(failure: ThreadFailure): Error {
 export function cleanInThread(options: ThreadCleanOptions): Promise<CleaningReport> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const output = Writable.toWeb(options.output);
-  const rejects = Writable.toWeb(options.rejects);
+  const output = Writable.toWeb(options.output) as WritableStream<Uint8Array>;
+  const rejects = Writable.toWeb(options.rejects) as WritableStream<Uint8Array>;
   const { totalBytes, format, delimiter, encoding, rules, outputFormat } = options;
   const thread = startThread({ options: { totalBytes, format, delimiter, encoding, rules, outputFormat }, output, rejects }, [output, rejects]);
   const inputs: Readable[] = [];
@@ -76,6 +77,7 @@ export function cleanInThread(options: ThreadCleanOptions): Promise<CleaningRepo
       void thread.terminate();
       for (const input of inputs) input.destroy();
       if (error === undefined) resolve(report!);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- forwards the signal's reason or the thread's error as received
       else reject(error);
     };
     const abort = () => finish(signal!.reason);
@@ -86,7 +88,7 @@ export function cleanInThread(options: ThreadCleanOptions): Promise<CleaningRepo
         case 'open': {
           const input = options.open();
           inputs.push(input);
-          const stream = Readable.toWeb(input);
+          const stream = Readable.toWeb(input) as ReadableStream<Uint8Array>;
           thread.postMessage({ type: 'input', id: message.id, stream } satisfies InputMessage, [stream as never]);
           break;
         }

@@ -2,7 +2,6 @@ import { PassThrough, type Readable } from 'node:stream';
 import { FilesService, type FileEntity } from '@conveyor/files';
 import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
 import { CleaningError } from '../cleaning/cleaning-error';
-import type { CleaningRules } from '../cleaning/cleaning-rules.dto';
 import { FILE_CLEAN, type FileCleanPayload, type FileCleanResult } from '../file-cleaning.contract';
 import { cleanInThread } from './clean-in-thread';
 
@@ -31,7 +30,7 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
       const stream = new PassThrough({ highWaterMark: 256 * 1024 });
       this.files.open(source).then(
         (content) => content.on('error', (error) => stream.destroy(error)).pipe(stream),
-        (error) => stream.destroy(error),
+        (error: Error) => stream.destroy(error),
       );
       return stream;
     };
@@ -39,7 +38,6 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
     const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     const rejects = new PassThrough({ highWaterMark: 256 * 1024 });
     const name = baseName(source.name);
-    let outputFormat: keyof typeof CONTENT_TYPES = payload.output?.format ?? payload.format ?? 'csv';
     const storedOutput = this.files.store(context.tenantId, output, { name: `${name}.clean`, contentType: 'text/plain', kind: 'output', taskId: context.taskId });
     const storedRejects = this.files.store(context.tenantId, rejects, { name: `${name}.rejects`, contentType: 'text/plain', kind: 'rejects', taskId: context.taskId });
     // Each store settles on its own; observed here so a failure never goes unhandled.
@@ -53,7 +51,7 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
         format: payload.format,
         delimiter: payload.delimiter,
         encoding: payload.encoding,
-        rules: payload.rules as CleaningRules | undefined,
+        rules: payload.rules,
         output,
         rejects,
         outputFormat: payload.output?.format ? { format: payload.output.format } : undefined,
@@ -73,9 +71,9 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
     }
 
     const [outputFile, rejectsFile] = await Promise.all([storedOutput, storedRejects]);
-    outputFormat = report.output.format as keyof typeof CONTENT_TYPES;
+    const outputFormat = report.output.format;
     await this.files.rename(outputFile, `${name}.clean.${outputFormat}`, CONTENT_TYPES[outputFormat]);
-    await this.files.rename(rejectsFile, `${name}.rejects.${report.input.format}`, CONTENT_TYPES[report.input.format as keyof typeof CONTENT_TYPES]);
+    await this.files.rename(rejectsFile, `${name}.rejects.${report.input.format}`, CONTENT_TYPES[report.input.format]);
     const reportFile = await this.files.storeBuffer(context.tenantId, Buffer.from(JSON.stringify(report, null, 2)), {
       name: `${name}.report.json`,
       contentType: 'application/json',

@@ -89,12 +89,15 @@ export class TaskEventStreams implements OnModuleDestroy {
   }
 
   private poll(key: string, watch: Watch, tenantId: string, id: string): void {
-    watch.timer = setTimeout(async () => {
-      const row = await this.ledger.findOne(tenantId, id).catch(() => undefined);
-      // Every listener may have left while the read was under way.
-      if (this.watches.get(key) !== watch) return;
-      for (const listener of [...watch.listeners]) listener(row);
-      if (this.watches.get(key) === watch) this.poll(key, watch, tenantId, id);
-    }, STREAM_POLL_MS);
+    // Fire and forget: a failed read is caught inside and counts as "no row".
+    watch.timer = setTimeout(() => void this.pollOnce(key, watch, tenantId, id), STREAM_POLL_MS);
+  }
+
+  private async pollOnce(key: string, watch: Watch, tenantId: string, id: string): Promise<void> {
+    const row = await this.ledger.findOne(tenantId, id).catch(() => undefined);
+    // Every listener may have left while the read was under way.
+    if (this.watches.get(key) !== watch) return;
+    for (const listener of [...watch.listeners]) listener(row);
+    if (this.watches.get(key) === watch) this.poll(key, watch, tenantId, id);
   }
 }

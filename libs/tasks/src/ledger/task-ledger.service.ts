@@ -142,7 +142,7 @@ export class TaskLedgerService {
     const params: unknown[] = [];
     const tuples = rows.map((row) => {
       const cells = columns.map((column) => {
-        const value = column.getEntityValue(row);
+        const value: unknown = column.getEntityValue(row);
         if (value === undefined) return 'DEFAULT';
         params.push(driver.preparePersistentValue(value, column));
         return driver.createParameter(`p${params.length}`, params.length - 1);

@@ -31,7 +31,7 @@ export class TaskEntity {
   payload: unknown;
 
   @Column({ type: 'json', nullable: true })
-  result: unknown | null;
+  result: unknown;
 
   @Column({ type: 'json', nullable: true })
   error: TaskError | null;

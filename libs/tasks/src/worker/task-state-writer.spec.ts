@@ -75,9 +75,9 @@ describe('TaskStateWriter scheduling', () => {
     // b and c share the second flush, started while the first is still under way.
     expect(statements).toHaveLength(2);
     expect(statements[1].ids).toEqual(['b', 'c']);
-    write('d');
+    const fourth = write('d');
     await tick();
-    write('e');
+    const fifth = write('e');
     await tick();
     // Pool of 6 → at most 3 at once; e waits for a free slot.
     expect(statements).toHaveLength(3);
@@ -90,7 +90,7 @@ describe('TaskStateWriter scheduling', () => {
     expect(statements).toHaveLength(4);
     expect(statements[3].ids).toEqual(['e']);
     for (const statement of statements) if (statement !== statements[1]) statement.finish();
-    await first;
+    await Promise.all([first, fourth, fifth]);
     await writer.drain();
     expect(writer.backlog).toBe(0);
   });
@@ -181,11 +181,11 @@ describe('TaskStateWriter and data the database refuses', () => {
     expect(writer.backlog).toBe(0);
 
     // Once committed, b is an ordinary task again: its next change shares a batch.
-    writer.write('b', { progress: { percent: 1 } });
-    writer.write('d', { progress: { percent: 1 } });
+    const later = [writer.write('b', { progress: { percent: 1 } }), writer.write('d', { progress: { percent: 1 } })];
     await tick();
     expect(statements[5].ids).toEqual(['b', 'd']);
     statements[5].finish();
+    await Promise.all(later);
     await writer.drain();
   });
 

@@ -128,12 +128,13 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
   private bindHandlers(queues: string[]): Map<string, BoundHandler> {
     const found = new Map<string, Array<{ definition: TaskTypeDefinition; handler: TaskHandler; name: string }>>();
     for (const wrapper of this.discovery.getProviders()) {
-      const { metatype, instance } = wrapper;
+      const { metatype } = wrapper;
+      const instance = wrapper.instance as TaskHandler | undefined;
       if (!metatype || !instance) continue;
       const definition = Reflect.getMetadata(TASK_HANDLER_METADATA, metatype) as TaskTypeDefinition | undefined;
       if (!definition) continue;
       const list = found.get(definition.type) ?? [];
-      list.push({ definition, handler: instance as TaskHandler, name: metatype.name });
+      list.push({ definition, handler: instance, name: metatype.name });
       found.set(definition.type, list);
     }
 

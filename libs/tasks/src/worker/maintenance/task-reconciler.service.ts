@@ -84,7 +84,7 @@ export class TaskReconciler implements OnApplicationBootstrap {
       // Gone, or finished while the row waits for a run: a retry whose new add never reached
       // Redis leaves the earlier run's finished job under the same id, and BullMQ would take
       // a re-add of that id for a duplicate. Either way no run of this row is coming.
-      const missing = page.filter((ref, index) => !jobs[index] || (jobs[index]!.finishedOn && WAITING.has(ref.status))).map((ref) => ref.id);
+      const missing = page.filter((ref, index) => !jobs[index] || (jobs[index].finishedOn && WAITING.has(ref.status))).map((ref) => ref.id);
       report.missing += missing.length;
       // Re-read after asking Redis: a job that finished and was removed meanwhile has a
       // terminal row by now (workers record the end before they acknowledge the job).

@@ -90,7 +90,7 @@ export class TaskRetention implements OnApplicationBootstrap {
     const results = await Promise.allSettled(tasks.map((task) => this.queues.get(task.queue)?.remove(task.id) ?? Promise.resolve(0)));
     const failed = results.filter((result) => result.status === 'rejected');
     if (failed.length > 0) {
-      this.logger.warn({ err: failed[0].reason, jobs: failed.length }, 'could not remove the jobs of purged tasks; they expire by themselves');
+      this.logger.warn({ err: failed[0].reason as unknown, jobs: failed.length }, 'could not remove the jobs of purged tasks; they expire by themselves');
     }
   }
 }

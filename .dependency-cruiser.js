@@ -46,8 +46,7 @@ module.exports = {
       name: 'lib-to-lib-via-index-only',
       severity: 'error',
       comment:
-        'A lib uses another lib only through its public face, `@conveyor/<lib>` (libs/<lib>/src/index.ts), ' +
-        'never by a deep relative path into its src.',
+        'A lib uses another lib only through its public face, `@conveyor/<lib>` (libs/<lib>/src/index.ts), ' + 'never by a deep relative path into its src.',
       from: { path: '^libs/([^/]+)/' },
       to: { path: '^libs/[^/]+/', pathNot: ['^libs/$1/', '^libs/[^/]+/src/((api|worker)/)?index\\.ts$'] },
     },
@@ -80,8 +79,7 @@ module.exports = {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment:
-        'An import that does not resolve (a typo, or a @conveyor alias missing from tsconfig paths) ' +
-        'would also make every rule above pass vacuously.',
+        'An import that does not resolve (a typo, or a @conveyor alias missing from tsconfig paths) ' + 'would also make every rule above pass vacuously.',
       from: {},
       to: { couldNotResolve: true },
     },

@@ -51,7 +51,7 @@ function summarise(profile, { top = 25 } = {}) {
     const name = callFrame.functionName || '(anonymous)';
     if (name === '(idle)') idle += micros;
     const special = ['(idle)', '(program)', '(garbage collector)', '(root)'].includes(name);
-    const where = special ? name : origin(callFrame.url) ?? 'node (native)';
+    const where = special ? name : (origin(callFrame.url) ?? 'node (native)');
     origins.set(where, (origins.get(where) ?? 0) + micros);
     const key = `${name} ${shortUrl(callFrame.url)}:${callFrame.lineNumber + 1}`;
     const entry = functions.get(key) ?? { function: name, location: `${shortUrl(callFrame.url)}:${callFrame.lineNumber + 1}`, origin: where, selfMs: 0 };

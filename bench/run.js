@@ -83,12 +83,31 @@ const MODES = {
   },
 };
 
-const KNOWN_FLAGS = new Set(['--smoke', '--quick', '--full', '--db', '--only', '--profile', '--out', '--no-docs', '--log-level', '--keep-logs', '--dist', '--processing', '--reps', '--latency-rate', '--help']);
+const KNOWN_FLAGS = new Set([
+  '--smoke',
+  '--quick',
+  '--full',
+  '--db',
+  '--only',
+  '--profile',
+  '--out',
+  '--no-docs',
+  '--log-level',
+  '--keep-logs',
+  '--dist',
+  '--processing',
+  '--reps',
+  '--latency-rate',
+  '--help',
+]);
 
 function usage() {
   // The header comment of this file is the usage text.
   const text = require('node:fs').readFileSync(__filename, 'utf8');
-  return text.slice(text.indexOf('/**') + 3, text.indexOf('*/')).replace(/^ \* ?/gm, '').trim();
+  return text
+    .slice(text.indexOf('/**') + 3, text.indexOf('*/'))
+    .replace(/^ \* ?/gm, '')
+    .trim();
 }
 
 function parseArgs(argv) {
@@ -160,7 +179,13 @@ async function main() {
     startedAt: started.toISOString(),
     settings: { ...options.mode, dialect: options.dialect, logLevel: options.logLevel },
     pinning: CAN_PIN
-      ? { api: `CPU ${CPU.server}`, loadGenerator: `CPU ${CPU.load}`, workers: '1 process: CPU 0; 2 processes: CPU 0 and 1', latencyPhase: 'unpinned', redisAndDatabase: 'unpinned (shared machine services)' }
+      ? {
+          api: `CPU ${CPU.server}`,
+          loadGenerator: `CPU ${CPU.load}`,
+          workers: '1 process: CPU 0; 2 processes: CPU 0 and 1',
+          latencyPhase: 'unpinned',
+          redisAndDatabase: 'unpinned (shared machine services)',
+        }
       : { note: 'taskset unavailable: nothing pinned' },
   };
   try {

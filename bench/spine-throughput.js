@@ -23,7 +23,20 @@ if (!reexecOnProjectNode()) {
   try {
     execFileSync(
       process.execPath,
-      [path.join(__dirname, 'run.js'), '--only', 'processing', '--processing', `1x${concurrency}:${tasks}`, '--reps', '1', '--db', value('--db', 'postgres'), '--out', out, '--no-docs'],
+      [
+        path.join(__dirname, 'run.js'),
+        '--only',
+        'processing',
+        '--processing',
+        `1x${concurrency}:${tasks}`,
+        '--reps',
+        '1',
+        '--db',
+        value('--db', 'postgres'),
+        '--out',
+        out,
+        '--no-docs',
+      ],
       { stdio: 'inherit' },
     );
     const result = JSON.parse(fs.readFileSync(path.join(out, 'latest.json'), 'utf8'));

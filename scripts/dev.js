@@ -190,9 +190,7 @@ function respCommand(...parts) {
  */
 function redisPing({ host, port, username, password, tls: useTls }, timeoutMs = 2000) {
   return new Promise((resolve) => {
-    const socket = useTls
-      ? tls.connect({ host, port, servername: host, rejectUnauthorized: false })
-      : net.connect({ host, port });
+    const socket = useTls ? tls.connect({ host, port, servername: host, rejectUnauthorized: false }) : net.connect({ host, port });
     const expected = password ? 2 : 1;
     let buffer = '';
     let settled = false;
@@ -448,9 +446,7 @@ function installSignalHandlers() {
 
 function saveState() {
   if (!stateFile) return;
-  const owned = children
-    .filter((c) => c.kind !== 'task' && !c.exit && c.proc.pid)
-    .map((c) => ({ name: c.name, pid: c.proc.pid, match: c.match }));
+  const owned = children.filter((c) => c.kind !== 'task' && !c.exit && c.proc.pid).map((c) => ({ name: c.name, pid: c.proc.pid, match: c.match }));
   try {
     fs.writeFileSync(stateFile, `${JSON.stringify({ pid: process.pid, children: owned }, null, 2)}\n`);
   } catch (err) {
@@ -728,16 +724,24 @@ async function setUpRedis(dataDir) {
     'service',
     redisServer,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', redisDir,
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      redisDir,
       // Queued jobs survive a restart; BullMQ requires that keys are never evicted.
-      '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
-      '--maxmemory-policy', 'noeviction',
-      '--daemonize', 'no',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--maxmemory-policy',
+      'noeviction',
+      '--daemonize',
+      'no',
       // Its start-up notices would drown the apps' first lines; warnings still show.
-      '--loglevel', 'warning',
+      '--loglevel',
+      'warning',
     ],
     { match: 'redis-server' },
   );
@@ -790,7 +794,10 @@ function printBanner({ ports, database, redis, adminKey }) {
   const rule = '─'.repeat(78);
   const rows = [
     ['API', api],
-    ['Admin API key', adminKey.generated ? `${adminKey.key}  (generated; also in ${relativeToRoot(path.join(adminKey.dataDir, 'dev-admin-key'))})` : 'CONVEYOR_ADMIN_KEY'],
+    [
+      'Admin API key',
+      adminKey.generated ? `${adminKey.key}  (generated; also in ${relativeToRoot(path.join(adminKey.dataDir, 'dev-admin-key'))})` : 'CONVEYOR_ADMIN_KEY',
+    ],
     [
       'Create a task',
       `curl -s -X POST localhost:${ports.api}/v1/tasks -H 'authorization: Bearer ${adminKey.generated ? adminKey.key : '$CONVEYOR_ADMIN_KEY'}' ` +
@@ -827,7 +834,10 @@ async function main() {
   const ports = { api: intSetting('PORT', 3000), worker: intSetting('WORKER_HEALTH_PORT', 3001) };
   await claimState(dataDir);
   // Before starting anything: an app that cannot bind its port would only fail later, obscurely.
-  for (const [name, port, variable] of [['API', ports.api, 'PORT'], ['worker health', ports.worker, 'WORKER_HEALTH_PORT']]) {
+  for (const [name, port, variable] of [
+    ['API', ports.api, 'PORT'],
+    ['worker health', ports.worker, 'WORKER_HEALTH_PORT'],
+  ]) {
     if (await probeTcp('127.0.0.1', port)) throw new LauncherError(`port ${port} (${name}) is already in use; stop what uses it or set ${variable}`);
   }
 

@@ -32,7 +32,13 @@ module.exports = async function globalSetup(_globalConfig, projectConfig) {
   }
   const project = projectConfig.displayName?.name ?? projectConfig.displayName;
   if (project === 'e2e' && process.env.TEST_SKIP_BUILD !== '1') {
-    execFileSync(process.execPath, [path.join(__dirname, '..', 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', 'api'], { stdio: 'inherit', cwd: path.join(__dirname, '..') });
-    execFileSync(process.execPath, [path.join(__dirname, '..', 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', 'worker'], { stdio: 'inherit', cwd: path.join(__dirname, '..') });
+    execFileSync(process.execPath, [path.join(__dirname, '..', 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', 'api'], {
+      stdio: 'inherit',
+      cwd: path.join(__dirname, '..'),
+    });
+    execFileSync(process.execPath, [path.join(__dirname, '..', 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js'), 'build', 'worker'], {
+      stdio: 'inherit',
+      cwd: path.join(__dirname, '..'),
+    });
   }
 };

@@ -28,7 +28,16 @@ const RULE_SETS = {
   full: BENCH_RULES,
 };
 
-const DEFAULTS = { input: '', rules: 'mlr', output: '/dev/null', rejects: '', 'engine-dir': '', 'read-chunk': String(1 << 20), 'sample-ms': '250', repeat: '1' };
+const DEFAULTS = {
+  input: '',
+  rules: 'mlr',
+  output: '/dev/null',
+  rejects: '',
+  'engine-dir': '',
+  'read-chunk': String(1 << 20),
+  'sample-ms': '250',
+  repeat: '1',
+};
 
 async function main() {
   const options = parseRunnerArgs(process.argv.slice(2), DEFAULTS);

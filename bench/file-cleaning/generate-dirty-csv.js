@@ -13,8 +13,45 @@
  */
 const fs = require('node:fs');
 
-const FIRST = ['anna', 'ben', 'chloé', 'david', 'emma', 'felix', 'greta', 'hugo', 'ida', 'jonas', 'karla', 'lukas', 'mia', 'noah', "o'neil", 'paul', 'ruth', 'sven', 'tara', 'ugo'];
-const LAST = ['müller', 'schmidt', 'smith', 'garcía', 'rossi', 'dubois', 'nowak', 'jensen', 'silva', 'kowalski', 'mcdonald', 'van dyke', 'ng', 'okafor', 'haddad'];
+const FIRST = [
+  'anna',
+  'ben',
+  'chloé',
+  'david',
+  'emma',
+  'felix',
+  'greta',
+  'hugo',
+  'ida',
+  'jonas',
+  'karla',
+  'lukas',
+  'mia',
+  'noah',
+  "o'neil",
+  'paul',
+  'ruth',
+  'sven',
+  'tara',
+  'ugo',
+];
+const LAST = [
+  'müller',
+  'schmidt',
+  'smith',
+  'garcía',
+  'rossi',
+  'dubois',
+  'nowak',
+  'jensen',
+  'silva',
+  'kowalski',
+  'mcdonald',
+  'van dyke',
+  'ng',
+  'okafor',
+  'haddad',
+];
 const CITIES = ['Berlin', 'Hamburg', 'München', 'Köln', 'Paris', 'Lyon', 'Milano', 'Roma', 'Madrid', 'Wien', 'Zürich', 'New York'];
 const DOMAINS = ['example.com', 'mail.example.org', 'corp.example.net', 'example.de'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -51,7 +51,13 @@ function chartSpecs(result) {
   const tools = result.settings.order;
   const domain = tools.map((t) => SHORT[t]);
   const range = tools.map((t) => COLORS[t]);
-  const color = { field: 'tool', type: 'nominal', sort: domain, scale: { domain, range }, legend: { orient: 'bottom', columns: 2, title: null, labelLimit: 400 } };
+  const color = {
+    field: 'tool',
+    type: 'nominal',
+    sort: domain,
+    scale: { domain, range },
+    legend: { orient: 'bottom', columns: 2, title: null, labelLimit: 400 },
+  };
 
   const throughput = [];
   const memory = [];
@@ -87,9 +93,19 @@ function chartSpecs(result) {
     ]) {
       r[key].perRound.forEach((value, i) => {
         if (value === null) return;
-        const pair = (result.runs ?? []).filter((x) => x.size === size && x.round === i + 1 && ['engine-mlr', key === 'engineVsMiller' ? 'miller' : 'duckdb'].includes(x.tool));
+        const pair = (result.runs ?? []).filter(
+          (x) => x.size === size && x.round === i + 1 && ['engine-mlr', key === 'engineVsMiller' ? 'miller' : 'duckdb'].includes(x.tool),
+        );
         const quiet = pair.length === 2 && pair.every(isQuietRun);
-        ratios.push({ size, what, round: i + 1, ratio: value, round_kind: quiet ? 'quiet round' : 'contended round', median: r[key].quietMedian, target: key === 'engineVsMiller' ? 3 : 0.5 });
+        ratios.push({
+          size,
+          what,
+          round: i + 1,
+          ratio: value,
+          round_kind: quiet ? 'quiet round' : 'contended round',
+          median: r[key].quietMedian,
+          target: key === 'engineVsMiller' ? 3 : 0.5,
+        });
       });
     }
   }
@@ -111,11 +127,21 @@ function chartSpecs(result) {
           width: 190,
           height: 220,
           layer: [
-            { mark: 'bar', encoding: { x: { field: 'tool', type: 'nominal', sort: domain, axis: null }, y: { field: 'mbps', type: 'quantitative', title: 'MB/s' }, color } },
-            { mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'tool', type: 'nominal', sort: domain }, y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
+            {
+              mark: 'bar',
+              encoding: { x: { field: 'tool', type: 'nominal', sort: domain, axis: null }, y: { field: 'mbps', type: 'quantitative', title: 'MB/s' }, color },
+            },
+            {
+              mark: { type: 'rule', color: 'black' },
+              encoding: { x: { field: 'tool', type: 'nominal', sort: domain }, y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } },
+            },
             {
               mark: { type: 'text', dy: -6, fontSize: 9 },
-              encoding: { x: { field: 'tool', type: 'nominal', sort: domain }, y: { field: 'max', type: 'quantitative' }, text: { field: 'mbps', type: 'quantitative', format: '.0f' } },
+              encoding: {
+                x: { field: 'tool', type: 'nominal', sort: domain },
+                y: { field: 'max', type: 'quantitative' },
+                text: { field: 'mbps', type: 'quantitative', format: '.0f' },
+              },
             },
           ],
         },
@@ -134,7 +160,13 @@ function chartSpecs(result) {
           {
             mark: { type: 'line', point: true },
             encoding: {
-              x: { field: 'mb', type: 'quantitative', scale: { type: 'log' }, title: 'input size, MB', axis: { values: memory.map((d) => d.mb).filter((v, i, a) => a.indexOf(v) === i) } },
+              x: {
+                field: 'mb',
+                type: 'quantitative',
+                scale: { type: 'log' },
+                title: 'input size, MB',
+                axis: { values: memory.map((d) => d.mb).filter((v, i, a) => a.indexOf(v) === i) },
+              },
               y: { field: 'rss', type: 'quantitative', scale: { type: 'log' }, title: 'peak RSS, MiB' },
               color,
             },
@@ -170,12 +202,19 @@ function chartSpecs(result) {
       : []),
     {
       file: 'cleaning-ratios.svg',
-      title: 'Per-round throughput ratios (quiet rounds: dots; contended: grey crosses), the quiet rounds\' median (tick) and the target (red rule)',
+      title: "Per-round throughput ratios (quiet rounds: dots; contended: grey crosses), the quiet rounds' median (tick) and the target (red rule)",
       spec: {
         ...base,
         title: 'Engine (Miller-equivalent rules) vs the peers, per round',
         data: { values: ratios },
-        facet: { row: { field: 'what', type: 'nominal', title: null, header: { labelAngle: 0, labelOrient: 'top', labelAlign: 'left', labelAnchor: 'start', labelFontWeight: 'bold' } } },
+        facet: {
+          row: {
+            field: 'what',
+            type: 'nominal',
+            title: null,
+            header: { labelAngle: 0, labelOrient: 'top', labelAlign: 'left', labelAnchor: 'start', labelFontWeight: 'bold' },
+          },
+        },
         spec: {
           width: 380,
           height: 60,
@@ -186,10 +225,18 @@ function chartSpecs(result) {
                 x: { field: 'ratio', type: 'quantitative', title: 'ratio of MB/s' },
                 y: { field: 'size', type: 'nominal', sort: sizes, title: null },
                 shape: { field: 'round_kind', type: 'nominal', title: null, scale: { domain: ['quiet round', 'contended round'], range: ['circle', 'cross'] } },
-                color: { field: 'round_kind', type: 'nominal', title: null, scale: { domain: ['quiet round', 'contended round'], range: ['#1f77b4', '#aaaaaa'] } },
+                color: {
+                  field: 'round_kind',
+                  type: 'nominal',
+                  title: null,
+                  scale: { domain: ['quiet round', 'contended round'], range: ['#1f77b4', '#aaaaaa'] },
+                },
               },
             },
-            { mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'size', type: 'nominal', sort: sizes } } },
+            {
+              mark: { type: 'tick', color: 'black', thickness: 2 },
+              encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'size', type: 'nominal', sort: sizes } },
+            },
             { mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { x: { field: 'target', type: 'quantitative' } } },
           ],
         },
@@ -213,7 +260,8 @@ function markdown(result, charts) {
     '',
   );
   lines.push('| input | bytes | generated in |', '|---|---:|---:|');
-  for (const input of result.inputs) lines.push(`| \`${input.file}\` | ${input.bytes.toLocaleString('en')} | ${input.cached ? 'cached' : `${fmt(input.generatedMs / 1000)} s`} |`);
+  for (const input of result.inputs)
+    lines.push(`| \`${input.file}\` | ${input.bytes.toLocaleString('en')} | ${input.cached ? 'cached' : `${fmt(input.generatedMs / 1000)} s`} |`);
   lines.push('');
 
   lines.push('### Throughput and memory', '');
@@ -273,7 +321,8 @@ function markdown(result, charts) {
     row('engine (BENCH_RULES) / Miller', r.engineFullVsMiller);
     row('engine (BENCH_RULES) / DuckDB', r.engineFullVsDuckdb);
     if (r.engineWarmVsMiller?.median != null) row('engine warm, in-process (Miller-equivalent) / Miller', r.engineWarmVsMiller);
-    if (r.engineVsMillerUntilKilled?.median != null) row('engine (Miller-equivalent) / Miller\'s rate until killed at the RSS cap (indicative)', r.engineVsMillerUntilKilled);
+    if (r.engineVsMillerUntilKilled?.median != null)
+      row("engine (Miller-equivalent) / Miller's rate until killed at the RSS cap (indicative)", r.engineVsMillerUntilKilled);
   }
   lines.push('');
 
@@ -295,7 +344,10 @@ function markdown(result, charts) {
         `Verdict: ${result.memory.criterion}.`,
       '',
     );
-    lines.push('| tool | max RSS 1st → 2nd half | RSS − ArrayBuffers 1st → 2nd half | V8 heap (committed) 1st → 2nd half | flat | status |', '|---|---:|---:|---:|---|---|');
+    lines.push(
+      '| tool | max RSS 1st → 2nd half | RSS − ArrayBuffers 1st → 2nd half | V8 heap (committed) 1st → 2nd half | flat | status |',
+      '|---|---:|---:|---:|---|---|',
+    );
     const pair = (a, b) => (a === null || a === undefined ? '–' : `${a} → ${b} MiB`);
     for (const [tool, e] of Object.entries(ot.series)) {
       lines.push(
@@ -318,18 +370,26 @@ function markdown(result, charts) {
       if (!p) return '–';
       return `${fmtMib(p.peakRssBytes)}${p.indexBytes ? ` (index ${fmtMib(p.indexBytes)})` : ''}${p.status !== 'ok' ? ` ${p.status}` : ''}`;
     });
-    const growth = a ? `${a.from} → ${a.to} (${a.inputGrowth}× the input): ${a.growthBytes >= 0 ? '+' : '−'}${fmtMib(Math.abs(a.growthBytes))} (${a.growthPct} %)` : '–';
+    const growth = a
+      ? `${a.from} → ${a.to} (${a.inputGrowth}× the input): ${a.growthBytes >= 0 ? '+' : '−'}${fmtMib(Math.abs(a.growthBytes))} (${a.growthPct} %)`
+      : '–';
     lines.push(`| ${NAMES[tool]} | ${cells.join(' | ')} | ${growth} |`);
   }
   lines.push('');
 
   for (const profile of result.profiles ?? []) {
     lines.push(`### Where the engine's time goes (\`--cpu-prof\`, rules ${profile.rules}, ${profile.input})`, '');
-    lines.push(`Profiled run: ${profile.run?.megabytesPerSecond ?? '–'} MB/s in-process (profiling costs a few %); busy ${profile.busyMs} ms of ${profile.wallMs} ms.`, '');
+    lines.push(
+      `Profiled run: ${profile.run?.megabytesPerSecond ?? '–'} MB/s in-process (profiling costs a few %); busy ${profile.busyMs} ms of ${profile.wallMs} ms.`,
+      '',
+    );
     lines.push('| self time by origin | % of busy |', '|---|---:|');
     for (const o of profile.byOrigin) lines.push(`| ${o.origin} | ${fmt(o.pctOfBusy)} |`);
     lines.push('', '| function | where | self ms | % of busy |', '|---|---|---:|---:|');
-    for (const f of profile.topFunctions) lines.push(`| \`\` ${cell(f.function)} \`\` | ${f.location.startsWith('engine/') ? `\`${f.location}\`` : f.location || f.origin} | ${f.selfMs} | ${fmt(f.pctOfBusy)} |`);
+    for (const f of profile.topFunctions)
+      lines.push(
+        `| \`\` ${cell(f.function)} \`\` | ${f.location.startsWith('engine/') ? `\`${f.location}\`` : f.location || f.origin} | ${f.selfMs} | ${fmt(f.pctOfBusy)} |`,
+      );
     lines.push('');
   }
 

@@ -59,7 +59,13 @@ const TOOLS = {
   'engine-trim': { label: 'Conveyor engine (trim + collapse, no dedupe)', kind: 'engine', rules: 'trim' },
   // Small files only: the same rules cleaned 3 times in one process; its MB/s is the 3rd run's,
   // in-process (as in the long-running worker: modules loaded, code optimised), not wall time.
-  'engine-warm': { label: 'Conveyor engine (Miller-equivalent rules), 3rd run in a warm process, in-process MB/s', kind: 'engine', rules: 'mlr', repeat: 3, maxBytes: 50 * MB },
+  'engine-warm': {
+    label: 'Conveyor engine (Miller-equivalent rules), 3rd run in a warm process, in-process MB/s',
+    kind: 'engine',
+    rules: 'mlr',
+    repeat: 3,
+    maxBytes: 50 * MB,
+  },
 };
 
 // ------------------------------------------------------------------ arguments
@@ -96,22 +102,54 @@ function parseArgs(argv) {
       return argv[++i];
     };
     switch (arg) {
-      case '--sizes': options.sizes = value(); break;
-      case '--full': options.full = true; break;
-      case '--rounds': options.rounds = Number(value()); break;
-      case '--big-rounds': options.bigRounds = Number(value()); break;
-      case '--seed': options.seed = Number(value()); break;
-      case '--tools': options.tools = value(); break;
-      case '--threads': options.threads = Number(value()); break;
-      case '--duckdb-memory': options.duckdbMemory = value(); break;
-      case '--rss-cap': options.rssCap = parseSize(value()); break;
-      case '--no-warmup': options.warmup = false; break;
-      case '--no-profile': options.profile = false; break;
-      case '--no-docs': options.docs = false; break;
-      case '--delete-data': options.deleteData = true; break;
-      case '--quiet': options.quiet = Number(value()); break;
-      case '--quiet-wait': options.quietWait = Number(value()); break;
-      case '--json': options.json = path.resolve(value()); break;
+      case '--sizes':
+        options.sizes = value();
+        break;
+      case '--full':
+        options.full = true;
+        break;
+      case '--rounds':
+        options.rounds = Number(value());
+        break;
+      case '--big-rounds':
+        options.bigRounds = Number(value());
+        break;
+      case '--seed':
+        options.seed = Number(value());
+        break;
+      case '--tools':
+        options.tools = value();
+        break;
+      case '--threads':
+        options.threads = Number(value());
+        break;
+      case '--duckdb-memory':
+        options.duckdbMemory = value();
+        break;
+      case '--rss-cap':
+        options.rssCap = parseSize(value());
+        break;
+      case '--no-warmup':
+        options.warmup = false;
+        break;
+      case '--no-profile':
+        options.profile = false;
+        break;
+      case '--no-docs':
+        options.docs = false;
+        break;
+      case '--delete-data':
+        options.deleteData = true;
+        break;
+      case '--quiet':
+        options.quiet = Number(value());
+        break;
+      case '--quiet-wait':
+        options.quietWait = Number(value());
+        break;
+      case '--json':
+        options.json = path.resolve(value());
+        break;
       case '--help':
       case '-h':
         process.stdout.write(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
@@ -122,8 +160,16 @@ function parseArgs(argv) {
     }
   }
   // The committed result goes with the committed docs: a --no-docs run must not replace it.
-  options.json ??= path.join(ROOT, 'bench', 'results', options.docs ? 'cleaning-latest.json' : `cleaning-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const labels = options.sizes.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  options.json ??= path.join(
+    ROOT,
+    'bench',
+    'results',
+    options.docs ? 'cleaning-latest.json' : `cleaning-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+  );
+  const labels = options.sizes
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
   if (options.full && !labels.includes('1GB')) labels.push('1GB');
   options.sizes = labels.map((label) => ({ label, bytes: parseSize(label) })).sort((a, b) => a.bytes - b.bytes);
   options.tools = options.tools.split(',').map((t) => t.trim());
@@ -265,7 +311,17 @@ function commandFor(tool, input, output, options) {
   if (spec.kind === 'duckdb') {
     return {
       command: process.execPath,
-      args: [path.join(HERE, 'duckdb-runner.js'), '--input', input, '--output', output, '--threads', String(options.threads), '--memory-limit', options.duckdbMemory],
+      args: [
+        path.join(HERE, 'duckdb-runner.js'),
+        '--input',
+        input,
+        '--output',
+        output,
+        '--threads',
+        String(options.threads),
+        '--memory-limit',
+        options.duckdbMemory,
+      ],
       json: true,
     };
   }
@@ -344,7 +400,11 @@ function measure(tool, input, output, options) {
       const [busyAfter] = cpuTimes();
       const timeText = fs.existsSync(timeFile) ? fs.readFileSync(timeFile, 'utf8') : '';
       fs.rmSync(timeFile, { force: true });
-      const timeLine = timeText.trim().split('\n').filter((l) => /^[\d.]+ \d+ [\d.]+ [\d.]+$/.test(l)).pop();
+      const timeLine = timeText
+        .trim()
+        .split('\n')
+        .filter((l) => /^[\d.]+ \d+ [\d.]+ [\d.]+$/.test(l))
+        .pop();
       const [, maxRssKb, userS, sysS] = timeLine ? timeLine.split(' ').map(Number) : [];
       let detail = null;
       if (json) {
@@ -388,7 +448,17 @@ function trimDetail(detail) {
 }
 
 async function countRecords(file) {
-  const out = await runQuiet(process.execPath, [path.join(HERE, 'duckdb-runner.js'), '--input', file, '--count', '1', '--threads', '2', '--memory-limit', '2GB']);
+  const out = await runQuiet(process.execPath, [
+    path.join(HERE, 'duckdb-runner.js'),
+    '--input',
+    file,
+    '--count',
+    '1',
+    '--threads',
+    '2',
+    '--memory-limit',
+    '2GB',
+  ]);
   return JSON.parse(out.trim().split('\n').pop()).records;
 }
 
@@ -656,7 +726,11 @@ async function main() {
         fs.rmSync(output, { force: true });
       }
       agreement[input.label] = counts;
-      log(`  records out: ${Object.entries(counts).map(([t, c]) => `${t} ${c.records}`).join(', ')}`);
+      log(
+        `  records out: ${Object.entries(counts)
+          .map(([t, c]) => `${t} ${c.records}`)
+          .join(', ')}`,
+      );
     }
     for (let r = 1; r <= rounds; r++) {
       const gate = await waitForQuiet(options.quiet, options.quietWait * 1000);
@@ -745,11 +819,16 @@ function printTable(result) {
     );
   }
   for (const [tool, e] of Object.entries(result.memory.overTime?.series ?? {})) {
-    if (e.plateau !== undefined) rows.push(`memory over time ${result.memory.overTime.size} ${tool}: RSS − ArrayBuffers ${e.firstHalfMaxRssLessArrayBuffersMiB} → ${e.secondHalfMaxRssLessArrayBuffersMiB} MiB (1st → 2nd half) ${e.plateau ? 'plateau' : 'still growing'}`);
+    if (e.plateau !== undefined)
+      rows.push(
+        `memory over time ${result.memory.overTime.size} ${tool}: RSS − ArrayBuffers ${e.firstHalfMaxRssLessArrayBuffersMiB} → ${e.secondHalfMaxRssLessArrayBuffersMiB} MiB (1st → 2nd half) ${e.plateau ? 'plateau' : 'still growing'}`,
+      );
   }
   for (const [tool, v] of Object.entries(result.memory.verdicts)) {
     const a = v.acrossSizes;
-    rows.push(`memory ${tool}: ${v.flat === null ? 'no plateau test' : v.flat ? 'flat' : 'NOT flat'}${a ? `; peak RSS − 1.5 × index ${a.from} → ${a.to}: ${a.growthBytes >= 0 ? '+' : '-'}${fmtBytes(Math.abs(a.growthBytes))} (${a.growthPct} %)` : ''}`);
+    rows.push(
+      `memory ${tool}: ${v.flat === null ? 'no plateau test' : v.flat ? 'flat' : 'NOT flat'}${a ? `; peak RSS − 1.5 × index ${a.from} → ${a.to}: ${a.growthBytes >= 0 ? '+' : '-'}${fmtBytes(Math.abs(a.growthBytes))} (${a.growthPct} %)` : ''}`,
+    );
   }
   process.stdout.write(`${rows.join('\n')}\n`);
 }

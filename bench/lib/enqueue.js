@@ -42,7 +42,16 @@ function bodyFor(kind, batchSize) {
 
 async function enqueuePhase(ctx) {
   const { run, stack, mode, log } = ctx;
-  const out = { settings: { connections: mode.connections, batchConnections: mode.batchConnections, batchSize: mode.batchSize, seconds: mode.enqueueSeconds, rounds: mode.reps, warmupSeconds: mode.warmupSeconds } };
+  const out = {
+    settings: {
+      connections: mode.connections,
+      batchConnections: mode.batchConnections,
+      batchSize: mode.batchSize,
+      seconds: mode.enqueueSeconds,
+      rounds: mode.reps,
+      warmupSeconds: mode.warmupSeconds,
+    },
+  };
   for (const kind of ['single', 'batch']) {
     const tasksPerRequest = kind === 'single' ? 1 : mode.batchSize;
     const path = kind === 'single' ? '/v1/tasks' : '/v1/tasks/batch';
@@ -66,16 +75,30 @@ async function enqueuePhase(ctx) {
           throw new Error(`${system} ${path}: ${result.non2xx} non-2xx answers and ${result.errors} errors; the numbers would be meaningless`);
         }
         runs[system].push(result);
-        log(`  enqueue ${kind.padEnd(6)} ${system.padEnd(8)} round ${round_ + 1}: ${result.requestsPerSec} req/s (${result.tasksPerSec} tasks/s), p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
+        log(
+          `  enqueue ${kind.padEnd(6)} ${system.padEnd(8)} round ${round_ + 1}: ${result.requestsPerSec} req/s (${result.tasksPerSec} tasks/s), p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
+        );
       }
     }
     const summary = {
       throughput: compare(runs.conveyor, runs.baseline, kind === 'single' ? 'requestsPerSec' : 'tasksPerSec'),
-      p50: compare(runs.conveyor.map((r) => ({ v: r.latencyMs.p50 })), runs.baseline.map((r) => ({ v: r.latencyMs.p50 })), 'v', { higherIsBetter: false }),
-      p99: compare(runs.conveyor.map((r) => ({ v: r.latencyMs.p99 })), runs.baseline.map((r) => ({ v: r.latencyMs.p99 })), 'v', { higherIsBetter: false }),
+      p50: compare(
+        runs.conveyor.map((r) => ({ v: r.latencyMs.p50 })),
+        runs.baseline.map((r) => ({ v: r.latencyMs.p50 })),
+        'v',
+        { higherIsBetter: false },
+      ),
+      p99: compare(
+        runs.conveyor.map((r) => ({ v: r.latencyMs.p99 })),
+        runs.baseline.map((r) => ({ v: r.latencyMs.p99 })),
+        'v',
+        { higherIsBetter: false },
+      ),
     };
     out[kind] = { path, tasksPerRequest, runs, summary };
-    log(`enqueue ${kind}: conveyor ${summary.throughput.conveyor} vs baseline ${summary.throughput.baseline} ${summary.throughput.metric} → ratio ${summary.throughput.ratio}`);
+    log(
+      `enqueue ${kind}: conveyor ${summary.throughput.conveyor} vs baseline ${summary.throughput.baseline} ${summary.throughput.metric} → ratio ${summary.throughput.ratio}`,
+    );
   }
   return out;
 }

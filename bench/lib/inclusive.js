@@ -36,7 +36,10 @@ if (require.main === module) {
   const { busy, totals } = inclusive(JSON.parse(fs.readFileSync(args[0], 'utf8')));
   const pattern = args[1] && !args[1].startsWith('--') ? new RegExp(args[1]) : null;
   const top = Number(args[args.indexOf('--top') + 1]) || 40;
-  const rows = [...totals].filter(([k]) => !pattern || pattern.test(k)).sort((a, b) => b[1] - a[1]).slice(0, top);
+  const rows = [...totals]
+    .filter(([k]) => !pattern || pattern.test(k))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top);
   for (const [key, micros] of rows) console.log(`${((micros / busy) * 100).toFixed(1).padStart(5)} %  ${key}`);
 }
 

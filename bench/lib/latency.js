@@ -107,7 +107,9 @@ async function latencyPhase(ctx, { rate, basis, concurrency }) {
       for (const system of SYSTEMS) {
         const result = await measure(ctx, system, rate, mode.latencySeconds);
         runs[system].push(result);
-        log(`  latency ${system.padEnd(8)} round ${round_ + 1} at ${rate}/s: p50 ${result.endToEndMs.p50} ms, p95 ${result.endToEndMs.p95} ms, p99 ${result.endToEndMs.p99} ms (${result.accepted}/${result.requested} accepted, ${result.missing} not completed)`);
+        log(
+          `  latency ${system.padEnd(8)} round ${round_ + 1} at ${rate}/s: p50 ${result.endToEndMs.p50} ms, p95 ${result.endToEndMs.p95} ms, p99 ${result.endToEndMs.p99} ms (${result.accepted}/${result.requested} accepted, ${result.missing} not completed)`,
+        );
       }
     }
     const pick = (system) => {
@@ -115,7 +117,17 @@ async function latencyPhase(ctx, { rate, basis, concurrency }) {
       const sorted = [...runs[system]].sort((a, b) => a.endToEndMs.p99 - b.endToEndMs.p99);
       return sorted[Math.floor((sorted.length - 1) / 2)];
     };
-    return { rate, basis, concurrency, seconds: mode.latencySeconds, rounds: mode.latencyReps, pinning: 'none', runs, conveyor: pick('conveyor'), baseline: pick('baseline') };
+    return {
+      rate,
+      basis,
+      concurrency,
+      seconds: mode.latencySeconds,
+      rounds: mode.latencyReps,
+      pinning: 'none',
+      runs,
+      conveyor: pick('conveyor'),
+      baseline: pick('baseline'),
+    };
   } finally {
     await Promise.all(workers.map((w) => w.record.stop()));
   }

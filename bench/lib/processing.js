@@ -126,7 +126,9 @@ async function processingPhase(ctx) {
           await sleep(200); // let the API's and Redis' work from filling settle
           const result = await drain(ctx, system, tasks, timeoutMs, pids[system]);
           runs[system].push(result);
-          log(`  processing ${procs}×c${String(concurrency).padEnd(3)} ${system.padEnd(8)} round ${round_ + 1}: ${result.tasksPerSec} tasks/s (${tasks} in ${result.seconds} s; worker CPU ${result.workerCpuUsPerTask} µs/task, ${result.workerCpuPct} % busy; db ${result.databaseCpuUsPerTask ?? '–'} µs/task; redis ${result.redisCpuUsPerTask ?? '–'} µs/task)`);
+          log(
+            `  processing ${procs}×c${String(concurrency).padEnd(3)} ${system.padEnd(8)} round ${round_ + 1}: ${result.tasksPerSec} tasks/s (${tasks} in ${result.seconds} s; worker CPU ${result.workerCpuUsPerTask} µs/task, ${result.workerCpuPct} % busy; db ${result.databaseCpuUsPerTask ?? '–'} µs/task; redis ${result.redisCpuUsPerTask ?? '–'} µs/task)`,
+          );
         }
       }
       const summary = compare(runs.conveyor, runs.baseline, 'tasksPerSec');
@@ -134,7 +136,9 @@ async function processingPhase(ctx) {
       const busy = compare(runs.conveyor, runs.baseline, 'workerCpuPct', { higherIsBetter: false });
       rss.afterRounds = { conveyor: rssMb(pids.conveyor[0]), baseline: rssMb(pids.baseline[0]) };
       results.push({ procs, concurrency, tasks, runs, summary, workerCpuUsPerTask: cpu, workerCpuPct: busy, workerRssMb: rss });
-      log(`processing ${procs} process(es) × concurrency ${concurrency}: conveyor ${summary.conveyor} vs raw ${summary.baseline} tasks/s → ratio ${summary.ratio}`);
+      log(
+        `processing ${procs} process(es) × concurrency ${concurrency}: conveyor ${summary.conveyor} vs raw ${summary.baseline} tasks/s → ratio ${summary.ratio}`,
+      );
     } finally {
       await Promise.all(workers.map((w) => w.record.stop()));
     }
@@ -146,7 +150,15 @@ async function processingPhase(ctx) {
   if ((ledger.completed ?? 0) !== expected || Object.keys(ledger).some((status) => status !== 'completed')) {
     throw new Error(`ledger after processing: ${JSON.stringify(ledger)}, expected ${expected} completed`);
   }
-  return { settings: { rounds: mode.reps, warmupTasks: mode.warmupTasks, pinning: CPU.server === undefined ? 'none' : '1 process: CPU 0; 2 processes: CPU 0 and CPU 1' }, ledgerCheck: { completed: ledger.completed, expected }, configs: results };
+  return {
+    settings: {
+      rounds: mode.reps,
+      warmupTasks: mode.warmupTasks,
+      pinning: CPU.server === undefined ? 'none' : '1 process: CPU 0; 2 processes: CPU 0 and CPU 1',
+    },
+    ledgerCheck: { completed: ledger.completed, expected },
+    configs: results,
+  };
 }
 
 module.exports = { processingPhase, fill, drain };

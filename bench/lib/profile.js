@@ -65,7 +65,11 @@ async function profilePhase(ctx, outDir, stamp) {
     await control(workerProfile.port, 'start');
     const result = await drain(ctx, 'conveyor', mode.profileTasks, 300_000);
     await control(workerProfile.port, 'stop');
-    out.worker = { file: path.relative(process.cwd(), workerProfile.file), load: `${result.tasksPerSec} tasks/s at concurrency ${mode.profileConcurrency}`, ...summarise(JSON.parse(fs.readFileSync(workerProfile.file, 'utf8'))) };
+    out.worker = {
+      file: path.relative(process.cwd(), workerProfile.file),
+      load: `${result.tasksPerSec} tasks/s at concurrency ${mode.profileConcurrency}`,
+      ...summarise(JSON.parse(fs.readFileSync(workerProfile.file, 'utf8'))),
+    };
     log(`profile: worker ${out.worker.load}; busy ${out.worker.busyMs} ms; ${workerProfile.file}`);
   } finally {
     await worker.record.stop();

@@ -16,9 +16,23 @@ const TARGETS = { enqueue: 0.6, processing: 0.8, latencyP99Ms: 20 };
 function checkTargets(results) {
   const targets = [];
   const single = results.enqueue?.single?.summary.throughput;
-  if (single) targets.push({ name: 'enqueue POST /v1/tasks vs bare Fastify + queue.add', short: 'enqueue, one task per request', target: `≥ ${TARGETS.enqueue}×`, actual: `${single.ratio}×`, met: single.ratio >= TARGETS.enqueue });
+  if (single)
+    targets.push({
+      name: 'enqueue POST /v1/tasks vs bare Fastify + queue.add',
+      short: 'enqueue, one task per request',
+      target: `≥ ${TARGETS.enqueue}×`,
+      actual: `${single.ratio}×`,
+      met: single.ratio >= TARGETS.enqueue,
+    });
   const batch = results.enqueue?.batch?.summary.throughput;
-  if (batch) targets.push({ name: 'enqueue POST /v1/tasks/batch vs addBulk', short: `enqueue, batches of ${results.enqueue.batch.tasksPerRequest}`, target: `≥ ${TARGETS.enqueue}×`, actual: `${batch.ratio}×`, met: batch.ratio >= TARGETS.enqueue });
+  if (batch)
+    targets.push({
+      name: 'enqueue POST /v1/tasks/batch vs addBulk',
+      short: `enqueue, batches of ${results.enqueue.batch.tasksPerRequest}`,
+      target: `≥ ${TARGETS.enqueue}×`,
+      actual: `${batch.ratio}×`,
+      met: batch.ratio >= TARGETS.enqueue,
+    });
   for (const config of results.processing?.configs ?? []) {
     targets.push({
       name: `processing ${config.procs} process${config.procs > 1 ? 'es' : ''} × concurrency ${config.concurrency} vs raw BullMQ`,
@@ -29,7 +43,13 @@ function checkTargets(results) {
     });
   }
   const p99 = results.latency?.conveyor?.endToEndMs.p99;
-  if (p99 !== undefined) targets.push({ name: `end-to-end p99 at ${results.latency.rate} tasks/s`, target: `≤ ${TARGETS.latencyP99Ms} ms`, actual: `${p99} ms`, met: p99 <= TARGETS.latencyP99Ms });
+  if (p99 !== undefined)
+    targets.push({
+      name: `end-to-end p99 at ${results.latency.rate} tasks/s`,
+      target: `≤ ${TARGETS.latencyP99Ms} ms`,
+      actual: `${p99} ms`,
+      met: p99 <= TARGETS.latencyP99Ms,
+    });
   return targets;
 }
 
@@ -37,37 +57,70 @@ const fmt = (value, digits = 0) =>
   typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–';
 
 function table(header, rows) {
-  return [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 }
 
 function markdown(results, charts) {
   const env = results.environment;
   const out = [];
-  out.push(`Run: **${results.mode}** mode, ${results.startedAt.replace('T', ' ').slice(0, 16)} UTC, ${fmt(results.durationSec)} s, ledger on **${env.database.dialect}**, \`LOG_LEVEL=${results.settings.logLevel}\`.`);
+  out.push(
+    `Run: **${results.mode}** mode, ${results.startedAt.replace('T', ' ').slice(0, 16)} UTC, ${fmt(results.durationSec)} s, ledger on **${env.database.dialect}**, \`LOG_LEVEL=${results.settings.logLevel}\`.`,
+  );
   out.push('');
   out.push('### Targets');
   out.push('');
-  out.push(table(['what', 'target', 'measured', ''], results.targets.map((t) => [t.name, t.target, t.actual, t.met ? 'met' : '**missed**'])));
+  out.push(
+    table(
+      ['what', 'target', 'measured', ''],
+      results.targets.map((t) => [t.name, t.target, t.actual, t.met ? 'met' : '**missed**']),
+    ),
+  );
   if (results.enqueue) {
     const e = results.enqueue;
     out.push('', '### Enqueue', '');
-    out.push(`autocannon, ${e.settings.connections} connections (batch: ${e.settings.batchConnections}, ${e.settings.batchSize} tasks per request), ${e.settings.rounds} interleaved rounds of ${e.settings.seconds} s after a ${e.settings.warmupSeconds} s warm-up each; medians; ratio = median of the per-round ratios.`, '');
+    out.push(
+      `autocannon, ${e.settings.connections} connections (batch: ${e.settings.batchConnections}, ${e.settings.batchSize} tasks per request), ${e.settings.rounds} interleaved rounds of ${e.settings.seconds} s after a ${e.settings.warmupSeconds} s warm-up each; medians; ratio = median of the per-round ratios.`,
+      '',
+    );
     const rows = [];
     for (const kind of ['single', 'batch']) {
       const s = e[kind].summary;
       const unit = kind === 'single' ? 'req/s' : 'tasks/s';
-      rows.push([`\`POST ${e[kind].path}\` (${unit})`, fmt(s.throughput.conveyor), fmt(s.throughput.baseline), `**${fmt(s.throughput.ratio, 2)}×**`, `${fmt(s.p50.conveyor)} / ${fmt(s.p99.conveyor)}`, `${fmt(s.p50.baseline)} / ${fmt(s.p99.baseline)}`]);
+      rows.push([
+        `\`POST ${e[kind].path}\` (${unit})`,
+        fmt(s.throughput.conveyor),
+        fmt(s.throughput.baseline),
+        `**${fmt(s.throughput.ratio, 2)}×**`,
+        `${fmt(s.p50.conveyor)} / ${fmt(s.p99.conveyor)}`,
+        `${fmt(s.p50.baseline)} / ${fmt(s.p99.baseline)}`,
+      ]);
     }
     out.push(table(['endpoint', 'Conveyor', 'baseline', 'ratio', 'Conveyor p50 / p99 ms', 'baseline p50 / p99 ms'], rows));
-    out.push('', 'Baseline: bare Fastify 5 + one BullMQ `Queue` doing `queue.add` / `addBulk` with the same job options (priority, attempts, backoff, retention), no Nest, no auth, no ledger.');
+    out.push(
+      '',
+      'Baseline: bare Fastify 5 + one BullMQ `Queue` doing `queue.add` / `addBulk` with the same job options (priority, attempts, backoff, retention), no Nest, no auth, no ledger.',
+    );
   }
   if (results.processing) {
     const p = results.processing;
     out.push('', '### Processing', '');
-    out.push(`Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor.`, '');
+    out.push(
+      `Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor.`,
+      '',
+    );
     out.push(
       table(
-        ['processes × concurrency', 'tasks per round', 'Conveyor tasks/s', 'raw BullMQ tasks/s', 'ratio', 'worker CPU µs/task (Conveyor / raw)', 'worker busy % (Conveyor / raw)'],
+        [
+          'processes × concurrency',
+          'tasks per round',
+          'Conveyor tasks/s',
+          'raw BullMQ tasks/s',
+          'ratio',
+          'worker CPU µs/task (Conveyor / raw)',
+          'worker busy % (Conveyor / raw)',
+        ],
         p.configs.map((c) => [
           `${c.procs} × ${c.concurrency}`,
           fmt(c.tasks),
@@ -79,15 +132,38 @@ function markdown(results, charts) {
         ]),
       ),
     );
-    out.push('', 'Worker busy % = the worker processes\' CPU time over the drain\'s wall time (per process): well below 100 % means the worker waits (on Redis or on the ledger), not computes.');
+    out.push(
+      '',
+      "Worker busy % = the worker processes' CPU time over the drain's wall time (per process): well below 100 % means the worker waits (on Redis or on the ledger), not computes.",
+    );
   }
   if (results.latency) {
     const l = results.latency;
     out.push('', '### End-to-end latency', '');
-    out.push(`Open-loop \`POST /v1/tasks\` at **${fmt(l.rate)} tasks/s** for ${l.seconds} s (${l.basis}); one worker at concurrency ${l.concurrency}; latency = job completed in Redis − scheduled send time; processes unpinned.`, '');
-    const row = (name, r) => [name, fmt(r.endToEndMs.p50, 1), fmt(r.endToEndMs.p95, 1), fmt(r.endToEndMs.p99, 1), fmt(r.enqueueAckMs.p50, 1), fmt(r.enqueueAckMs.p99, 1), `${fmt(r.accepted)} / ${fmt(r.requested)}`];
-    out.push(table(['system', 'p50 ms', 'p95 ms', 'p99 ms', 'enqueue answer p50 ms', 'enqueue answer p99 ms', 'completed / sent'], [row('Conveyor', l.conveyor), row('raw BullMQ (baseline API + worker)', l.baseline)]));
-    if (l.conveyor.ledgerMs) out.push('', `Ledger view (\`finished_at − created_at\`, Conveyor only): p50 ${fmt(l.conveyor.ledgerMs.p50, 1)} ms, p95 ${fmt(l.conveyor.ledgerMs.p95, 1)} ms, p99 ${fmt(l.conveyor.ledgerMs.p99, 1)} ms.`);
+    out.push(
+      `Open-loop \`POST /v1/tasks\` at **${fmt(l.rate)} tasks/s** for ${l.seconds} s (${l.basis}); one worker at concurrency ${l.concurrency}; latency = job completed in Redis − scheduled send time; processes unpinned.`,
+      '',
+    );
+    const row = (name, r) => [
+      name,
+      fmt(r.endToEndMs.p50, 1),
+      fmt(r.endToEndMs.p95, 1),
+      fmt(r.endToEndMs.p99, 1),
+      fmt(r.enqueueAckMs.p50, 1),
+      fmt(r.enqueueAckMs.p99, 1),
+      `${fmt(r.accepted)} / ${fmt(r.requested)}`,
+    ];
+    out.push(
+      table(
+        ['system', 'p50 ms', 'p95 ms', 'p99 ms', 'enqueue answer p50 ms', 'enqueue answer p99 ms', 'completed / sent'],
+        [row('Conveyor', l.conveyor), row('raw BullMQ (baseline API + worker)', l.baseline)],
+      ),
+    );
+    if (l.conveyor.ledgerMs)
+      out.push(
+        '',
+        `Ledger view (\`finished_at − created_at\`, Conveyor only): p50 ${fmt(l.conveyor.ledgerMs.p50, 1)} ms, p95 ${fmt(l.conveyor.ledgerMs.p95, 1)} ms, p99 ${fmt(l.conveyor.ledgerMs.p99, 1)} ms.`,
+      );
   }
   if (results.profile) {
     out.push('', '### CPU profile (top self time)', '');
@@ -95,8 +171,19 @@ function markdown(results, charts) {
     for (const side of ['api', 'apiBatch', 'worker']) {
       const prof = results.profile[side];
       if (!prof) continue;
-      out.push(`**${titles[side]}** under ${prof.load}: by origin ${prof.byOrigin.slice(0, 6).map((o) => `${o.origin} ${o.pctOfBusy} %`).join(', ')}.`, '');
-      out.push(table(['function', 'where', '% of busy'], prof.topFunctions.slice(0, 10).map((f) => [`\`${f.function}\``, `\`${f.location}\``, fmt(f.pctOfBusy, 1)])));
+      out.push(
+        `**${titles[side]}** under ${prof.load}: by origin ${prof.byOrigin
+          .slice(0, 6)
+          .map((o) => `${o.origin} ${o.pctOfBusy} %`)
+          .join(', ')}.`,
+        '',
+      );
+      out.push(
+        table(
+          ['function', 'where', '% of busy'],
+          prof.topFunctions.slice(0, 10).map((f) => [`\`${f.function}\``, `\`${f.location}\``, fmt(f.pctOfBusy, 1)]),
+        ),
+      );
       out.push('');
     }
   }
@@ -106,9 +193,20 @@ function markdown(results, charts) {
   }
   out.push('', '### Environment', '');
   const m = env.machine;
-  out.push(`${m.cores} cores (${m.model}), ${m.memoryGb} GB, ${m.platform}; load average ${m.loadAverageAtStart.join(' / ')} at start, ${(m.loadAverageAtEnd ?? []).join(' / ')} at end (other engineers' tests share the machine).`);
-  out.push(`Node ${env.node}, Redis ${env.redis}, ${env.database.version?.split(' on ')[0] ?? env.database.dialect}; ${Object.entries(env.packages).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(', ')}; git ${env.git.commit}${env.git.dirty ? ' (uncommitted changes)' : ''}.`);
-  out.push(`Pinning: ${Object.entries(results.pinning).map(([k, v]) => `${k} ${v}`).join('; ')}.`);
+  out.push(
+    `${m.cores} cores (${m.model}), ${m.memoryGb} GB, ${m.platform}; load average ${m.loadAverageAtStart.join(' / ')} at start, ${(m.loadAverageAtEnd ?? []).join(' / ')} at end (other engineers' tests share the machine).`,
+  );
+  out.push(
+    `Node ${env.node}, Redis ${env.redis}, ${env.database.version?.split(' on ')[0] ?? env.database.dialect}; ${Object.entries(env.packages)
+      .filter(([, v]) => v)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; git ${env.git.commit}${env.git.dirty ? ' (uncommitted changes)' : ''}.`,
+  );
+  out.push(
+    `Pinning: ${Object.entries(results.pinning)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}.`,
+  );
   return out.join('\n');
 }
 
@@ -131,7 +229,12 @@ function chartSpecs(results) {
         title: 'Enqueue: tasks/s (median), Conveyor vs bare Fastify + BullMQ',
         data: { values },
         mark: 'bar',
-        encoding: { y: { field: 'endpoint', type: 'nominal', title: null }, yOffset: { field: 'system' }, x: { field: 'tasks', type: 'quantitative', title: 'tasks/s' }, color },
+        encoding: {
+          y: { field: 'endpoint', type: 'nominal', title: null },
+          yOffset: { field: 'system' },
+          x: { field: 'tasks', type: 'quantitative', title: 'tasks/s' },
+          color,
+        },
       },
     });
   }
@@ -159,7 +262,10 @@ function chartSpecs(results) {
   }
   if (results.latency) {
     const values = [];
-    for (const [system, r] of [['Conveyor', results.latency.conveyor], ['baseline', results.latency.baseline]]) {
+    for (const [system, r] of [
+      ['Conveyor', results.latency.conveyor],
+      ['baseline', results.latency.baseline],
+    ]) {
       for (const q of ['p50', 'p95', 'p99']) values.push({ percentile: q, system, ms: r.endToEndMs[q] });
     }
     specs.push({
@@ -170,13 +276,27 @@ function chartSpecs(results) {
         title: `Enqueue → completed at ${results.latency.rate} tasks/s (ms)`,
         data: { values },
         layer: [
-          { mark: 'bar', encoding: { x: { field: 'percentile', type: 'ordinal', title: null, axis: { labelAngle: 0 } }, xOffset: { field: 'system' }, y: { field: 'ms', type: 'quantitative', title: 'ms' }, color } },
+          {
+            mark: 'bar',
+            encoding: {
+              x: { field: 'percentile', type: 'ordinal', title: null, axis: { labelAngle: 0 } },
+              xOffset: { field: 'system' },
+              y: { field: 'ms', type: 'quantitative', title: 'ms' },
+              color,
+            },
+          },
           { mark: { type: 'rule', color: '#d62728', strokeDash: [4, 3] }, encoding: { y: { datum: TARGETS.latencyP99Ms } } },
         ],
       },
     });
   }
-  const ratios = (results.targets ?? []).filter((t) => t.actual.endsWith('×')).map((t) => ({ what: t.short ?? t.name.replace(/ vs .*$/, ''), ratio: Number(t.actual.replace('×', '')), target: Number(t.target.replace(/[^\d.]/g, '')) }));
+  const ratios = (results.targets ?? [])
+    .filter((t) => t.actual.endsWith('×'))
+    .map((t) => ({
+      what: t.short ?? t.name.replace(/ vs .*$/, ''),
+      ratio: Number(t.actual.replace('×', '')),
+      target: Number(t.target.replace(/[^\d.]/g, '')),
+    }));
   if (ratios.length > 0) {
     specs.push({
       file: 'bench-ratios.svg',
@@ -187,8 +307,18 @@ function chartSpecs(results) {
         title: 'Conveyor ÷ baseline (1 = as fast as raw BullMQ; ticks = targets)',
         data: { values: ratios },
         layer: [
-          { mark: 'bar', encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null, axis: { labelLimit: 260 } }, x: { field: 'ratio', type: 'quantitative', title: 'ratio', scale: { domain: [0, 1.2] } }, color: { condition: { test: 'datum.ratio >= datum.target', value: '#54a24b' }, value: '#e45756' } } },
-          { mark: { type: 'tick', color: 'black', thickness: 2 }, encoding: { y: { field: 'what', type: 'nominal', sort: null }, x: { field: 'target', type: 'quantitative' } } },
+          {
+            mark: 'bar',
+            encoding: {
+              y: { field: 'what', type: 'nominal', sort: null, title: null, axis: { labelLimit: 260 } },
+              x: { field: 'ratio', type: 'quantitative', title: 'ratio', scale: { domain: [0, 1.2] } },
+              color: { condition: { test: 'datum.ratio >= datum.target', value: '#54a24b' }, value: '#e45756' },
+            },
+          },
+          {
+            mark: { type: 'tick', color: 'black', thickness: 2 },
+            encoding: { y: { field: 'what', type: 'nominal', sort: null }, x: { field: 'target', type: 'quantitative' } },
+          },
         ],
       },
     });
@@ -198,7 +328,15 @@ function chartSpecs(results) {
 
 async function writeReport(results, { root }) {
   const charts = chartSpecs(results);
-  return writeGeneratedPage({ docsDir: path.join(root, 'docs'), page: 'benchmarks.md', title: 'Benchmarks', begin: BEGIN, end: END, charts, generated: markdown(results, charts) });
+  return writeGeneratedPage({
+    docsDir: path.join(root, 'docs'),
+    page: 'benchmarks.md',
+    title: 'Benchmarks',
+    begin: BEGIN,
+    end: END,
+    charts,
+    generated: markdown(results, charts),
+  });
 }
 
 module.exports = { checkTargets, writeReport, markdown, chartSpecs, TARGETS };

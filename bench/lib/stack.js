@@ -8,19 +8,7 @@
  */
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const {
-  APP_ENTRY,
-  CAN_PIN,
-  HOST,
-  REDIS_URL,
-  freePort,
-  redisOptions,
-  registerPrefix,
-  createDatabase,
-  uniqueName,
-  waitReady,
-  waitForLine,
-} = require('./infra');
+const { APP_ENTRY, CAN_PIN, HOST, REDIS_URL, freePort, redisOptions, registerPrefix, createDatabase, uniqueName, waitReady, waitForLine } = require('./infra');
 const { QUEUE } = require('./baseline-job');
 
 const PROFILE_HOOK = path.join(__dirname, 'cpu-profile-hook.js');

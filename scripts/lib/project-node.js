@@ -16,7 +16,10 @@ const LOCAL_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
 const INSTALLED_LOCK_HASH = path.join(ROOT, 'node_modules', '.conveyor-lock-sha256');
 
 function lockHash() {
-  return require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'package-lock.json'))).digest('hex');
+  return require('node:crypto')
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(ROOT, 'package-lock.json')))
+    .digest('hex');
 }
 
 /** Records which lockfile node_modules matches (after npm ci/install and after fix-lockfile). */

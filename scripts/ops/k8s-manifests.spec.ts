@@ -24,7 +24,10 @@ const envValue = (manifest: Manifest, name: string) => container(manifest).env?.
 const portNumber = (manifest: Manifest, port: string | number) =>
   typeof port === 'number' ? port : container(manifest).ports.find((p: { name: string }) => p.name === port)?.containerPort;
 const kustomize = (dir: string) => {
-  for (const [command, args] of [['kubectl', ['kustomize', dir]], ['kustomize', ['build', dir]]] as const) {
+  for (const [command, args] of [
+    ['kubectl', ['kustomize', dir]],
+    ['kustomize', ['build', dir]],
+  ] as const) {
     const result = spawnSync(command, [...args], { cwd: ROOT, encoding: 'utf8' });
     if (result.error) continue; // not installed
     if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr}`);
@@ -138,7 +141,11 @@ describe('k8s/ manifests', () => {
 
   it('runs every pod as the image’s non-root user, without privilege escalation, on a read-only root', () => {
     const user = readDockerfile('Dockerfile.worker').stages.at(-1)!;
-    const imageUser = Number(flattenStage(readDockerfile('Dockerfile.worker'), user).findLast((i) => i.keyword === 'USER')!.args.split(':')[0]);
+    const imageUser = Number(
+      flattenStage(readDockerfile('Dockerfile.worker'), user)
+        .findLast((i) => i.keyword === 'USER')!
+        .args.split(':')[0],
+    );
     for (const workload of [one('Deployment', 'conveyor-api'), one('Deployment', 'conveyor-worker'), one('Job', 'conveyor-migrate')]) {
       const pod = workload.spec.template.spec;
       expect({ name: workload.metadata.name, runAsNonRoot: pod.securityContext.runAsNonRoot, runAsUser: pod.securityContext.runAsUser }).toEqual({
@@ -146,7 +153,11 @@ describe('k8s/ manifests', () => {
         runAsNonRoot: true,
         runAsUser: imageUser,
       });
-      expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+      expect(pod.containers[0].securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
       // the only writable places are volumes
       expect(pod.containers[0].volumeMounts?.map((m: { mountPath: string }) => m.mountPath) ?? []).toEqual(
         workload.kind === 'Job' ? [] : ['/app/data/storage', '/tmp'],
@@ -222,7 +233,9 @@ describe('k8s kustomizations', () => {
     const keda = kustomize('k8s/keda')!;
     expect(base.map((m) => `${m.kind}/${m.metadata.name}`)).not.toContain('ScaledObject/conveyor-worker');
     expect(keda.map((m) => `${m.kind}/${m.metadata.name}`)).toContain('ScaledObject/conveyor-worker');
-    for (const m of [...base, ...keda]) if (m.kind !== 'Namespace') expect({ m: `${m.kind}/${m.metadata.name}`, ns: m.metadata.namespace }).toEqual({ m: `${m.kind}/${m.metadata.name}`, ns: 'conveyor' });
+    for (const m of [...base, ...keda])
+      if (m.kind !== 'Namespace')
+        expect({ m: `${m.kind}/${m.metadata.name}`, ns: m.metadata.namespace }).toEqual({ m: `${m.kind}/${m.metadata.name}`, ns: 'conveyor' });
     // KEDA owns the worker count in the overlay; the base keeps a fixed one
     expect(base.find((m) => m.kind === 'Deployment' && m.metadata.name === 'conveyor-worker')!.spec.replicas).toBeGreaterThanOrEqual(1);
     expect(keda.find((m) => m.kind === 'Deployment' && m.metadata.name === 'conveyor-worker')!.spec.replicas).toBeUndefined();

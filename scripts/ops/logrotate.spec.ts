@@ -16,7 +16,8 @@ const available = !logrotate.error && logrotate.status === 0;
 describe('scripts/logrotate.conf', () => {
   it('rotates every *.log of the default logs directory with copytruncate, compression and retention', () => {
     expect(CONF).toMatch(/^\/opt\/conveyor\/logs\/\*\.log \{$/m);
-    for (const directive of ['copytruncate', 'compress', 'delaycompress', 'missingok', 'notifempty']) expect(CONF).toMatch(new RegExp(`^\\s+${directive}$`, 'm'));
+    for (const directive of ['copytruncate', 'compress', 'delaycompress', 'missingok', 'notifempty'])
+      expect(CONF).toMatch(new RegExp(`^\\s+${directive}$`, 'm'));
     expect(CONF).toMatch(/^\s+rotate \d+$/m);
     expect(CONF).toMatch(/^\s+maxsize \d+[kMG]?$/m);
     // the default directories of both writers are <project>/logs, which the install line rewrites
@@ -57,7 +58,9 @@ describe('scripts/logrotate.conf', () => {
       await new Promise((resolve) => setTimeout(resolve, 1100)); // a new date extension (seconds)
       const second = spawnSync('logrotate', ['-f', '-s', state, conf], { encoding: 'utf8' });
       expect(second.status).toBe(0);
-      const after = readdirSync(logs).filter((f) => f.startsWith('worker.log-')).sort();
+      const after = readdirSync(logs)
+        .filter((f) => f.startsWith('worker.log-'))
+        .sort();
       expect(after).toHaveLength(2);
       expect(after.filter((f) => f.endsWith('.gz'))).toHaveLength(1); // delaycompress: the older one
       expect(statSync(log).size).toBeLessThan(32 * 1024);

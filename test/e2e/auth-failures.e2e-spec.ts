@@ -63,7 +63,8 @@ describe('failed authentications per address', () => {
   });
 
   it('counts the address a trusted proxy names, each on its own', async () => {
-    const from = (address: string, key: string) => http(proxyUrl, 'GET', '/v1/tasks', undefined, { authorization: `Bearer ${key}`, 'x-forwarded-for': address });
+    const from = (address: string, key: string) =>
+      http(proxyUrl, 'GET', '/v1/tasks', undefined, { authorization: `Bearer ${key}`, 'x-forwarded-for': address });
     const statuses: number[] = [];
     for (let i = 0; i < LIMIT + 1; i += 1) statuses.push((await from('203.0.113.7', unknownKey(5))).status);
     expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
@@ -73,7 +74,8 @@ describe('failed authentications per address', () => {
 
   it('looks an unknown key up again only after the short negative-cache TTL', async () => {
     const lookups = await unknownKeyLookups(proxyUrl);
-    const attempt = (address: string) => http(proxyUrl, 'GET', '/v1/tasks', undefined, { authorization: `Bearer ${unknownKey(6)}`, 'x-forwarded-for': address });
+    const attempt = (address: string) =>
+      http(proxyUrl, 'GET', '/v1/tasks', undefined, { authorization: `Bearer ${unknownKey(6)}`, 'x-forwarded-for': address });
     expect((await attempt('203.0.113.20')).status).toBe(401);
     expect((await attempt('203.0.113.21')).status).toBe(401);
     expect(await unknownKeyLookups(proxyUrl)).toBe(lookups + 1);
@@ -87,7 +89,9 @@ describe('failed authentications per address', () => {
     expect((await http(proxyUrl, 'GET', '/admin/queues', undefined, { authorization: basic(TEST_ADMIN_KEY) })).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < LIMIT + 1; i += 1) {
-      statuses.push((await http(proxyUrl, 'GET', '/admin/queues', undefined, { authorization: basic(unknownKey(7)), 'x-forwarded-for': '203.0.113.30' })).status);
+      statuses.push(
+        (await http(proxyUrl, 'GET', '/admin/queues', undefined, { authorization: basic(unknownKey(7)), 'x-forwarded-for': '203.0.113.30' })).status,
+      );
     }
     expect(statuses).toEqual([...Array(LIMIT).fill(401), 429]);
   });

@@ -14,8 +14,11 @@ const ROOT = resolve(__dirname, '..', '..');
 
 function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((done) => {
-    const child = execFile(process.execPath, [join(ROOT, 'bench/run.js'), ...args], { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) =>
-      done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
+    const child = execFile(
+      process.execPath,
+      [join(ROOT, 'bench/run.js'), ...args],
+      { cwd: ROOT, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
     );
     child.stdin?.end();
   });

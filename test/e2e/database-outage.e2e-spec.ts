@@ -76,7 +76,13 @@ describe('database outage', () => {
       responses = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
           timed(() =>
-            http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {}, tags: ['while-frozen'] }, i % 2 ? { 'idempotency-key': `frozen-${i}` } : {}),
+            http(
+              stack.apiUrl,
+              'POST',
+              '/v1/tasks',
+              { type: 'system.noop', payload: {}, tags: ['while-frozen'] },
+              i % 2 ? { 'idempotency-key': `frozen-${i}` } : {},
+            ),
           ),
         ),
       );

@@ -19,14 +19,18 @@ describe('dev launcher (npm run dev) with the embedded database', () => {
 
   it('starts API + worker on PGlite and runs system.sleep to completion, then stops cleanly on Ctrl-C', async () => {
     const [api, worker, pg] = [await freePort(), await freePort(), await freePort()];
-    const launcher = startProcess(join(__dirname, '..', '..', 'scripts', 'dev.js'), {
-      DEV_DATA_DIR: dataDir,
-      PORT: String(api),
-      WORKER_HEALTH_PORT: String(worker),
-      EMBEDDED_PG_PORT: String(pg),
-      QUEUE_PREFIX: prefix,
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    }, ['--no-build']);
+    const launcher = startProcess(
+      join(__dirname, '..', '..', 'scripts', 'dev.js'),
+      {
+        DEV_DATA_DIR: dataDir,
+        PORT: String(api),
+        WORKER_HEALTH_PORT: String(worker),
+        EMBEDDED_PG_PORT: String(pg),
+        QUEUE_PREFIX: prefix,
+        REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      },
+      ['--no-build'],
+    );
     try {
       await waitFor(() => launcher.output().includes('Conveyor is running'), { timeoutMs: 60_000, what: `the banner\n${launcher.output()}` });
       expect(launcher.output()).toMatch(/embedded PostgreSQL \(PGlite\)/);

@@ -90,7 +90,10 @@ describe('file cleaning end to end', () => {
     const form = new FormData();
     form.append('file', new Blob([big], { type: 'text/csv' }), 'big.csv');
     const uploaded = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: auth })).json()) as { id: string };
-    const { body: task } = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.clean', payload: { fileId: uploaded.id, rules: { ...rules, dedupe: undefined } } });
+    const { body: task } = await http(stack.apiUrl, 'POST', '/v1/tasks', {
+      type: 'file.clean',
+      payload: { fileId: uploaded.id, rules: { ...rules, dedupe: undefined } },
+    });
     let progressed = false;
     for (let i = 0; i < 200 && !progressed; i += 1) {
       const current = (await http(stack.apiUrl, 'GET', `/v1/tasks/${task.id}`)).body;
@@ -150,7 +153,10 @@ describe('file cleaning end to end', () => {
     const file = 'id,d\n' + Array.from({ length: 80 }, (_, i) => `${i},${'x'.repeat(19)}`).join('\n') + '\n';
     const complex = await postCleaningJob(hostile, file);
     expect(complex.status).toBe(400);
-    expect(complex.body.error).toMatchObject({ code: 'RULES_TOO_COMPLEX', details: expect.arrayContaining([expect.objectContaining({ field: 'rules.columns.d.formats', code: 'RULES_TOO_COMPLEX' })]) });
+    expect(complex.body.error).toMatchObject({
+      code: 'RULES_TOO_COMPLEX',
+      details: expect.arrayContaining([expect.objectContaining({ field: 'rules.columns.d.formats', code: 'RULES_TOO_COMPLEX' })]),
+    });
 
     const empty = await postCleaningJob('[]');
     expect(empty.status).toBe(400);

@@ -18,7 +18,10 @@ import { slowRequest } from './support/slow-http';
 // FUZZ_SEED repeats a run (every run prints its seed).
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const RUNS = Object.fromEntries(
-  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350, slowBodies: 8 }).map(([name, runs]) => [name, Math.round(runs * SCALE)]),
+  Object.entries({ bodies: 600, rawBodies: 250, multipart: 200, headers: 300, ids: 300, queries: 350, slowBodies: 8 }).map(([name, runs]) => [
+    name,
+    Math.round(runs * SCALE),
+  ]),
 ) as Record<'bodies' | 'rawBodies' | 'multipart' | 'headers' | 'ids' | 'queries' | 'slowBodies', number>;
 // Slow bodies are cut after this (HTTP_REQUEST_TIMEOUT_MS of the fuzzed stack).
 const REQUEST_TIMEOUT_MS = 1500;
@@ -85,7 +88,20 @@ const nastyString = fc.oneof(
   fc.string({ unit: 'binary-ascii' }),
   fc.string({ unit: 'grapheme', maxLength: 50 }),
   fc.tuple(fc.string(), loneSurrogate, fc.string()).map((parts) => parts.join('')),
-  fc.constantFrom('\u0000', 'a\u0000b', '\u202e', '\ufeff', '%00', '../../etc/passwd', 'system.noop\u0000', 'null', 'true', '1e400', '__proto__', ' system.noop '),
+  fc.constantFrom(
+    '\u0000',
+    'a\u0000b',
+    '\u202e',
+    '\ufeff',
+    '%00',
+    '../../etc/passwd',
+    'system.noop\u0000',
+    'null',
+    'true',
+    '1e400',
+    '__proto__',
+    ' system.noop ',
+  ),
   fc.nat({ max: 70_000 }).map((n) => 'x'.repeat(n)),
 );
 const nastyNumber = fc.oneof(
@@ -114,7 +130,10 @@ const TASK_FIELDS = ['type', 'payload', 'priority', 'delayMs', 'runAt', 'expires
 const taskBody = fc.oneof(
   mutated({ type: 'system.sleep', payload: { ms: 1 } }, TASK_FIELDS),
   mutated({ type: 'system.noop', payload: {} }, TASK_FIELDS),
-  mutated({ type: 'system.sleep', payload: { ms: 1, failTimes: 0 } }, TASK_FIELDS).map((body) => ({ ...(body as object), payload: { ms: 1, failTimes: 0, extra: 1 } })),
+  mutated({ type: 'system.sleep', payload: { ms: 1, failTimes: 0 } }, TASK_FIELDS).map((body) => ({
+    ...(body as object),
+    payload: { ms: 1, failTimes: 0, extra: 1 },
+  })),
   fc.record({ ms: anyValue, failTimes: anyValue }, { requiredKeys: [] }).map((payload) => ({ type: 'system.sleep', payload })),
 );
 const BODIES: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
@@ -124,7 +143,9 @@ const BODIES: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
     { arbitrary: mutated({ tasks: [{ type: 'system.noop', payload: {} }] }, ['tasks']), weight: 3 },
     // The size limit's edges (0, 1000, 1001) and far beyond it.
     {
-      arbitrary: fc.constantFrom(0, 1000, 1001, 20_000).map((n) => ({ tasks: Array.from({ length: n }, () => ({ type: 'system.noop', payload: {}, delayMs: 3_600_000 })) })),
+      arbitrary: fc
+        .constantFrom(0, 1000, 1001, 20_000)
+        .map((n) => ({ tasks: Array.from({ length: n }, () => ({ type: 'system.noop', payload: {}, delayMs: 3_600_000 })) })),
       weight: 1,
     },
   ),
@@ -136,32 +157,38 @@ const BODIES: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
 const brokenJson = fc.oneof(
   fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
-  fc.constantFrom(
-    '',
-    ' ',
-    '{',
-    '{"type":',
-    '{"type":"system.noop","payload":{}',
-    '{"type":"system.noop","payload":{}}}',
-    "{'type':'system.noop'}",
-    '{"type":"system.noop","payload":{},}',
-    '\ufeff{"type":"system.noop","payload":{}}',
-    '{"type":"system.noop","type":"system.sleep","payload":{"ms":1}}',
-    '{"__proto__":{"admin":true},"type":"system.noop","payload":{}}',
-    '{"type":"system.noop","payload":{"constructor":{"prototype":{"x":1}}}}',
-    `{"type":"system.noop","payload":{},"priority":1${'0'.repeat(400)}}`,
-    '{"type":"system.noop","payload":{},"priority":-0.0e-0}',
-    '{"type":"system.noop","payload":{},"tags":["\\ud800"]}',
-    '{"type":"\\u0000","payload":{}}',
-    'NaN',
-    'Infinity',
-    'undefined',
-  ).map((s) => Buffer.from(s)),
+  fc
+    .constantFrom(
+      '',
+      ' ',
+      '{',
+      '{"type":',
+      '{"type":"system.noop","payload":{}',
+      '{"type":"system.noop","payload":{}}}',
+      "{'type':'system.noop'}",
+      '{"type":"system.noop","payload":{},}',
+      '\ufeff{"type":"system.noop","payload":{}}',
+      '{"type":"system.noop","type":"system.sleep","payload":{"ms":1}}',
+      '{"__proto__":{"admin":true},"type":"system.noop","payload":{}}',
+      '{"type":"system.noop","payload":{"constructor":{"prototype":{"x":1}}}}',
+      `{"type":"system.noop","payload":{},"priority":1${'0'.repeat(400)}}`,
+      '{"type":"system.noop","payload":{},"priority":-0.0e-0}',
+      '{"type":"system.noop","payload":{},"tags":["\\ud800"]}',
+      '{"type":"\\u0000","payload":{}}',
+      'NaN',
+      'Infinity',
+      'undefined',
+    )
+    .map((s) => Buffer.from(s)),
   fc.tuple(fc.jsonValue({ maxDepth: 3 }), fc.nat()).map(([value, cut]) => {
     const text = JSON.stringify(value);
     return Buffer.from(text.slice(0, cut % (text.length + 1)));
   }),
-  fc.constantFrom(Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]), Buffer.from('{"type":"\xed\xa0\x80","payload":{}}', 'latin1')),
+  fc.constantFrom(
+    Buffer.from([0xff, 0xfe, 0x7b, 0x7d]),
+    Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]),
+    Buffer.from('{"type":"\xed\xa0\x80","payload":{}}', 'latin1'),
+  ),
 );
 const CONTENT_TYPES = fc.oneof(
   { arbitrary: fc.constant('application/json'), weight: 5 },
@@ -227,7 +254,9 @@ function fromSchema(schema: JsonSchema, definitions: Record<string, JsonSchema>,
   else if (type === 'object' || resolved.properties) {
     const known = fc.record(Object.fromEntries(Object.entries(resolved.properties ?? {}).map(([key, inner]) => [key, child(inner)])), { requiredKeys: [] });
     const extra =
-      typeof resolved.additionalProperties === 'object' ? fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), nastyString), child(resolved.additionalProperties), { maxKeys: 3 }) : fc.constant({});
+      typeof resolved.additionalProperties === 'object'
+        ? fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), nastyString), child(resolved.additionalProperties), { maxKeys: 3 })
+        : fc.constant({});
     shaped = fc.tuple(known, extra).map(([a, b]) => ({ ...b, ...a }));
   } else if (type === 'array') shaped = fc.array(resolved.items ? child(resolved.items) : anyValue, { maxLength: 4 });
   else if (type === 'string') shaped = resolved.format === 'uuid' && uuids.length > 0 ? fc.constantFrom(...uuids) : fc.string({ maxLength: 16 });
@@ -235,8 +264,7 @@ function fromSchema(schema: JsonSchema, definitions: Record<string, JsonSchema>,
     // Near the minimum: valid durations stay short (a fuzzed system.sleep must not hold a worker slot for an hour).
     const min = resolved.minimum ?? -1000;
     shaped = fc.integer({ min, max: Math.min(resolved.maximum ?? min + 1000, min + 1000) });
-  }
-  else if (type === 'boolean') shaped = fc.boolean();
+  } else if (type === 'boolean') shaped = fc.boolean();
   else shaped = anyValue;
   // Mostly the right shape, so the request gets past the outer checks into the deep ones.
   return fc.oneof({ arbitrary: shaped, weight: 6 }, { arbitrary: type === 'string' ? nastyString : anyValue, weight: 1 });
@@ -268,7 +296,9 @@ function multipartRequest(taskTypes: TaskTypeInfo[], uuids: string[]): fc.Arbitr
     return fc.oneof({ arbitrary: shaped, weight: 3 }, { arbitrary: nastyString, weight: 1 });
   };
   const field = fc.constantFrom(...names).chain((name) => fieldValue(name).map((value): MultipartPart => ({ name, content: Buffer.from(value) })));
-  const filename = fc.oneof(fc.constantFrom('data.csv', 'a.jsonl', '', '../../etc/passwd', 'C:\\x\\y.csv', '.hidden'), fc.string({ unit: 'binary', maxLength: 40 })).map((n) => n.replace(/["\r\n]/g, ''));
+  const filename = fc
+    .oneof(fc.constantFrom('data.csv', 'a.jsonl', '', '../../etc/passwd', 'C:\\x\\y.csv', '.hidden'), fc.string({ unit: 'binary', maxLength: 40 }))
+    .map((n) => n.replace(/["\r\n]/g, ''));
   const content = fc.oneof(
     fc.constantFrom('a,b\n1,2\n', 'name,email\n x ,A@B.C\n\n', '{"a":1}\n{"a":2}\n', ''),
     fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1')),
@@ -330,13 +360,15 @@ function encodeFuzz(text: string, how: 'component' | 'uri' | 'raw'): string {
 const encoding = fc.constantFrom<'component' | 'uri' | 'raw'>('component', 'component', 'uri', 'raw');
 
 function idArb(knownIds: string[]): fc.Arbitrary<string> {
-  return fc.oneof(
-    fc.constantFrom(...knownIds),
-    fc.uuid().map(encodeURIComponent),
-    fc.constantFrom(...TRAVERSAL),
-    fc.tuple(nastyString, encoding).map(([text, how]) => encodeFuzz(text, how)),
-    fc.nat({ max: 5000 }).map((n) => 'a'.repeat(n + 90)),
-  ).filter((id) => id.length > 0);
+  return fc
+    .oneof(
+      fc.constantFrom(...knownIds),
+      fc.uuid().map(encodeURIComponent),
+      fc.constantFrom(...TRAVERSAL),
+      fc.tuple(nastyString, encoding).map(([text, how]) => encodeFuzz(text, how)),
+      fc.nat({ max: 5000 }).map((n) => 'a'.repeat(n + 90)),
+    )
+    .filter((id) => id.length > 0);
 }
 
 const QUERY_KEYS = fc.oneof(
@@ -356,7 +388,10 @@ const basicOf = (text: string) => `Basic ${Buffer.from(text, 'latin1').toString(
 function authorizationArb(keys: { writer: string; reader: string }): fc.Arbitrary<string | undefined> {
   return fc.oneof(
     { arbitrary: fc.constant(`Bearer ${TEST_ADMIN_KEY}`), weight: 6 },
-    { arbitrary: fc.constantFrom(`Bearer ${keys.writer}`, `Bearer ${keys.reader}`, basicOf(`admin:${TEST_ADMIN_KEY}`), basicOf(`x:${keys.reader}`)), weight: 2 },
+    {
+      arbitrary: fc.constantFrom(`Bearer ${keys.writer}`, `Bearer ${keys.reader}`, basicOf(`admin:${TEST_ADMIN_KEY}`), basicOf(`x:${keys.reader}`)),
+      weight: 2,
+    },
     { arbitrary: fc.constant(undefined), weight: 1 },
     {
       arbitrary: fc.oneof(
@@ -364,7 +399,16 @@ function authorizationArb(keys: { writer: string; reader: string }): fc.Arbitrar
         headerValue.map((v) => `Bearer ${v}`),
         headerValue.map((v) => `Basic ${v}`),
         headerValue.map(basicOf),
-        fc.constantFrom('Bearer', 'Bearer ', 'Basic', 'Basic =', `Bearer  ${TEST_ADMIN_KEY}  `, `bearer ${TEST_ADMIN_KEY}`, `Bearer ${TEST_ADMIN_KEY}\u0000`, `Token ${TEST_ADMIN_KEY}`),
+        fc.constantFrom(
+          'Bearer',
+          'Bearer ',
+          'Basic',
+          'Basic =',
+          `Bearer  ${TEST_ADMIN_KEY}  `,
+          `bearer ${TEST_ADMIN_KEY}`,
+          `Bearer ${TEST_ADMIN_KEY}\u0000`,
+          `Token ${TEST_ADMIN_KEY}`,
+        ),
         fc.nat({ max: 20_000 }).map((n) => `Bearer ${'k'.repeat(n)}`),
       ),
       weight: 3,
@@ -474,17 +518,27 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const shapes: Record<NonNullable<Route['body']>, fc.Arbitrary<unknown>> = {
       ...BODIES,
       task: fc.oneof(BODIES.task, typed),
-      batch: fc.oneof(BODIES.batch, fc.array(typed, { maxLength: 3 }).map((tasks) => ({ tasks }))),
+      batch: fc.oneof(
+        BODIES.batch,
+        fc.array(typed, { maxLength: 3 }).map((tasks) => ({ tasks })),
+      ),
     };
     const arbitrary = fc
       .constantFrom(...bodyRoutes)
       .chain((route) =>
-        fc.tuple(fc.constant(route), route.body ? fc.oneof({ arbitrary: shapes[route.body], weight: 4 }, { arbitrary: anyValue, weight: 1 }) : anyValue, idArb(knownIds)),
+        fc.tuple(
+          fc.constant(route),
+          route.body ? fc.oneof({ arbitrary: shapes[route.body], weight: 4 }, { arbitrary: anyValue, weight: 1 }) : anyValue,
+          idArb(knownIds),
+        ),
       )
       .map(([route, body, id]): RawRequest => ({
         method: route.method,
         target: withParams(route, id),
-        headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'application/json']],
+        headers: [
+          ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+          ['Content-Type', 'application/json'],
+        ],
         body: Buffer.from(toJsonText(body), 'utf8'),
       }));
     await run('bodies', RUNS.bodies, arbitrary);
@@ -492,7 +546,14 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives non-JSON text, invalid UTF-8 and wrong content types', async () => {
     const arbitrary = fc
-      .tuple(fc.constantFrom(...routes.filter((r) => r.method !== 'GET')), fc.option(CONTENT_TYPES, { freq: 8 }), fc.oneof(brokenJson, BODIES.task.map((b) => Buffer.from(toJsonText(b)))))
+      .tuple(
+        fc.constantFrom(...routes.filter((r) => r.method !== 'GET')),
+        fc.option(CONTENT_TYPES, { freq: 8 }),
+        fc.oneof(
+          brokenJson,
+          BODIES.task.map((b) => Buffer.from(toJsonText(b))),
+        ),
+      )
       .map(([route, contentType, body]): RawRequest => ({
         method: route.method,
         target: withParams(route, knownIds[0]),
@@ -506,14 +567,15 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     // The routes the fixed table does not know take multipart uploads (files, cleaning jobs).
     const uploadRoutes = routes.filter((r) => r.method === 'POST' && !KNOWN_ROUTES.some((k) => k.path === r.path));
     if (uploadRoutes.length === 0) return console.log('multipart: no upload routes in /docs/json');
-    const arbitrary = fc
-      .tuple(fc.constantFrom(...uploadRoutes), multipartRequest(taskTypes, knownIds))
-      .map(([route, form]): RawRequest => ({
-        method: route.method,
-        target: route.path,
-        headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', form.contentType]],
-        body: form.body,
-      }));
+    const arbitrary = fc.tuple(fc.constantFrom(...uploadRoutes), multipartRequest(taskTypes, knownIds)).map(([route, form]): RawRequest => ({
+      method: route.method,
+      target: route.path,
+      headers: [
+        ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+        ['Content-Type', form.contentType],
+      ],
+      body: form.body,
+    }));
     await run('multipart', RUNS.multipart, arbitrary);
   });
 
@@ -534,7 +596,11 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
 
   it('survives random, unicode, traversal and very long ids on every route with an id', async () => {
     const arbitrary = fc
-      .tuple(fc.constantFrom(...routes.filter((r) => r.path.includes(':'))), idArb(knownIds), fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.writer}`))
+      .tuple(
+        fc.constantFrom(...routes.filter((r) => r.path.includes(':'))),
+        idArb(knownIds),
+        fc.constantFrom(`Bearer ${TEST_ADMIN_KEY}`, `Bearer ${keys.writer}`),
+      )
       .map(([route, id, authorization]): RawRequest => ({
         method: route.method,
         target: withParams(route, id),
@@ -574,11 +640,19 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
       over: boolean;
       name: string;
     }
-    const wide = (keys: number): Shape => ({ text: `{${Array.from({ length: keys }, (_, i) => `"k${i}":${i % 2}`).join(',')}}`, over: keys > 1000, name: `${keys} keys` });
+    const wide = (keys: number): Shape => ({
+      text: `{${Array.from({ length: keys }, (_, i) => `"k${i}":${i % 2}`).join(',')}}`,
+      over: keys > 1000,
+      name: `${keys} keys`,
+    });
     const long = (items: number): Shape => ({ text: `[${'1,'.repeat(items - 1)}1]`, over: items > 10_000, name: `${items} items` });
     const deepShape = (kind: 'obj' | 'arr', depth: number): Shape => ({ text: deepText(kind, depth), over: depth > 70, name: `${kind} nested ${depth}` });
     // 10 lists of `items` values each: every list is short enough, the whole may not be.
-    const many = (items: number): Shape => ({ text: `{${Array.from({ length: 10 }, (_, i) => `"l${i}":${long(items).text}`).join(',')}}`, over: items * 10 > 100_100, name: `10 x ${items} values` });
+    const many = (items: number): Shape => ({
+      text: `{${Array.from({ length: 10 }, (_, i) => `"l${i}":${long(items).text}`).join(',')}}`,
+      over: items * 10 > 100_100,
+      name: `10 x ${items} values`,
+    });
     const shapeArb: fc.Arbitrary<Shape> = fc.oneof(
       fc.constantFrom(999, 1000, 1001, 5000, 200_000).map(wide),
       fc.constantFrom(9_999, 10_000, 10_001, 100_000, 2_000_000).map(long),
@@ -588,7 +662,10 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const json = (target: string, text: string, method = 'POST'): RawRequest => ({
       method,
       target,
-      headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'application/json']],
+      headers: [
+        ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+        ['Content-Type', 'application/json'],
+      ],
       body: Buffer.from(text),
     });
     const basic = `Basic ${Buffer.from(`ops:${TEST_ADMIN_KEY}`).toString('base64')}`;
@@ -601,14 +678,32 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
       ['bulk retry', (s) => json('/v1/tasks/retry', `{"type":${s}}`)],
       ['key scopes', (s) => json('/v1/admin/keys', `{"tenant":"fuzz","scopes":${s}}`)],
       ['whole body', (s) => json('/v1/tasks', s)],
-      ['dashboard body', (s) => ({ ...json('/admin/queues/api/queues/system/pause', s, 'PUT'), headers: [['Authorization', basic], ['Content-Type', 'application/json']] })],
+      [
+        'dashboard body',
+        (s) => ({
+          ...json('/admin/queues/api/queues/system/pause', s, 'PUT'),
+          headers: [
+            ['Authorization', basic],
+            ['Content-Type', 'application/json'],
+          ],
+        }),
+      ],
       [
         'upload rules field',
         (s) => ({
           method: 'POST',
           target: '/v1/cleaning-jobs',
-          headers: [['Authorization', `Bearer ${TEST_ADMIN_KEY}`], ['Content-Type', 'multipart/form-data; boundary=----s']],
-          body: multipartBody([{ name: 'rules', content: Buffer.from(`{"x":${s}}`) }, { name: 'file', filename: 'a.csv', content: Buffer.from('a\n1\n') }], '----s'),
+          headers: [
+            ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+            ['Content-Type', 'multipart/form-data; boundary=----s'],
+          ],
+          body: multipartBody(
+            [
+              { name: 'rules', content: Buffer.from(`{"x":${s}}`) },
+              { name: 'file', filename: 'a.csv', content: Buffer.from('a\n1\n') },
+            ],
+            '----s',
+          ),
         }),
       ],
     ];
@@ -623,12 +718,15 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
           statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
           checkResponse(request, response);
           // Bodies over JSON_BODY_LIMIT_BYTES are refused by size before their shape is seen.
-          if (shape.over) expect({ shape: shape.name, place, status: response.status >= 400 && response.status < 500 }).toEqual({ shape: shape.name, place, status: true });
+          if (shape.over)
+            expect({ shape: shape.name, place, status: response.status >= 400 && response.status < 500 }).toEqual({ shape: shape.name, place, status: true });
         }),
         { numRuns: SHAPE_RUNS, seed },
       );
       expect(stack.api!.child.exitCode).toBeNull();
-      console.log(`deep and wide shapes: ${SHAPE_RUNS} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+      console.log(
+        `deep and wide shapes: ${SHAPE_RUNS} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
+      );
     });
 
     it.each([
@@ -656,7 +754,11 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const firstResponse = (text: string): RawResponse => {
       const end = text.indexOf('\r\n\r\n');
       const headers = Object.fromEntries(
-        text.slice(0, end).split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+        text
+          .slice(0, end)
+          .split('\r\n')
+          .slice(1)
+          .map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
       );
       const body = Buffer.from(text.slice(end + 4), 'latin1');
       return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]), headers, body: body.subarray(0, Number(headers['content-length'] ?? body.length)) };
@@ -668,7 +770,10 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
         route: fc.constantFrom(...bodyRoutes),
         authorization: authorizationArb(keys),
         contentType: fc.constantFrom('application/json', 'multipart/form-data; boundary=----b', 'text/plain'),
-        body: fc.oneof(BODIES.task.map((b) => Buffer.from(toJsonText(b))), brokenJson),
+        body: fc.oneof(
+          BODIES.task.map((b) => Buffer.from(toJsonText(b))),
+          brokenJson,
+        ),
         chunkBytes: fc.integer({ min: 1, max: 256 }),
         intervalMs: fc.integer({ min: 5, max: 80 }),
         // Stop after this share of the body (1: send it all), and announce this many extra bytes.
@@ -684,7 +789,13 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
             requests.map(async (r) => {
               const target = withParams(r.route, knownIds[0]);
               const headers: Array<[string, string]> = withAuth(r.authorization, [['Content-Type', r.contentType]]);
-              const head = [`POST ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers.map(([n, v]) => `${n}: ${v}`), `Content-Length: ${r.body.length + r.announcedExtra}`].join('\r\n');
+              const head = [
+                `POST ${target} HTTP/1.1`,
+                'Host: 127.0.0.1',
+                'Connection: close',
+                ...headers.map(([n, v]) => `${n}: ${v}`),
+                `Content-Length: ${r.body.length + r.announcedExtra}`,
+              ].join('\r\n');
               const outcome = await slowRequest(port, {
                 head,
                 body: r.body,
@@ -705,7 +816,9 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
         { numRuns: RUNS.slowBodies, seed },
       );
       expect(stack.api!.child.exitCode).toBeNull();
-      console.log(`slow bodies: ${RUNS.slowBodies * 4} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+      console.log(
+        `slow bodies: ${RUNS.slowBodies * 4} requests in ${Date.now() - started} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
+      );
     });
   });
 
@@ -716,21 +829,51 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
       body: Buffer.from(text),
     });
     const cases: Array<[string, number, string, RawRequest]> = [
-      ['payload nested 5000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":${deepText('obj', 5000)}}`) }],
+      [
+        'payload nested 5000 deep',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":${deepText('obj', 5000)}}`) },
+      ],
       ['body of 100000 nested arrays', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(deepText('arr', 100_000)) }],
       ['batch tasks nested 1000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks/batch', ...json(`{"tasks":${deepText('arr', 1000)}}`) }],
-      ['key name nested 10000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/admin/keys', ...json(`{"tenant":"a","scopes":["admin"],"name":${deepText('arr', 10_000)}}`) }],
-      ['delayMs nested 10000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":{},"delayMs":${deepText('arr', 10_000)}}`) }],
+      [
+        'key name nested 10000 deep',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/admin/keys', ...json(`{"tenant":"a","scopes":["admin"],"name":${deepText('arr', 10_000)}}`) },
+      ],
+      [
+        'delayMs nested 10000 deep',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/tasks', ...json(`{"type":"system.noop","payload":{},"delayMs":${deepText('arr', 10_000)}}`) },
+      ],
       ['NUL in the type filter', 400, 'VALIDATION_FAILED', { method: 'GET', target: '/v1/tasks?type=%00', headers: admin }],
       ['NUL in the tag filter', 400, 'VALIDATION_FAILED', { method: 'GET', target: '/v1/tasks?tag=a%00b', headers: admin }],
-      ['NUL in a key name', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/admin/keys', ...json('{"tenant":"a","scopes":["tasks:read"],"name":"x\\u0000y"}') }],
+      [
+        'NUL in a key name',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/admin/keys', ...json('{"tenant":"a","scopes":["tasks:read"],"name":"x\\u0000y"}') },
+      ],
       ['NUL in the bulk-retry type', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks/retry', ...json('{"type":"x\\u0000y"}') }],
       ['malformed percent-encoding in an id', 400, 'INVALID_URL', { method: 'GET', target: '/v1/tasks/%zz', headers: admin }],
       ['malformed percent-encoding before /cancel', 400, 'INVALID_URL', { method: 'POST', target: '/v1/tasks/%E0%A4%A/cancel', headers: admin }],
       ['an id over the path-parameter limit', 414, 'URI_TOO_LONG', { method: 'GET', target: `/v1/tasks/${'a'.repeat(4000)}`, headers: admin }],
-      ['a control character in Idempotency-Key', 400, 'BAD_REQUEST', { method: 'POST', target: '/v1/tasks', ...json('{}'), headers: [...admin, ['Idempotency-Key', 'a\u0001b'], ['Content-Type', 'application/json']] }],
+      [
+        'a control character in Idempotency-Key',
+        400,
+        'BAD_REQUEST',
+        { method: 'POST', target: '/v1/tasks', ...json('{}'), headers: [...admin, ['Idempotency-Key', 'a\u0001b'], ['Content-Type', 'application/json']] },
+      ],
       ['raw UTF-8 bytes in the URL', 400, 'BAD_REQUEST', { method: 'GET', target: Buffer.from('/v1/tasks/é☃').toString('latin1'), headers: admin }],
-      ['an Authorization header over the size limit', 431, 'HEADERS_TOO_LARGE', { method: 'GET', target: '/v1/tasks', headers: [['Authorization', `Bearer ${'k'.repeat(20_000)}`]] }],
+      [
+        'an Authorization header over the size limit',
+        431,
+        'HEADERS_TOO_LARGE',
+        { method: 'GET', target: '/v1/tasks', headers: [['Authorization', `Bearer ${'k'.repeat(20_000)}`]] },
+      ],
     ];
 
     it.each(cases)('%s → %i %s', async (_name, status, code, request) => {
@@ -750,12 +893,46 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const rules = (text: string): MultipartPart => ({ name: 'rules', content: Buffer.from(text) });
     const uploadCases: Array<[string, number, string, RawRequest]> = [
       ['an upload without a multipart boundary', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data') }],
-      ['an upload whose boundary is not in the body', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data; boundary=----x') }],
-      ['a cleaning job without a multipart boundary', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/cleaning-jobs', ...form([csv], 'multipart/form-data') }],
-      ['cleaning rules nested 20000 deep', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules(`{"x":${deepText('arr', 20_000)}}`), csv]) }],
-      ['cleaning rules holding NUL', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["a\\u0000b"]}'), csv]) }],
-      ['cleaning rules holding an unpaired surrogate', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["\\ud800"]}'), csv]) }],
-      ['a file.clean payload holding an unpaired surrogate', 400, 'VALIDATION_FAILED', { method: 'POST', target: '/v1/tasks', ...json(`{"type":"file.clean","payload":{"fileId":"${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}","rules":{"nullValues":["\\ud800"]}}}`) }],
+      [
+        'an upload whose boundary is not in the body',
+        400,
+        'INVALID_MULTIPART',
+        { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data; boundary=----x') },
+      ],
+      [
+        'a cleaning job without a multipart boundary',
+        400,
+        'INVALID_MULTIPART',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([csv], 'multipart/form-data') },
+      ],
+      [
+        'cleaning rules nested 20000 deep',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules(`{"x":${deepText('arr', 20_000)}}`), csv]) },
+      ],
+      [
+        'cleaning rules holding NUL',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["a\\u0000b"]}'), csv]) },
+      ],
+      [
+        'cleaning rules holding an unpaired surrogate',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["\\ud800"]}'), csv]) },
+      ],
+      [
+        'a file.clean payload holding an unpaired surrogate',
+        400,
+        'VALIDATION_FAILED',
+        {
+          method: 'POST',
+          target: '/v1/tasks',
+          ...json(`{"type":"file.clean","payload":{"fileId":"${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}","rules":{"nullValues":["\\ud800"]}}}`),
+        },
+      ],
     ];
 
     it.each(uploadCases)('%s → %i %s', async (_name, status, code, request) => {
@@ -795,25 +972,47 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const pad = (n: number, width = 2) => String(n).padStart(width, '0');
     const render = (at: number, form: string, offsetMinutes: number): string => {
       const local = new Date(at + offsetMinutes * 60_000);
-      const [y, mo, d, h, mi, s, ms] = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate(), local.getUTCHours(), local.getUTCMinutes(), local.getUTCSeconds(), local.getUTCMilliseconds()];
+      const [y, mo, d, h, mi, s, ms] = [
+        local.getUTCFullYear(),
+        local.getUTCMonth() + 1,
+        local.getUTCDate(),
+        local.getUTCHours(),
+        local.getUTCMinutes(),
+        local.getUTCSeconds(),
+        local.getUTCMilliseconds(),
+      ];
       const sign = offsetMinutes < 0 ? '-' : '+';
       const [oh, om] = [pad(Math.floor(Math.abs(offsetMinutes) / 60)), pad(Math.abs(offsetMinutes) % 60)];
       const date = `${y}-${pad(mo)}-${pad(d)}`;
       switch (form) {
-        case 'z': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}Z`;
-        case 'lower': return `${date}t${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}z`;
-        case 'colon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
-        case 'nocolon': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}${om}`;
-        case 'hours': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}`;
-        case 'space': return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
-        case 'comma': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)},${pad(ms, 3)}${sign}${oh}:${om}`;
-        case 'basic': return `${y}${pad(mo)}${pad(d)}T${pad(h)}${pad(mi)}${pad(s)}Z`;
-        case 'local': return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}`;
-        case 'date': return date;
-        case 'week': return `${y}-W${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / (7 * 86_400_000)))}-${1 + ((local.getUTCDay() + 6) % 7)}`;
-        case 'ordinal': return `${y}-${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / 86_400_000), 3)}`;
-        case 'leap-second': return `${date}T${pad(h)}:${pad(mi)}:60Z`;
-        default: return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'z':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}Z`;
+        case 'lower':
+          return `${date}t${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}z`;
+        case 'colon':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'nocolon':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}${om}`;
+        case 'hours':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}`;
+        case 'space':
+          return `${date} ${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'comma':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)},${pad(ms, 3)}${sign}${oh}:${om}`;
+        case 'basic':
+          return `${y}${pad(mo)}${pad(d)}T${pad(h)}${pad(mi)}${pad(s)}Z`;
+        case 'local':
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}`;
+        case 'date':
+          return date;
+        case 'week':
+          return `${y}-W${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / (7 * 86_400_000)))}-${1 + ((local.getUTCDay() + 6) % 7)}`;
+        case 'ordinal':
+          return `${y}-${pad(1 + Math.floor((local.getTime() - Date.UTC(y, 0, 1)) / 86_400_000), 3)}`;
+        case 'leap-second':
+          return `${date}T${pad(h)}:${pad(mi)}:60Z`;
+        default:
+          return `${date}T${pad(h)}:${pad(mi)}:${pad(s)}.${pad(ms, 3)}${sign}${oh}:${om}`;
       }
     };
     const forms = ['z', 'lower', 'colon', 'nocolon', 'hours', 'space', 'comma', 'basic', 'local', 'date', 'week', 'ordinal', 'leap-second'];
@@ -868,8 +1067,13 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     const task = (await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} })).body;
     const done = await waitForTerminal(stack.apiUrl, task.id).catch(async (error: Error) => {
       const [queues, now] = [await http(stack.apiUrl, 'GET', '/v1/queues'), await http(stack.apiUrl, 'GET', `/v1/tasks/${task.id}`)];
-      const workerErrors = stack.worker!.logs().filter((line) => Number(line.level) >= 50).slice(-3);
-      throw new Error(`${error.message}\nqueues: ${JSON.stringify(queues.body)}\ntask: ${JSON.stringify(now.body)}\nworker errors: ${JSON.stringify(workerErrors)}`);
+      const workerErrors = stack
+        .worker!.logs()
+        .filter((line) => Number(line.level) >= 50)
+        .slice(-3);
+      throw new Error(
+        `${error.message}\nqueues: ${JSON.stringify(queues.body)}\ntask: ${JSON.stringify(now.body)}\nworker errors: ${JSON.stringify(workerErrors)}`,
+      );
     });
     expect(done.status).toBe('completed');
   });

@@ -90,9 +90,16 @@ describe('queue dashboard (Bull Board at /admin/queues)', () => {
     const json = (await http(stack.apiUrl, 'GET', '/v1/queues')).headers.get('content-security-policy')!;
     expect(board).toContain("script-src 'self'");
     expect(board).not.toMatch(/upgrade-insecure-requests/);
-    expect(board).toBe(json.split(';').filter((d) => d.trim() !== 'upgrade-insecure-requests').join(';'));
+    expect(board).toBe(
+      json
+        .split(';')
+        .filter((d) => d.trim() !== 'upgrade-insecure-requests')
+        .join(';'),
+    );
 
-    const api = await http(stack.apiUrl, 'GET', `${DASHBOARD}/api/queues?activeQueue=system&status=latest`, undefined, { authorization: basic(TEST_ADMIN_KEY) });
+    const api = await http(stack.apiUrl, 'GET', `${DASHBOARD}/api/queues?activeQueue=system&status=latest`, undefined, {
+      authorization: basic(TEST_ADMIN_KEY),
+    });
     expect(api.status).toBe(200);
     const system = api.body.queues.find((q: { name: string }) => q.name === 'system');
     expect(system).toMatchObject({ readOnlyMode: true, counts: expect.objectContaining({ prioritized: 2, delayed: 1 }) });

@@ -115,9 +115,17 @@ describe('request limits', () => {
     it('refuses a payload of 200k keys and a 9 MB array promptly, answers others meanwhile, and does not balloon', async () => {
       const pid = stack.api!.child.pid!;
       const before = rssKiB(pid);
-      const keys = await refusedWhileResponsive(jsonRequest('/v1/tasks', `{"type":"system.noop","payload":${wideObject(200_000)}}`), 413, 'JSON_LIMIT_EXCEEDED');
+      const keys = await refusedWhileResponsive(
+        jsonRequest('/v1/tasks', `{"type":"system.noop","payload":${wideObject(200_000)}}`),
+        413,
+        'JSON_LIMIT_EXCEEDED',
+      );
       expect(keys.error.details).toEqual([{ field: 'payload', message: 'holds more than 1000 keys' }]);
-      const array = await refusedWhileResponsive(jsonRequest('/v1/tasks', `{"type":"system.noop","payload":{"a":${longArray(4_600_000)}}}`), 413, 'JSON_LIMIT_EXCEEDED');
+      const array = await refusedWhileResponsive(
+        jsonRequest('/v1/tasks', `{"type":"system.noop","payload":{"a":${longArray(4_600_000)}}}`),
+        413,
+        'JSON_LIMIT_EXCEEDED',
+      );
       expect(array.error.details).toEqual([{ field: 'payload.a', message: 'holds more than 10000 items' }]);
       // Parsing a 9 MB body costs some memory; the old copy of it took gigabytes.
       expect((rssKiB(pid) - before) / 1024).toBeLessThan(600);
@@ -136,7 +144,12 @@ describe('request limits', () => {
       expectErrorBody(await sendRaw(port, jsonRequest('/v1/admin/keys', `{"tenant":"a","scopes":${longArray(20_000)}}`)), 413, 'JSON_LIMIT_EXCEEDED');
       const form = Array.from({ length: 5000 }, (_, i) => `k${i}=1`).join('&');
       expectErrorBody(
-        await sendRaw(port, { method: 'POST', target: '/v1/tasks', headers: [...admin, ['Content-Type', 'application/x-www-form-urlencoded']], body: Buffer.from(form) }),
+        await sendRaw(port, {
+          method: 'POST',
+          target: '/v1/tasks',
+          headers: [...admin, ['Content-Type', 'application/x-www-form-urlencoded']],
+          body: Buffer.from(form),
+        }),
         413,
         'JSON_LIMIT_EXCEEDED',
       );
@@ -159,7 +172,9 @@ describe('request limits', () => {
         headers: [...admin, ['Content-Type', 'multipart/form-data; boundary=----b']],
         body: multipartBody([rules, file], '----b'),
       });
-      expect(expectErrorBody(response, 413, 'JSON_LIMIT_EXCEEDED').error.details).toEqual([{ field: 'payload.rules.columns', message: 'holds more than 1000 keys' }]);
+      expect(expectErrorBody(response, 413, 'JSON_LIMIT_EXCEEDED').error.details).toEqual([
+        { field: 'payload.rules.columns', message: 'holds more than 1000 keys' },
+      ]);
       expect(await countFiles()).toBe(before);
     });
   });
@@ -170,7 +185,10 @@ describe('request limits', () => {
       target,
       headers: [...admin, ['Content-Type', 'multipart/form-data; boundary=----b']],
       body: multipartBody(
-        [...Array.from({ length: fields }, (_, i) => ({ name: `f${i}`, content: Buffer.from('x') })), { name: 'file', filename: 'a.csv', content: Buffer.from('a,b\n1,2\n') }],
+        [
+          ...Array.from({ length: fields }, (_, i) => ({ name: `f${i}`, content: Buffer.from('x') })),
+          { name: 'file', filename: 'a.csv', content: Buffer.from('a,b\n1,2\n') },
+        ],
         '----b',
       ),
     });
@@ -187,15 +205,74 @@ describe('request limits', () => {
   describe('the error body everywhere', () => {
     const basic = `Basic ${Buffer.from(`ops:${TEST_ADMIN_KEY}`).toString('base64')}`;
     const cases: Array<[string, number, string, RawRequest]> = [
-      ['a write to the read-only queue dashboard', 405, 'QUEUE_READ_ONLY', { method: 'PUT', target: '/admin/queues/api/queues/system/pause', headers: [['Authorization', basic]] }],
-      ['an unknown queue on the dashboard', 404, 'QUEUE_NOT_FOUND', { method: 'GET', target: '/admin/queues/api/queues/nope/x', headers: [['Authorization', basic]] }],
-      ['bad JSON to the dashboard', 400, 'INVALID_JSON', { method: 'PUT', target: '/admin/queues/api/queues/system/pause', headers: [['Authorization', basic], ['Content-Type', 'application/json']], body: Buffer.from('{') }],
-      ['a wrong content type on the dashboard', 415, 'UNSUPPORTED_MEDIA_TYPE', { method: 'PUT', target: '/admin/queues/api/queues/system/pause', headers: [['Authorization', basic], ['Content-Type', 'text/xml']], body: Buffer.from('<a/>') }],
-      ['a wide body to the dashboard', 413, 'JSON_LIMIT_EXCEEDED', { method: 'PUT', target: '/admin/queues/api/queues/system/pause', headers: [['Authorization', basic], ['Content-Type', 'application/json']], body: Buffer.from(wideObject(2000)) }],
+      [
+        'a write to the read-only queue dashboard',
+        405,
+        'QUEUE_READ_ONLY',
+        { method: 'PUT', target: '/admin/queues/api/queues/system/pause', headers: [['Authorization', basic]] },
+      ],
+      [
+        'an unknown queue on the dashboard',
+        404,
+        'QUEUE_NOT_FOUND',
+        { method: 'GET', target: '/admin/queues/api/queues/nope/x', headers: [['Authorization', basic]] },
+      ],
+      [
+        'bad JSON to the dashboard',
+        400,
+        'INVALID_JSON',
+        {
+          method: 'PUT',
+          target: '/admin/queues/api/queues/system/pause',
+          headers: [
+            ['Authorization', basic],
+            ['Content-Type', 'application/json'],
+          ],
+          body: Buffer.from('{'),
+        },
+      ],
+      [
+        'a wrong content type on the dashboard',
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        {
+          method: 'PUT',
+          target: '/admin/queues/api/queues/system/pause',
+          headers: [
+            ['Authorization', basic],
+            ['Content-Type', 'text/xml'],
+          ],
+          body: Buffer.from('<a/>'),
+        },
+      ],
+      [
+        'a wide body to the dashboard',
+        413,
+        'JSON_LIMIT_EXCEEDED',
+        {
+          method: 'PUT',
+          target: '/admin/queues/api/queues/system/pause',
+          headers: [
+            ['Authorization', basic],
+            ['Content-Type', 'application/json'],
+          ],
+          body: Buffer.from(wideObject(2000)),
+        },
+      ],
       ['an unknown route', 404, 'NOT_FOUND', { method: 'GET', target: '/v2/nothing', headers: admin }],
       ['an unknown method on a route', 404, 'NOT_FOUND', { method: 'PATCH', target: '/v1/tasks', headers: admin }],
-      ['a wrong content type', 415, 'UNSUPPORTED_MEDIA_TYPE', { method: 'POST', target: '/v1/tasks', headers: [...admin, ['Content-Type', 'text/xml']], body: Buffer.from('<a/>') }],
-      ['a body over the byte limit', 413, 'PAYLOAD_TOO_LARGE', jsonRequest('/v1/tasks', `{"type":"system.noop","payload":{"a":"${'x'.repeat(11 * 1024 * 1024)}"}}`)],
+      [
+        'a wrong content type',
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        { method: 'POST', target: '/v1/tasks', headers: [...admin, ['Content-Type', 'text/xml']], body: Buffer.from('<a/>') },
+      ],
+      [
+        'a body over the byte limit',
+        413,
+        'PAYLOAD_TOO_LARGE',
+        jsonRequest('/v1/tasks', `{"type":"system.noop","payload":{"a":"${'x'.repeat(11 * 1024 * 1024)}"}}`),
+      ],
     ];
 
     it.each(cases)('%s → %i %s', async (_name, status, code, request) => {

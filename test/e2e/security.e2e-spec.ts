@@ -89,8 +89,9 @@ describe.each(DIALECTS)('security and tenancy on %s', (dialect) => {
     expect((await as(acme.key).post('/v1/admin/keys', { tenant: 'acme', scopes: ['admin'] })).status).toBe(403);
   });
 
-  it('keeps every task route inside the caller\'s tenant (404, never 403)', async () => {
-    const mine = (await as(acme.key).post('/v1/tasks', { type: 'system.sleep', payload: { ms: 1, failTimes: 1 }, maxAttempts: 1, tags: ['iso'] })).body as TaskView;
+  it("keeps every task route inside the caller's tenant (404, never 403)", async () => {
+    const mine = (await as(acme.key).post('/v1/tasks', { type: 'system.sleep', payload: { ms: 1, failTimes: 1 }, maxAttempts: 1, tags: ['iso'] }))
+      .body as TaskView;
     await waitForTerminal(stack.apiUrl, mine.id, 20_000, bearer(acme.key));
     const other = as(globex.key);
     expect((await other.get(`/v1/tasks/${mine.id}`)).status).toBe(404);
@@ -118,7 +119,10 @@ describe.each(DIALECTS)('security and tenancy on %s', (dialect) => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('x-frame-options')).toBeTruthy();
     expect(response.headers.get('x-request-id')).toBeTruthy();
-    const preflight = await fetch(`${stack.apiUrl}/v1/tasks`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${stack.apiUrl}/v1/tasks`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
 
     const huge = await postRaw(`${stack.apiUrl}/v1/tasks`, JSON.stringify({ type: 'system.noop', payload: {}, tags: ['x'.repeat(600 * 1024)] }), acme.key);
@@ -135,14 +139,23 @@ describe.each(DIALECTS)('security and tenancy on %s', (dialect) => {
     await as(acme.key).get('/v1/tasks');
     const url = '/v1/tasks?tag=log-check';
     await fetch(`${stack.apiUrl}${url}`, { headers: { ...bearer(acme.key), cookie: 'session=s3cr3t-cookie', 'x-api-key': 's3cr3t-header' } });
-    const lineOf = () => stack.api!.output().split('\n').find((l) => l.includes(`"url":"${url}"`));
+    const lineOf = () =>
+      stack
+        .api!.output()
+        .split('\n')
+        .find((l) => l.includes(`"url":"${url}"`));
     await waitFor(() => lineOf() !== undefined, { what: 'the request line' });
     const output = stack.api!.output();
     expect(output).not.toContain(acme.key);
     expect(output).not.toContain(TEST_ADMIN_KEY);
     expect(output).not.toContain('s3cr3t');
     // The request is still described; only the secrets are replaced.
-    expect(JSON.parse(lineOf()!).req.headers).toMatchObject({ authorization: '[redacted]', cookie: '[redacted]', 'x-api-key': '[redacted]', host: expect.any(String) });
+    expect(JSON.parse(lineOf()!).req.headers).toMatchObject({
+      authorization: '[redacted]',
+      cookie: '[redacted]',
+      'x-api-key': '[redacted]',
+      host: expect.any(String),
+    });
   });
 });
 
@@ -189,7 +202,12 @@ describe('rate limits and config hygiene', () => {
   });
 
   it('refuses a weak admin key in production mode', async () => {
-    const api = startProcess(APP_ENTRY.api, { ...stack.env, NODE_ENV: 'production', CONVEYOR_ADMIN_KEY: 'change-me-change-me-change-me-123', PORT: String(await freePort()) });
+    const api = startProcess(APP_ENTRY.api, {
+      ...stack.env,
+      NODE_ENV: 'production',
+      CONVEYOR_ADMIN_KEY: 'change-me-change-me-change-me-123',
+      PORT: String(await freePort()),
+    });
     expect((await api.exited).code).toBe(1);
     expect(api.output()).toMatch(/CONVEYOR_ADMIN_KEY: too weak for production/);
   });

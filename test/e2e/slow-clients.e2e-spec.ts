@@ -77,12 +77,21 @@ describe('slow clients', () => {
     const cases = {
       drip: { head: postHead('/v1/tasks', task.length, admin), body: task, intervalMs: 200 },
       stalled: { head: postHead('/v1/tasks', task.length, admin), body: task, chunkBytes: 10, stopAfterBytes: 10, intervalMs: 10 },
-      upload: { head: postHead('/v1/files', 10_000, admin).replace('application/json', 'multipart/form-data; boundary=b'), body: Buffer.alloc(10_000, 'a'), intervalMs: 200 },
+      upload: {
+        head: postHead('/v1/files', 10_000, admin).replace('application/json', 'multipart/form-data; boundary=b'),
+        body: Buffer.alloc(10_000, 'a'),
+        intervalMs: 200,
+      },
       headers: { head: 'GET /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1', unfinishedHead: true, intervalMs: 200 },
     };
     const outcomes = await Promise.all(Object.values(cases).map((request) => slowRequest(port, { ...request, timeoutMs: 30_000 })));
     for (const [name, outcome] of Object.keys(cases).map((name, i) => [name, outcomes[i]] as const)) {
-      expect({ name, status: outcome.status, code: errorCode(outcome), closed: outcome.closed }).toEqual({ name, status: 408, code: 'REQUEST_TIMEOUT', closed: true });
+      expect({ name, status: outcome.status, code: errorCode(outcome), closed: outcome.closed }).toEqual({
+        name,
+        status: 408,
+        code: 'REQUEST_TIMEOUT',
+        closed: true,
+      });
       expect(outcome.closedAfterMs).toBeGreaterThanOrEqual(name === 'headers' ? 900 : REQUEST_TIMEOUT_MS - 100);
     }
   });
@@ -105,7 +114,10 @@ describe('slow clients', () => {
     expect(refused.length + timedOut.length).toBe(outcomes.length);
     // Once they are gone, the address is welcome again (the server may see the last close a
     // moment after the client does, so a refusal right at the edge is retried).
-    const again = await waitFor(async () => (await requestFrom(port, '127.0.0.1', 'GET', '/v1/tasks?limit=1')).status, { timeoutMs: 5000, what: 'the address to be served again' });
+    const again = await waitFor(async () => (await requestFrom(port, '127.0.0.1', 'GET', '/v1/tasks?limit=1')).status, {
+      timeoutMs: 5000,
+      what: 'the address to be served again',
+    });
     expect(again).toBe(200);
   });
 });

@@ -156,7 +156,11 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
 
     const before = (await get('/v1/tasks?limit=200')).body.tasks.length;
     const bad = await post('/v1/tasks/batch', {
-      tasks: [{ type: 'system.noop', payload: {} }, { type: 'system.sleep', payload: { ms: -1 } }, { type: 'nope', payload: {} }],
+      tasks: [
+        { type: 'system.noop', payload: {} },
+        { type: 'system.sleep', payload: { ms: -1 } },
+        { type: 'nope', payload: {} },
+      ],
     });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');

@@ -11,6 +11,16 @@ import { TasksApiModule } from '@conveyor/tasks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
-  imports: [TasksCoreModule, AuthModule, FilesModule, TasksApiModule, FilesApiModule, SystemTasksApiModule, FileCleaningApiModule, HealthApiModule, MetricsApiModule],
+  imports: [
+    TasksCoreModule,
+    AuthModule,
+    FilesModule,
+    TasksApiModule,
+    FilesApiModule,
+    SystemTasksApiModule,
+    FileCleaningApiModule,
+    HealthApiModule,
+    MetricsApiModule,
+  ],
 })
 export class ApiModule {}

@@ -22,7 +22,10 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const scopes = (values.scopes ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const scopes = (values.scopes ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (command === 'create') {
     const bad = scopes.filter((scope) => !(SCOPES as readonly string[]).includes(scope));
     if (!values.tenant || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(values.tenant) || scopes.length === 0 || bad.length > 0) {

@@ -42,7 +42,10 @@ export class ApiKeyAuthenticator {
   /** Declares each controller route's policy and registers the hook; call before listen. */
   install(app: NestFastifyApplication): void {
     declareRouteAuth(app);
-    app.getHttpAdapter().getInstance().addHook('onRequest', (request, reply) => this.onRequest(request, reply));
+    app
+      .getHttpAdapter()
+      .getInstance()
+      .addHook('onRequest', (request, reply) => this.onRequest(request, reply));
   }
 
   /** The onRequest hook: only routes declared `api-key` (see route-auth.ts) are its concern. */

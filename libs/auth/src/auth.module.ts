@@ -36,12 +36,7 @@ class RateLimitStorageModule {}
     }),
   ],
   controllers: [AdminKeysController],
-  providers: [
-    ApiKeyService,
-    ApiKeyAuthenticator,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: ApiThrottlerGuard },
-  ],
+  providers: [ApiKeyService, ApiKeyAuthenticator, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_GUARD, useClass: ApiThrottlerGuard }],
   exports: [ApiKeyService, ApiKeyAuthenticator],
 })
 export class AuthModule {}

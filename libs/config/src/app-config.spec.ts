@@ -237,7 +237,13 @@ describe('loadAppConfig', () => {
   describe('HTTP server limits and TRUST_PROXY', () => {
     it('trusts no proxy and bounds slow requests by default', () => {
       const { http, security } = loadAppConfig({ DATABASE_URL: PG_URL });
-      expect(http).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 72_000, maxConnectionsPerAddress: 256, trustProxy: false });
+      expect(http).toEqual({
+        headersTimeoutMs: 10_000,
+        requestTimeoutMs: 300_000,
+        keepAliveTimeoutMs: 72_000,
+        maxConnectionsPerAddress: 256,
+        trustProxy: false,
+      });
       expect(security.authFailuresPerMinute).toBe(60);
     });
 

@@ -152,10 +152,7 @@ export interface ConfigProblem {
 /** Thrown when the environment does not satisfy {@link EnvironmentSchema}; lists every offending key. */
 export class ConfigValidationError extends Error {
   constructor(readonly problems: ConfigProblem[]) {
-    super(
-      'Invalid configuration:\n' +
-        problems.map((p) => `  - ${p.key}: ${p.problems.join('; ')}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  - ${p.key}: ${p.problems.join('; ')}`).join('\n'));
     this.name = 'ConfigValidationError';
   }
 }
@@ -204,10 +201,7 @@ function parseDatabase(env: EnvironmentSchema, problems: ConfigProblem[]): Datab
   if (!env.DB_HOST) {
     problems.push({
       key: 'DATABASE_URL',
-      problems: [
-        'no database configured: set DATABASE_URL (or DB_TYPE + DB_HOST + …), ' +
-          'or start with `npm run dev`, which serves an embedded PostgreSQL',
-      ],
+      problems: ['no database configured: set DATABASE_URL (or DB_TYPE + DB_HOST + …), ' + 'or start with `npm run dev`, which serves an embedded PostgreSQL'],
     });
   }
   const type: DatabaseType = env.DB_TYPE === 'postgres' || !env.DB_TYPE ? 'postgres' : 'mysql';
@@ -262,7 +256,11 @@ function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisCon
   };
 }
 
-const splitList = (raw: string | undefined) => (raw ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+const splitList = (raw: string | undefined) =>
+  (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -296,7 +294,14 @@ function isWeakSecret(secret: string): boolean {
 function parseQueueList(raw: string | undefined): string[] | null {
   const text = raw?.trim();
   if (!text || text === '*') return null;
-  return [...new Set(text.split(',').map((name) => name.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 function parseConcurrency(raw: string | undefined): { defaultConcurrency: number; perQueue: Record<string, number> } {

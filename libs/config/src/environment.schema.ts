@@ -1,18 +1,7 @@
 import { Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
-const toInt = ({ value }: { value: string | undefined }) =>
-  value === undefined || value === '' ? undefined : /^-?\d+$/.test(value) ? Number(value) : value;
+const toInt = ({ value }: { value: string | undefined }) => (value === undefined || value === '' ? undefined : /^-?\d+$/.test(value) ? Number(value) : value);
 const toBool = ({ value }: { value: string | undefined }) => {
   if (value === undefined || value === '') return undefined;
   const text = value.toLowerCase();
@@ -26,247 +15,428 @@ const toBool = ({ value }: { value: string | undefined }) => {
  * validate against this one class; `.env.example` documents the same keys.
  */
 export class EnvironmentSchema {
-  @IsOptional() @IsIn(['development', 'production', 'test'])
+  @IsOptional()
+  @IsIn(['development', 'production', 'test'])
   NODE_ENV?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT?: number;
 
-  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
 
   /** How long an app waits at start for the database and Redis before giving up. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
   STARTUP_TIMEOUT_MS?: number;
 
   // --- security -------------------------------------------------------------------------
   /** Bootstrap admin key (tenant "default", every scope) for first start and automation. */
-  @IsOptional() @IsString() @MinLength(16, { message: 'CONVEYOR_ADMIN_KEY must be at least 16 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'CONVEYOR_ADMIN_KEY must be at least 16 characters' })
   CONVEYOR_ADMIN_KEY?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
   AUTH_CACHE_TTL_MS?: number;
 
   /** Requests per minute per API key (or per client address without a key); 0 turns it off. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   RATE_LIMIT_PER_MINUTE?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(100 * 1024 * 1024)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(100 * 1024 * 1024)
   JSON_BODY_LIMIT_BYTES?: number;
 
   // --- request limits (checked on every route before anything copies the input) --------
   /** Deepest nesting of a JSON body, query or JSON form field. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(8) @Max(256)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(8)
+  @Max(256)
   JSON_MAX_DEPTH?: number;
 
   /** Most keys in one JSON object. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(16) @Max(1_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  @Max(1_000_000)
   JSON_MAX_KEYS?: number;
 
   /** Most items in one JSON array; at least 1000, the size of a full task batch. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(10_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(10_000_000)
   JSON_MAX_ARRAY_LENGTH?: number;
 
   /** Most values in one JSON input, all levels together. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(100_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(100_000_000)
   JSON_MAX_NODES?: number;
 
   /** Open task event streams (SSE) per API key, and per API process. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
   SSE_MAX_STREAMS_PER_KEY?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
   SSE_MAX_STREAMS?: number;
 
   /** Comma-separated allowed origins; CORS is off when unset. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   CORS_ORIGINS?: string;
 
   /** Failed authentications per minute per client address before 429; 0 turns it off. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   AUTH_FAILURES_PER_MINUTE?: number;
 
   /**
    * Proxies whose X-Forwarded-For is believed: a comma list of addresses, CIDRs and the names
    * loopback / linklocal / uniquelocal. Unset: none (the connection's peer is the client).
    */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   TRUST_PROXY?: string;
 
   // --- HTTP server ------------------------------------------------------------------------
   /** A request's headers must have arrived within this (slow-header clients are cut with 408). */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
   HTTP_HEADERS_TIMEOUT_MS?: number;
 
   /** A whole request, body included, must have arrived within this (408 otherwise). */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(86_400_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
   HTTP_REQUEST_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
   HTTP_KEEP_ALIVE_TIMEOUT_MS?: number;
 
   /** Open connections one client address may hold (trusted proxies are exempt); 0 turns it off. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(1_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   HTTP_MAX_CONNECTIONS_PER_ADDRESS?: number;
 
   /** Payload fields (comma list, dot paths allowed) censored in logs. */
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   LOG_REDACT_PAYLOAD_FIELDS?: string;
 
   // --- database -------------------------------------------------------------------------
-  @IsOptional() @Matches(/^(postgres|postgresql|mysql|mariadb):\/\/.+/, {
+  @IsOptional()
+  @Matches(/^(postgres|postgresql|mysql|mariadb):\/\/.+/, {
     message: 'DATABASE_URL must be a postgres://, mysql:// or mariadb:// URL',
   })
   DATABASE_URL?: string;
 
-  @IsOptional() @IsIn(['postgres', 'mysql', 'mariadb'])
+  @IsOptional()
+  @IsIn(['postgres', 'mysql', 'mariadb'])
   DB_TYPE?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DB_HOST?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   DB_PORT?: number;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DB_USERNAME?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DB_PASSWORD?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   DB_DATABASE?: string;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   DB_SSL?: boolean;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   DB_MIGRATIONS_RUN?: boolean;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
   DB_POOL_SIZE?: number;
 
   /** Longest wait for a pooled connection (or a new one) before a request gets 503. */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(60_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
   DB_CONNECT_TIMEOUT_MS?: number;
 
   /** Longest one statement may run (server-side) or go unanswered (client-side). */
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
   DB_STATEMENT_TIMEOUT_MS?: number;
 
   // --- redis / queues -------------------------------------------------------------------
-  @IsOptional() @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   REDIS_HOST?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
   REDIS_PORT?: number;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   REDIS_PASSWORD?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(15)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(15)
   REDIS_DB?: number;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   REDIS_TLS?: boolean;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
     message: 'QUEUE_PREFIX must be 1-64 characters of letters, digits, "_", "." or "-"',
   })
   QUEUE_PREFIX?: string;
 
-  @IsOptional() @Matches(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9._-]{0,63}$/, {
     message: 'QUEUE_NAME must be a lowercase queue name',
   })
   QUEUE_NAME?: string;
 
   // --- worker ---------------------------------------------------------------------------
-  @IsOptional() @Matches(/^\s*(\*|[a-z0-9][a-z0-9._-]*(\s*,\s*[a-z0-9][a-z0-9._-]*)*)?\s*$/, {
+  @IsOptional()
+  @Matches(/^\s*(\*|[a-z0-9][a-z0-9._-]*(\s*,\s*[a-z0-9][a-z0-9._-]*)*)?\s*$/, {
     message: 'WORKER_QUEUES must be "*" or a comma-separated list of queue names',
   })
   WORKER_QUEUES?: string;
 
-  @IsOptional() @Matches(/^\s*(\d+|([a-z0-9*][a-z0-9._-]*=\d+)(\s*,\s*[a-z0-9*][a-z0-9._-]*=\d+)*)\s*$/, {
+  @IsOptional()
+  @Matches(/^\s*(\d+|([a-z0-9*][a-z0-9._-]*=\d+)(\s*,\s*[a-z0-9*][a-z0-9._-]*=\d+)*)\s*$/, {
     message: 'WORKER_CONCURRENCY must be a number or "queue=n,queue=n" (use "*=n" for the default)',
   })
   WORKER_CONCURRENCY?: string;
 
-  @IsOptional() @Matches(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'WORKER_ID must be 1-128 safe characters' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'WORKER_ID must be 1-128 safe characters' })
   WORKER_ID?: string;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   WORKER_HEALTH_PORT?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
   SHUTDOWN_GRACE_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
   WORKER_LOCK_DURATION_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
   WORKER_STALLED_INTERVAL_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(3_600_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(3_600_000)
   WORKER_EVENT_LOOP_BLOCK_MS?: number;
 
   // --- maintenance (worker side) ----------------------------------------------------------
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(86_400_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
   RECONCILE_INTERVAL_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(10_000) @Max(604_800_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10_000)
+  @Max(604_800_000)
   RECONCILE_MIN_AGE_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(604_800_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(604_800_000)
   RETENTION_INTERVAL_MS?: number;
 
   // --- task defaults --------------------------------------------------------------------
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   MAX_RETRY_ATTEMPTS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(86_400_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
   TASK_TIMEOUT_MS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(60)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
   TASK_TTL_SECONDS?: number;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(60_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
   PROGRESS_UPDATE_INTERVAL_MS?: number;
 
   // Results live in a SQL JSON column and in Redis; large outputs belong in files.
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1024) @Max(64 * 1024 * 1024)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
   TASK_MAX_RESULT_BYTES?: number;
 
   // One tenant's backlog must not fill Redis for everyone: beyond it, 429 TENANT_QUEUE_FULL.
-  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(100_000_000)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000_000)
   MAX_UNFINISHED_TASKS_PER_TENANT?: number;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
   STORAGE_DIR?: string;
 
-  @IsOptional() @IsIn(['local', 's3'])
+  @IsOptional()
+  @IsIn(['local', 's3'])
   STORAGE_DRIVER?: string;
 
-  @IsOptional() @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http(s) URL' })
+  @IsOptional()
+  @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http(s) URL' })
   S3_ENDPOINT?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   S3_REGION?: string;
 
-  @IsOptional() @Matches(/^[a-z0-9][a-z0-9.-]{1,62}$/, { message: 'S3_BUCKET must be a valid bucket name' })
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9.-]{1,62}$/, { message: 'S3_BUCKET must be a valid bucket name' })
   S3_BUCKET?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   S3_ACCESS_KEY_ID?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   S3_SECRET_ACCESS_KEY?: string;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   S3_FORCE_PATH_STYLE?: boolean;
 
-  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   MAX_UPLOAD_BYTES?: number;
 }

@@ -3,7 +3,7 @@ import { ConfigValidationError, loadAppConfig } from './app-config';
 const BASE = { DATABASE_URL: 'postgres://db.internal/ledger' };
 
 describe('stall timing and maintenance settings', () => {
-  it('default to BullMQ\'s 30 s lock and stall check, a 1 min reconciler with a 2 min safety age, hourly retention', () => {
+  it("default to BullMQ's 30 s lock and stall check, a 1 min reconciler with a 2 min safety age, hourly retention", () => {
     const config = loadAppConfig(BASE);
     expect(config.worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
     expect(config.maintenance).toEqual({ reconcileIntervalMs: 60_000, reconcileMinAgeMs: 120_000, retentionIntervalMs: 3_600_000 });

@@ -32,7 +32,10 @@ function fromBullBoard(status: number, own: ReturnType<typeof parse>): ApiErrorB
   const key = typeof own?.error?.key === 'string' ? own.error.key : undefined;
   const name = key?.replace(/^ERRORS\./, '');
   const code = status >= 500 ? 'INTERNAL_ERROR' : name && /^[A-Z0-9_]{1,64}$/.test(name) ? name : (CODE_BY_STATUS[status] ?? 'HTTP_ERROR');
-  const message = status >= 500 ? 'Internal server error' : (name && MESSAGES[name]) ?? (typeof own?.message === 'string' ? own.message : STATUS_CODES[status] ?? 'Error');
+  const message =
+    status >= 500
+      ? 'Internal server error'
+      : ((name && MESSAGES[name]) ?? (typeof own?.message === 'string' ? own.message : (STATUS_CODES[status] ?? 'Error')));
   // The board's own page translates `key` (with its `options`) for its notices.
   return { error: { code, message, ...(key && status < 500 ? { key, options: own?.error?.options } : {}) } };
 }

@@ -44,7 +44,10 @@ export async function mountQueueDashboard(app: NestFastifyApplication, options: 
   const fastify = app.getHttpAdapter().getInstance();
   // The hooks live in this plugin's own scope, so they apply to exactly the dashboard's routes.
   await fastify.register(async (dashboard) => {
-    dashboard.addHook('onRequest', adminBasicAuth((key, request, reply) => authenticator.authenticate(request, reply, key)));
+    dashboard.addHook(
+      'onRequest',
+      adminBasicAuth((key, request, reply) => authenticator.authenticate(request, reply, key)),
+    );
     dashboard.addHook('onSend', relaxDashboardCsp);
     dashboard.addHook('onError', rememberDashboardError);
     dashboard.addHook('onSend', dashboardErrorBody);

@@ -37,7 +37,8 @@ export function isRejectedData(error: unknown): boolean {
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
 
 /** pg's and mysql2's own messages for a connection that broke, timed out or never came. */
-const UNAVAILABLE_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|Connection lost|Can't add new command when connection is in closed state|Pool is closed|the database system is (starting up|shutting down|in recovery mode)/i;
+const UNAVAILABLE_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|Connection lost|Can't add new command when connection is in closed state|Pool is closed|the database system is (starting up|shutting down|in recovery mode)/i;
 
 /**
  * True when the database could not be reached or did not answer in time, as opposed to

@@ -16,7 +16,8 @@ export const FILE_ENCODINGS = ['utf-8', 'utf-8-bom', 'latin1'] as const;
 
 export class CleanOutputOptionsDto {
   /** Format of the cleaned file; default: the input's. */
-  @IsOptional() @IsIn(FILE_FORMATS)
+  @IsOptional()
+  @IsIn(FILE_FORMATS)
   format?: (typeof FILE_FORMATS)[number];
 }
 
@@ -26,26 +27,36 @@ export class FileCleanPayload {
   fileId: string;
 
   /** Sniffed from the first bytes when absent. */
-  @IsOptional() @IsIn(FILE_FORMATS)
+  @IsOptional()
+  @IsIn(FILE_FORMATS)
   format?: (typeof FILE_FORMATS)[number];
 
   /** csv only; sniffed among , TAB ; | when absent. */
-  @IsOptional() @IsString() @Matches(/^[^\r\n"]$/, { message: 'delimiter must be one character (not a quote or line break)' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^\r\n"]$/, { message: 'delimiter must be one character (not a quote or line break)' })
   delimiter?: string;
 
   /**
    * Detected when absent (a BOM or valid UTF-8 means utf-8, otherwise latin1). A UTF-16 BOM means
    * UTF-16 whatever is declared; a UTF-32 one fails the task with UNSUPPORTED_ENCODING.
    */
-  @IsOptional() @IsIn(FILE_ENCODINGS)
+  @IsOptional()
+  @IsIn(FILE_ENCODINGS)
   encoding?: (typeof FILE_ENCODINGS)[number];
 
   // IsObject: ValidateNested alone lets an array through (it validates the items, of which []
   // has none), and the worker's own check (validateCleaningRules) would then refuse it.
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleaningRulesDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => CleaningRulesDto)
   rules?: CleaningRulesDto;
 
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => CleanOutputOptionsDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => CleanOutputOptionsDto)
   output?: CleanOutputOptionsDto;
 }
 

@@ -23,7 +23,14 @@ async function read(stream: Readable): Promise<Buffer> {
 
 /** ~N MiB of pseudo-random bytes, produced in chunks (never one big buffer in the source). */
 function generated(mib: number): { stream: () => Readable; sha256: string; size: number } {
-  const chunks = Array.from({ length: mib * 4 }, (_, i) => createHash('sha256').update(String(i)).digest().toString('hex').repeat(4096).slice(0, 256 * 1024));
+  const chunks = Array.from({ length: mib * 4 }, (_, i) =>
+    createHash('sha256')
+      .update(String(i))
+      .digest()
+      .toString('hex')
+      .repeat(4096)
+      .slice(0, 256 * 1024),
+  );
   const hash = createHash('sha256');
   for (const chunk of chunks) hash.update(chunk);
   return { stream: () => Readable.from(chunks.map((c) => Buffer.from(c))), sha256: hash.digest('hex'), size: mib * 1024 * 1024 };
@@ -44,7 +51,14 @@ const drivers: Array<[string, () => Promise<{ storage: FileStorage; close(): Pro
       const port = await freePort();
       const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET }] });
       await server.run();
-      const storage = new S3FileStorage({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: BUCKET, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+      const storage = new S3FileStorage({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'us-east-1',
+        bucket: BUCKET,
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        forcePathStyle: true,
+      });
       return {
         storage,
         close: async () => {

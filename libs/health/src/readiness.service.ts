@@ -13,11 +13,7 @@ export class ReadinessService {
 
   /** Resolves with the Terminus result; rejects with a ServiceUnavailableException when a check is down. */
   check(extra: HealthIndicatorFunction[] = []) {
-    return this.health.check([
-      () => this.db.pingCheck('database', { timeout: 1500 }),
-      () => this.redis.pingCheck('redis'),
-      ...extra,
-    ]);
+    return this.health.check([() => this.db.pingCheck('database', { timeout: 1500 }), () => this.redis.pingCheck('redis'), ...extra]);
   }
 
   live() {

@@ -1,12 +1,4 @@
-import {
-  BadRequestException,
-  HttpException,
-  HttpStatus,
-  InternalServerErrorException,
-  Logger,
-  NotFoundException,
-  type ArgumentsHost,
-} from '@nestjs/common';
+import { BadRequestException, HttpException, HttpStatus, InternalServerErrorException, Logger, NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import { errorCodes } from 'fastify';
 import { ApiError, type ApiErrorBody } from './api-error';
 import { ApiExceptionFilter } from './api-exception.filter';
@@ -138,7 +130,12 @@ describe('ApiExceptionFilter', () => {
 
   it('answers 503 DATABASE_UNAVAILABLE for a database that is away or hung, not 500', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', syscall: 'connect' });
-    for (const error of [refused, new Error('timeout exceeded when trying to connect'), new Error('Query read timeout'), Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })]) {
+    for (const error of [
+      refused,
+      new Error('timeout exceeded when trying to connect'),
+      new Error('Query read timeout'),
+      Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+    ]) {
       const { status, body } = render(error);
       expect({ status, code: body.error.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
     }

@@ -85,7 +85,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     if (isDatabaseUnavailable(exception)) {
       // Not the request's fault and not a bug: the same request may succeed in a moment.
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, body: { error: { code: 'DATABASE_UNAVAILABLE', message: 'The task ledger database is unavailable; retry later' } } };
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        body: { error: { code: 'DATABASE_UNAVAILABLE', message: 'The task ledger database is unavailable; retry later' } },
+      };
     }
     return {
       status: HttpStatus.INTERNAL_SERVER_ERROR,

@@ -8,14 +8,22 @@ describe('trustedPeer', () => {
 
   it('matches listed addresses, CIDRs, names and IPv4-mapped IPv6 peers', () => {
     const trusted = trustedPeer(['10.0.0.1', '192.168.4.0/24', 'fd00::/8', 'loopback']);
-    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '192.168.4.200', 'fd12::1', '127.0.0.9', '::1']) expect({ address, trusted: trusted(address) }).toEqual({ address, trusted: true });
-    for (const address of ['10.0.0.2', '192.168.5.1', 'fe80::1', '8.8.8.8']) expect({ address, trusted: trusted(address) }).toEqual({ address, trusted: false });
+    for (const address of ['10.0.0.1', '::ffff:10.0.0.1', '192.168.4.200', 'fd12::1', '127.0.0.9', '::1'])
+      expect({ address, trusted: trusted(address) }).toEqual({ address, trusted: true });
+    for (const address of ['10.0.0.2', '192.168.5.1', 'fe80::1', '8.8.8.8'])
+      expect({ address, trusted: trusted(address) }).toEqual({ address, trusted: false });
   });
 });
 
 describe('httpServerTimeoutOptions', () => {
   it('checks the timeouts often enough for them to bite on time', () => {
-    const options = httpServerTimeoutOptions({ headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 5000, maxConnectionsPerAddress: 0, trustProxy: false });
+    const options = httpServerTimeoutOptions({
+      headersTimeoutMs: 1000,
+      requestTimeoutMs: 2000,
+      keepAliveTimeoutMs: 5000,
+      maxConnectionsPerAddress: 0,
+      trustProxy: false,
+    });
     expect(options).toMatchObject({ requestTimeout: 2000, keepAliveTimeout: 5000, trustProxy: false, http: { headersTimeout: 1000, requestTimeout: 2000 } });
     expect(options.http!.connectionsCheckingInterval).toBeLessThanOrEqual(250);
   });

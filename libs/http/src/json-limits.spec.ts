@@ -18,14 +18,22 @@ describe('findUnsafeInput', () => {
   });
 
   it('finds nesting beyond the limit without recursing, named by its top-level field', () => {
-    expect(findUnsafeInput({ ok: 1, payload: nested(MAX_DEPTH) })).toEqual({ field: 'payload', message: `is nested more than ${MAX_DEPTH} levels deep`, tooLarge: false });
+    expect(findUnsafeInput({ ok: 1, payload: nested(MAX_DEPTH) })).toEqual({
+      field: 'payload',
+      message: `is nested more than ${MAX_DEPTH} levels deep`,
+      tooLarge: false,
+    });
     let deep: unknown = [];
     for (let i = 0; i < 200_000; i += 1) deep = [deep];
     expect(findUnsafeInput({ tasks: deep })?.field).toBe('tasks');
   });
 
   it('finds NUL characters in values and keys, with their path', () => {
-    expect(findUnsafeInput({ payload: { list: ['ok', 'a\u0000b'] } })).toEqual({ field: 'payload.list[1]', message: 'must not contain the NUL character (U+0000)', tooLarge: false });
+    expect(findUnsafeInput({ payload: { list: ['ok', 'a\u0000b'] } })).toEqual({
+      field: 'payload.list[1]',
+      message: 'must not contain the NUL character (U+0000)',
+      tooLarge: false,
+    });
     expect(findUnsafeInput({ payload: { 'k\u0000': 1 } })?.field).toBe('payload.k\u0000');
     expect(findUnsafeInput([{ a: ['\u0000'] }])?.field).toBe('[0].a[0]');
     expect(findUnsafeInput('\u0000')?.field).toBe('');

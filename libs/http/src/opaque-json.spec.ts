@@ -7,12 +7,14 @@ class Item {
   @IsString()
   name: string;
 
-  @IsObject() @OpaqueJson()
+  @IsObject()
+  @OpaqueJson()
   payload: Record<string, unknown>;
 }
 
 class Batch {
-  @IsArray() @NestedDto(() => Item)
+  @IsArray()
+  @NestedDto(() => Item)
   items: Item[];
 }
 
@@ -40,7 +42,17 @@ describe('OpaqueJsonValidationPipe', () => {
       expect(error).toBeInstanceOf(ApiError);
       expect((error as ApiError).details?.map((d) => d.field)).toEqual(['payload']);
     }
-    const nestedError = await pipe.transform({ items: [{ name: 1, payload: {} }, { name: 'ok', payload: [] }] }, { type: 'body', metatype: Batch }).catch((e: unknown) => e);
+    const nestedError = await pipe
+      .transform(
+        {
+          items: [
+            { name: 1, payload: {} },
+            { name: 'ok', payload: [] },
+          ],
+        },
+        { type: 'body', metatype: Batch },
+      )
+      .catch((e: unknown) => e);
     expect((nestedError as ApiError).details?.map((d) => d.field).sort()).toEqual(['items[0].name', 'items[1].payload']);
     const extra = await pipe.transform({ name: 'x', payload: {}, extra: 1 }, { type: 'body', metatype: Item }).catch((e: unknown) => e);
     expect((extra as ApiError).details?.map((d) => d.field)).toEqual(['extra']);

@@ -90,7 +90,8 @@ export function detachOpaqueJson(value: unknown, type: Function): { standIn: unk
     restore(instance) {
       for (const { path, value: original } of detached) {
         let holder: unknown = instance;
-        for (const step of path.slice(0, -1)) holder = holder !== null && typeof holder === 'object' ? (holder as Record<string | number, unknown>)[step] : undefined;
+        for (const step of path.slice(0, -1))
+          holder = holder !== null && typeof holder === 'object' ? (holder as Record<string | number, unknown>)[step] : undefined;
         if (holder !== null && typeof holder === 'object') (holder as Record<string | number, unknown>)[path[path.length - 1]] = original;
       }
     },

@@ -12,9 +12,7 @@ function error(property: string, constraints?: Record<string, string>, children:
 
 describe('flattenValidationErrors', () => {
   it('names a top-level property by itself', () => {
-    expect(flattenValidationErrors([error('name', { isString: 'name must be a string' })])).toEqual([
-      { field: 'name', message: 'name must be a string' },
-    ]);
+    expect(flattenValidationErrors([error('name', { isString: 'name must be a string' })])).toEqual([{ field: 'name', message: 'name must be a string' }]);
   });
 
   it('joins an object child with a dot', () => {
@@ -28,11 +26,7 @@ describe('flattenValidationErrors', () => {
   });
 
   it('handles nested arrays and deep paths', () => {
-    const errors = [
-      error('rules', undefined, [
-        error('2', undefined, [error('steps', undefined, [error('10', { isIn: 'bad step' })])]),
-      ]),
-    ];
+    const errors = [error('rules', undefined, [error('2', undefined, [error('steps', undefined, [error('10', { isIn: 'bad step' })])])])];
     expect(flattenValidationErrors(errors)).toEqual([{ field: 'rules[2].steps[10]', message: 'bad step' }]);
   });
 
@@ -62,14 +56,18 @@ describe('flattenValidationErrors', () => {
 
   describe('with real class-validator errors', () => {
     class Step {
-      @IsString() @MinLength(2)
+      @IsString()
+      @MinLength(2)
       name: string;
     }
     class Payload {
-      @IsInt() @Min(1) @Max(5)
+      @IsInt()
+      @Min(1)
+      @Max(5)
       level: number;
 
-      @ValidateNested({ each: true }) @Type(() => Step)
+      @ValidateNested({ each: true })
+      @Type(() => Step)
       steps: Step[];
     }
 

@@ -6,11 +6,7 @@ import { OpaqueJsonValidationPipe } from './validation.pipe';
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): ApiErrorDetail[] {
   const details: ApiErrorDetail[] = [];
   for (const error of errors) {
-    const field = parent
-      ? /^\d+$/.test(error.property)
-        ? `${parent}[${error.property}]`
-        : `${parent}.${error.property}`
-      : error.property;
+    const field = parent ? (/^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`) : error.property;
     for (const message of Object.values(error.constraints ?? {})) details.push({ field, message });
     if (error.children?.length) details.push(...flattenValidationErrors(error.children, field));
   }

@@ -14,9 +14,7 @@ export function redisConnectionOptions(redis: RedisConfig, role: 'producer' | 'w
     ...(redis.username ? { username: redis.username } : {}),
     ...(redis.password ? { password: redis.password } : {}),
     ...(redis.tls ? { tls: {} } : {}),
-    ...(role === 'producer'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 }
-      : { maxRetriesPerRequest: null }),
+    ...(role === 'producer' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 } : { maxRetriesPerRequest: null }),
     // Reconnect forever with a capped delay: a Redis restart must not kill the process.
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
   };

@@ -9,7 +9,9 @@ describe('redisFailureOf', () => {
 
   it('calls anything else unknown: the command may have reached Redis', () => {
     expect(redisFailureOf(new Error('Connection is closed.'))).toBe('unknown');
-    expect(redisFailureOf(new Error('Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.'))).toBe('unknown');
+    expect(redisFailureOf(new Error('Reached the max retries per request limit (which is 1). Refer to "maxRetriesPerRequest" option for details.'))).toBe(
+      'unknown',
+    );
     expect(redisFailureOf(new Error('enqueue took longer than 2000 ms'))).toBe('unknown');
     expect(redisFailureOf('weird')).toBe('unknown');
   });

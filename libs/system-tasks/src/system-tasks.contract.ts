@@ -12,11 +12,16 @@ export interface NoopResult {
 
 export class SleepPayload {
   /** How long the task runs. */
-  @IsInt() @Min(0) @Max(3_600_000)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
   ms: number;
 
   /** Fail this many first attempts (attempt numbers 1..failTimes), then succeed. */
-  @IsOptional() @IsInt() @Min(0) @Max(100)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
   failTimes?: number;
 }
 

@@ -15,14 +15,7 @@ import { TaskEntity } from './ledger/task.entity';
  */
 @Global()
 @Module({
-  imports: [
-    AppConfigModule,
-    ObservabilityLoggerModule,
-    MetricsModule,
-    DatabaseModule,
-    QueueModule,
-    TypeOrmModule.forFeature([TaskEntity]),
-  ],
+  imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
   providers: [TaskTypeRegistry, TaskLedgerService],
   exports: [TaskTypeRegistry, TaskLedgerService, TypeOrmModule],
 })

@@ -109,9 +109,7 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
 
   it('lists newest first with filters and keyset paging', async () => {
     const tenantId = `list-${dialect}`;
-    const rows = Array.from({ length: 7 }, (_, i) =>
-      newTask({ tenantId, type: i % 2 ? 'system.noop' : 'system.sleep', tags: i < 3 ? ['vip'] : ['std'] }),
-    );
+    const rows = Array.from({ length: 7 }, (_, i) => newTask({ tenantId, type: i % 2 ? 'system.noop' : 'system.sleep', tags: i < 3 ? ['vip'] : ['std'] }));
     await ledger.insert(rows);
     const newestFirst = [...rows].reverse().map((r) => r.id);
 
@@ -124,7 +122,12 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     expect(noops.map((r) => r.id)).toEqual(newestFirst.filter((id) => rows.find((r) => r.id === id)!.type === 'system.noop'));
 
     const vip = await ledger.list({ tenantId, tag: 'vip', limit: 10 });
-    expect(vip.map((r) => r.id).sort()).toEqual(rows.slice(0, 3).map((r) => r.id).sort());
+    expect(vip.map((r) => r.id).sort()).toEqual(
+      rows
+        .slice(0, 3)
+        .map((r) => r.id)
+        .sort(),
+    );
 
     const none = await ledger.list({ tenantId, status: 'failed', limit: 10 });
     expect(none).toHaveLength(0);

@@ -16,15 +16,7 @@ import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
 import { TaskEntity, TasksCoreModule, type TaskStatus } from '@conveyor/tasks';
 import { TaskProducer, TenantBacklog } from '@conveyor/tasks/api';
 import { MaintenanceLock, TaskReconciler, TaskRetention, TasksWorkerModule } from '@conveyor/tasks/worker';
-import {
-  createTestDatabase,
-  deleteRedisPrefix,
-  DIALECTS,
-  TEST_REDIS_URL,
-  uniqueName,
-  waitFor,
-  type TestDatabase,
-} from '@conveyor/testing';
+import { createTestDatabase, deleteRedisPrefix, DIALECTS, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { LedgerMaintenanceRepository } from '../src/worker/maintenance/ledger-maintenance.repository';
 
 const TEN_MINUTES_AGO = () => new Date(Date.now() - 10 * 60_000);
@@ -274,7 +266,10 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     // Age the first 1200 and spread them over every finished state.
     const finishedStates: TaskStatus[] = ['completed', 'failed', 'cancelled', 'expired'];
     for (const [index, status] of finishedStates.entries()) {
-      await setRows(oldIds.filter((_, i) => i % finishedStates.length === index), { status, finishedAt: TWO_HOURS_AGO() });
+      await setRows(
+        oldIds.filter((_, i) => i % finishedStates.length === index),
+        { status, finishedAt: TWO_HOURS_AGO() },
+      );
     }
     // Unfinished rows with an old finished_at (as after a retry) are not finished: they stay.
     await setRows(unfinishedIds, { finishedAt: TWO_HOURS_AGO() });

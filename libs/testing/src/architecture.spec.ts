@@ -80,9 +80,7 @@ describe('architecture (dependency-cruiser)', () => {
   it('resolves the @conveyor aliases through tsconfig paths (so the rules are not vacuous)', () => {
     expect(result.summary.totalCruised).toBeGreaterThan(50);
     const workerModule = result.modules.find((m) => m.source === 'apps/worker/src/worker.module.ts');
-    expect(workerModule?.dependencies).toContainEqual(
-      expect.objectContaining({ module: '@conveyor/tasks', resolved: 'libs/tasks/src/index.ts' }),
-    );
+    expect(workerModule?.dependencies).toContainEqual(expect.objectContaining({ module: '@conveyor/tasks', resolved: 'libs/tasks/src/index.ts' }));
     expect(result.modules.filter((m) => m.couldNotResolve).map((m) => m.source)).toEqual([]);
   });
 
@@ -91,9 +89,7 @@ describe('architecture (dependency-cruiser)', () => {
     if (violations.length > 0) {
       const byRule = new Map<string, Violation[]>();
       for (const v of violations) byRule.set(v.rule.name, [...(byRule.get(v.rule.name) ?? []), v]);
-      const report = [...byRule]
-        .map(([rule, list]) => `${rule} (${list.length}):\n${list.map((v) => `  - ${describeViolation(v)}`).join('\n')}`)
-        .join('\n\n');
+      const report = [...byRule].map(([rule, list]) => `${rule} (${list.length}):\n${list.map((v) => `  - ${describeViolation(v)}`).join('\n')}`).join('\n\n');
       throw new Error(`${violations.length} dependency violation(s):\n\n${report}`);
     }
     expect(violations).toEqual([]);

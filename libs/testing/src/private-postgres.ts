@@ -93,9 +93,20 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async start() {
       if (child) throw new Error('private postgres is already running');
       const [command, args] = asServerUser(join(bin, 'postgres'), [
-        '-D', dataDir, '-p', String(port),
-        '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`,
-        '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'synchronous_commit=off',
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${dataDir}`,
+        '-c',
+        'fsync=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'synchronous_commit=off',
       ]);
       const started = spawn(command, args, { stdio: 'ignore' });
       child = started;

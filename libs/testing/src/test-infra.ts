@@ -68,8 +68,7 @@ export async function createTestDatabase(dialect: SqlDialect): Promise<TestDatab
   return {
     config,
     url: url.toString(),
-    drop: () =>
-      admin(dialect === 'postgres' ? `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)` : `DROP DATABASE IF EXISTS \`${name}\``),
+    drop: () => admin(dialect === 'postgres' ? `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)` : `DROP DATABASE IF EXISTS \`${name}\``),
   };
 }
 

@@ -12,15 +12,18 @@ import { ROOT } from './dockerfile';
 export class MissingVariableError extends Error {}
 
 export function interpolate(text: string, env: Record<string, string | undefined>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (match, name?: string, op?: string, arg?: string, bare?: string) => {
-    if (match === '$$') return '$';
-    if (bare) return env[bare] ?? '';
-    const value = env[name!];
-    const unset = op?.startsWith(':') ? !value : value === undefined;
-    if (!op || !unset) return value ?? '';
-    if (op.endsWith('-')) return interpolate(arg ?? '', env);
-    throw new MissingVariableError(`required variable ${name} is missing a value: ${arg}`);
-  });
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (match, name?: string, op?: string, arg?: string, bare?: string) => {
+      if (match === '$$') return '$';
+      if (bare) return env[bare] ?? '';
+      const value = env[name!];
+      const unset = op?.startsWith(':') ? !value : value === undefined;
+      if (!op || !unset) return value ?? '';
+      if (op.endsWith('-')) return interpolate(arg ?? '', env);
+      throw new MissingVariableError(`required variable ${name} is missing a value: ${arg}`);
+    },
+  );
 }
 
 export interface ComposeService {

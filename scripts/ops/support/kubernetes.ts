@@ -93,13 +93,10 @@ function modelProgram(modules: Array<{ module: string; type: string }>) {
   const host = ts.createCompilerHost(options);
   const getSourceFile = host.getSourceFile.bind(host);
   const fileExists = host.fileExists.bind(host);
-  host.getSourceFile = (name, language, ...rest) =>
-    name === probe ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest);
+  host.getSourceFile = (name, language, ...rest) => (name === probe ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest));
   host.fileExists = (name) => name === probe || fileExists(name);
   const program = ts.createProgram([probe], options, host);
-  const problems = ts
-    .getPreEmitDiagnostics(program)
-    .map((d) => `type check of the models failed: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+  const problems = ts.getPreEmitDiagnostics(program).map((d) => `type check of the models failed: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
   if (problems.length > 0) return { problems };
   const checker = program.getTypeChecker();
   const exported = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(probe)!)!);
@@ -125,8 +122,7 @@ export function unknownFields(items: Array<{ where: string; manifest: Manifest }
   if ('problems' in cached) return cached.problems;
   const { checker, typeOfModel } = cached;
 
-  const isFreeForm = (type: ts.Type) =>
-    (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0 || checker.getIndexInfosOfType(type).length > 0;
+  const isFreeForm = (type: ts.Type) => (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) !== 0 || checker.getIndexInfosOfType(type).length > 0;
   const objectParts = (type: ts.Type): ts.Type[] =>
     (type.isUnion() ? type.types : [type]).filter((t) => (t.flags & ts.TypeFlags.Object) !== 0 || (t.flags & ts.TypeFlags.Any) !== 0);
 
@@ -136,7 +132,7 @@ export function unknownFields(items: Array<{ where: string; manifest: Manifest }
     const parts = objectParts(type);
     if (parts.length === 0) return; // the schema says primitive: the validator reports it
     if (Array.isArray(value)) {
-      const element = parts.map((t) => checker.isArrayType(t) ? checker.getTypeArguments(t as ts.TypeReference)[0] : undefined).find(Boolean);
+      const element = parts.map((t) => (checker.isArrayType(t) ? checker.getTypeArguments(t as ts.TypeReference)[0] : undefined)).find(Boolean);
       if (element) value.forEach((item, i) => walk(item, element, `${path}[${i}]`, where));
       return;
     }

@@ -21,7 +21,10 @@ describe('scripts/backup.sh', () => {
     return database;
   };
   const backup = (env: Record<string, string>) => runCommand('bash', [SCRIPT], { ENV_FILE: '/nonexistent', BACKUP_DIR: dir, ...env });
-  const dumpsOf = (database: string) => readdirSync(dir).filter((f) => f.startsWith(`conveyor-${database}-`)).sort();
+  const dumpsOf = (database: string) =>
+    readdirSync(dir)
+      .filter((f) => f.startsWith(`conveyor-${database}-`))
+      .sort();
 
   const pg = async <T>(url: string, work: (client: Client) => Promise<T>) => {
     const client = new Client({ connectionString: url });
@@ -68,7 +71,9 @@ describe('scripts/backup.sh', () => {
     expect(restore.output).toBe('');
     expect(restore.code).toBe(0);
     const tables = (url: string) =>
-      pg(url, async (c) => (await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name));
+      pg(url, async (c) =>
+        (await c.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name),
+      );
     expect(await tables(target.url)).toEqual(await tables(source.url));
     expect(await tables(target.url)).toEqual(expect.arrayContaining(['tasks', 'backup_marker']));
     expect(await pg(target.url, async (c) => (await c.query('SELECT note FROM backup_marker')).rows)).toEqual([{ note: 'before the backup' }]);
@@ -101,14 +106,23 @@ describe('scripts/backup.sh', () => {
       const server = new URL(TEST_MYSQL_URL);
       const restore = await runCommand(
         'sh',
-        ['-c', `gunzip -c "$1" | mariadb -h "$2" -P "$3" -u root "$4"`, 'restore', join(dir, dump), server.hostname, server.port || '3306', target.config.database],
+        [
+          '-c',
+          `gunzip -c "$1" | mariadb -h "$2" -P "$3" -u root "$4"`,
+          'restore',
+          join(dir, dump),
+          server.hostname,
+          server.port || '3306',
+          target.config.database,
+        ],
         {},
       );
       expect(restore.output).toBe('');
       expect(restore.code).toBe(0);
       const [marker] = await mysql(target.url, (c) => c.query('SELECT note FROM backup_marker'));
       expect(marker).toEqual([{ note: 'before the backup' }]);
-      const tables = async (url: string) => ((await mysql(url, (c) => c.query('SHOW TABLES')))[0] as Array<Record<string, string>>).map((r) => Object.values(r)[0]).sort();
+      const tables = async (url: string) =>
+        ((await mysql(url, (c) => c.query('SHOW TABLES')))[0] as Array<Record<string, string>>).map((r) => Object.values(r)[0]).sort();
       expect(await tables(target.url)).toEqual(await tables(source.url));
       expect(await tables(target.url)).toEqual(expect.arrayContaining(['tasks', 'backup_marker']));
     } finally {

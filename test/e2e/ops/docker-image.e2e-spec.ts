@@ -3,15 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  createTestDatabase,
-  deleteRedisPrefix,
-  freePort,
-  TEST_REDIS_URL,
-  uniqueName,
-  waitFor,
-  type TestDatabase,
-} from '@conveyor/testing';
+import { createTestDatabase, deleteRedisPrefix, freePort, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { commandOf, envOf, flattenStage, parseCopy, readDockerfile, type Dockerfile } from '../../../scripts/ops/support/dockerfile';
 import { http, waitForTerminal } from '../support/stack';
 import { httpGet, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
@@ -62,9 +54,7 @@ describe('container images, their runtime stage played without an engine', () =>
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     started.push(child);
     // as tini reports it: a child killed by a signal exits 128 + its number
-    const exited = new Promise<number>((resolve) =>
-      child.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal!])),
-    );
+    const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + constants.signals[signal!])));
     return { child, exited, output: () => output };
   };
 
@@ -154,7 +144,10 @@ describe('container images, their runtime stage played without an engine', () =>
 
     const api = run(images.api, ports);
     const worker = run(images.worker, ports);
-    for (const [image, proc] of [[images.api, api], [images.worker, worker]] as const) {
+    for (const [image, proc] of [
+      [images.api, api],
+      [images.worker, worker],
+    ] as const) {
       await waitFor(async () => (await healthcheck(image, ports)) === 0, { timeoutMs: 30_000, intervalMs: 300, what: 'HEALTHCHECK to pass' }).catch(
         (error: Error) => {
           throw new Error(`${error.message}\n${proc.output().slice(-3000)}`);

@@ -1,16 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createTestDatabase,
-  deleteRedisPrefix,
-  freePort,
-  migrate,
-  TEST_REDIS_URL,
-  uniqueName,
-  waitFor,
-  type TestDatabase,
-} from '@conveyor/testing';
+import { createTestDatabase, deleteRedisPrefix, freePort, migrate, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
 import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
 
@@ -42,8 +33,7 @@ describe('pm2 with ecosystem.config.js', () => {
     return result;
   };
   const list = async (): Promise<Pm2Process[]> => JSON.parse((await pm2('jlist')).stdout) as Pm2Process[];
-  const ready = (url: string) =>
-    waitFor(async () => (await httpGet(`${url}/health/ready`)).status === 200, { timeoutMs: 45_000, what: `${url}/health/ready` });
+  const ready = (url: string) => waitFor(async () => (await httpGet(`${url}/health/ready`)).status === 200, { timeoutMs: 45_000, what: `${url}/health/ready` });
   const failWithLogs = async (error: unknown): Promise<never> => {
     const logs = ['conveyor-api.error.log', 'conveyor-worker.error.log', 'conveyor-worker.out.log']
       .map((file) => join(dir, 'logs', file))

@@ -26,7 +26,9 @@ export interface MultipartPart {
 export function multipartBody(parts: MultipartPart[], boundary: string): Buffer {
   return Buffer.concat([
     ...parts.flatMap((part) => [
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${part.filename === undefined ? '' : `; filename="${part.filename}"`}\r\n\r\n`,
+      ),
       part.content,
       Buffer.from('\r\n'),
     ]),
@@ -101,7 +103,10 @@ export function exchangeOnOneConnection(port: number, requests: RawRequest[], ti
     const sendNext = () => {
       const request = requests[responses.length];
       clearTimeout(timer);
-      timer = setTimeout(() => fail(new Error(`request ${responses.length + 1} (${request.method} ${request.target}): no complete response within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => fail(new Error(`request ${responses.length + 1} (${request.method} ${request.target}): no complete response within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       socket.write(encode(request, 'keep-alive'));
     };
     socket.on('data', (chunk: Buffer) => {

@@ -33,9 +33,7 @@ export interface Stack {
  * A private Conveyor deployment for one test file: its own database (migrated), its own
  * BullMQ prefix, and the built API and worker as separate processes on free ports.
  */
-export async function startStack(
-  options: { dialect?: SqlDialect; worker?: boolean; api?: boolean; env?: Record<string, string> } = {},
-): Promise<Stack> {
+export async function startStack(options: { dialect?: SqlDialect; worker?: boolean; api?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
   const database = await createTestDatabase(options.dialect ?? 'postgres');
   const prefix = uniqueName('e2e');
   const [apiPort, workerPort] = [await freePort(), await freePort()];

@@ -6,7 +6,10 @@ import type { CleaningRules } from './cleaning-rules.dto';
 
 class Collector extends Writable {
   readonly chunks: Buffer[] = [];
-  constructor(private readonly delayMs = 0, highWaterMark?: number) {
+  constructor(
+    private readonly delayMs = 0,
+    highWaterMark?: number,
+  ) {
     super({ highWaterMark });
   }
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -104,7 +107,11 @@ describe('cleanStream', () => {
     });
 
     it('treats nullValues spellings as empty', async () => {
-      const { out, report } = await clean('a,b\nN/A,x\nn/a,NULL\nnot n/a,-\n', { nullValues: ['N/A', 'null', '-'], emptyAsNull: true }, { outputFormat: { format: 'jsonl' } });
+      const { out, report } = await clean(
+        'a,b\nN/A,x\nn/a,NULL\nnot n/a,-\n',
+        { nullValues: ['N/A', 'null', '-'], emptyAsNull: true },
+        { outputFormat: { format: 'jsonl' } },
+      );
       expect(lines(out)).toEqual(['{"a":null,"b":"x"}', '{"a":null,"b":null}', '{"a":"not n/a","b":null}']);
       expect(report.rules.nullValuesMatched).toBe(4);
     });
@@ -253,7 +260,7 @@ describe('cleanStream', () => {
     });
 
     it('applies case after validation: lower, upper, title', async () => {
-      const { out, report } = await clean('e,s,t\nAnn@X.io,mixed Case,mary-jane o\'neil\n', {
+      const { out, report } = await clean("e,s,t\nAnn@X.io,mixed Case,mary-jane o'neil\n", {
         columns: { e: { type: 'email', case: 'lower' }, s: { type: 'string', case: 'upper' }, t: { type: 'string', case: 'title' } },
       });
       expect(out).toBe("e,s,t\nann@x.io,MIXED CASE,Mary-Jane O'Neil\n");
@@ -295,10 +302,14 @@ describe('cleanStream', () => {
     it('keep:"last" keeps the last row of each key, where that row stands (two reads)', async () => {
       const progress: CleaningProgress[] = [];
       const input = 'id,email\n1,a@x.io\n2,b@x.io\n3,a@x.io\n4,c@x.io\n5,b@x.io\n';
-      const { out, report } = await clean(input, { dedupe: { columns: ['email'], keep: 'last' } }, {
-        onProgress: (step) => progress.push(step),
-        totalBytes: input.length,
-      });
+      const { out, report } = await clean(
+        input,
+        { dedupe: { columns: ['email'], keep: 'last' } },
+        {
+          onProgress: (step) => progress.push(step),
+          totalBytes: input.length,
+        },
+      );
       expect(out).toBe('id,email\n3,a@x.io\n4,c@x.io\n5,b@x.io\n');
       expect(report.duplicatesRemoved).toBe(2);
       expect(report.dedupe).toMatchObject({ keep: 'last', passes: 2 });
@@ -308,7 +319,11 @@ describe('cleanStream', () => {
     });
 
     it('keep:"last" with rejected and empty rows in between', async () => {
-      const { out, report } = await clean('k,n\na,1\n,\nb,x\na,2\nb,3\n', { dropEmptyRows: true, columns: { n: { type: 'integer' } }, dedupe: { columns: ['k'], keep: 'last' } });
+      const { out, report } = await clean('k,n\na,1\n,\nb,x\na,2\nb,3\n', {
+        dropEmptyRows: true,
+        columns: { n: { type: 'integer' } },
+        dedupe: { columns: ['k'], keep: 'last' },
+      });
       expect(out).toBe('k,n\na,2\nb,3\n');
       expect(report).toMatchObject({ rowsIn: 5, rowsOut: 2, rowsRejected: 1, emptyRowsDropped: 1, duplicatesRemoved: 1 });
     });
@@ -438,7 +453,10 @@ describe('cleanStream', () => {
       const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
       const be = Buffer.from(le);
       be.swap16();
-      for (const [bytes, encoding] of [[le, 'utf-16le'], [be, 'utf-16be']] as const) {
+      for (const [bytes, encoding] of [
+        [le, 'utf-16le'],
+        [be, 'utf-16be'],
+      ] as const) {
         const { outBytes, report } = await clean(bytes, { trimWhitespace: true });
         expect(outBytes.toString()).toBe('\ufeffName\tCity\nZoë\tKöln 😀\n');
         expect(report.input).toMatchObject({ encoding, bom: true, format: 'tsv', columns: ['Name', 'City'], detected: { encoding: true } });
@@ -484,7 +502,14 @@ describe('cleanStream', () => {
   });
 
   describe('JSON Lines', () => {
-    const jsonl = ['{"Name":" Ann ","age":"42","tags":["x"],"ok":true}', '', '{"Name":"Bob","age":7,"extra":null}', 'not json', '[1,2]', '{"Name":"","age":""}'].join('\n');
+    const jsonl = [
+      '{"Name":" Ann ","age":"42","tags":["x"],"ok":true}',
+      '',
+      '{"Name":"Bob","age":7,"extra":null}',
+      'not json',
+      '[1,2]',
+      '{"Name":"","age":""}',
+    ].join('\n');
 
     it('cleans objects key by key, typing values, rejecting broken lines with their text', async () => {
       const { out, rej, report } = await clean(jsonl, {
@@ -506,10 +531,7 @@ describe('cleanStream', () => {
 
     it('adds _line and _reason to a rejected object, keeping its text', async () => {
       const { rej } = await clean('{"e": "x@" }\n{}\n', { columns: { e: { type: 'email', required: true } } });
-      expect(lines(rej)).toEqual([
-        '{"e": "x@","_line":1,"_reason":"e: invalid email \\"x@\\""}',
-        '{"_line":2,"_reason":"e: required value missing"}',
-      ]);
+      expect(lines(rej)).toEqual(['{"e": "x@","_line":1,"_reason":"e: invalid email \\"x@\\""}', '{"_line":2,"_reason":"e: required value missing"}']);
     });
 
     it('turns JSON values into strings for string columns and refuses nested values in typed ones', async () => {
@@ -521,7 +543,11 @@ describe('cleanStream', () => {
     });
 
     it('converts JSON Lines to CSV with the first row fixing the header', async () => {
-      const { out, report } = await clean('{"a":1,"b":"x,y"}\n{"b":"z","a":2,"c":3}\n', { columns: { d: { type: 'integer' } } }, { outputFormat: { format: 'csv' } });
+      const { out, report } = await clean(
+        '{"a":1,"b":"x,y"}\n{"b":"z","a":2,"c":3}\n',
+        { columns: { d: { type: 'integer' } } },
+        { outputFormat: { format: 'csv' } },
+      );
       expect(out).toBe('a,b,d\n1,"x,y",\n2,z,\n');
       expect(report.output.columns).toEqual(['a', 'b', 'd']);
       expect(report.warnings).toEqual([

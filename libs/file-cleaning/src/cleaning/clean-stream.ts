@@ -125,7 +125,10 @@ function resolveSettings(options: CleanStreamOptions, head: Buffer): { settings:
   const detected = { format: false, delimiter: false, encoding: false };
   const bom = bomEncoding(head);
   if (bom === 'utf-32le' || bom === 'utf-32be') {
-    throw new CleaningError('UNSUPPORTED_ENCODING', `the input starts with a ${bom.toUpperCase()} byte order mark; save it as UTF-8 (or UTF-16) and upload it again`);
+    throw new CleaningError(
+      'UNSUPPORTED_ENCODING',
+      `the input starts with a ${bom.toUpperCase()} byte order mark; save it as UTF-8 (or UTF-16) and upload it again`,
+    );
   }
   let encoding: TextEncoding;
   if (bom === 'utf-16le' || bom === 'utf-16be') {
@@ -163,8 +166,7 @@ function resolveSettings(options: CleanStreamOptions, head: Buffer): { settings:
     throw new CleaningError('INVALID_OPTIONS', 'delimiter must be one character other than a quote or a line break');
   }
   const outputFormat = options.outputFormat?.format ?? format;
-  const outputDelimiter =
-    options.outputFormat?.delimiter ?? (outputFormat === 'tsv' ? '\t' : outputFormat === format && format === 'csv' ? delimiter! : ',');
+  const outputDelimiter = options.outputFormat?.delimiter ?? (outputFormat === 'tsv' ? '\t' : outputFormat === format && format === 'csv' ? delimiter! : ',');
   if (outputFormat !== 'jsonl' && (outputDelimiter.length !== 1 || /["\r\n]/.test(outputDelimiter))) {
     throw new CleaningError('INVALID_OPTIONS', 'outputFormat.delimiter must be one character other than a quote or a line break');
   }

@@ -54,8 +54,7 @@ export function compileRules(rules: CleaningRules | undefined): CompiledRules {
       problems,
     );
   }
-  const entries: Array<[string, ColumnRule]> =
-    rules?.columns instanceof Map ? [...rules.columns.entries()] : Object.entries(rules?.columns ?? {});
+  const entries: Array<[string, ColumnRule]> = rules?.columns instanceof Map ? [...rules.columns.entries()] : Object.entries(rules?.columns ?? {});
   return {
     trim: rules?.trimWhitespace ?? false,
     collapse: rules?.collapseWhitespace ?? false,
@@ -71,8 +70,6 @@ export function compileRules(rules: CleaningRules | undefined): CompiledRules {
       required: rule.required ?? false,
       applyCase: caseFunction(rule.case),
     })),
-    dedupe: rules?.dedupe
-      ? { columns: rules.dedupe.columns, keep: rules.dedupe.keep ?? 'first', ignoreCase: rules.dedupe.ignoreCase ?? false }
-      : undefined,
+    dedupe: rules?.dedupe ? { columns: rules.dedupe.columns, keep: rules.dedupe.keep ?? 'first', ignoreCase: rules.dedupe.ignoreCase ?? false } : undefined,
   };
 }

@@ -3,15 +3,7 @@ import type { FileFormat } from './format-sniffer';
 
 /** Kinds of problem found while reading the file (as opposed to invalid values). */
 export type ParseProblemKind =
-  | 'empty-file'
-  | 'ragged-row'
-  | 'bad-quoting'
-  | 'stray-quote'
-  | 'invalid-utf8'
-  | 'invalid-json'
-  | 'not-an-object'
-  | 'too-long'
-  | 'header';
+  'empty-file' | 'ragged-row' | 'bad-quoting' | 'stray-quote' | 'invalid-utf8' | 'invalid-json' | 'not-an-object' | 'too-long' | 'header';
 
 export interface ParseProblem {
   /** 1-based line where the record starts (0 for the file as a whole). */

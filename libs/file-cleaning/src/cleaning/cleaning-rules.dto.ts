@@ -91,8 +91,7 @@ function IsRenameMap(): PropertyDecorator {
           if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
           const targets = Object.values(value as Record<string, unknown>);
           return (
-            targets.every((name) => typeof name === 'string' && name.length > 0 && name.length <= MAX_COLUMN_NAME) &&
-            new Set(targets).size === targets.length
+            targets.every((name) => typeof name === 'string' && name.length > 0 && name.length <= MAX_COLUMN_NAME) && new Set(targets).size === targets.length
           );
         },
         defaultMessage: (args?: ValidationArguments) =>
@@ -251,16 +250,24 @@ function IsPhoneCountry(): PropertyDecorator {
 
 export class HeaderRulesDto {
   /** How header names are rewritten before `rename` and `drop` apply. Default "none". */
-  @IsOptional() @IsIn(HEADER_STYLES, { message: `normalize must be one of ${oneOf(HEADER_STYLES)}` })
+  @IsOptional()
+  @IsIn(HEADER_STYLES, { message: `normalize must be one of ${oneOf(HEADER_STYLES)}` })
   normalize?: HeaderStyle;
 
   /** `{ "old name": "new name" }`; an old name may be the header as written or as normalised. */
-  @IsOptional() @IsObject() @IsRenameMap() @WithinRenameLimit()
+  @IsOptional()
+  @IsObject()
+  @IsRenameMap()
+  @WithinRenameLimit()
   @JSONSchema({ type: 'object', additionalProperties: { type: 'string', minLength: 1, maxLength: MAX_COLUMN_NAME } })
   rename?: Record<string, string>;
 
   /** Columns left out of the cleaned file (by original, normalised or renamed name). */
-  @IsOptional() @IsArray() @ArrayMaxSize(MAX_LIST) @IsString({ each: true }) @MinLength(1, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_LIST)
+  @IsString({ each: true })
+  @MinLength(1, { each: true })
   drop?: string[];
 }
 
@@ -269,75 +276,114 @@ export class ColumnRuleDto {
   type: ColumnType;
 
   /** Rows whose value is missing (or would be nulled as invalid) are rejected. */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   required?: boolean;
 
   /** What an invalid value does: reject the row (default), become empty, or stay as written. */
-  @IsOptional() @IsIn(ON_INVALID_ACTIONS, { message: `onInvalid must be one of ${oneOf(ON_INVALID_ACTIONS)}` })
+  @IsOptional()
+  @IsIn(ON_INVALID_ACTIONS, { message: `onInvalid must be one of ${oneOf(ON_INVALID_ACTIONS)}` })
   onInvalid?: OnInvalidAction;
 
   /** Letter case applied after validation; string and email columns only. */
-  @IsOptional() @IsIn(CASE_STYLES, { message: `case must be one of ${oneOf(CASE_STYLES)}` }) @OnlyForTypes(CASED_TYPES)
+  @IsOptional()
+  @IsIn(CASE_STYLES, { message: `case must be one of ${oneOf(CASE_STYLES)}` })
+  @OnlyForTypes(CASED_TYPES)
   case?: CaseStyle;
 
   /**
    * Accepted input formats, tried in order (date and datetime only). Tokens: YYYY YY MMMM MMM MM
    * M DD D HH H hh h mm ss SSS A Z, `[...]` marks an optional part; other characters are literal.
    */
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(RULE_LIMITS.formatsPerColumn) @IsString({ each: true }) @AreDateFormats()
-  @WithinOptionalGroupLimit() @OnlyForTypes(DATE_TYPES)
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(RULE_LIMITS.formatsPerColumn)
+  @IsString({ each: true })
+  @AreDateFormats()
+  @WithinOptionalGroupLimit()
+  @OnlyForTypes(DATE_TYPES)
   formats?: string[];
 
   /** Country assumed for phone numbers without a `+country` prefix (ISO 3166-1 alpha-2). */
-  @IsOptional() @IsString() @IsPhoneCountry() @OnlyForTypes(['phone'])
+  @IsOptional()
+  @IsString()
+  @IsPhoneCountry()
+  @OnlyForTypes(['phone'])
   defaultCountry?: string;
 }
 
 export class DedupeRulesDto {
   /** Columns (final names) forming the duplicate key; all output columns when absent. */
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_LIST) @ArrayUnique() @IsString({ each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_LIST)
+  @ArrayUnique()
+  @IsString({ each: true })
   @MinLength(1, { each: true })
   columns?: string[];
 
   /** Which row of a duplicate group survives. "last" reads the input twice. Default "first". */
-  @IsOptional() @IsIn(DEDUPE_KEEP, { message: `keep must be one of ${oneOf(DEDUPE_KEEP)}` })
+  @IsOptional()
+  @IsIn(DEDUPE_KEEP, { message: `keep must be one of ${oneOf(DEDUPE_KEEP)}` })
   keep?: DedupeKeep;
 
   /** Compare keys case-insensitively (after all other normalisation). Default false. */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   ignoreCase?: boolean;
 }
 
 export class CleaningRulesDto {
   /** Remove leading and trailing whitespace (incl. tabs and non-breaking spaces) from every cell. */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   trimWhitespace?: boolean;
 
   /** Replace every run of whitespace inside a cell (incl. line breaks) with one space. */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   collapseWhitespace?: boolean;
 
   /** Empty cells become null (JSON null; an empty field in CSV). */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   emptyAsNull?: boolean;
 
   /** Cells equal to one of these (case-insensitive, after whitespace rules) count as empty, e.g. "N/A". */
-  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) @MaxLength(64, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
   nullValues?: string[];
 
   /** Drop rows whose cells are all empty after the whitespace and empty-cell rules. */
-  @IsOptional() @IsBoolean()
+  @IsOptional()
+  @IsBoolean()
   dropEmptyRows?: boolean;
 
   // IsObject: a nested array would pass ValidateNested (it validates the items, of which [] has none).
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => HeaderRulesDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => HeaderRulesDto)
   headers?: HeaderRulesDto;
 
   /** Per-column rules, keyed by the column's final name (after header mapping). */
-  @IsOptional() @IsObject() @IsColumnRuleMap() @WithinColumnRuleLimits() @ValidateNested({ each: true }) @Type(() => ColumnRuleDto)
+  @IsOptional()
+  @IsObject()
+  @IsColumnRuleMap()
+  @WithinColumnRuleLimits()
+  @ValidateNested({ each: true })
+  @Type(() => ColumnRuleDto)
   columns?: Map<string, ColumnRuleDto>;
 
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => DedupeRulesDto)
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => DedupeRulesDto)
   dedupe?: DedupeRulesDto;
 }
 

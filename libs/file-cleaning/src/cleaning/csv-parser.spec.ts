@@ -33,19 +33,40 @@ function splits(text: string): string[][] {
 
 describe('CsvParser', () => {
   it('splits plain records on LF, CRLF and lone CR, with or without a final line break', () => {
-    expect(rows(parse('a,b\n1,2\n'))).toEqual([['a', 'b'], ['1', '2']]);
-    expect(rows(parse('a,b\r\n1,2\r\n'))).toEqual([['a', 'b'], ['1', '2']]);
-    expect(rows(parse('a,b\r1,2'))).toEqual([['a', 'b'], ['1', '2']]);
-    expect(rows(parse('a,b\n1,2'))).toEqual([['a', 'b'], ['1', '2']]);
+    expect(rows(parse('a,b\n1,2\n'))).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
+    expect(rows(parse('a,b\r\n1,2\r\n'))).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
+    expect(rows(parse('a,b\r1,2'))).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
+    expect(rows(parse('a,b\n1,2'))).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
   });
 
   it('keeps empty fields, including a trailing one at the very end', () => {
-    expect(rows(parse(',a,,\n,,'))).toEqual([['', 'a', '', ''], ['', '', '']]);
+    expect(rows(parse(',a,,\n,,'))).toEqual([
+      ['', 'a', '', ''],
+      ['', '', ''],
+    ]);
   });
 
   it('reads quoted fields: delimiters, escaped quotes and line breaks inside', () => {
     const records = parse('id,text\n1,"a, b"\n2,"say ""hi"""\n3,"two\nlines"\n4,""\n');
-    expect(rows(records)).toEqual([['id', 'text'], ['1', 'a, b'], ['2', 'say "hi"'], ['3', 'two\nlines'], ['4', '']]);
+    expect(rows(records)).toEqual([
+      ['id', 'text'],
+      ['1', 'a, b'],
+      ['2', 'say "hi"'],
+      ['3', 'two\nlines'],
+      ['4', ''],
+    ]);
     expect(records.every((record) => problems(record.flags) === 0)).toBe(true);
   });
 

@@ -2,7 +2,12 @@ import { CleaningError } from './cleaning-error';
 import { DedupeIndex, hashCells, hashText, keyHash } from './dedupe-index';
 
 function cellsHash(values: Array<string | null | undefined>, ignoreCase = false): string {
-  hashCells(values, values.map((_, i) => i), values.length, ignoreCase);
+  hashCells(
+    values,
+    values.map((_, i) => i),
+    values.length,
+    ignoreCase,
+  );
   return `${keyHash[0]}:${keyHash[1]}`;
 }
 

@@ -34,12 +34,7 @@ function fmix(h: number): number {
  * Lines file does not change the keys of rows without it. With `ignoreCase`, cells are compared
  * lower-cased.
  */
-export function hashCells(
-  values: ReadonlyArray<string | null | undefined>,
-  columns: ArrayLike<number>,
-  count: number,
-  ignoreCase: boolean,
-): void {
+export function hashCells(values: ReadonlyArray<string | null | undefined>, columns: ArrayLike<number>, count: number, ignoreCase: boolean): void {
   let a = SEED_A;
   let b = SEED_B;
   let words = 0;

@@ -64,7 +64,10 @@ describe('InputDecoder', () => {
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
     const be = Buffer.from(le);
     be.swap16();
-    for (const [encoding, bytes] of [['utf-16le', le], ['utf-16be', be]] as const) {
+    for (const [encoding, bytes] of [
+      ['utf-16le', le],
+      ['utf-16be', be],
+    ] as const) {
       for (let cut = 1; cut < bytes.length; cut++) {
         const decoder = new InputDecoder(encoding);
         expect(decodeAll(decoder, [bytes.subarray(0, cut), bytes.subarray(cut)])).toBe(text);

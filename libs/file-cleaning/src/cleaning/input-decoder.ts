@@ -42,7 +42,7 @@ export function sniffEncoding(head: Uint8Array): 'utf-8' | 'latin1' {
   const end = completeEnd(head, head.length);
   if (isUtf8(head.subarray(0, end))) return 'utf-8';
   let validMultibyte = 0;
-  for (let i = 0; i < end; ) {
+  for (let i = 0; i < end;) {
     const length = sequenceLength(head, i, end);
     if (length > 1) validMultibyte++;
     i += length > 0 ? length : 1;
@@ -147,7 +147,7 @@ export class InputDecoder {
   private decodeDamaged(bytes: Buffer, end: number): string {
     let out = '';
     let runStart = 0;
-    for (let i = 0; i < end; ) {
+    for (let i = 0; i < end;) {
       const length = sequenceLength(bytes, i, end);
       if (length > 0) {
         i += length;

@@ -38,8 +38,18 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
     const output = new PassThrough({ highWaterMark: 1024 * 1024 });
     const rejects = new PassThrough({ highWaterMark: 256 * 1024 });
     const name = baseName(source.name);
-    const storedOutput = this.files.store(context.tenantId, output, { name: `${name}.clean`, contentType: 'text/plain', kind: 'output', taskId: context.taskId });
-    const storedRejects = this.files.store(context.tenantId, rejects, { name: `${name}.rejects`, contentType: 'text/plain', kind: 'rejects', taskId: context.taskId });
+    const storedOutput = this.files.store(context.tenantId, output, {
+      name: `${name}.clean`,
+      contentType: 'text/plain',
+      kind: 'output',
+      taskId: context.taskId,
+    });
+    const storedRejects = this.files.store(context.tenantId, rejects, {
+      name: `${name}.rejects`,
+      contentType: 'text/plain',
+      kind: 'rejects',
+      taskId: context.taskId,
+    });
     // Each store settles on its own; observed here so a failure never goes unhandled.
     const settled = Promise.allSettled([storedOutput, storedRejects]);
 

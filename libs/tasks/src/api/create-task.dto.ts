@@ -1,17 +1,4 @@
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { NestedDto, OpaqueJson } from '@conveyor/http';
 import { IsInstant } from './instant';
 
@@ -22,55 +9,88 @@ export const MAX_DELAY_MS = ONE_YEAR_MS;
 
 /** Body of `POST /v1/tasks` and each item of a batch. */
 export class CreateTaskDto {
-  @IsString() @MaxLength(128)
+  @IsString()
+  @MaxLength(128)
   type: string;
 
   /** Passed on as parsed; the task type's contract validates it (TaskProducer). */
-  @IsObject() @OpaqueJson()
+  @IsObject()
+  @OpaqueJson()
   payload: Record<string, unknown>;
 
-  @IsOptional() @IsInt() @Min(1) @Max(10)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
   priority?: number;
 
-  @IsOptional() @IsInt() @Min(0) @Max(MAX_DELAY_MS)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_DELAY_MS)
   delayMs?: number;
 
   /** RFC 3339 with an offset; read by `parseInstant`, the same parser that computes the delay. */
-  @IsOptional() @IsInstant()
+  @IsOptional()
+  @IsInstant()
   runAt?: string;
 
-  @IsOptional() @IsInt() @Min(1) @Max(ONE_YEAR_MS)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(ONE_YEAR_MS)
   expiresInMs?: number;
 
-  @IsOptional() @IsInt() @Min(1) @Max(100)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100)
   maxAttempts?: number;
 
-  @IsOptional() @IsInt() @Min(100) @Max(86_400_000)
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
   timeoutMs?: number;
 
   /** Same as the Idempotency-Key header; lets each task of a batch carry its own key. */
-  @IsOptional() @IsString() @MaxLength(255) @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(255)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
   idempotencyKey?: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @MaxLength(64, { each: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
   @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
   tags?: string[];
 }
 
 export class CreateTaskBatchDto {
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_SIZE)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_SIZE)
   @NestedDto(() => CreateTaskDto)
   tasks: CreateTaskDto[];
 }
 
 /** Body of `POST /v1/tasks/retry`: which finished tasks to run again. */
 export class RetryTasksDto {
-  @IsOptional() @IsString() @MaxLength(128)
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
   type?: string;
 
-  @IsOptional() @IsIn(['failed', 'cancelled', 'expired'])
+  @IsOptional()
+  @IsIn(['failed', 'cancelled', 'expired'])
   status?: 'failed' | 'cancelled' | 'expired';
 
-  @IsOptional() @IsInt() @Min(1) @Max(MAX_BATCH_SIZE)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_BATCH_SIZE)
   limit?: number;
 }

@@ -3,18 +3,29 @@ import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-va
 import { TASK_STATUSES, type TaskStatus } from '../ledger/task-status';
 
 export class ListTasksQuery {
-  @IsOptional() @IsString() @MaxLength(128)
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
   type?: string;
 
-  @IsOptional() @IsIn(TASK_STATUSES)
+  @IsOptional()
+  @IsIn(TASK_STATUSES)
   status?: TaskStatus;
 
-  @IsOptional() @IsString() @MaxLength(64)
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
   tag?: string;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
   limit?: number;
 
-  @IsOptional() @IsString() @MaxLength(128)
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
   cursor?: string;
 }

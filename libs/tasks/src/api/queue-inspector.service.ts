@@ -16,9 +16,7 @@ export class QueueInspector implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.metrics.onQueueDepthScrape(() =>
-      Promise.all(this.registry.queues().map(async (queue) => ({ queue, counts: await this.counts(queue) }))),
-    );
+    this.metrics.onQueueDepthScrape(() => Promise.all(this.registry.queues().map(async (queue) => ({ queue, counts: await this.counts(queue) }))));
   }
 
   async describeAll() {
@@ -26,17 +24,16 @@ export class QueueInspector implements OnModuleInit {
       return await Promise.all(
         this.registry.queues().map(async (name) => {
           const queue = this.producer.queue(name);
-          const [counts, paused, workers] = await Promise.all([
-            this.counts(name),
-            queue.isPaused(),
-            queue.getWorkersCount(),
-          ]);
+          const [counts, paused, workers] = await Promise.all([this.counts(name), queue.isPaused(), queue.getWorkersCount()]);
           return {
             name,
             paused,
             workers,
             counts,
-            taskTypes: this.registry.all().filter((t) => t.queue === name).map((t) => t.type),
+            taskTypes: this.registry
+              .all()
+              .filter((t) => t.queue === name)
+              .map((t) => t.type),
           };
         }),
       );

@@ -19,5 +19,7 @@ function canonical(value: unknown): unknown {
  */
 export function requestFingerprint(request: object): string {
   const { idempotencyKey: _key, ...rest } = request as { idempotencyKey?: string };
-  return createHash('sha256').update(JSON.stringify(canonical(rest))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(rest)))
+    .digest('hex');
 }

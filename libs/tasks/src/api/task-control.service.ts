@@ -56,7 +56,11 @@ export class TaskControlService {
     const job = await this.redis(() => this.producer.queue(task.queue).getJob(id));
     if (!job) {
       // Marked running but its job is gone (its worker and Redis both lost it): nothing to signal.
-      await this.ledger.transition(tenantId, id, ['active'], { status: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled; its job was gone' }, finishedAt: new Date() });
+      await this.ledger.transition(tenantId, id, ['active'], {
+        status: 'cancelled',
+        error: { code: 'CANCELLED', message: 'cancelled; its job was gone' },
+        finishedAt: new Date(),
+      });
     } else {
       await this.signalCancellation(task.queue, id);
     }
@@ -99,7 +103,12 @@ export class TaskControlService {
     const [outcome] = await this.producer.addJobs([{ row, job: jobForTask(row, definition) }]);
     if (outcome === 'refused') {
       // Redis never ran the add: put the task back as it was, the retry was not accepted.
-      await this.ledger.transition(tenantId, id, ['queued'], { status: task.status, error: task.error, finishedAt: task.finishedAt, maxAttempts: task.maxAttempts });
+      await this.ledger.transition(tenantId, id, ['queued'], {
+        status: task.status,
+        error: task.error,
+        finishedAt: task.finishedAt,
+        maxAttempts: task.maxAttempts,
+      });
       throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
     }
     // Added, or unknown (it may land late): the row stays queued and the reconciler queues

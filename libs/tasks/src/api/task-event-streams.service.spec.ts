@@ -57,8 +57,14 @@ describe('TaskEventStreams.watch', () => {
     const stopB = s.watch('ten', 't', (row) => seen.push(['b', row]));
     const stopOther = s.watch('ten', 'u', () => undefined);
     await jest.advanceTimersByTimeAsync(STREAM_POLL_MS);
-    expect(findOne.mock.calls).toEqual([['ten', 't'], ['ten', 'u']]);
-    expect(seen).toEqual([['a', { id: 't' }], ['b', { id: 't' }]]);
+    expect(findOne.mock.calls).toEqual([
+      ['ten', 't'],
+      ['ten', 'u'],
+    ]);
+    expect(seen).toEqual([
+      ['a', { id: 't' }],
+      ['b', { id: 't' }],
+    ]);
     stopA();
     await jest.advanceTimersByTimeAsync(STREAM_POLL_MS);
     expect(findOne).toHaveBeenCalledTimes(4);

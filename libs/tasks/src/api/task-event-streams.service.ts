@@ -45,7 +45,11 @@ export class TaskEventStreams implements OnModuleDestroy {
   reserve(key: string): () => void {
     const { streamsPerKey, streamsPerProcess } = this.config.limits;
     if (this.count(key) >= streamsPerKey) {
-      throw ApiError.tooManyRequests('TOO_MANY_STREAMS', `This API key has ${streamsPerKey} open event streams, the most it may hold; close one first`, RETRY_AFTER_SECONDS);
+      throw ApiError.tooManyRequests(
+        'TOO_MANY_STREAMS',
+        `This API key has ${streamsPerKey} open event streams, the most it may hold; close one first`,
+        RETRY_AFTER_SECONDS,
+      );
     }
     if (this.open >= streamsPerProcess) {
       throw ApiError.tooManyRequests('TOO_MANY_STREAMS', 'This API process serves as many event streams as it can; retry later', RETRY_AFTER_SECONDS);

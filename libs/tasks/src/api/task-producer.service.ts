@@ -105,7 +105,10 @@ export class TaskProducer {
     if (outcomes.every((outcome) => outcome === 'added')) return;
     if (outcomes.every((outcome) => outcome === 'refused')) {
       try {
-        await this.ledger.removeNotEnqueued(tenantId, prepared.map((p) => p.row.id));
+        await this.ledger.removeNotEnqueued(
+          tenantId,
+          prepared.map((p) => p.row.id),
+        );
       } catch (error) {
         // The rows stay, so the task is accepted after all: the reconciler will queue it.
         this.logger.warn({ err: error, tasks: prepared.length }, 'queue refused the jobs and the rows could not be taken back; the reconciler will queue them');
@@ -117,7 +120,10 @@ export class TaskProducer {
     }
     const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
     this.metrics.enqueueUnconfirmed(unconfirmed);
-    this.logger.warn({ tasks: prepared.length, unconfirmed }, 'enqueue accepted without confirmation from Redis; the reconciler queues any job Redis did not get');
+    this.logger.warn(
+      { tasks: prepared.length, unconfirmed },
+      'enqueue accepted without confirmation from Redis; the reconciler queues any job Redis did not get',
+    );
   }
 
   private async existingByKey(tenantId: string, prepared: PreparedTask[]): Promise<Map<string, TaskEntity>> {
@@ -130,7 +136,10 @@ export class TaskProducer {
         HttpStatus.UNPROCESSABLE_ENTITY,
         'IDEMPOTENCY_KEY_REUSED',
         'This idempotency key was already used for a different request',
-        conflicts.map((p) => ({ field: 'idempotencyKey', message: `key "${p.row.idempotencyKey}" belongs to task ${existing.get(p.row.idempotencyKey!)!.id}` })),
+        conflicts.map((p) => ({
+          field: 'idempotencyKey',
+          message: `key "${p.row.idempotencyKey}" belongs to task ${existing.get(p.row.idempotencyKey!)!.id}`,
+        })),
       );
     }
     return existing;
@@ -147,7 +156,13 @@ export class TaskProducer {
       if (!definition) {
         if (requests.length === 1) {
           throw ApiError.badRequest('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
-            { field: `${at}type`, message: `known types: ${this.registry.all().map((t) => t.type).join(', ')}` },
+            {
+              field: `${at}type`,
+              message: `known types: ${this.registry
+                .all()
+                .map((t) => t.type)
+                .join(', ')}`,
+            },
           ]);
         }
         details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });

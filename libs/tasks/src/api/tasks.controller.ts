@@ -113,7 +113,12 @@ export class TasksController {
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, description: 'text/event-stream: `status` and `progress` events until the task is terminal' })
   @ApiResponse({ status: 429, description: 'TOO_MANY_STREAMS: the key or the API process holds as many streams as allowed; see Retry-After' })
-  async events(@CurrentTenant() tenantId: string, @TaskId() id: string, @Req() request: FastifyRequest & { principal?: Principal }, @Res() reply: FastifyReply) {
+  async events(
+    @CurrentTenant() tenantId: string,
+    @TaskId() id: string,
+    @Req() request: FastifyRequest & { principal?: Principal },
+    @Res() reply: FastifyReply,
+  ) {
     // The slot first: a client at its cap costs no database read.
     const release = this.streams.reserve(request.principal?.keyId ?? `tenant:${tenantId}`);
     try {

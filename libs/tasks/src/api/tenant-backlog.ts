@@ -39,9 +39,12 @@ export class TenantBacklog {
     if (cap === 0 || adding === 0) return;
     const count = await this.current(tenantId);
     if (count.value + adding > cap) {
-      throw new ApiError(HttpStatus.TOO_MANY_REQUESTS, 'TENANT_QUEUE_FULL', `This tenant has ${count.value} unfinished tasks; at most ${cap} may wait or run at once`, [
-        { field: 'tasks', message: `adding ${adding} would pass MAX_UNFINISHED_TASKS_PER_TENANT (${cap})` },
-      ]);
+      throw new ApiError(
+        HttpStatus.TOO_MANY_REQUESTS,
+        'TENANT_QUEUE_FULL',
+        `This tenant has ${count.value} unfinished tasks; at most ${cap} may wait or run at once`,
+        [{ field: 'tasks', message: `adding ${adding} would pass MAX_UNFINISHED_TASKS_PER_TENANT (${cap})` }],
+      );
     }
   }
 

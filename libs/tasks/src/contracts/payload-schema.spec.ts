@@ -14,24 +14,31 @@ class SchemaSpecColumnRule {
 }
 
 class SchemaSpecOptions {
-  @IsInt() @Min(1) @Max(10)
+  @IsInt()
+  @Min(1)
+  @Max(10)
   level: number;
 
-  @ValidateNested() @Type(() => SchemaSpecColumnRule)
+  @ValidateNested()
+  @Type(() => SchemaSpecColumnRule)
   rule: SchemaSpecColumnRule;
 }
 
 class SchemaSpecPayload {
-  @IsInt() @Min(0) @Max(100)
+  @IsInt()
+  @Min(0)
+  @Max(100)
   count: number;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   label?: string;
 
   @IsIn(['csv', 'json'])
   format: string;
 
-  @ValidateNested() @Type(() => SchemaSpecOptions)
+  @ValidateNested()
+  @Type(() => SchemaSpecOptions)
   options: SchemaSpecOptions;
 }
 
@@ -41,14 +48,14 @@ class SchemaSpecListItem {
 }
 
 class SchemaSpecListPayload {
-  @ValidateNested({ each: true }) @Type(() => SchemaSpecListItem)
+  @ValidateNested({ each: true })
+  @Type(() => SchemaSpecListItem)
   items: SchemaSpecListItem[];
 }
 
 class SchemaSpecEmptyPayload {}
 
-const define = (payload: new () => object) =>
-  defineTaskType({ type: 'spec.schema', queue: 'spec', description: 'schema test', payload });
+const define = (payload: new () => object) => defineTaskType({ type: 'spec.schema', queue: 'spec', description: 'schema test', payload });
 
 describe('payloadJsonSchema', () => {
   it('describes properties, required keys and bounds from the class-validator rules', () => {

@@ -12,12 +12,9 @@ describe('defineTaskType', () => {
     expect(taskType(name).type).toBe(name);
   });
 
-  it.each(['Noop', 'noop', 'a..b', 'System.noop', '.noop', 'noop.', 'system.1noop', 'system noop', ''])(
-    'rejects the name %j',
-    (name) => {
-      expect(() => taskType(name)).toThrow(/must look like "domain.action"/);
-    },
-  );
+  it.each(['Noop', 'noop', 'a..b', 'System.noop', '.noop', 'noop.', 'system.1noop', 'system noop', ''])('rejects the name %j', (name) => {
+    expect(() => taskType(name)).toThrow(/must look like "domain.action"/);
+  });
 
   it('fills the defaults: priority 5, exponential backoff with jitter, no attempts or timeout override', () => {
     const definition = taskType('system.noop');

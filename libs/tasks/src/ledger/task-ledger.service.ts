@@ -194,11 +194,7 @@ export class TaskLedgerService {
 
   /** Newest first, keyset paging on the time-ordered id. */
   async list(filter: TaskListFilter): Promise<TaskEntity[]> {
-    const query = this.tasks
-      .createQueryBuilder('t')
-      .where('t.tenantId = :tenantId', { tenantId: filter.tenantId })
-      .orderBy('t.id', 'DESC')
-      .limit(filter.limit);
+    const query = this.tasks.createQueryBuilder('t').where('t.tenantId = :tenantId', { tenantId: filter.tenantId }).orderBy('t.id', 'DESC').limit(filter.limit);
     if (filter.type) query.andWhere('t.type = :type', { type: filter.type });
     if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
     if (filter.before) query.andWhere('t.id < :before', { before: filter.before });

@@ -1,14 +1,5 @@
 /** Lifecycle of a task in the ledger (ROADMAP §3). */
-export const TASK_STATUSES = [
-  'scheduled',
-  'queued',
-  'active',
-  'retrying',
-  'completed',
-  'failed',
-  'cancelled',
-  'expired',
-] as const;
+export const TASK_STATUSES = ['scheduled', 'queued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired'] as const;
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 

@@ -54,13 +54,11 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     error: jest.fn(),
     logger: { name: 'task-logger' },
   };
-  const config = { worker: { id: 'worker-1' }, tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024 } } as unknown as AppConfig;
-  const runner = new TaskRunner(
-    config,
-    writer as unknown as TaskStateWriter,
-    metrics as unknown as TaskMetrics,
-    logger as unknown as PinoLogger,
-  );
+  const config = {
+    worker: { id: 'worker-1' },
+    tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024 },
+  } as unknown as AppConfig;
+  const runner = new TaskRunner(config, writer as unknown as TaskStateWriter, metrics as unknown as TaskMetrics, logger as unknown as PinoLogger);
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
   const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
@@ -186,7 +184,7 @@ describe('TaskRunner', () => {
     expect(t.patchWith('retrying')!.error).toEqual({ code: 'UPSTREAM_BUSY', message: 'try later' });
   });
 
-  it('ends a non-retryable TaskFailure at once with BullMQ\'s UnrecoverableError', async () => {
+  it("ends a non-retryable TaskFailure at once with BullMQ's UnrecoverableError", async () => {
     const t = setup(async () => {
       throw new TaskFailure('BAD_INPUT', 'column "x" does not exist', false);
     });
@@ -203,11 +201,16 @@ describe('TaskRunner', () => {
 
   it.each([
     ['a BigInt', () => ({ rows: 10n }), 'RESULT_NOT_SERIALIZABLE', /BigInt/],
-    ['a cycle', () => {
-      const node: Record<string, unknown> = {};
-      node.self = node;
-      return node;
-    }, 'RESULT_NOT_SERIALIZABLE', /circular/i],
+    [
+      'a cycle',
+      () => {
+        const node: Record<string, unknown> = {};
+        node.self = node;
+        return node;
+      },
+      'RESULT_NOT_SERIALIZABLE',
+      /circular/i,
+    ],
     ['a function', () => () => 1, 'RESULT_NOT_SERIALIZABLE', /function, which has no JSON form/],
     ['2 MiB of JSON', () => ({ text: 'x'.repeat(2 * 1024 * 1024) }), 'RESULT_TOO_LARGE', /2097163 bytes as JSON, over TASK_MAX_RESULT_BYTES \(1048576\)/],
   ])('fails a task whose result is %s for good, without retrying', async (_, make, code, message) => {
@@ -229,7 +232,7 @@ describe('TaskRunner', () => {
     expect(t.patchWith('retrying')!.error).toEqual({ code: 'HANDLER_ERROR', message: 'x'.repeat(2000) });
   });
 
-  it('fails an attempt that runs past its time limit with TIMEOUT and aborts the handler\'s signal', async () => {
+  it("fails an attempt that runs past its time limit with TIMEOUT and aborts the handler's signal", async () => {
     let signal: AbortSignal | undefined;
     const t = setup(
       (_payload, context) => {
@@ -293,8 +296,14 @@ describe('TaskRunner', () => {
         return null;
       });
       await t.run();
-      expect(progressWrites(t)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
-      expect(t.job.updateProgress.mock.calls.map(([p]) => p)).toEqual([{ percent: 10, message: 'reading' }, { percent: 100, message: 'done' }]);
+      expect(progressWrites(t)).toEqual([
+        { percent: 10, message: 'reading' },
+        { percent: 100, message: 'done' },
+      ]);
+      expect(t.job.updateProgress.mock.calls.map(([p]) => p)).toEqual([
+        { percent: 10, message: 'reading' },
+        { percent: 100, message: 'done' },
+      ]);
     });
 
     it('cuts a progress message to 500 characters', async () => {
@@ -355,7 +364,7 @@ describe('TaskRunner', () => {
       expect(writer.write.mock.calls.some(([, patch]) => patch.status === 'failed' || patch.status === 'retrying')).toBe(false);
     });
 
-    it('does not start the handler\'s work in earnest when the lease was already cancelled', async () => {
+    it("does not start the handler's work in earnest when the lease was already cancelled", async () => {
       const bullmq = new AbortController();
       bullmq.abort('shutdown');
       let seen: AbortSignal | undefined;
@@ -371,7 +380,10 @@ describe('TaskRunner', () => {
   it('fails a job of a type without a handler for good, with UNKNOWN_TASK_TYPE', async () => {
     const { job, runner, writer } = setup(async () => 'never');
     await expect(runner.rejectUnknownType(job as unknown as Job<TaskJobData>)).rejects.toBeInstanceOf(UnrecoverableError);
-    expect(writer.write).toHaveBeenCalledWith(TASK_ID, expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'UNKNOWN_TASK_TYPE' }) }));
+    expect(writer.write).toHaveBeenCalledWith(
+      TASK_ID,
+      expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'UNKNOWN_TASK_TYPE' }) }),
+    );
   });
 
   it('ignores a progress value that is not a finite number', async () => {

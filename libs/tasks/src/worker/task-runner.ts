@@ -51,7 +51,11 @@ function storableResult(result: unknown, maxBytes: number): unknown {
   }
   const bytes = Buffer.byteLength(text);
   if (bytes > maxBytes) {
-    throw new TaskFailure('RESULT_TOO_LARGE', `the result is ${bytes} bytes as JSON, over TASK_MAX_RESULT_BYTES (${maxBytes}); store large outputs as files`, false);
+    throw new TaskFailure(
+      'RESULT_TOO_LARGE',
+      `the result is ${bytes} bytes as JSON, over TASK_MAX_RESULT_BYTES (${maxBytes}); store large outputs as files`,
+      false,
+    );
   }
   return value;
 }
@@ -133,8 +137,7 @@ export class TaskRunner {
     const timer = setTimeout(() => controller.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
     // BullMQ's signal fires for an API cancel (reason "cancelled") or at the end of the
     // shutdown grace (any other reason).
-    const interrupt = () =>
-      controller.abort(lease.signal?.reason === CANCEL_REASON ? new TaskCancelledError() : new TaskInterruptedError());
+    const interrupt = () => controller.abort(lease.signal?.reason === CANCEL_REASON ? new TaskCancelledError() : new TaskInterruptedError());
     if (lease.signal?.aborted) interrupt();
     else lease.signal?.addEventListener('abort', interrupt, { once: true });
 
@@ -153,7 +156,10 @@ export class TaskRunner {
         const now = Date.now();
         if (now - lastProgressAt < this.config.tasks.progressIntervalMs && percent < 100) return;
         lastProgressAt = now;
-        const progress = { percent: Math.max(0, Math.min(100, Math.round(percent * 10) / 10)), ...(message ? { message: String(message).slice(0, MAX_PROGRESS_MESSAGE) } : {}) };
+        const progress = {
+          percent: Math.max(0, Math.min(100, Math.round(percent * 10) / 10)),
+          ...(message ? { message: String(message).slice(0, MAX_PROGRESS_MESSAGE) } : {}),
+        };
         void this.writer.writeSoon(taskId, { progress });
         void job.updateProgress(progress).catch(() => undefined);
       },

@@ -24,7 +24,7 @@ function fakeDataSource(poolSize = 10) {
           running += 1;
           maxRunning = Math.max(maxRunning, running);
           // Postgres tuples start with the task id and updated_at, then one value per column.
-          const columns = (/AS v\(([^)]*)\)/.exec(sql)?.[1].split(',').length ?? 2);
+          const columns = /AS v\(([^)]*)\)/.exec(sql)?.[1].split(',').length ?? 2;
           const ids = params.filter((_, i) => i % columns === 0) as string[];
           statements.push({
             sql,

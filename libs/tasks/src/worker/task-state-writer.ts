@@ -144,9 +144,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
 
   private queue(taskId: string, change: TaskStatePatch): Promise<void> {
     // An undefined field means "not changed"; only explicit nulls clear a column.
-    const patch = Object.fromEntries(
-      Object.entries(change).filter(([, value]) => value !== undefined),
-    ) as TaskStatePatch;
+    const patch = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as TaskStatePatch;
     if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
     return new Promise<void>((resolve) => {
       const existing = this.pending.get(taskId);
@@ -263,12 +261,15 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (degraded) {
       merged.patch = degraded;
       merged.degraded = true;
-      this.logger.error({ err: error, taskId }, 'the ledger refused a task\'s state; storing it without result and progress');
+      this.logger.error({ err: error, taskId }, "the ledger refused a task's state; storing it without result and progress");
       return;
     }
     this.pending.delete(taskId);
     this.suspects.delete(taskId);
-    this.logger.error({ err: error, taskId, change: Object.keys(merged.patch) }, write.degraded ? 'the ledger refused a task\'s state even without result and progress; change dropped' : 'the ledger refused a progress report; dropped');
+    this.logger.error(
+      { err: error, taskId, change: Object.keys(merged.patch) },
+      write.degraded ? "the ledger refused a task's state even without result and progress; change dropped" : 'the ledger refused a progress report; dropped',
+    );
     for (const resolve of merged.waiters) resolve();
   }
 
@@ -298,8 +299,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
       const keys = (shape ? shape.split(',') : []) as PatchKey[];
       for (let i = 0; i < rows.length; i += MAX_ROWS_PER_STATEMENT) {
         const chunk = rows.slice(i, i + MAX_ROWS_PER_STATEMENT);
-        const { sql, params } =
-          this.dialect === 'postgres' ? this.postgresUpdate(keys, chunk) : this.mysqlUpdate(keys, chunk);
+        const { sql, params } = this.dialect === 'postgres' ? this.postgresUpdate(keys, chunk) : this.mysqlUpdate(keys, chunk);
         await this.dataSource.query(sql, params);
       }
     }
@@ -346,9 +346,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
       return `SELECT ${cells.join(', ')}`;
     });
     const sets = names.slice(1).map((column) => `t.\`${column}\` = v.\`${column}\``);
-    const sql =
-      `UPDATE tasks AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.id = v.id ` +
-      `SET ${sets.join(', ')} WHERE t.status <> 'cancelled'`;
+    const sql = `UPDATE tasks AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.id = v.id ` + `SET ${sets.join(', ')} WHERE t.status <> 'cancelled'`;
     return { sql, params };
   }
 }

@@ -25,7 +25,8 @@ class FakeWorker {
 }
 jest.mock('bullmq', () => ({
   ...jest.requireActual<object>('bullmq'),
-  Worker: jest.fn((...args: ConstructorParameters<typeof FakeWorker>) => new FakeWorker(...args)) }));
+  Worker: jest.fn((...args: ConstructorParameters<typeof FakeWorker>) => new FakeWorker(...args)),
+}));
 
 class Payload {}
 const ALPHA = defineTaskType({ type: 'spec.alpha', queue: 'q1', description: 'alpha', payload: Payload });
@@ -38,11 +39,16 @@ class BaseHandler implements TaskHandler {
     return Promise.resolve(null);
   }
 }
-@HandlesTask(ALPHA) class AlphaHandler extends BaseHandler {}
-@HandlesTask(ALPHA) class SecondAlphaHandler extends BaseHandler {}
-@HandlesTask(BETA) class BetaHandler extends BaseHandler {}
-@HandlesTask(GAMMA) class GammaHandler extends BaseHandler {}
-@HandlesTask(UNREGISTERED) class OrphanHandler extends BaseHandler {}
+@HandlesTask(ALPHA)
+class AlphaHandler extends BaseHandler {}
+@HandlesTask(ALPHA)
+class SecondAlphaHandler extends BaseHandler {}
+@HandlesTask(BETA)
+class BetaHandler extends BaseHandler {}
+@HandlesTask(GAMMA)
+class GammaHandler extends BaseHandler {}
+@HandlesTask(UNREGISTERED)
+class OrphanHandler extends BaseHandler {}
 /** A provider that is not a handler: must be ignored. */
 class SomeService {}
 
@@ -194,7 +200,7 @@ describe('TaskWorkerHost boot with a stand-in BullMQ Worker', () => {
     expect(runner.run).toHaveBeenCalledTimes(1);
   });
 
-  it('consumes only the queues WORKER_QUEUES names, without the other queues\' handlers', async () => {
+  it("consumes only the queues WORKER_QUEUES names, without the other queues' handlers", async () => {
     const { host } = makeHost({ queues: ['q2'], providers: [provider(GammaHandler)] });
     await host.onApplicationBootstrap();
     expect(createdWorkers.map((w) => w.name)).toEqual(['q2']);

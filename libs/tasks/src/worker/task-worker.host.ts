@@ -1,10 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
@@ -88,10 +82,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     this.logger.log({ signal, graceMs: grace }, 'stopping: no new tasks, waiting for running ones');
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     let timer: NodeJS.Timeout | undefined;
-    const expired = await Promise.race([
-      closing.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace))),
-    ]);
+    const expired = await Promise.race([closing.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
     clearTimeout(timer);
     if (expired) {
       // close() is already under way and waits for running jobs; cancelling them makes each
@@ -118,9 +109,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     const wanted = this.config.worker.queues ?? known;
     const unknown = wanted.filter((queue) => !known.includes(queue));
     if (unknown.length > 0) {
-      throw new HandlerBindingError([
-        `WORKER_QUEUES names queues no task type uses: ${unknown.join(', ')} (known: ${known.join(', ')})`,
-      ]);
+      throw new HandlerBindingError([`WORKER_QUEUES names queues no task type uses: ${unknown.join(', ')} (known: ${known.join(', ')})`]);
     }
     return wanted;
   }

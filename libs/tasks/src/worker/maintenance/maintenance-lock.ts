@@ -51,17 +51,20 @@ export class MaintenanceLock implements OnApplicationShutdown {
       return { ran: false, heldBy: await this.redis.get(key).catch(() => null) };
     }
     const lost = new AbortController();
-    const renewal = setInterval(() => {
-      this.redis.eval(RENEW, 1, key, token, ttlMs).then(
-        (renewed) => {
-          if (renewed === 1) return;
-          this.logger.warn({ lock: key }, 'maintenance lock lost; stopping the job');
-          lost.abort(new Error(`maintenance lock ${key} lost`));
-        },
-        // A Redis blip: try again next time; the TTL still covers two more renewals.
-        (error: unknown) => this.logger.warn({ err: error, lock: key }, 'could not renew the maintenance lock'),
-      );
-    }, Math.max(100, Math.floor(ttlMs / 3)));
+    const renewal = setInterval(
+      () => {
+        this.redis.eval(RENEW, 1, key, token, ttlMs).then(
+          (renewed) => {
+            if (renewed === 1) return;
+            this.logger.warn({ lock: key }, 'maintenance lock lost; stopping the job');
+            lost.abort(new Error(`maintenance lock ${key} lost`));
+          },
+          // A Redis blip: try again next time; the TTL still covers two more renewals.
+          (error: unknown) => this.logger.warn({ err: error, lock: key }, 'could not renew the maintenance lock'),
+        );
+      },
+      Math.max(100, Math.floor(ttlMs / 3)),
+    );
     try {
       return { ran: true, result: await job(signal ? AbortSignal.any([lost.signal, signal]) : lost.signal) };
     } finally {

@@ -22,7 +22,10 @@ export class MaintenanceScheduler implements BeforeApplicationShutdown {
       this.logger.log({ job: name }, 'maintenance job turned off');
       return;
     }
-    this.registry.addInterval(`maintenance:${name}`, setInterval(() => this.tick(name, job), periodMs));
+    this.registry.addInterval(
+      `maintenance:${name}`,
+      setInterval(() => this.tick(name, job), periodMs),
+    );
     this.logger.log({ job: name, periodMs }, 'maintenance job scheduled');
   }
 

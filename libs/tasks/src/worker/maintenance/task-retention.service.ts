@@ -70,7 +70,11 @@ export class TaskRetention implements OnApplicationBootstrap {
       if (batch.length < BATCH_SIZE) break;
     }
     if (this.files) {
-      for (let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE); uploads.length > 0; uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)) {
+      for (
+        let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE);
+        uploads.length > 0;
+        uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)
+      ) {
         signal.throwIfAborted();
         await this.files.remove(uploads);
         report.filesDeleted += uploads.length;

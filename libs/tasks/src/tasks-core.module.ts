@@ -5,18 +5,21 @@ import { DatabaseModule } from '@conveyor/database';
 import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
+import { JobRelay } from './intake/job-relay';
+import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskEntity } from './ledger/task.entity';
 
 /**
  * What every Conveyor process runs on: validated config, logs and metrics, the ledger
- * database, the BullMQ root, the ledger service and the contracts registry. The API adds the
+ * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
+ * and job relay every producer shares. The API adds the
  * API modules on top, the worker the worker modules.
  */
 @Global()
 @Module({
   imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
-  providers: [TaskTypeRegistry, TaskLedgerService],
-  exports: [TaskTypeRegistry, TaskLedgerService, TypeOrmModule],
+  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay],
+  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, TypeOrmModule],
 })
 export class TasksCoreModule {}

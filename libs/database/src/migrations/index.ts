@@ -2,9 +2,16 @@ import { CreateTasks1764000000000 } from './1764000000000-create-tasks';
 import { CreateApiKeys1764000000001 } from './1764000000001-create-api-keys';
 import { CreateFiles1764000000002 } from './1764000000002-create-files';
 import { BinaryIdentifiers1764000000003 } from './1764000000003-binary-identifiers';
+import { TaskLineage1764000000004 } from './1764000000004-task-lineage';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
  * a new table must be `utf8mb4_bin` (see BinaryIdentifiers1764000000003), like PostgreSQL's.
  */
-export const MIGRATIONS = [CreateTasks1764000000000, CreateApiKeys1764000000001, CreateFiles1764000000002, BinaryIdentifiers1764000000003];
+export const MIGRATIONS = [
+  CreateTasks1764000000000,
+  CreateApiKeys1764000000001,
+  CreateFiles1764000000002,
+  BinaryIdentifiers1764000000003,
+  TaskLineage1764000000004,
+];

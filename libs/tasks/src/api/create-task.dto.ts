@@ -1,14 +1,13 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { NestedDto, OpaqueJson } from '@conveyor/http';
-import { IsInstant } from './instant';
+import { IsInstant } from '../intake/instant';
+import { MAX_DELAY_MS, type TaskRequest } from '../intake/task-request';
 
 export const MAX_BATCH_SIZE = 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
-/** Furthest ahead a task may be scheduled, by delayMs or runAt. */
-export const MAX_DELAY_MS = ONE_YEAR_MS;
 
 /** Body of `POST /v1/tasks` and each item of a batch. */
-export class CreateTaskDto {
+export class CreateTaskDto implements TaskRequest {
   @IsString()
   @MaxLength(128)
   type: string;

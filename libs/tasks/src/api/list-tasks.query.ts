@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { TASK_STATUSES, type TaskStatus } from '../ledger/task-status';
 
 export class ListTasksQuery {
@@ -16,6 +16,16 @@ export class ListTasksQuery {
   @IsString()
   @MaxLength(64)
   tag?: string;
+
+  /** Follow-ups of this task. */
+  @IsOptional()
+  @IsUUID()
+  parentId?: string;
+
+  /** Every task of the chain that started with this one. */
+  @IsOptional()
+  @IsUUID()
+  rootId?: string;
 
   @IsOptional()
   @Type(() => Number)

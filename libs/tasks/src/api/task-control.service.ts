@@ -7,6 +7,7 @@ import type { TaskEntity } from '../ledger/task.entity';
 import { isTerminal, type TaskStatus } from '../ledger/task-status';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import { jobForTask } from '../task-job';
+import { JobRelay } from '../intake/job-relay';
 import { TaskProducer } from './task-producer.service';
 
 const WAITING: readonly TaskStatus[] = ['scheduled', 'queued', 'retrying'];
@@ -23,6 +24,7 @@ export class TaskControlService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ledger: TaskLedgerService,
     private readonly producer: TaskProducer,
+    private readonly relay: JobRelay,
     private readonly registry: TaskTypeRegistry,
   ) {}
 
@@ -100,7 +102,7 @@ export class TaskControlService {
     // Read before the add: the answer describes the retry, not how far the new run has got.
     const retried = (await this.ledger.findOne(tenantId, id))!;
     const row = { ...task, status: 'queued' as const, maxAttempts, scheduledFor: null, expiresAt: null };
-    const [outcome] = await this.producer.addJobs([{ row, job: jobForTask(row, definition) }]);
+    const [outcome] = await this.relay.add([{ row, job: jobForTask(row, definition) }]);
     if (outcome === 'refused') {
       // Redis never ran the add: put the task back as it was, the retry was not accepted.
       await this.ledger.transition(tenantId, id, ['queued'], {

@@ -26,6 +26,8 @@ export function toTaskView(task: TaskEntity) {
     startedAt: iso(task.startedAt),
     finishedAt: iso(task.finishedAt),
     workerId: task.workerId,
+    parentId: task.parentId ?? null,
+    rootId: task.rootId ?? null,
   };
 }
 

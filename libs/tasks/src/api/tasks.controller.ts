@@ -11,6 +11,8 @@ import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from './task.view';
 
+/** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
+const CHILDREN_SHOWN = 100;
 const DEFAULT_PAGE = 50;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -91,6 +93,8 @@ export class TasksController {
       type: query.type,
       status: query.status,
       tag: query.tag,
+      parentId: query.parentId,
+      rootId: query.rootId,
       before: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: limit + 1,
     });
@@ -106,7 +110,13 @@ export class TasksController {
   async get(@CurrentTenant() tenantId: string, @TaskId() id: string) {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw notFound();
-    return toTaskView(task);
+    // The first page of its follow-ups; `GET /v1/tasks?parentId=` pages through all of them.
+    const children = await this.ledger.list({ tenantId, parentId: id, limit: CHILDREN_SHOWN + 1 });
+    return {
+      ...toTaskView(task),
+      children: children.slice(0, CHILDREN_SHOWN).map(({ id: childId, type, status }) => ({ id: childId, type, status })),
+      moreChildren: children.length > CHILDREN_SHOWN,
+    };
   }
 
   @Get(':id/events')

@@ -11,6 +11,8 @@ export interface TaskListFilter {
   type?: string;
   status?: TaskStatus;
   tag?: string;
+  parentId?: string;
+  rootId?: string;
   /** Exclusive upper bound on id: the last id of the previous page. */
   before?: string;
   limit: number;
@@ -197,6 +199,8 @@ export class TaskLedgerService {
     const query = this.tasks.createQueryBuilder('t').where('t.tenantId = :tenantId', { tenantId: filter.tenantId }).orderBy('t.id', 'DESC').limit(filter.limit);
     if (filter.type) query.andWhere('t.type = :type', { type: filter.type });
     if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
+    if (filter.parentId) query.andWhere('t.parentId = :parentId', { parentId: filter.parentId });
+    if (filter.rootId) query.andWhere('t.rootId = :rootId', { rootId: filter.rootId });
     if (filter.before) query.andWhere('t.id < :before', { before: filter.before });
     if (filter.tag) {
       const tag = JSON.stringify([filter.tag]);

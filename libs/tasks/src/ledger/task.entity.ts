@@ -83,4 +83,12 @@ export class TaskEntity {
 
   @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true })
   workerId: string | null;
+
+  /** The task whose handler asked for this one as a follow-up (null for a task of its own). */
+  @Column({ name: 'parent_id', type: 'varchar', length: 36, nullable: true })
+  parentId: string | null;
+
+  /** The first task of the chain this one belongs to (null for a task of its own). */
+  @Column({ name: 'root_id', type: 'varchar', length: 36, nullable: true })
+  rootId: string | null;
 }

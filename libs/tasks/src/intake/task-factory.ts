@@ -1,0 +1,146 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { uuidv7 } from 'uuidv7';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { ApiError, findUnsafeInput, flattenValidationErrors, unsafeInputError, validationFailed, type ApiErrorDetail } from '@conveyor/http';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { TaskTypeDefinition } from '../contracts/task-type';
+import { TaskEntity } from '../ledger/task.entity';
+import { jobForTask } from '../task-job';
+import { parseInstant } from './instant';
+import type { PreparedTask } from './job-relay';
+import { requestFingerprint } from './request-fingerprint';
+import { MAX_DELAY_MS, type TaskOrigin, type TaskRequest } from './task-request';
+
+/**
+ * Turns task requests into ledger rows and their jobs, checked against each type's contract:
+ * known type, payload within the input limits and the type's size cap, payload valid by its
+ * class-validator rules, a readable `runAt` at most a year ahead, no idempotency key twice.
+ * One place for every producer: the HTTP API, a handler's follow-ups, a schedule's ticks.
+ * Refusals are ApiErrors (400 with details per field; 413 for sizes), as the API answers them.
+ */
+@Injectable()
+export class TaskFactory {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: TaskTypeRegistry,
+  ) {}
+
+  async prepare(tenantId: string, requests: TaskRequest[], origin?: TaskOrigin): Promise<PreparedTask[]> {
+    const details: ApiErrorDetail[] = [];
+    const prepared: PreparedTask[] = [];
+    const keysSeen = new Set<string>();
+    const now = Date.now();
+    for (const [index, request] of requests.entries()) {
+      const at = requests.length > 1 ? `tasks[${index}].` : '';
+      const definition = this.registry.get(request.type);
+      if (!definition) {
+        if (requests.length === 1) {
+          throw ApiError.badRequest('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
+            {
+              field: `${at}type`,
+              message: `known types: ${this.registry
+                .all()
+                .map((t) => t.type)
+                .join(', ')}`,
+            },
+          ]);
+        }
+        details.push({ field: `${at}type`, message: `unknown task type "${request.type}"`, code: 'UNKNOWN_TASK_TYPE' });
+        continue;
+      }
+      // Payloads reach here from JSON bodies (checked on arrival) and from other producers,
+      // e.g. multipart form fields: the same limits hold for every one of them, before any copy.
+      const unsafe = findUnsafeInput(request.payload, this.config.limits.json);
+      if (unsafe) {
+        const field = unsafe.field ? `${at}payload${unsafe.field.startsWith('[') ? '' : '.'}${unsafe.field}` : `${at}payload`;
+        if (unsafe.tooLarge) throw unsafeInputError({ ...unsafe, field }, field);
+        details.push({ field, message: unsafe.message });
+        continue;
+      }
+      const payloadBytes = Buffer.byteLength(JSON.stringify(request.payload));
+      if (payloadBytes > definition.defaults.maxPayloadBytes) {
+        throw new ApiError(
+          HttpStatus.PAYLOAD_TOO_LARGE,
+          'PAYLOAD_TOO_LARGE',
+          `The payload of ${definition.type} may be at most ${definition.defaults.maxPayloadBytes} bytes of JSON`,
+          [{ field: `${at}payload`, message: `${payloadBytes} bytes` }],
+        );
+      }
+      const payloadErrors = await this.validatePayload(definition, request.payload);
+      if (payloadErrors.length > 0) {
+        details.push(...payloadErrors.map((d) => ({ ...d, field: `${at}payload.${d.field}` })));
+        continue;
+      }
+      if (request.delayMs !== undefined && request.runAt !== undefined) {
+        details.push({ field: `${at}runAt`, message: 'give either delayMs or runAt, not both' });
+        continue;
+      }
+      if (request.runAt !== undefined && parseInstant(request.runAt)! - now > MAX_DELAY_MS) {
+        details.push({ field: `${at}runAt`, message: 'may be at most one year ahead, like delayMs' });
+        continue;
+      }
+      if (request.idempotencyKey) {
+        if (keysSeen.has(request.idempotencyKey)) {
+          details.push({ field: `${at}idempotencyKey`, message: 'the same idempotency key appears twice in this request' });
+          continue;
+        }
+        keysSeen.add(request.idempotencyKey);
+      }
+      prepared.push(this.build(tenantId, definition, request, now, origin));
+    }
+    if (details.length > 0) throw validationFailed(details);
+    return prepared;
+  }
+
+  private async validatePayload(definition: TaskTypeDefinition, payload: Record<string, unknown>) {
+    const instance = plainToInstance(definition.payload, payload);
+    // forbidUnknownValues would reject payload classes without rules (system.noop's empty payload).
+    const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: false });
+    return flattenValidationErrors(errors);
+  }
+
+  private build(tenantId: string, definition: TaskTypeDefinition, request: TaskRequest, now: number, origin?: TaskOrigin): PreparedTask {
+    const id = uuidv7();
+    // Validation ran the same parser, so a runAt that got here is one it reads.
+    const runAt = request.runAt ? parseInstant(request.runAt)! : now + (request.delayMs ?? 0);
+    const delay = Math.max(0, runAt - now);
+    const maxAttempts = request.maxAttempts ?? definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts;
+    const timeoutMs = request.timeoutMs ?? definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs;
+    const priority = request.priority ?? definition.defaults.priority;
+    const expiresAt = request.expiresInMs ? new Date(now + request.expiresInMs) : null;
+    const createdAt = new Date(now);
+
+    const row = Object.assign(new TaskEntity(), {
+      id,
+      tenantId,
+      type: definition.type,
+      queue: definition.queue,
+      status: delay > 0 ? 'scheduled' : 'queued',
+      priority,
+      payload: request.payload,
+      result: null,
+      error: null,
+      progress: null,
+      attempts: 0,
+      maxAttempts,
+      attemptBudget: maxAttempts,
+      timeoutMs,
+      idempotencyKey: request.idempotencyKey ?? null,
+      idempotencyHash: request.idempotencyKey ? requestFingerprint(request) : null,
+      tags: request.tags ?? null,
+      createdAt,
+      updatedAt: createdAt,
+      scheduledFor: delay > 0 ? new Date(runAt) : null,
+      expiresAt,
+      startedAt: null,
+      finishedAt: null,
+      workerId: null,
+      parentId: origin?.parentId ?? null,
+      rootId: origin?.rootId ?? null,
+    } satisfies TaskEntity);
+
+    return { row, job: jobForTask(row, definition, now) };
+  }
+}

@@ -1,0 +1,28 @@
+/** Furthest ahead a task may be scheduled, by delayMs or runAt. */
+export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * One task to create, whoever asks for it: an HTTP request (CreateTaskDto has this shape), a
+ * handler's follow-up, a schedule's tick. Checked against the type's contract by TaskFactory.
+ */
+export interface TaskRequest {
+  type: string;
+  payload: Record<string, unknown>;
+  /** 1 (highest) … 10 (lowest). */
+  priority?: number;
+  delayMs?: number;
+  /** RFC 3339 with an offset (see parseInstant). */
+  runAt?: string;
+  expiresInMs?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  idempotencyKey?: string;
+  tags?: string[];
+}
+
+/** Where a task comes from besides its tenant: the task whose handler asked for it. */
+export interface TaskOrigin {
+  parentId: string;
+  /** The first task of the chain (the parent's root, or the parent itself). */
+  rootId: string;
+}

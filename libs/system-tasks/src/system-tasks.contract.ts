@@ -23,6 +23,13 @@ export class SleepPayload {
   @Min(0)
   @Max(100)
   failTimes?: number;
+
+  /** Ask for this many `system.noop` follow-ups once the sleep is over (a chain to test with). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  followUps?: number;
 }
 
 export interface SleepResult {
@@ -43,9 +50,11 @@ export const SYSTEM_NOOP = defineTaskType<NoopPayload, NoopResult>({
 export const SYSTEM_SLEEP = defineTaskType<SleepPayload, SleepResult>({
   type: 'system.sleep',
   queue: SYSTEM_QUEUE,
-  description: 'Sleeps `ms` milliseconds in slices, reporting progress; fails the first `failTimes` attempts.',
+  description:
+    'Sleeps `ms` milliseconds in slices, reporting progress; fails the first `failTimes` attempts; then asks for `followUps` system.noop follow-ups.',
   payload: SleepPayload,
   defaults: { backoff: { type: 'exponential', delayMs: 200, jitter: 0.5 } },
+  followUps: [SYSTEM_NOOP],
 });
 
 export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP] as const;

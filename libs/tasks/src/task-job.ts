@@ -11,6 +11,9 @@ export interface TaskJobData {
   expiresAt?: number;
   /** Attempts the task used before this job (a manual retry keeps counting from there). */
   attemptOffset?: number;
+  /** For a follow-up: the task that created it, and the first task of its chain. */
+  parentId?: string;
+  rootId?: string;
 }
 
 export interface TaskJob {
@@ -38,6 +41,8 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       timeoutMs: row.timeoutMs,
       ...(row.expiresAt ? { expiresAt: row.expiresAt.getTime() } : {}),
       ...(row.attempts > 0 ? { attemptOffset: row.attempts } : {}),
+      ...(row.parentId ? { parentId: row.parentId } : {}),
+      ...(row.rootId ? { rootId: row.rootId } : {}),
     },
     opts: {
       jobId: row.id,

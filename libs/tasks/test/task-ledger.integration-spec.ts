@@ -268,6 +268,40 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     expect(quietLogger.error).toHaveBeenCalledWith(expect.objectContaining({ taskId: refused.id }), expect.stringContaining('change dropped'));
   });
 
+  it('writes follow-ups with the completion exactly once: a re-run adds none, a cancelled parent gets none', async () => {
+    const tenantId = `follow-${dialect}`;
+    const [parent, cancelled, plain] = [
+      newTask({ tenantId, status: 'active' }),
+      newTask({ tenantId, status: 'cancelled' }),
+      newTask({ tenantId, status: 'active' }),
+    ];
+    await ledger.insert([parent, cancelled, plain]);
+    const followUps = (of: TaskEntity, count: number) =>
+      Array.from({ length: count }, (_, i) => newTask({ tenantId, parentId: of.id, rootId: of.id, idempotencyKey: `conveyor:follow-up:${of.id}:${i}` }));
+    const completion = { status: 'completed' as const, result: { ok: 1 }, finishedAt: new Date() };
+
+    // One flush: two completions with follow-ups and a plain change, as under load.
+    const [queued, none] = await Promise.all([
+      writer.writeCompletion(parent.id, completion, followUps(parent, 3)),
+      writer.writeCompletion(cancelled.id, completion, followUps(cancelled, 2)),
+      writer.write(plain.id, { status: 'completed', finishedAt: new Date() }),
+    ]);
+    const children = await dataSource.getRepository(TaskEntity).findBy({ tenantId, parentId: parent.id });
+    expect(children.map((c) => c.idempotencyKey).sort()).toEqual([0, 1, 2].map((i) => `conveyor:follow-up:${parent.id}:${i}`));
+    expect(queued.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
+    expect(none).toEqual([]);
+    expect(await dataSource.getRepository(TaskEntity).countBy({ parentId: cancelled.id })).toBe(0);
+    expect((await ledger.findOne(tenantId, cancelled.id))!.status).toBe('cancelled');
+    expect((await ledger.findOne(tenantId, plain.id))!.status).toBe('completed');
+
+    // The parent runs again (its worker died before BullMQ heard of the end): same keys, new
+    // rows. Nothing new is stored; the children still waiting are handed back to be queued.
+    const again = await writer.writeCompletion(parent.id, { ...completion, result: { ok: 2 } }, followUps(parent, 3));
+    expect(await dataSource.getRepository(TaskEntity).countBy({ parentId: parent.id })).toBe(3);
+    expect(again.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
+    expect((await ledger.findOne(tenantId, parent.id))!.result).toEqual({ ok: 2 });
+  });
+
   it('removes rows that were never enqueued', async () => {
     const task = newTask();
     await ledger.insert([task]);

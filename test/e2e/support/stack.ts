@@ -91,6 +91,8 @@ export interface TaskView {
   scheduledFor: string | null;
   workerId: string | null;
   tags: string[];
+  parentId: string | null;
+  rootId: string | null;
 }
 
 export async function http(

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
-import { SYSTEM_SLEEP, type SleepPayload, type SleepResult } from '../system-tasks.contract';
+import { SYSTEM_NOOP, SYSTEM_SLEEP, type SleepPayload, type SleepResult } from '../system-tasks.contract';
 
 /** Slices short enough that an abort stops the task promptly and progress moves visibly. */
 const MAX_SLICE_MS = 100;
@@ -20,6 +20,7 @@ export class SleepHandler implements TaskHandler<SleepPayload, SleepResult> {
       slept = Date.now() - started;
       context.progress((Math.min(slept, payload.ms) / payload.ms) * 100, `slept ${Math.min(slept, payload.ms)} of ${payload.ms} ms`);
     }
+    for (let i = 0; i < (payload.followUps ?? 0); i += 1) await context.enqueue(SYSTEM_NOOP, {});
     return { sleptMs: slept, attempt: context.attempt };
   }
 }

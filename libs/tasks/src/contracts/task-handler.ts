@@ -2,6 +2,25 @@ import { applyDecorators, Injectable, SetMetadata } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { TaskTypeDefinition } from './task-type';
 
+/** Options of a follow-up: the task options of `POST /v1/tasks`, and its identity. */
+export interface FollowUpOptions {
+  /**
+   * Names this follow-up among the parent's (default: its position, "0", "1", …). A re-run of
+   * the parent that enqueues the same keys creates nothing new: give stable keys when the
+   * handler's order of `enqueue` calls may vary.
+   */
+  key?: string;
+  /** Tenant-wide idempotency key, as on `POST /v1/tasks`; replaces the key derived from `key`. */
+  idempotencyKey?: string;
+  priority?: number;
+  delayMs?: number;
+  runAt?: string;
+  expiresInMs?: number;
+  maxAttempts?: number;
+  timeoutMs?: number;
+  tags?: string[];
+}
+
 export const TASK_HANDLER_METADATA = 'conveyor:task-handler';
 
 /** What a handler gets besides its payload. */
@@ -18,6 +37,14 @@ export interface TaskContext {
   readonly logger: Logger;
   /** Reports progress; throttled to PROGRESS_UPDATE_INTERVAL_MS, so call it as often as convenient. */
   progress(percent: number, message?: string): void;
+  /**
+   * Asks for a follow-up task, created exactly once when this task completes (never if it
+   * fails): written to the ledger in the same transaction as the completion, then queued.
+   * The payload is checked now against the type's contract; a type this task type did not
+   * declare in `followUps`, or an invalid payload, throws a TaskFailure that fails the attempt
+   * for good (unless the handler catches it).
+   */
+  enqueue<P extends object, R>(definition: TaskTypeDefinition<P, R>, payload: P, options?: FollowUpOptions): Promise<void>;
 }
 
 export interface TaskHandler<P extends object = object, R = unknown> {

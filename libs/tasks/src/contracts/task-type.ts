@@ -32,6 +32,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly description: string;
   readonly payload: Type<P>;
   readonly defaults: TaskTypeDefaults;
+  /** The task types this type's handler may create as follow-ups (`context.enqueue`). */
+  readonly followUps: readonly TaskTypeDefinition[];
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -51,6 +53,8 @@ export function defineTaskType<P extends object, R>(definition: {
   description: string;
   payload: Type<P>;
   defaults?: Partial<TaskTypeDefaults>;
+  /** The types its handler may enqueue as follow-ups; any other is refused at run time. */
+  followUps?: readonly TaskTypeDefinition[];
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -67,5 +71,6 @@ export function defineTaskType<P extends object, R>(definition: {
       timeoutMs: definition.defaults?.timeoutMs,
       maxPayloadBytes: definition.defaults?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     },
+    followUps: Object.freeze([...(definition.followUps ?? [])]),
   });
 }

@@ -4,13 +4,24 @@ import type { AppConfig } from '@conveyor/config';
 import type { TaskMetrics } from '@conveyor/observability';
 import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
+import { IsInt } from 'class-validator';
 import { defineTaskType } from '../contracts/task-type';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { JobRelay, PreparedTask } from '../intake/job-relay';
+import { TaskFactory } from '../intake/task-factory';
+import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskStateWriter } from './task-state-writer';
 import type { TaskJobData } from '../task-job';
 import { TaskRunner } from './task-runner';
 
 class SpecPayload {}
-const SPEC_TYPE = defineTaskType({ type: 'spec.run', queue: 'spec-queue', description: 'runner spec', payload: SpecPayload });
+class ChildPayload {
+  @IsInt()
+  n: number;
+}
+const CHILD_TYPE = defineTaskType<ChildPayload, unknown>({ type: 'spec.child', queue: 'spec-queue', description: 'a follow-up', payload: ChildPayload });
+const OTHER_TYPE = defineTaskType({ type: 'spec.other', queue: 'spec-queue', description: 'not declared', payload: SpecPayload });
+const SPEC_TYPE = defineTaskType({ type: 'spec.run', queue: 'spec-queue', description: 'runner spec', payload: SpecPayload, followUps: [CHILD_TYPE] });
 const TASK_ID = '01936f7c-0000-7000-8000-000000000001';
 
 interface Options {
@@ -46,7 +57,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
       return write(id, patch);
     }),
   };
-  const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn() };
+  const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn(), enqueued: jest.fn() };
   const logger = {
     runInContext: jest.fn((fn: () => unknown) => fn()),
     info: jest.fn(),
@@ -56,15 +67,30 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   };
   const config = {
     worker: { id: 'worker-1' },
-    tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024 },
+    tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024, maxAttempts: 3, timeoutMs: 60_000 },
+    limits: { json: { maxDepth: 64, maxKeys: 1000, maxArrayLength: 10_000, maxNodes: 100_000 } },
   } as unknown as AppConfig;
-  const runner = new TaskRunner(config, writer as unknown as TaskStateWriter, metrics as unknown as TaskMetrics, logger as unknown as PinoLogger);
+  const registry = new TaskTypeRegistry();
+  registry.register([SPEC_TYPE, CHILD_TYPE, OTHER_TYPE]);
+  // The follow-ups a completion committed are what the writer hands back; here, all it was given.
+  const writeCompletion = jest.fn((_id: string, _patch: Record<string, unknown>, rows: TaskEntity[]) => Promise.resolve(rows));
+  Object.assign(writer, { writeCompletion });
+  const relay = { add: jest.fn((prepared: PreparedTask[]) => Promise.resolve(prepared.map(() => 'added'))) };
+  const runner = new TaskRunner(
+    config,
+    writer as unknown as TaskStateWriter,
+    metrics as unknown as TaskMetrics,
+    logger as unknown as PinoLogger,
+    new TaskFactory(config, registry),
+    relay as unknown as JobRelay,
+    registry,
+  );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
   const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
   const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
   const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
-  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner };
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay };
 }
 
 describe('TaskRunner', () => {
@@ -162,6 +188,92 @@ describe('TaskRunner', () => {
     await expect(t.run()).rejects.toBe(failure);
     expect(t.patchWith('active')).toMatchObject({ attempts: 2 });
     expect(t.statuses()).toEqual(['active', 'retrying']);
+  });
+
+  describe('follow-ups', () => {
+    it('writes them with the completion, as children of the task, and queues what the commit returns', async () => {
+      const t = setup(async (_payload, context) => {
+        await context.enqueue(CHILD_TYPE, { n: 1 });
+        await context.enqueue(CHILD_TYPE, { n: 2 }, { key: 'second', priority: 2, tags: ['x'] });
+        return { ok: true };
+      });
+      await expect(t.run()).resolves.toEqual({ ok: true });
+      expect(t.writeCompletion).toHaveBeenCalledTimes(1);
+      const [taskId, patch, rows] = t.writeCompletion.mock.calls[0];
+      expect({ taskId, status: patch.status }).toEqual({ taskId: TASK_ID, status: 'completed' });
+      expect(
+        rows.map((r) => ({
+          type: r.type,
+          payload: r.payload,
+          parentId: r.parentId,
+          rootId: r.rootId,
+          key: r.idempotencyKey,
+          priority: r.priority,
+          tenantId: r.tenantId,
+        })),
+      ).toEqual([
+        {
+          type: 'spec.child',
+          payload: { n: 1 },
+          parentId: TASK_ID,
+          rootId: TASK_ID,
+          key: `conveyor:follow-up:${TASK_ID}:0`,
+          priority: 5,
+          tenantId: 'tenant-a',
+        },
+        {
+          type: 'spec.child',
+          payload: { n: 2 },
+          parentId: TASK_ID,
+          rootId: TASK_ID,
+          key: `conveyor:follow-up:${TASK_ID}:second`,
+          priority: 2,
+          tenantId: 'tenant-a',
+        },
+      ]);
+      const jobs = t.relay.add.mock.calls[0][0];
+      expect(jobs.map((p) => ({ id: p.job.opts.jobId, parentId: p.job.data.parentId, rootId: p.job.data.rootId }))).toEqual(
+        rows.map((r) => ({ id: r.id, parentId: TASK_ID, rootId: TASK_ID })),
+      );
+      expect(t.metrics.enqueued).toHaveBeenCalledTimes(2);
+    });
+
+    it('keeps the root of a chain: a follow-up of a follow-up has the first task as its root', async () => {
+      const t = setup(async (_payload, context) => {
+        await context.enqueue(CHILD_TYPE, { n: 1 });
+        return null;
+      });
+      t.job.data = { ...t.job.data, parentId: 'p-1', rootId: 'root-1' } as typeof t.job.data;
+      await t.run();
+      expect(t.writeCompletion.mock.calls[0][2][0]).toMatchObject({ parentId: TASK_ID, rootId: 'root-1' });
+    });
+
+    it('refuses a type the contract did not declare, and an invalid payload, for good', async () => {
+      for (const [ask, code] of [
+        [(c: TaskContext) => c.enqueue(OTHER_TYPE, {}), 'FOLLOW_UP_NOT_DECLARED'],
+        [(c: TaskContext) => c.enqueue(CHILD_TYPE, { n: 'one' } as unknown as ChildPayload), 'INVALID_FOLLOW_UP'],
+        [(c: TaskContext) => c.enqueue(CHILD_TYPE, { n: 1 }, { key: 'a' }).then(() => c.enqueue(CHILD_TYPE, { n: 2 }, { key: 'a' })), 'FOLLOW_UP_KEY_REUSED'],
+      ] as const) {
+        const t = setup(async (_payload, context) => {
+          await ask(context);
+          return null;
+        });
+        await expect(t.run()).rejects.toBeInstanceOf(UnrecoverableError);
+        expect(t.patchWith('failed')!.error).toMatchObject({ code });
+        expect(t.writeCompletion).not.toHaveBeenCalled();
+      }
+    });
+
+    it('creates none when the attempt fails after asking', async () => {
+      const t = setup(async (_payload, context) => {
+        await context.enqueue(CHILD_TYPE, { n: 1 });
+        throw new Error('later');
+      });
+      await expect(t.run()).rejects.toThrow('later');
+      expect(t.writeCompletion).not.toHaveBeenCalled();
+      expect(t.relay.add).not.toHaveBeenCalled();
+      expect(t.statuses()).toEqual(['active', 'retrying']);
+    });
   });
 
   it('treats a job without an attempts option as a single attempt', async () => {

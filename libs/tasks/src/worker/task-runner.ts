@@ -6,6 +6,13 @@ import { TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import { JobRelay } from '../intake/job-relay';
+import { TaskFactory } from '../intake/task-factory';
+import type { TaskEntity } from '../ledger/task.entity';
+import { failpoint } from '../failpoints';
+import { jobForTask } from '../task-job';
+import { FollowUps } from './follow-ups';
 import { TaskStateWriter } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
 import type { TaskError } from '../ledger/task-status';
@@ -82,12 +89,21 @@ export class TaskRunner {
     private readonly writer: TaskStateWriter,
     private readonly metrics: TaskMetrics,
     private readonly logger: PinoLogger,
+    private readonly factory: TaskFactory,
+    private readonly relay: JobRelay,
+    private readonly registry: TaskTypeRegistry,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
     const attempt = attemptNumber(job);
     return this.logger.runInContext(() => this.attempt(job, bound, attempt, lease), {
-      bindings: { taskId: job.id, taskType: job.name, attempt, queue: bound.definition.queue },
+      bindings: {
+        taskId: job.id,
+        taskType: job.name,
+        attempt,
+        queue: bound.definition.queue,
+        ...(job.data.parentId ? { parentId: job.data.parentId, rootId: job.data.rootId } : {}),
+      },
     });
   }
 
@@ -142,6 +158,7 @@ export class TaskRunner {
     else lease.signal?.addEventListener('abort', interrupt, { once: true });
 
     let lastProgressAt = 0;
+    const followUps = new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId });
     const context: TaskContext = {
       taskId,
       tenantId: job.data.tenantId,
@@ -163,6 +180,7 @@ export class TaskRunner {
         void this.writer.writeSoon(taskId, { progress });
         void job.updateProgress(progress).catch(() => undefined);
       },
+      enqueue: (followUp, payload, options) => followUps.add(followUp, payload, options),
     };
 
     try {
@@ -170,12 +188,10 @@ export class TaskRunner {
       // with TIMEOUT and the worker slot is freed, though the handler's own promise runs on.
       const result = storableResult(await Promise.race([handler.handle(job.data.payload, context), stopped]), this.config.tasks.maxResultBytes);
       const seconds = (Date.now() - started) / 1000;
-      await this.writer.write(taskId, {
-        status: 'completed',
-        result,
-        error: null,
-        finishedAt: new Date(),
-      });
+      const completion = { status: 'completed' as const, result, error: null, finishedAt: new Date() };
+      const asked = followUps.all();
+      if (asked.length === 0) await this.writer.write(taskId, completion);
+      else await this.queueFollowUps(await this.writer.writeCompletion(taskId, completion, asked));
       this.metrics.completed(type, queue, seconds);
       this.logger.info({ durationMs: Math.round(seconds * 1000) }, 'task completed');
       return result;
@@ -202,6 +218,25 @@ export class TaskRunner {
       clearTimeout(timer);
       lease.signal?.removeEventListener('abort', interrupt);
     }
+  }
+
+  /**
+   * Queues the follow-ups a completion just committed (or that an earlier run committed and
+   * never queued). Not queuing them is safe at any point: they are `queued` rows, and the
+   * reconciler adds the job of any such row Redis does not have.
+   */
+  private async queueFollowUps(rows: TaskEntity[]): Promise<void> {
+    failpoint('after-follow-up-commit');
+    const prepared = rows.flatMap((row) => {
+      const definition = this.registry.get(row.type);
+      return definition ? [{ row, job: jobForTask(row, definition) }] : [];
+    });
+    const outcomes = await this.relay.add(prepared);
+    prepared.forEach(({ row }, index) => {
+      if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
+    });
+    const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
+    if (unconfirmed > 0) this.logger.warn({ followUps: prepared.length, unconfirmed }, 'follow-ups not confirmed by Redis; the reconciler queues any it lacks');
   }
 
   /**

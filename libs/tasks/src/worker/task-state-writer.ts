@@ -1,9 +1,11 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
 import type { TaskError, TaskProgress, TaskStatus } from '../ledger/task-status';
 import { storableJson } from '../ledger/storable-json';
+import { ROWS_PER_STATEMENT, taskInsertStatement } from '../ledger/task-insert';
+import { TaskEntity } from '../ledger/task.entity';
 
 /** The columns a worker changes while it runs a task. */
 export interface TaskStatePatch {
@@ -51,7 +53,12 @@ const MAX_CONCURRENT_FLUSHES = 4;
 interface PendingWrite {
   patch: TaskStatePatch;
   updatedAt: Date;
-  waiters: Array<() => void>;
+  /** Resolved with the follow-ups to queue (see write()); [] for any other change. */
+  waiters: Array<(followUps: TaskEntity[]) => void>;
+  /** Rows to insert with this (completing) change, in the same transaction. */
+  followUps?: TaskEntity[];
+  /** After the commit: this task's follow-ups that wait for their job. */
+  queueable?: TaskEntity[];
   /** Set once the database refused this change and it was cut down to its plain columns. */
   degraded?: boolean;
 }
@@ -125,6 +132,21 @@ export class TaskStateWriter implements OnApplicationShutdown {
   write(taskId: string, change: TaskStatePatch): Promise<void> {
     const committed = this.queue(taskId, change);
     this.scheduleFlush();
+    return committed.then(() => undefined);
+  }
+
+  /**
+   * Records a completion together with the follow-ups its handler asked for, in one
+   * transaction: the ledger is the outbox. The rows are inserted only if the task really is
+   * completed after the change (not if it was cancelled meanwhile), and a row a unique index
+   * already holds is skipped: a re-run of the task (its worker died after this commit, before
+   * BullMQ heard of the end) writes the same follow-ups again and creates none. Resolves, once
+   * committed, with every follow-up of the task still waiting for its job (those just written,
+   * or those of an earlier run that were never queued), for the caller to queue.
+   */
+  writeCompletion(taskId: string, change: TaskStatePatch, followUps: TaskEntity[]): Promise<TaskEntity[]> {
+    const committed = this.queue(taskId, change, followUps);
+    this.scheduleFlush();
     return committed;
   }
 
@@ -139,21 +161,22 @@ export class TaskStateWriter implements OnApplicationShutdown {
       this.soonTimer = undefined;
       this.scheduleFlush();
     }, SOON_FLUSH_MS);
-    return committed;
+    return committed.then(() => undefined);
   }
 
-  private queue(taskId: string, change: TaskStatePatch): Promise<void> {
+  private queue(taskId: string, change: TaskStatePatch, followUps?: TaskEntity[]): Promise<TaskEntity[]> {
     // An undefined field means "not changed"; only explicit nulls clear a column.
     const patch = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as TaskStatePatch;
     if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
-    return new Promise<void>((resolve) => {
+    return new Promise<TaskEntity[]>((resolve) => {
       const existing = this.pending.get(taskId);
       if (existing) {
         Object.assign(existing.patch, patch);
         existing.updatedAt = new Date();
         existing.waiters.push(resolve);
+        if (followUps) existing.followUps = followUps;
       } else {
-        this.pending.set(taskId, { patch: { ...patch }, updatedAt: new Date(), waiters: [resolve] });
+        this.pending.set(taskId, { patch: { ...patch }, updatedAt: new Date(), waiters: [resolve], ...(followUps ? { followUps } : {}) });
       }
     });
   }
@@ -227,7 +250,9 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (committed) {
       for (const [id, write] of batch) {
         this.suspects.delete(id);
-        for (const resolve of write.waiters) resolve();
+        const queueable = write.queueable ?? [];
+        write.queueable = undefined;
+        for (const resolve of write.waiters) resolve(queueable);
       }
     }
     for (const notify of this.flushEnded.splice(0)) notify();
@@ -261,6 +286,8 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (degraded) {
       merged.patch = degraded;
       merged.degraded = true;
+      // The task is recorded failed: it has no follow-ups.
+      merged.followUps = undefined;
       this.logger.error({ err: error, taskId }, "the ledger refused a task's state; storing it without result and progress");
       return;
     }
@@ -270,7 +297,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
       { err: error, taskId, change: Object.keys(merged.patch) },
       write.degraded ? "the ledger refused a task's state even without result and progress; change dropped" : 'the ledger refused a progress report; dropped',
     );
-    for (const resolve of merged.waiters) resolve();
+    for (const resolve of merged.waiters) resolve([]);
   }
 
   /** Puts a batch back under anything newer queued for its tasks meanwhile. */
@@ -281,12 +308,44 @@ export class TaskStateWriter implements OnApplicationShutdown {
         write.patch = { ...write.patch, ...newer.patch };
         write.updatedAt = newer.updatedAt;
         write.waiters.push(...newer.waiters);
+        write.followUps = newer.followUps ?? write.followUps;
       }
       this.pending.set(id, write);
     }
   }
 
   private async flush(batch: Map<string, PendingWrite>): Promise<void> {
+    const statements = this.updateStatements(batch);
+    const parents = [...batch].filter(([, write]) => write.followUps?.length);
+    if (parents.length === 0) {
+      // Plain state changes: each statement stands alone (an UPDATE per shape, no transaction).
+      for (const { sql, params } of statements) await this.dataSource.query(sql, params);
+      return;
+    }
+    // A completion with follow-ups: the changes and the new rows commit together or not at all.
+    await this.dataSource.transaction(async (manager) => {
+      for (const { sql, params } of statements) await manager.query(sql, params);
+      const queueable = await this.insertFollowUps(manager, parents);
+      for (const [id, write] of parents) write.queueable = queueable.filter((row) => row.parentId === id);
+    });
+  }
+
+  /** Inserts the follow-ups of the tasks now completed; returns every follow-up of theirs still waiting for a job. */
+  private async insertFollowUps(manager: EntityManager, parents: Array<[string, PendingWrite]>): Promise<TaskEntity[]> {
+    const tasks = manager.getRepository(TaskEntity);
+    const ids = parents.map(([id]) => id);
+    // A task cancelled meanwhile kept its status (the UPDATE skips it): no follow-ups for it.
+    const completed = new Set((await tasks.find({ select: { id: true }, where: { id: In(ids), status: 'completed' } })).map((row) => row.id));
+    const rows = parents.filter(([id]) => completed.has(id)).flatMap(([, write]) => write.followUps!);
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+      const { sql, params } = taskInsertStatement(this.dataSource, rows.slice(i, i + ROWS_PER_STATEMENT), { ignoreDuplicates: true });
+      await manager.query(sql, params);
+    }
+    if (completed.size === 0) return [];
+    return tasks.find({ where: { parentId: In([...completed]), status: In(['queued', 'scheduled']) }, order: { id: 'ASC' } });
+  }
+
+  private updateStatements(batch: Map<string, PendingWrite>): Array<{ sql: string; params: unknown[] }> {
     // Group rows by the set of columns they change: one statement per shape.
     const groups = new Map<string, Array<[string, PendingWrite]>>();
     for (const entry of batch) {
@@ -295,14 +354,15 @@ export class TaskStateWriter implements OnApplicationShutdown {
       if (group) group.push(entry);
       else groups.set(shape, [entry]);
     }
+    const statements: Array<{ sql: string; params: unknown[] }> = [];
     for (const [shape, rows] of groups) {
       const keys = (shape ? shape.split(',') : []) as PatchKey[];
       for (let i = 0; i < rows.length; i += MAX_ROWS_PER_STATEMENT) {
         const chunk = rows.slice(i, i + MAX_ROWS_PER_STATEMENT);
-        const { sql, params } = this.dialect === 'postgres' ? this.postgresUpdate(keys, chunk) : this.mysqlUpdate(keys, chunk);
-        await this.dataSource.query(sql, params);
+        statements.push(this.dialect === 'postgres' ? this.postgresUpdate(keys, chunk) : this.mysqlUpdate(keys, chunk));
       }
     }
+    return statements;
   }
 
   private value(key: PatchKey, patch: TaskStatePatch): unknown {

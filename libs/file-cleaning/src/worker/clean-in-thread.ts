@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ReadableStream, WritableStream } from 'node:stream/web';
 import { Worker } from 'node:worker_threads';
 import type { CleanStreamOptions } from '../cleaning/clean-stream';
@@ -96,7 +97,13 @@ export function cleanInThread(options: ThreadCleanOptions): Promise<CleaningRepo
           if (!settled) options.onProgress?.(message.progress);
           break;
         case 'done':
-          finish(undefined, message.report);
+          // The outputs' last bytes travel on their own ports and may arrive after this message:
+          // the run is over only once both streams of this process have finished (and the
+          // thread lives until then, so nothing it sent is dropped).
+          Promise.all([finished(options.output), finished(options.rejects)]).then(
+            () => finish(undefined, message.report),
+            (error: unknown) => finish(error),
+          );
           break;
         case 'failed':
           finish(toError(message.error));

@@ -1,6 +1,7 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { FIXTURES, fixture, sink } from '../../test/cleaning-fixtures';
 import { cleanStream } from './clean-stream';
 
 /**
@@ -8,19 +9,6 @@ import { cleanStream } from './clean-stream';
  * same files serve the e2e test of `file.clean` (upload, clean on the worker, download, compare).
  * To change them on purpose, regenerate with the engine and review every line of the diff.
  */
-const FIXTURES = join(__dirname, '..', '..', 'test', 'fixtures');
-const fixture = (name: string) => readFileSync(join(FIXTURES, name));
-
-function sink(): { stream: Writable; bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  return { stream, bytes: () => Buffer.concat(chunks) };
-}
 
 async function cleanFixture(open: () => Readable) {
   const output = sink();

@@ -1,23 +1,10 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { FIXTURES, fixture, sink } from '../../test/cleaning-fixtures';
 import { cleanStream } from '../cleaning/clean-stream';
 import { CleaningError } from '../cleaning/cleaning-error';
 import { cleanInThread } from './clean-in-thread';
-
-const FIXTURES = join(__dirname, '..', '..', 'test', 'fixtures');
-const fixture = (name: string) => readFileSync(join(FIXTURES, name));
-
-function sink(): { stream: Writable; bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      chunks.push(chunk);
-      callback();
-    },
-  });
-  return { stream, bytes: () => Buffer.concat(chunks) };
-}
 
 /** An input that never ends: the same rows, produced as fast as they are read. */
 function endless(): Readable {

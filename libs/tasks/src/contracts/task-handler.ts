@@ -1,25 +1,18 @@
 import { applyDecorators, Injectable, SetMetadata } from '@nestjs/common';
 import type { Logger } from 'pino';
+import type { TaskRequest } from '../intake/task-request';
 import type { TaskTypeDefinition } from './task-type';
 
 /** Options of a follow-up: the task options of `POST /v1/tasks`, and its identity. */
-export interface FollowUpOptions {
+export type FollowUpOptions = Omit<TaskRequest, 'type' | 'payload'> & {
   /**
    * Names this follow-up among the parent's (default: its position, "0", "1", …). A re-run of
    * the parent that enqueues the same keys creates nothing new: give stable keys when the
-   * handler's order of `enqueue` calls may vary.
+   * handler's order of `enqueue` calls may vary. An `idempotencyKey` (tenant-wide, as on
+   * `POST /v1/tasks`) replaces the key derived from it.
    */
   key?: string;
-  /** Tenant-wide idempotency key, as on `POST /v1/tasks`; replaces the key derived from `key`. */
-  idempotencyKey?: string;
-  priority?: number;
-  delayMs?: number;
-  runAt?: string;
-  expiresInMs?: number;
-  maxAttempts?: number;
-  timeoutMs?: number;
-  tags?: string[];
-}
+};
 
 export const TASK_HANDLER_METADATA = 'conveyor:task-handler';
 

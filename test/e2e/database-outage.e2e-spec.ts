@@ -1,4 +1,4 @@
-import { startPrivatePostgres, waitFor, type PrivatePostgres } from '@conveyor/testing';
+import { startPrivateMariaDb, startPrivatePostgres, waitFor, type PrivateDatabaseServer } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack } from './support/stack';
 
 /** Bound on any answer while the database is away: connect 1 s + statement 1 s + grace 1 s, with slack. */
@@ -6,13 +6,15 @@ const ANSWER_WITHIN_MS = 8000;
 
 /**
  * The ledger database goes away (stopped) or stops answering (every server process frozen
- * with SIGSTOP), on a private PostgreSQL server. Requests get a quick 503
+ * with SIGSTOP), on a private PostgreSQL or MariaDB server. Requests get a quick 503
  * DATABASE_UNAVAILABLE with Retry-After instead of a 500 or a hang, and an enqueue refused
  * while the database was frozen is never stored later, so it never runs: its INSERT ran in a
  * transaction whose connection was dropped before COMMIT.
  */
-describe('database outage', () => {
-  let pg: PrivatePostgres;
+const SERVERS = { postgres: startPrivatePostgres, mariadb: startPrivateMariaDb };
+
+describe.each(Object.keys(SERVERS) as Array<keyof typeof SERVERS>)('database outage (%s)', (kind) => {
+  let db: PrivateDatabaseServer;
   let stack: Stack;
   const timed = async (call: () => Promise<{ status: number; headers: Headers; body: any }>) => {
     const started = Date.now();
@@ -21,10 +23,10 @@ describe('database outage', () => {
   };
 
   beforeAll(async () => {
-    pg = await startPrivatePostgres();
+    db = await SERVERS[kind]();
     stack = await startStack({
       env: {
-        DATABASE_URL: pg.url,
+        DATABASE_URL: db?.url,
         DB_CONNECT_TIMEOUT_MS: '1000',
         DB_STATEMENT_TIMEOUT_MS: '1000',
         // The reconciler looks often and at young rows: a row stored behind the client's back
@@ -36,9 +38,9 @@ describe('database outage', () => {
   });
 
   afterAll(async () => {
-    pg?.resume();
+    db?.resume();
     await stack?.stop();
-    await pg?.destroy();
+    await db?.destroy();
   });
 
   it('answers 503 DATABASE_UNAVAILABLE with Retry-After while the database is down, and recovers', async () => {
@@ -46,7 +48,7 @@ describe('database outage', () => {
     expect(before.status).toBe(202);
     await waitForTerminal(stack.apiUrl, before.body.id);
 
-    await pg.stop();
+    await db?.stop();
     try {
       const read = await timed(() => http(stack.apiUrl, 'GET', `/v1/tasks/${before.body.id}`));
       const list = await timed(() => http(stack.apiUrl, 'GET', '/v1/tasks'));
@@ -60,7 +62,7 @@ describe('database outage', () => {
         expect(response.ms).toBeLessThan(ANSWER_WITHIN_MS);
       }
     } finally {
-      await pg.start();
+      await db?.start();
     }
     await waitFor(async () => (await http(stack.apiUrl, 'GET', `/v1/tasks/${before.body.id}`)).status === 200, {
       timeoutMs: 20_000,
@@ -70,7 +72,7 @@ describe('database outage', () => {
   });
 
   it('answers promptly while the database is frozen, and what it refused is never stored or run afterwards', async () => {
-    pg.pause();
+    db?.pause();
     let responses: Array<{ status: number; body: any; ms: number }>;
     try {
       responses = await Promise.all(
@@ -88,7 +90,7 @@ describe('database outage', () => {
       );
       responses.push(await timed(() => http(stack.apiUrl, 'GET', '/v1/tasks?tag=while-frozen')));
     } finally {
-      pg.resume();
+      db?.resume();
     }
     for (const response of responses) {
       expect({ status: response.status, code: response.body.error?.code }).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './data-source-options';
+import { boundMysqlPool } from './mysql-deadlines';
 
 /**
  * The ledger's SQL connection. Migrations run only where asked (`npm run migrate`, or
@@ -18,6 +20,11 @@ import { buildDataSourceOptions } from './data-source-options';
         retryAttempts: 10,
         retryDelay: 1000,
       }),
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        if (dataSource.options.type !== 'postgres') boundMysqlPool(dataSource, (dataSource.options as { connectTimeout?: number }).connectTimeout ?? 5000);
+        return dataSource;
+      },
     }),
   ],
 })

@@ -2,3 +2,4 @@ export * from './app-process';
 export * from './private-redis';
 export * from './private-postgres';
 export * from './test-infra';
+export * from './private-mariadb';

@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort, waitFor } from './test-infra';
 
-export interface PrivatePostgres {
+/** A throwaway database server of a test's own, which the test may stop or freeze. */
+export interface PrivateDatabaseServer {
   readonly port: number;
-  /** The `postgres` database of the private server, as a DATABASE_URL. */
+  /** A database on the private server, as a DATABASE_URL. */
   readonly url: string;
   /** (Re)starts the server on the same port and data directory. */
   start(): Promise<void>;
-  /** Fast shutdown (SIGINT) and waits for the exit. */
+  /** Shuts it down and waits for the exit. */
   stop(): Promise<void>;
-  /** Freezes every process of the server (SIGSTOP): connections stay open and go unanswered. */
+  /** Freezes the server (SIGSTOP): connections stay open and go unanswered. */
   pause(): void;
   /** Thaws it (SIGCONT): it reads and runs whatever was sent while it was frozen. */
   resume(): void;
@@ -29,13 +30,24 @@ function serverBinaries(): string {
   return join(root, versions.sort((a, b) => Number(b) - Number(a))[0], 'bin');
 }
 
-/** PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user. */
-function asServerUser(command: string, args: string[]): [string, string[]] {
-  return userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+/** Database servers refuse to run as root: as root, the server runs as its own system user. */
+export function asServerUser(user: string, command: string, args: string[]): [string, string[]] {
+  return userInfo().uid === 0 ? ['runuser', ['-u', user, '--', command, ...args]] : [command, args];
+}
+
+/** A fresh temporary data directory, owned by `user` when running as root. */
+export function serverDataDir(prefix: string, user: string): string {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  if (userInfo().uid === 0) {
+    const uid = spawnSync('id', ['-u', user], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', user], { encoding: 'utf8' });
+    chownSync(dataDir, Number(uid.stdout), Number(gid.stdout));
+  }
+  return dataDir;
 }
 
 /** `root` and all its descendants, parents first. */
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const table = spawnSync('ps', ['-eo', 'pid=,ppid='], { encoding: 'utf8' }).stdout.trim().split('\n');
   const children = new Map<number, number[]>();
   for (const line of table) {
@@ -60,16 +72,11 @@ function accepts(url: string): Promise<boolean> {
  * tests that stop or freeze the database: the machine's shared server must never be touched.
  * `pause` freezes the server and every backend process it has forked.
  */
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+export async function startPrivatePostgres(): Promise<PrivateDatabaseServer> {
   const bin = serverBinaries();
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-pg-'));
-  if (userInfo().uid === 0) {
-    const pgUser = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-    const pgGroup = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-    chownSync(dataDir, Number(pgUser.stdout), Number(pgGroup.stdout));
-  }
-  const [initCommand, initArgs] = asServerUser(join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const dataDir = serverDataDir('conveyor-pg-', 'postgres');
+  const [initCommand, initArgs] = asServerUser('postgres', join(bin, 'initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const init = spawnSync(initCommand, initArgs, { encoding: 'utf8' });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
 
@@ -87,12 +94,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       }
     }
   };
-  const server: PrivatePostgres = {
+  const server: PrivateDatabaseServer = {
     port,
     url,
     async start() {
       if (child) throw new Error('private postgres is already running');
-      const [command, args] = asServerUser(join(bin, 'postgres'), [
+      const [command, args] = asServerUser('postgres', join(bin, 'postgres'), [
         '-D',
         dataDir,
         '-p',

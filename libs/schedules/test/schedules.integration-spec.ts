@@ -1,7 +1,7 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { register } from 'prom-client';
 import { DataSource, In, type Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { APP_CONFIG } from '@conveyor/config';
 import { buildDataSourceOptions } from '@conveyor/database';
 import { TaskMetrics } from '@conveyor/observability';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';

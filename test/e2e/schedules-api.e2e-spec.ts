@@ -44,6 +44,10 @@ describe('schedules API', () => {
     const task = (await call('GET', `/v1/tasks/${run.taskId}`)).body;
     expect(task).toMatchObject({ type: 'system.noop', scheduleId: id, scheduledTick: run.tick, tags: ['nightly'] });
 
+    const runs = (await call('GET', `/v1/tasks?scheduleId=${id}`)).body.tasks as Array<{ id: string; scheduleId: string }>;
+    expect(runs.map((t) => t.id)).toContain(run.taskId);
+    expect(runs.every((t) => t.scheduleId === id)).toBe(true);
+
     const listed = await call('GET', '/v1/schedules?limit=10');
     expect(listed.body.schedules.map((s: { id: string }) => s.id)).toContain(id);
 

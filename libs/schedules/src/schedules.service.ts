@@ -13,6 +13,11 @@ export function scheduleNotFound(): ApiError {
   return ApiError.notFound('SCHEDULE_NOT_FOUND', 'No such schedule');
 }
 
+const scheduleChanged = () => new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
+
+/** Reads and tries an edit this many times before answering SCHEDULE_CHANGED. */
+const EDIT_ATTEMPTS = 5;
+
 const TIMING_FIELDS = ['cron', 'everyMs', 'timezone', 'startAt', 'endAt'] as const;
 
 const sameValue = (a: unknown, b: unknown) =>
@@ -61,33 +66,43 @@ export class SchedulesService {
    * Applies `input` to the schedule. A change of timing, or re-enabling it, starts the series
    * afresh from now: ticks of a past definition are neither fired nor counted as missed.
    */
-  async update(tenantId: string, id: string, input: ScheduleInput): Promise<ScheduleEntity> {
-    const schedule = await this.get(tenantId, id);
-    const fields = await this.definitions.resolve(tenantId, input, schedule);
-    return this.apply(schedule, fields);
+  update(tenantId: string, id: string, input: ScheduleInput): Promise<ScheduleEntity> {
+    return this.onFreshRow(tenantId, id, async (schedule) => this.apply(schedule, await this.definitions.resolve(tenantId, input, schedule)));
   }
 
+  /** Writes `fields` over `schedule` if nobody changed it since it was read (else SCHEDULE_CHANGED). */
   async apply(schedule: ScheduleEntity, fields: ScheduleFields): Promise<ScheduleEntity> {
     const timingChanged = TIMING_FIELDS.some((name) => !sameValue(fields[name], schedule[name]));
     const reenabled = fields.enabled && !schedule.enabled;
     const next: ScheduleEntity = Object.assign(new ScheduleEntity(), schedule, fields, { updatedAt: new Date(this.clock.now()) });
     if (timingChanged || reenabled) next.nextRunAt = this.firstTick(next);
-    if (!(await this.store.updateIfUnchanged(schedule, { ...fields, nextRunAt: next.nextRunAt, updatedAt: next.updatedAt }))) {
-      throw new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
-    }
+    if (!(await this.store.updateIfUnchanged(schedule, { ...fields, nextRunAt: next.nextRunAt, updatedAt: next.updatedAt }))) throw scheduleChanged();
     return next;
   }
 
-  async setPaused(tenantId: string, id: string, paused: boolean): Promise<ScheduleEntity> {
-    const schedule = await this.get(tenantId, id);
-    if (schedule.paused === paused) return schedule;
-    const changes: Partial<ScheduleEntity> = { paused, updatedAt: new Date(this.clock.now()) };
-    // A resumed schedule goes on from now: the ticks of the pause are not missed ones.
-    if (!paused) changes.nextRunAt = this.firstTick(schedule);
-    if (!(await this.store.updateIfUnchanged(schedule, changes))) {
-      throw new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
+  setPaused(tenantId: string, id: string, paused: boolean): Promise<ScheduleEntity> {
+    return this.onFreshRow(tenantId, id, async (schedule) => {
+      if (schedule.paused === paused) return schedule;
+      const changes: Partial<ScheduleEntity> = { paused, updatedAt: new Date(this.clock.now()) };
+      // A resumed schedule goes on from now: the ticks of the pause are not missed ones.
+      if (!paused) changes.nextRunAt = this.firstTick(schedule);
+      if (!(await this.store.updateIfUnchanged(schedule, changes))) throw scheduleChanged();
+      return Object.assign(schedule, changes);
+    });
+  }
+
+  /**
+   * Runs `change` on the current row, again on a fresh read if the row changed meanwhile: the
+   * runner advances a busy schedule every tick, which must not turn an edit into a conflict.
+   */
+  private async onFreshRow(tenantId: string, id: string, change: (schedule: ScheduleEntity) => Promise<ScheduleEntity>): Promise<ScheduleEntity> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await change(await this.get(tenantId, id));
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === 'SCHEDULE_CHANGED') || attempt === EDIT_ATTEMPTS) throw error;
+      }
     }
-    return Object.assign(schedule, changes);
   }
 
   async delete(tenantId: string, id: string): Promise<void> {

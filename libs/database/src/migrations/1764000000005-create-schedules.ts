@@ -51,10 +51,15 @@ export class CreateSchedules1764000000005 implements MigrationInterface {
       // The tick's nominal time (not when it fired): the same value in every process.
       new TableColumn({ name: 'schedule_tick', ...time, isNullable: true }),
     ]);
-    await queryRunner.createIndex('tasks', new TableIndex({ name: 'ux_tasks_schedule_tick', columnNames: ['schedule_id', 'schedule_tick'], isUnique: true }));
+    await queryRunner.createIndices('tasks', [
+      new TableIndex({ name: 'ux_tasks_schedule_tick', columnNames: ['schedule_id', 'schedule_tick'], isUnique: true }),
+      // A schedule's runs, newest first, per tenant (GET /v1/schedules/:id, GET /v1/tasks?scheduleId=).
+      new TableIndex({ name: 'ix_tasks_tenant_schedule_id', columnNames: ['tenant_id', 'schedule_id', 'id'] }),
+    ]);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.dropIndex('tasks', 'ix_tasks_tenant_schedule_id');
     await queryRunner.dropIndex('tasks', 'ux_tasks_schedule_tick');
     await queryRunner.dropColumns('tasks', ['schedule_tick', 'schedule_id']);
     await queryRunner.dropTable('schedules');

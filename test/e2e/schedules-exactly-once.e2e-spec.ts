@@ -5,16 +5,17 @@ import { http, startStack, type Stack } from './support/stack';
 const RUN_MS = 24_000;
 
 /**
- * Three worker processes run the scheduler on a 1 s schedule; one is killed with SIGKILL
- * midway. The ledger must hold exactly one task per tick, with no tick missing: the unique
+ * Three worker processes and the API run the scheduler on a 1 s schedule; one worker is
+ * killed with SIGKILL midway. The ledger must hold exactly one task per tick, with no tick missing: the unique
  * (schedule_id, schedule_tick) key refuses the losers' rows, and the survivors carry on.
  */
-describe('schedule ticks with three scheduler processes, one killed', () => {
+describe('schedule ticks with three scheduler workers and the API, one worker killed', () => {
   let stack: Stack;
   const workers: AppProcess[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ worker: false, env: { SCHEDULER_INTERVAL_MS: '250', LOG_LEVEL: 'warn' } });
+    // The API runs the scheduler too: four processes race on every tick.
+    stack = await startStack({ worker: false, env: { SCHEDULER_ENABLED: 'true', SCHEDULER_INTERVAL_MS: '250', LOG_LEVEL: 'warn' } });
     for (let i = 0; i < 3; i++) workers.push(await stack.startWorker({ WORKER_HEALTH_PORT: String(await freePort()) }));
   });
 

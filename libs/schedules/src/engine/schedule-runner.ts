@@ -19,6 +19,7 @@ const PAGE_SIZE = 50;
 const MAX_PAGES_PER_PASS = 20;
 /** Ticks walked one by one at most; past that (a frequent schedule after long downtime) the walk restarts near now. */
 const MAX_TICKS_WALKED = 10_000;
+const MAX_BACKOFF_MS = 5000;
 
 export interface RunnerReport {
   schedules: number;
@@ -46,6 +47,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
   private timer: NodeJS.Timeout | undefined;
   private pass: Promise<unknown> | undefined;
   private stopped = false;
+  /** Passes failed in a row (database away): the next wake backs off, up to MAX_BACKOFF_MS. */
+  private failures = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -78,11 +81,19 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
 
   private wake(): void {
     if (this.stopped) return;
+    const { intervalMs } = this.config.scheduler;
+    const delay = this.failures === 0 ? intervalMs : Math.min(MAX_BACKOFF_MS, intervalMs * 2 ** this.failures);
     this.timer = setTimeout(() => {
       this.pass = this.runOnce()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'schedule pass failed; the next one retries'))
+        .then(() => (this.failures = 0))
+        .catch((error: unknown) => {
+          this.failures += 1;
+          if (this.failures === 1 || this.failures % 20 === 0) {
+            this.logger.error({ err: error, failures: this.failures }, 'schedule pass failed; retrying with backoff');
+          }
+        })
         .finally(() => this.wake());
-    }, this.config.scheduler.intervalMs);
+    }, delay);
   }
 
   /** One pass over the due schedules, page by page. */

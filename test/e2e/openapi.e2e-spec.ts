@@ -46,6 +46,16 @@ describe('OpenAPI document', () => {
       expect.arrayContaining([{ $ref: '#/components/schemas/Payload_system_sleep' }, { $ref: '#/components/schemas/Payload_system_noop' }]),
     );
     expect(document.paths['/v1/tasks'].post.responses).toHaveProperty('202');
+    // Schedules: every route has a response schema.
+    const schema = (path: string, method: string, status: string) => document.paths[path][method].responses[status]?.content?.['application/json']?.schema;
+    expect(schema('/v1/schedules', 'post', '201')).toEqual({ $ref: '#/components/schemas/ScheduleView' });
+    expect(schema('/v1/schedules', 'get', '200')).toEqual({ $ref: '#/components/schemas/ScheduleListView' });
+    expect(schema('/v1/schedules/{id}', 'get', '200')).toEqual({ $ref: '#/components/schemas/ScheduleDetailView' });
+    expect(schema('/v1/schedules/{id}', 'patch', '200')).toEqual({ $ref: '#/components/schemas/ScheduleView' });
+    expect(schema('/v1/schedules/{id}/trigger', 'post', '202')).toEqual({ $ref: '#/components/schemas/TriggeredTaskView' });
+    expect(document.paths['/v1/schedules/{id}'].delete.responses).toHaveProperty('204');
+    expect(document.components.schemas.ScheduleDetailView.properties).toHaveProperty('runs');
+    expect(document.components.schemas.ScheduleView.properties.nextRunAt).toBeDefined();
 
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);

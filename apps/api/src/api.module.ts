@@ -5,6 +5,7 @@ import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
 import { FilesApiModule } from '@conveyor/files/api';
 import { HealthApiModule } from '@conveyor/health/api';
 import { MetricsApiModule } from '@conveyor/observability/api';
+import { SchedulesApiModule } from '@conveyor/schedules/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
 import { TasksCoreModule } from '@conveyor/tasks';
 import { TasksApiModule } from '@conveyor/tasks/api';
@@ -19,6 +20,7 @@ import { TasksApiModule } from '@conveyor/tasks/api';
     FilesApiModule,
     SystemTasksApiModule,
     FileCleaningApiModule,
+    SchedulesApiModule,
     HealthApiModule,
     MetricsApiModule,
   ],

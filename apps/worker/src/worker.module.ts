@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { FileCleaningWorkerModule } from '@conveyor/file-cleaning/worker';
 import { HealthWorkerModule } from '@conveyor/health/worker';
+import { SchedulesWorkerModule } from '@conveyor/schedules/worker';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
 import { TasksCoreModule } from '@conveyor/tasks';
 import { TasksWorkerModule } from '@conveyor/tasks/worker';
 
 /** The processing process: the shared core plus every domain's worker module, and no controller. */
 @Module({
-  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, HealthWorkerModule],
+  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, HealthWorkerModule, SchedulesWorkerModule],
 })
 export class WorkerModule {}

@@ -63,6 +63,16 @@ export interface MaintenanceConfig {
   retentionIntervalMs: number;
 }
 
+/** The schedule runner: fires the due ticks of every schedule (see libs/schedules). */
+export interface SchedulerConfig {
+  /** `null`: the app's default (on in the worker, off in the API). */
+  enabled: boolean | null;
+  /** How often the runner looks for due schedules. */
+  intervalMs: number;
+  /** A tick later than this is "missed" and handled by the schedule's `missed` policy. */
+  missedGraceMs: number;
+}
+
 export interface TaskDefaultsConfig {
   maxAttempts: number;
   timeoutMs: number;
@@ -135,6 +145,7 @@ export interface AppConfig {
   worker: WorkerConfig;
   tasks: TaskDefaultsConfig;
   maintenance: MaintenanceConfig;
+  scheduler: SchedulerConfig;
   storageDir: string;
   storage: StorageConfig;
   maxUploadBytes: number;
@@ -383,6 +394,11 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,
       reconcileMinAgeMs: env.RECONCILE_MIN_AGE_MS ?? 120_000,
       retentionIntervalMs: env.RETENTION_INTERVAL_MS ?? 3_600_000,
+    },
+    scheduler: {
+      enabled: env.SCHEDULER_ENABLED ?? null,
+      intervalMs: env.SCHEDULER_INTERVAL_MS ?? 250,
+      missedGraceMs: env.SCHEDULER_MISSED_GRACE_MS ?? 5000,
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
     storage: {

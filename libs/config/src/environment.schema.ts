@@ -356,6 +356,27 @@ export class EnvironmentSchema {
   @Max(604_800_000)
   RETENTION_INTERVAL_MS?: number;
 
+  // --- schedules ------------------------------------------------------------------------
+  /** Whether this process runs the schedule runner; unset: on in the worker, off in the API. */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  SCHEDULER_ENABLED?: boolean;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  SCHEDULER_INTERVAL_MS?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  SCHEDULER_MISSED_GRACE_MS?: number;
+
   // --- task defaults --------------------------------------------------------------------
   @IsOptional()
   @Transform(toInt)

@@ -12,4 +12,6 @@ export const METRIC = {
   httpDuration: 'conveyor_http_request_duration_seconds',
   apiKeyLookups: 'conveyor_api_key_lookups_total',
   authFailures: 'conveyor_auth_failures_total',
+  scheduleTicks: 'conveyor_schedule_ticks_total',
+  scheduleTicksMissed: 'conveyor_schedule_ticks_missed_total',
 } as const;

@@ -62,6 +62,16 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Requests refused by authentication: no key, an invalid key, or too many failures from the address',
       labelNames: ['reason'],
     }),
+    makeCounterProvider({
+      name: METRIC.scheduleTicks,
+      help: 'Schedule ticks by outcome: fired (a task was created), or skipped with reason overlap (previous run unfinished), duplicate (another process fired it) or invalid (the template no longer validates)',
+      labelNames: ['outcome', 'reason'],
+    }),
+    makeCounterProvider({
+      name: METRIC.scheduleTicksMissed,
+      help: 'Ticks whose time passed while no scheduler ran, by the schedule missed policy and what became of them (run or dropped)',
+      labelNames: ['policy', 'action'],
+    }),
     TaskMetrics,
   ],
   exports: [TaskMetrics],

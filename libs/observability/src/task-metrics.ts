@@ -23,6 +23,8 @@ export class TaskMetrics {
     @InjectMetric(METRIC.httpDuration) private readonly httpDuration: Histogram<string>,
     @InjectMetric(METRIC.apiKeyLookups) private readonly apiKeyLookups: Counter<string>,
     @InjectMetric(METRIC.authFailures) private readonly authFailures: Counter<string>,
+    @InjectMetric(METRIC.scheduleTicks) private readonly scheduleTicks: Counter<string>,
+    @InjectMetric(METRIC.scheduleTicksMissed) private readonly scheduleTicksMissed: Counter<string>,
   ) {
     // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
     const readers = () => this.depthReaders;
@@ -83,5 +85,17 @@ export class TaskMetrics {
 
   authFailure(reason: 'missing' | 'invalid' | 'rate_limited'): void {
     this.authFailures.inc({ reason });
+  }
+
+  scheduleTickFired(count = 1): void {
+    if (count > 0) this.scheduleTicks.inc({ outcome: 'fired', reason: '' }, count);
+  }
+
+  scheduleTickSkipped(reason: 'overlap' | 'duplicate' | 'invalid', count = 1): void {
+    if (count > 0) this.scheduleTicks.inc({ outcome: 'skipped', reason }, count);
+  }
+
+  scheduleTicksMissedBy(policy: string, action: 'run' | 'dropped', count: number): void {
+    if (count > 0) this.scheduleTicksMissed.inc({ policy, action }, count);
   }
 }

@@ -3,6 +3,7 @@ import { CreateApiKeys1764000000001 } from './1764000000001-create-api-keys';
 import { CreateFiles1764000000002 } from './1764000000002-create-files';
 import { BinaryIdentifiers1764000000003 } from './1764000000003-binary-identifiers';
 import { TaskLineage1764000000004 } from './1764000000004-task-lineage';
+import { CreateSchedules1764000000005 } from './1764000000005-create-schedules';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -14,4 +15,5 @@ export const MIGRATIONS = [
   CreateFiles1764000000002,
   BinaryIdentifiers1764000000003,
   TaskLineage1764000000004,
+  CreateSchedules1764000000005,
 ];

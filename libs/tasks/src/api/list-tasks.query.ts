@@ -27,6 +27,11 @@ export class ListTasksQuery {
   @IsUUID()
   rootId?: string;
 
+  /** Runs of this schedule. */
+  @IsOptional()
+  @IsUUID()
+  scheduleId?: string;
+
   @IsOptional()
   @Type(() => Number)
   @IsInt()

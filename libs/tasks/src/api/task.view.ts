@@ -28,6 +28,8 @@ export function toTaskView(task: TaskEntity) {
     workerId: task.workerId,
     parentId: task.parentId ?? null,
     rootId: task.rootId ?? null,
+    scheduleId: task.scheduleId ?? null,
+    scheduledTick: iso(task.scheduleTick ?? null),
   };
 }
 

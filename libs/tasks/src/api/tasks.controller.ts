@@ -95,6 +95,7 @@ export class TasksController {
       tag: query.tag,
       parentId: query.parentId,
       rootId: query.rootId,
+      scheduleId: query.scheduleId,
       before: query.cursor ? decodeCursor(query.cursor) : undefined,
       limit: limit + 1,
     });

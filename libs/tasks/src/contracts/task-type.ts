@@ -21,6 +21,23 @@ export interface TaskTypeDefaults {
 }
 
 /**
+ * A schedule declared in code next to its task type. It belongs to the system tenant and is
+ * reconciled at boot by each process that runs the scheduler: added, changed or removed by `id`.
+ */
+export interface DeclaredSchedule {
+  /** Unique within the task type; stored as "<type>:<id>". */
+  id: string;
+  /** 5 or 6 fields (seconds first when 6); exactly one of `cron` and `everyMs`. */
+  cron?: string;
+  everyMs?: number;
+  /** IANA zone the cron is read in; UTC when absent. */
+  timezone?: string;
+  payload: Record<string, unknown>;
+  overlap?: 'allow' | 'skip' | 'queue-one';
+  missed?: 'skip' | 'run-once' | 'catch-up';
+}
+
+/**
  * A task type, declared once in its domain's contract file. Producer (API) and processor
  * (worker) both import the same object, so the type name and queue are spelled only there.
  * `R` is carried only in the type system, so handlers and clients agree on the result shape.
@@ -34,6 +51,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly defaults: TaskTypeDefaults;
   /** The task types this type's handler may create as follow-ups (`context.enqueue`). */
   readonly followUps: readonly TaskTypeDefinition[];
+  /** Schedules that run this type for the system tenant (see DeclaredSchedule). */
+  readonly schedules: readonly DeclaredSchedule[];
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -55,6 +74,7 @@ export function defineTaskType<P extends object, R>(definition: {
   defaults?: Partial<TaskTypeDefaults>;
   /** The types its handler may enqueue as follow-ups; any other is refused at run time. */
   followUps?: readonly TaskTypeDefinition[];
+  schedules?: Array<DeclaredSchedule & { payload: P & Record<string, unknown> }>;
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -72,5 +92,6 @@ export function defineTaskType<P extends object, R>(definition: {
       maxPayloadBytes: definition.defaults?.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     },
     followUps: Object.freeze([...(definition.followUps ?? [])]),
+    schedules: Object.freeze([...(definition.schedules ?? [])]),
   });
 }

@@ -139,6 +139,8 @@ export class TaskFactory {
       workerId: null,
       parentId: origin?.parentId ?? null,
       rootId: origin?.rootId ?? null,
+      scheduleId: origin?.scheduleId ?? null,
+      scheduleTick: origin?.scheduleTick ?? null,
     } satisfies TaskEntity);
 
     return { row, job: jobForTask(row, definition, now) };

@@ -20,9 +20,15 @@ export interface TaskRequest {
   tags?: string[];
 }
 
-/** Where a task comes from besides its tenant: the task whose handler asked for it. */
+/**
+ * Where a task comes from besides its tenant: the task whose handler asked for it, or the
+ * schedule tick that fired it.
+ */
 export interface TaskOrigin {
-  parentId: string;
+  parentId?: string;
   /** The first task of the chain (the parent's root, or the parent itself). */
-  rootId: string;
+  rootId?: string;
+  scheduleId?: string;
+  /** The tick's nominal time (unique per schedule in the ledger). */
+  scheduleTick?: Date;
 }

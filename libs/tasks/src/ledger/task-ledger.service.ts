@@ -14,6 +14,7 @@ export interface TaskListFilter {
   tag?: string;
   parentId?: string;
   rootId?: string;
+  scheduleId?: string;
   /** Exclusive upper bound on id: the last id of the previous page. */
   before?: string;
   limit: number;
@@ -168,6 +169,28 @@ export class TaskLedgerService {
     await this.tasks.createQueryBuilder().delete().from(TaskEntity).where('tenant_id = :tenantId', { tenantId }).andWhereInIds(ids).execute();
   }
 
+  /**
+   * A schedule's unfinished tasks: how many are running (`active`) and how many wait for a run
+   * (queued, scheduled, retrying). What the schedule overlap policies decide on.
+   */
+  async scheduleBacklog(scheduleId: string): Promise<{ running: number; waiting: number }> {
+    const rows: Array<{ status: TaskStatus; count: string | number }> = await this.tasks
+      .createQueryBuilder('t')
+      .select('t.status', 'status')
+      .addSelect('COUNT(*)', 'count')
+      .where('t.scheduleId = :scheduleId', { scheduleId })
+      .andWhere('t.status IN (:...unfinished)', { unfinished: ['queued', 'scheduled', 'retrying', 'active'] })
+      .groupBy('t.status')
+      .getRawMany();
+    let running = 0;
+    let waiting = 0;
+    for (const row of rows) {
+      if (row.status === 'active') running += Number(row.count);
+      else waiting += Number(row.count);
+    }
+    return { running, waiting };
+  }
+
   /** Newest first, keyset paging on the time-ordered id. */
   async list(filter: TaskListFilter): Promise<TaskEntity[]> {
     const query = this.tasks.createQueryBuilder('t').where('t.tenantId = :tenantId', { tenantId: filter.tenantId }).orderBy('t.id', 'DESC').limit(filter.limit);
@@ -175,6 +198,7 @@ export class TaskLedgerService {
     if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
     if (filter.parentId) query.andWhere('t.parentId = :parentId', { parentId: filter.parentId });
     if (filter.rootId) query.andWhere('t.rootId = :rootId', { rootId: filter.rootId });
+    if (filter.scheduleId) query.andWhere('t.scheduleId = :scheduleId', { scheduleId: filter.scheduleId });
     if (filter.before) query.andWhere('t.id < :before', { before: filter.before });
     if (filter.tag) {
       const tag = JSON.stringify([filter.tag]);

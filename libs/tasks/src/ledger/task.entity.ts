@@ -91,4 +91,12 @@ export class TaskEntity {
   /** The first task of the chain this one belongs to (null for a task of its own). */
   @Column({ name: 'root_id', type: 'varchar', length: 36, nullable: true })
   rootId: string | null;
+
+  /** The schedule whose tick created this task (null for a task of its own). */
+  @Column({ name: 'schedule_id', type: 'varchar', length: 36, nullable: true })
+  scheduleId: string | null;
+
+  /** That tick's nominal time; unique with `scheduleId`, so a tick makes at most one task. */
+  @Column({ name: 'schedule_tick', type: 'timestamp', precision: 3, nullable: true })
+  scheduleTick: Date | null;
 }

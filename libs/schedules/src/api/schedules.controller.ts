@@ -1,0 +1,92 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
+import { ApiResponse } from '@nestjs/swagger';
+import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
+import { toTaskView } from '@conveyor/tasks/api';
+import { scheduleNotFound, SchedulesService } from '../schedules.service';
+import { CreateScheduleDto, ListSchedulesQuery, UpdateScheduleDto } from './schedule.dto';
+import { ScheduleDetailView, ScheduleListView, ScheduleView, toScheduleRunView, toScheduleView, TriggeredTaskView } from './schedule-view.dto';
+
+const RUNS_SHOWN = 20;
+const DEFAULT_PAGE = 50;
+
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw ApiError.badRequest('INVALID_CURSOR', 'The cursor is not one this API issued');
+  return id;
+}
+
+/** Unknown, malformed and other tenants' ids are all "not found". */
+const ScheduleId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => scheduleNotFound() }));
+
+@Controller('v1/schedules')
+export class SchedulesController {
+  constructor(private readonly schedules: SchedulesService) {}
+
+  @Post()
+  @RequireScopes('tasks:write')
+  @ApiResponse({ status: 201, type: ScheduleView, description: 'Created; nextRunAt is its first tick' })
+  async create(@CurrentTenant() tenantId: string, @Body() body: CreateScheduleDto): Promise<ScheduleView> {
+    return toScheduleView(await this.schedules.create(tenantId, body));
+  }
+
+  @Get()
+  @RequireScopes('tasks:read')
+  @ApiResponse({ status: 200, type: ScheduleListView })
+  async list(@CurrentTenant() tenantId: string, @Query() query: ListSchedulesQuery): Promise<ScheduleListView> {
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const rows = await this.schedules.list(tenantId, limit + 1, query.cursor ? decodeCursor(query.cursor) : undefined);
+    const page = rows.slice(0, limit);
+    return { schedules: page.map(toScheduleView), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null };
+  }
+
+  @Get(':id')
+  @RequireScopes('tasks:read')
+  @ApiResponse({ status: 200, type: ScheduleDetailView, description: 'The schedule with its latest runs and their outcome' })
+  async get(@CurrentTenant() tenantId: string, @ScheduleId() id: string): Promise<ScheduleDetailView> {
+    const schedule = await this.schedules.get(tenantId, id);
+    const runs = await this.schedules.runs(tenantId, id, RUNS_SHOWN);
+    return { ...toScheduleView(schedule), runs: runs.map(toScheduleRunView) };
+  }
+
+  @Patch(':id')
+  @RequireScopes('tasks:write')
+  @ApiResponse({ status: 200, type: ScheduleView })
+  @ApiResponse({ status: 409, description: 'SCHEDULE_CHANGED: changed concurrently; send again' })
+  async update(@CurrentTenant() tenantId: string, @ScheduleId() id: string, @Body() body: UpdateScheduleDto): Promise<ScheduleView> {
+    return toScheduleView(await this.schedules.update(tenantId, id, body));
+  }
+
+  @Delete(':id')
+  @RequireScopes('tasks:write')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiResponse({ status: 204, description: 'Deleted; its tasks stay in the ledger' })
+  async remove(@CurrentTenant() tenantId: string, @ScheduleId() id: string): Promise<void> {
+    await this.schedules.delete(tenantId, id);
+  }
+
+  @Post(':id/pause')
+  @RequireScopes('tasks:write')
+  @HttpCode(HttpStatus.OK)
+  @ApiResponse({ status: 200, type: ScheduleView, description: 'Paused: no tick fires until resumed' })
+  async pause(@CurrentTenant() tenantId: string, @ScheduleId() id: string): Promise<ScheduleView> {
+    return toScheduleView(await this.schedules.setPaused(tenantId, id, true));
+  }
+
+  @Post(':id/resume')
+  @RequireScopes('tasks:write')
+  @HttpCode(HttpStatus.OK)
+  @ApiResponse({ status: 200, type: ScheduleView, description: 'Resumed from now: ticks of the pause are not run' })
+  async resume(@CurrentTenant() tenantId: string, @ScheduleId() id: string): Promise<ScheduleView> {
+    return toScheduleView(await this.schedules.setPaused(tenantId, id, false));
+  }
+
+  @Post(':id/trigger')
+  @RequireScopes('tasks:write')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiResponse({ status: 202, type: TriggeredTaskView, description: 'One extra run now (tick = now), an ordinary task' })
+  @ApiResponse({ status: 409, description: 'SCHEDULE_TICK_TAKEN: a run for this very instant exists' })
+  async trigger(@CurrentTenant() tenantId: string, @ScheduleId() id: string) {
+    return toTaskView(await this.schedules.trigger(tenantId, id));
+  }
+}

@@ -12,6 +12,8 @@ import { TaskProducer } from './task-producer.service';
 
 const WAITING: readonly TaskStatus[] = ['scheduled', 'queued', 'retrying'];
 const RETRYABLE: readonly TaskStatus[] = ['failed', 'cancelled', 'expired'];
+/** Longest a retry waits for the worker that ran the task to hand its job back to BullMQ. */
+const RELEASE_WAIT_MS = 5000;
 
 export type CancelOutcome = 'cancelled' | 'cancelling';
 
@@ -92,10 +94,9 @@ export class TaskControlService {
     const definition = this.registry.get(task.type);
     if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
     const maxAttempts = task.attempts + task.attemptBudget;
-    const queue = this.producer.queue(task.queue);
     // The finished job may still sit in Redis under the same id; it must go before re-adding.
     // Done before the ledger changes, so a Redis failure here leaves everything as it was.
-    await this.redis(() => queue.remove(id));
+    await this.removeFinishedJob(task.queue, id);
     const changed = await this.ledger.transition(tenantId, id, RETRYABLE, { status: 'queued', error: null, finishedAt: null, maxAttempts });
     if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', 'The task changed meanwhile');
 
@@ -116,6 +117,26 @@ export class TaskControlService {
     // Added, or unknown (it may land late): the row stays queued and the reconciler queues
     // the job if Redis never got it, as for a new task.
     return retried;
+  }
+
+  /**
+   * Removes the job of a finished task before its id is used again. The ledger hears of the end
+   * first (workers record it before they acknowledge the job), so right after a task turned
+   * `failed` its job may still be active for a few milliseconds: BullMQ refuses to remove it
+   * then, and an add under its id would be ignored once it lands in the failed set, leaving the
+   * retried task without a job. So: wait for the worker to let go, briefly.
+   */
+  private async removeFinishedJob(queueName: string, id: string): Promise<void> {
+    const queue = this.producer.queue(queueName);
+    const deadline = Date.now() + RELEASE_WAIT_MS;
+    for (;;) {
+      const removed = await this.redis(() => queue.remove(id));
+      if (removed === 1 || !(await this.redis(() => queue.getJob(id)))) return;
+      if (Date.now() > deadline) {
+        throw new ApiError(HttpStatus.CONFLICT, 'TASK_BUSY', 'The worker that ran this task has not released it yet; retry in a moment');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Retries up to `limit` tasks matching a filter (the dead-letter inbox: status=failed). */

@@ -9,3 +9,4 @@ export * from './validation.pipe';
 export * from './http-server-errors';
 export * from './unread-body';
 export * from './http-server-limits';
+export * from './page.query';

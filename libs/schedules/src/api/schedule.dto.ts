@@ -1,42 +1,13 @@
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { NestedDto, OpaqueJson } from '@conveyor/http';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { NestedDto, PageQuery } from '@conveyor/http';
+import { TaskTemplateDto } from '@conveyor/tasks/api';
 import { IsInstant } from '@conveyor/tasks';
 import { MAX_CATCH_UP_LIMIT, MISSED_POLICIES, OVERLAP_POLICIES, type MissedPolicy, type OverlapPolicy, type TaskTemplate } from '../schedule-policy';
 
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
-/** The task each tick creates. */
-export class TaskTemplateDto implements TaskTemplate {
-  @IsString()
-  @MaxLength(128)
-  type: string;
-
-  /** Validated against the task type's contract when the schedule is saved, and again at each tick. */
-  @IsObject()
-  @OpaqueJson()
-  payload: Record<string, unknown>;
-
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(10)
-  priority?: number;
-
-  @IsOptional()
-  @IsInt()
-  @Min(100)
-  @Max(86_400_000)
-  timeoutMs?: number;
-
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(20)
-  @IsString({ each: true })
-  @MaxLength(64, { each: true })
-  @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
-  tags?: string[];
-}
+/** The task each tick creates: the template fields of `POST /v1/tasks`, with the same rules. */
+export class ScheduleTaskDto extends TaskTemplateDto implements TaskTemplate {}
 
 /** Body of `PATCH /v1/schedules/:id`: any field of a schedule; `null` clears cron, everyMs, startAt, endAt. */
 export class UpdateScheduleDto {
@@ -60,8 +31,8 @@ export class UpdateScheduleDto {
   timezone?: string;
 
   @IsOptional()
-  @NestedDto(() => TaskTemplateDto, {})
-  task?: TaskTemplateDto;
+  @NestedDto(() => ScheduleTaskDto, {})
+  task?: ScheduleTaskDto;
 
   /** allow (default): always run; skip: no new run while one is unfinished; queue-one: at most one waiting besides the running one. */
   @IsOptional()
@@ -96,20 +67,8 @@ export class UpdateScheduleDto {
 
 /** Body of `POST /v1/schedules`. */
 export class CreateScheduleDto extends UpdateScheduleDto {
-  @NestedDto(() => TaskTemplateDto, {})
-  declare task: TaskTemplateDto;
+  @NestedDto(() => ScheduleTaskDto, {})
+  declare task: ScheduleTaskDto;
 }
 
-export class ListSchedulesQuery {
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  cursor?: string;
-}
+export class ListSchedulesQuery extends PageQuery {}

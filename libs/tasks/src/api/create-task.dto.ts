@@ -6,13 +6,16 @@ import { MAX_DELAY_MS, type TaskRequest } from '../intake/task-request';
 export const MAX_BATCH_SIZE = 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
 
-/** Body of `POST /v1/tasks` and each item of a batch. */
-export class CreateTaskDto implements TaskRequest {
+/**
+ * The fields a stored task template shares with `POST /v1/tasks` (a schedule's task uses
+ * these): one set of rules for both.
+ */
+export class TaskTemplateDto {
   @IsString()
   @MaxLength(128)
   type: string;
 
-  /** Passed on as parsed; the task type's contract validates it (TaskProducer). */
+  /** Passed on as parsed; the task type's contract validates it (TaskFactory). */
   @IsObject()
   @OpaqueJson()
   payload: Record<string, unknown>;
@@ -23,6 +26,23 @@ export class CreateTaskDto implements TaskRequest {
   @Max(10)
   priority?: number;
 
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  timeoutMs?: number;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
+  @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
+  tags?: string[];
+}
+
+/** Body of `POST /v1/tasks` and each item of a batch. */
+export class CreateTaskDto extends TaskTemplateDto implements TaskRequest {
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -46,26 +66,12 @@ export class CreateTaskDto implements TaskRequest {
   @Max(100)
   maxAttempts?: number;
 
-  @IsOptional()
-  @IsInt()
-  @Min(100)
-  @Max(86_400_000)
-  timeoutMs?: number;
-
   /** Same as the Idempotency-Key header; lets each task of a batch carry its own key. */
   @IsOptional()
   @IsString()
   @MaxLength(255)
   @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
   idempotencyKey?: string;
-
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(20)
-  @IsString({ each: true })
-  @MaxLength(64, { each: true })
-  @Matches(/^[\w.:@/-]+$/, { each: true, message: 'each tag may hold letters, digits and _ . : @ / - only' })
-  tags?: string[];
 }
 
 export class CreateTaskBatchDto {

@@ -1,8 +1,8 @@
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageQuery } from '@conveyor/http';
 import { TASK_STATUSES, type TaskStatus } from '../ledger/task-status';
 
-export class ListTasksQuery {
+export class ListTasksQuery extends PageQuery {
   @IsOptional()
   @IsString()
   @MaxLength(128)
@@ -31,16 +31,4 @@ export class ListTasksQuery {
   @IsOptional()
   @IsUUID()
   scheduleId?: string;
-
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  cursor?: string;
 }

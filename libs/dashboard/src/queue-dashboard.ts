@@ -3,8 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyAuthenticator } from '@conveyor/auth';
-import { TaskTypeRegistry } from '@conveyor/tasks';
-import { TaskProducer } from '@conveyor/tasks/api';
+import { JobRelay, TaskTypeRegistry } from '@conveyor/tasks';
 import { adminBasicAuth } from './admin-basic-auth';
 import { relaxDashboardCsp } from './dashboard-csp';
 import { dashboardErrorBody, rememberDashboardError } from './dashboard-errors';
@@ -28,13 +27,13 @@ export interface QueueDashboardOptions {
 export async function mountQueueDashboard(app: NestFastifyApplication, options: QueueDashboardOptions = {}): Promise<void> {
   const prefix = options.prefix ?? QUEUE_DASHBOARD_PATH;
   const registry = app.get(TaskTypeRegistry);
-  const producer = app.get(TaskProducer);
+  const relay = app.get(JobRelay);
   const authenticator = app.get(ApiKeyAuthenticator);
 
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(prefix);
   createBullBoard({
-    queues: registry.queues().map((name) => new BullMQAdapter(producer.queue(name), { readOnlyMode: true })),
+    queues: registry.queues().map((name) => new BullMQAdapter(relay.queue(name), { readOnlyMode: true })),
     // @bull-board/fastify 9.10.1 types itself against its own nested copy of @bull-board/api
     // 9.10.1; the adapter contract is the same in 9.10.2, only the declarations differ.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],

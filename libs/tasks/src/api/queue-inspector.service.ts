@@ -2,7 +2,7 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ApiError } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
-import { TaskProducer } from './task-producer.service';
+import { JobRelay } from '../intake/job-relay';
 
 export const JOB_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'waiting-children'] as const;
 
@@ -11,7 +11,7 @@ export const JOB_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'compl
 export class QueueInspector implements OnModuleInit {
   constructor(
     private readonly registry: TaskTypeRegistry,
-    private readonly producer: TaskProducer,
+    private readonly relay: JobRelay,
     private readonly metrics: TaskMetrics,
   ) {}
 
@@ -23,7 +23,7 @@ export class QueueInspector implements OnModuleInit {
     try {
       return await Promise.all(
         this.registry.queues().map(async (name) => {
-          const queue = this.producer.queue(name);
+          const queue = this.relay.queue(name);
           const [counts, paused, workers] = await Promise.all([this.counts(name), queue.isPaused(), queue.getWorkersCount()]);
           return {
             name,
@@ -43,6 +43,6 @@ export class QueueInspector implements OnModuleInit {
   }
 
   private counts(name: string): Promise<Record<string, number>> {
-    return this.producer.queue(name).getJobCounts(...JOB_STATES);
+    return this.relay.queue(name).getJobCounts(...JOB_STATES);
   }
 }

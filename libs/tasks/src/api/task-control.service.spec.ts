@@ -6,7 +6,6 @@ import type { JobRelay } from '../intake/job-relay';
 import type { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
 import { TaskControlService } from './task-control.service';
-import type { TaskProducer } from './task-producer.service';
 
 class NoPayload {}
 const TYPE = defineTaskType({ type: 'spec.retry', queue: 'spec', description: 'retry spec', payload: NoPayload });
@@ -55,8 +54,7 @@ function setup(activeFor: number) {
   const service = new TaskControlService(
     {} as AppConfig,
     ledger as unknown as TaskLedgerService,
-    { queue: () => queue } as unknown as TaskProducer,
-    relay as unknown as JobRelay,
+    { ...relay, queue: () => queue } as unknown as JobRelay,
     registry,
   );
   return { service, calls, queue };

@@ -8,7 +8,6 @@ import { isTerminal, type TaskStatus } from '../ledger/task-status';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import { jobForTask } from '../task-job';
 import { JobRelay } from '../intake/job-relay';
-import { TaskProducer } from './task-producer.service';
 
 const WAITING: readonly TaskStatus[] = ['scheduled', 'queued', 'retrying'];
 const RETRYABLE: readonly TaskStatus[] = ['failed', 'cancelled', 'expired'];
@@ -25,7 +24,6 @@ export class TaskControlService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ledger: TaskLedgerService,
-    private readonly producer: TaskProducer,
     private readonly relay: JobRelay,
     private readonly registry: TaskTypeRegistry,
   ) {}
@@ -49,7 +47,7 @@ export class TaskControlService {
         finishedAt: new Date(),
       });
       if (cancelled) {
-        const queue = this.producer.queue(task.queue);
+        const queue = this.relay.queue(task.queue);
         // remove() refuses (0) while a worker holds the job's lock: it started meanwhile, so
         // it is signalled like any running task and its worker records the end.
         if ((await this.redis(() => queue.remove(id))) === 1) {
@@ -57,7 +55,7 @@ export class TaskControlService {
         }
       }
     }
-    const job = await this.redis(() => this.producer.queue(task.queue).getJob(id));
+    const job = await this.redis(() => this.relay.queue(task.queue).getJob(id));
     if (!job) {
       // Marked running but its job is gone (its worker and Redis both lost it): nothing to signal.
       await this.ledger.transition(tenantId, id, ['active'], {
@@ -76,7 +74,7 @@ export class TaskControlService {
   }
 
   private async signalCancellation(queueName: string, id: string): Promise<void> {
-    const client = await this.redis(() => this.producer.queue(queueName).getBackend().client);
+    const client = await this.redis(() => this.relay.queue(queueName).getBackend().client);
     const publish = (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish.bind(client);
     await this.redis(() => publish(cancellationChannel(this.config.queuePrefix), id));
     this.logger.log({ taskId: id }, `cancellation of a running task requested (${CANCEL_REASON})`);
@@ -127,7 +125,7 @@ export class TaskControlService {
    * retried task without a job. So: wait for the worker to let go, briefly.
    */
   private async removeFinishedJob(queueName: string, id: string): Promise<void> {
-    const queue = this.producer.queue(queueName);
+    const queue = this.relay.queue(queueName);
     const deadline = Date.now() + RELEASE_WAIT_MS;
     for (;;) {
       const removed = await this.redis(() => queue.remove(id));

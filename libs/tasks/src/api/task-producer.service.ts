@@ -1,5 +1,4 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
@@ -124,10 +123,5 @@ export class TaskProducer {
       );
     }
     return existing;
-  }
-
-  /** The queue of that name (see JobRelay). */
-  queue(name: string): Queue {
-    return this.relay.queue(name);
   }
 }

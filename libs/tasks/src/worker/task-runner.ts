@@ -158,7 +158,8 @@ export class TaskRunner {
     else lease.signal?.addEventListener('abort', interrupt, { once: true });
 
     let lastProgressAt = 0;
-    const followUps = new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId });
+    // Made on the first `enqueue`: most tasks ask for no follow-up.
+    let followUps: FollowUps | undefined;
     const context: TaskContext = {
       taskId,
       tenantId: job.data.tenantId,
@@ -180,7 +181,12 @@ export class TaskRunner {
         void this.writer.writeSoon(taskId, { progress });
         void job.updateProgress(progress).catch(() => undefined);
       },
-      enqueue: (followUp, payload, options) => followUps.add(followUp, payload, options),
+      enqueue: (followUp, payload, options) =>
+        (followUps ??= new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId })).add(
+          followUp,
+          payload,
+          options,
+        ),
     };
 
     try {
@@ -189,7 +195,7 @@ export class TaskRunner {
       const result = storableResult(await Promise.race([handler.handle(job.data.payload, context), stopped]), this.config.tasks.maxResultBytes);
       const seconds = (Date.now() - started) / 1000;
       const completion = { status: 'completed' as const, result, error: null, finishedAt: new Date() };
-      const asked = followUps.all();
+      const asked = followUps?.all() ?? [];
       if (asked.length === 0) await this.writer.write(taskId, completion);
       else await this.queueFollowUps(await this.writer.writeCompletion(taskId, completion, asked));
       this.metrics.completed(type, queue, seconds);

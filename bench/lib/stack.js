@@ -28,6 +28,9 @@ async function startStack(run, options) {
     QUEUE_PREFIX: conveyorPrefix,
     CONVEYOR_ADMIN_KEY: adminKey,
     RATE_LIMIT_PER_MINUTE: '0',
+    // The bench queues far more than a tenant may keep waiting by default; a cap this high keeps
+    // the backlog count in the path without refusing.
+    MAX_UNFINISHED_TASKS_PER_TENANT: '100000000',
     WORKER_QUEUES: QUEUE,
     SHUTDOWN_GRACE_MS: '5000',
     STORAGE_DIR: path.join(run.dir, 'storage'),

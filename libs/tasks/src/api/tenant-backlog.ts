@@ -21,7 +21,7 @@ interface Count {
 /**
  * The cap on a tenant's unfinished tasks (MAX_UNFINISHED_TASKS_PER_TENANT). Counting per
  * request would cost a scan per enqueue, so each process counts a tenant's backlog at most
- * once a second (the (tenant_id, status, id) index serves it) and adds what it accepted
+ * once a second, in the background (the (tenant_id, status, id) index serves it), and adds what it accepted
  * since: a soft cap, exact to within what other API processes accepted in that second.
  */
 @Injectable()
@@ -38,6 +38,8 @@ export class TenantBacklog {
     const cap = this.config.tasks.maxUnfinishedPerTenant;
     if (cap === 0 || adding === 0) return;
     const count = await this.current(tenantId);
+    // A refusal is worth a fresh count: tasks may have finished since the last one.
+    if (count.value + adding > cap && Date.now() - count.at > RECOUNT_AFTER_MS) await this.recount(tenantId, count);
     if (count.value + adding > cap) {
       throw new ApiError(
         HttpStatus.TOO_MANY_REQUESTS,
@@ -54,19 +56,30 @@ export class TenantBacklog {
     if (count) count.value += added;
   }
 
+  /**
+   * The tenant's count. Only a tenant's first request waits for it; after that a stale count
+   * is used while a fresh one is taken in the background, so no request waits on the COUNT
+   * (over a large backlog it takes a while, and every request of that second would queue behind it).
+   */
   private async current(tenantId: string): Promise<Count> {
     let count = this.counts.get(tenantId);
-    if (!count || Date.now() - count.at > RECOUNT_AFTER_MS) {
-      const entry: Count = count ?? { at: 0, value: 0 };
-      this.counts.set(tenantId, entry);
-      entry.recount ??= this.tasks
-        .countBy({ tenantId, status: In(UNFINISHED) })
-        .then((value) => Object.assign(entry, { value, at: Date.now() }))
-        .finally(() => (entry.recount = undefined))
-        .then(() => undefined);
-      await entry.recount;
-      count = entry;
+    if (!count) {
+      count = { at: 0, value: 0 };
+      this.counts.set(tenantId, count);
+      await this.recount(tenantId, count);
+    } else if (Date.now() - count.at > RECOUNT_AFTER_MS) {
+      void this.recount(tenantId, count).catch(() => undefined);
     }
     return count;
+  }
+
+  private recount(tenantId: string, count: Count): Promise<void> {
+    count.recount ??= this.tasks
+      .countBy({ tenantId, status: In(UNFINISHED) })
+      .then((value) => {
+        Object.assign(count, { value, at: Date.now() });
+      })
+      .finally(() => (count.recount = undefined));
+    return count.recount;
   }
 }

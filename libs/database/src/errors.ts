@@ -62,3 +62,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   const message = (error as { message?: string }).message ?? driverError.message;
   return typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message);
 }
+
+/**
+ * True when the database aborted the transaction to break a deadlock or a serialization
+ * conflict (PostgreSQL 40P01 / 40001, MySQL/MariaDB 1213): running it again is the remedy.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  const driverError = driverErrorOf(error);
+  return driverError?.code === '40P01' || driverError?.code === '40001' || driverError?.errno === 1213;
+}

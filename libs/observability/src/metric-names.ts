@@ -14,4 +14,6 @@ export const METRIC = {
   authFailures: 'conveyor_auth_failures_total',
   scheduleTicks: 'conveyor_schedule_ticks_total',
   scheduleTicksMissed: 'conveyor_schedule_ticks_missed_total',
+  flowChildFailures: 'conveyor_flow_child_failures_total',
+  flowsFinished: 'conveyor_flows_finished_total',
 } as const;

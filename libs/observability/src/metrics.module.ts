@@ -48,6 +48,12 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       labelNames: ['type', 'queue'],
       buckets: TASK_BUCKETS,
     }),
+    makeCounterProvider({
+      name: METRIC.flowChildFailures,
+      help: 'Flow nodes that failed, were cancelled or expired, by the policy of their edge (what it did to the parent)',
+      labelNames: ['policy'],
+    }),
+    makeCounterProvider({ name: METRIC.flowsFinished, help: 'Flows whose root reached a terminal state, by that state', labelNames: ['status'] }),
     makeGaugeProvider({ name: METRIC.queueJobs, help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'] }),
     makeCounterProvider({ name: METRIC.httpRequests, help: 'HTTP requests', labelNames: ['method', 'route', 'status'] }),
     makeHistogramProvider({

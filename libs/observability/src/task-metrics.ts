@@ -25,6 +25,8 @@ export class TaskMetrics {
     @InjectMetric(METRIC.authFailures) private readonly authFailures: Counter<string>,
     @InjectMetric(METRIC.scheduleTicks) private readonly scheduleTicks: Counter<string>,
     @InjectMetric(METRIC.scheduleTicksMissed) private readonly scheduleTicksMissed: Counter<string>,
+    @InjectMetric(METRIC.flowChildFailures) private readonly flowChildFailures: Counter<string>,
+    @InjectMetric(METRIC.flowsFinished) private readonly flowsFinished: Counter<string>,
   ) {
     // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
     const readers = () => this.depthReaders;
@@ -97,5 +99,13 @@ export class TaskMetrics {
 
   scheduleTicksMissedBy(policy: string, action: 'run' | 'dropped', count: number): void {
     if (count > 0) this.scheduleTicksMissed.inc({ policy, action }, count);
+  }
+
+  flowChildFailed(policy: string): void {
+    this.flowChildFailures.inc({ policy });
+  }
+
+  flowFinished(status: string): void {
+    this.flowsFinished.inc({ status });
   }
 }

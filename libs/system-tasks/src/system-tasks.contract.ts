@@ -57,4 +57,34 @@ export const SYSTEM_SLEEP = defineTaskType<SleepPayload, SleepResult>({
   followUps: [SYSTEM_NOOP],
 });
 
-export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP] as const;
+export class GatherPayload {}
+
+/** One child of a gathering flow parent, as the parent saw it. */
+export interface GatheredChild {
+  id: string;
+  type: string;
+  status: string;
+  result: unknown;
+  error: { code: string; message: string } | null;
+}
+
+export interface GatherResult {
+  /** The children that ended, in the order the flow listed them (see `ctx.children()`). */
+  children: GatheredChild[];
+  completed: number;
+  failed: number;
+}
+
+/**
+ * A flow parent that collects what its children returned: the simplest fan-in, and the
+ * probe the flow tests use to see what a parent is shown under each failure policy.
+ */
+export const SYSTEM_GATHER = defineTaskType<GatherPayload, GatherResult>({
+  type: 'system.gather',
+  queue: SYSTEM_QUEUE,
+  description: "A flow parent that returns its children's outcomes (status, result, error) and how many completed or failed.",
+  payload: GatherPayload,
+  defaults: { maxAttempts: 1 },
+});
+
+export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP, SYSTEM_GATHER] as const;

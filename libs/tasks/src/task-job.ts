@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { TaskTypeDefinition } from './contracts/task-type';
+import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
 
 /** What a BullMQ job carries: the job name is the task type and the job id is the task id. */
@@ -11,9 +12,14 @@ export interface TaskJobData {
   expiresAt?: number;
   /** Attempts the task used before this job (a manual retry keeps counting from there). */
   attemptOffset?: number;
-  /** For a follow-up: the task that created it, and the first task of its chain. */
+  /**
+   * For a follow-up: the task that created it, and the first task of its chain. For a flow
+   * node: its flow parent (which runs after it) and the flow's root.
+   */
   parentId?: string;
   rootId?: string;
+  /** Set on flow nodes but the root: the edge's policy; its end settles `parentId`. */
+  onFailure?: FlowPolicy;
 }
 
 export interface TaskJob {
@@ -43,6 +49,7 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       ...(row.attempts > 0 ? { attemptOffset: row.attempts } : {}),
       ...(row.parentId ? { parentId: row.parentId } : {}),
       ...(row.rootId ? { rootId: row.rootId } : {}),
+      ...(row.onFailure ? { onFailure: row.onFailure } : {}),
     },
     opts: {
       jobId: row.id,

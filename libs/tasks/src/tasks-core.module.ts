@@ -5,6 +5,8 @@ import { DatabaseModule } from '@conveyor/database';
 import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
+import { CommitEffectsRelay } from './flows/commit-effects.relay';
+import { FlowSettler } from './flows/flow-settler';
 import { JobRelay } from './intake/job-relay';
 import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
@@ -13,13 +15,13 @@ import { TaskEntity } from './ledger/task.entity';
 /**
  * What every Conveyor process runs on: validated config, logs and metrics, the ledger
  * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
- * and job relay every producer shares. The API adds the
+ * and job relay every producer shares, and the flow rules both sides apply. The API adds the
  * API modules on top, the worker the worker modules.
  */
 @Global()
 @Module({
   imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
-  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay],
-  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, TypeOrmModule],
+  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay],
+  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TypeOrmModule],
 })
 export class TasksCoreModule {}

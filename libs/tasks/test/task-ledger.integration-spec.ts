@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { buildDataSourceOptions, isUniqueViolation } from '@conveyor/database';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
-import { TaskEntity, TaskLedgerService } from '@conveyor/tasks';
+import { FlowSettler, TaskEntity, TaskLedgerService } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
 
 function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
@@ -47,7 +47,7 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     await dataSource.initialize();
     await dataSource.runMigrations();
     ledger = new TaskLedgerService(dataSource.getRepository(TaskEntity));
-    writer = new TaskStateWriter(dataSource);
+    writer = new TaskStateWriter(dataSource, new FlowSettler());
   });
 
   afterAll(async () => {
@@ -288,8 +288,8 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     ]);
     const children = await dataSource.getRepository(TaskEntity).findBy({ tenantId, parentId: parent.id });
     expect(children.map((c) => c.idempotencyKey).sort()).toEqual([0, 1, 2].map((i) => `conveyor:follow-up:${parent.id}:${i}`));
-    expect(queued.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
-    expect(none).toEqual([]);
+    expect(queued.queue.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
+    expect(none.queue).toEqual([]);
     expect(await dataSource.getRepository(TaskEntity).countBy({ parentId: cancelled.id })).toBe(0);
     expect((await ledger.findOne(tenantId, cancelled.id))!.status).toBe('cancelled');
     expect((await ledger.findOne(tenantId, plain.id))!.status).toBe('completed');
@@ -298,7 +298,7 @@ describe.each(DIALECTS)('task ledger on %s', (dialect) => {
     // rows. Nothing new is stored; the children still waiting are handed back to be queued.
     const again = await writer.writeCompletion(parent.id, { ...completion, result: { ok: 2 } }, followUps(parent, 3));
     expect(await dataSource.getRepository(TaskEntity).countBy({ parentId: parent.id })).toBe(3);
-    expect(again.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
+    expect(again.queue.map((row) => row.id).sort()).toEqual(children.map((c) => c.id).sort());
     expect((await ledger.findOne(tenantId, parent.id))!.result).toEqual({ ok: 2 });
   });
 

@@ -119,7 +119,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     const metricBefore = await requeuedCount();
 
     const report = await reconciler.reconcileOnce();
-    expect(report).toEqual({ ran: true, scanned: 7, missing: 6, requeued: 6 });
+    expect(report).toEqual({ ran: true, scanned: 7, missing: 6, requeued: 6, flowsSettled: 0 });
     expect((await requeuedCount()) - metricBefore).toBe(6);
     expect((await queue.getJob(rerun))!.finishedOn).toBeUndefined();
 
@@ -146,7 +146,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect((await row(finished)).status).toBe('completed');
 
     // Re-queued rows are fresh again, and jobs exist: a second pass finds nothing to do.
-    expect(await reconciler.reconcileOnce()).toEqual({ ran: true, scanned: 1, missing: 0, requeued: 0 });
+    expect(await reconciler.reconcileOnce()).toEqual({ ran: true, scanned: 1, missing: 0, requeued: 0, flowsSettled: 0 });
 
     await app.init(); // the worker starts consuming
     const requeued = [queued1, queued2, active, retrying, scheduled, present, rerun];

@@ -4,6 +4,7 @@ import { CreateFiles1764000000002 } from './1764000000002-create-files';
 import { BinaryIdentifiers1764000000003 } from './1764000000003-binary-identifiers';
 import { TaskLineage1764000000004 } from './1764000000004-task-lineage';
 import { CreateSchedules1764000000005 } from './1764000000005-create-schedules';
+import { TaskFlows1764000000006 } from './1764000000006-task-flows';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -16,4 +17,5 @@ export const MIGRATIONS = [
   BinaryIdentifiers1764000000003,
   TaskLineage1764000000004,
   CreateSchedules1764000000005,
+  TaskFlows1764000000006,
 ];

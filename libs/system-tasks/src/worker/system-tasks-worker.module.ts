@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TaskContractsModule } from '@conveyor/tasks';
+import { GatherHandler } from './gather.handler';
 import { NoopHandler } from './noop.handler';
 import { SleepHandler } from './sleep.handler';
 import { SYSTEM_TASK_TYPES } from '../system-tasks.contract';
@@ -7,6 +8,6 @@ import { SYSTEM_TASK_TYPES } from '../system-tasks.contract';
 /** The handlers of the system task types. */
 @Module({
   imports: [TaskContractsModule.forFeature(SYSTEM_TASK_TYPES)],
-  providers: [NoopHandler, SleepHandler],
+  providers: [NoopHandler, SleepHandler, GatherHandler],
 })
 export class SystemTasksWorkerModule {}

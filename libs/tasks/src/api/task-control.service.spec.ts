@@ -1,7 +1,8 @@
-import type { AppConfig } from '@conveyor/config';
 import { ApiError } from '@conveyor/http';
 import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { CommitEffectsRelay } from '../flows/commit-effects.relay';
+import type { FlowSettler } from '../flows/flow-settler';
 import type { JobRelay } from '../intake/job-relay';
 import type { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
@@ -52,10 +53,11 @@ function setup(activeFor: number) {
   const registry = new TaskTypeRegistry();
   registry.register([TYPE]);
   const service = new TaskControlService(
-    {} as AppConfig,
     ledger as unknown as TaskLedgerService,
     { ...relay, queue: () => queue } as unknown as JobRelay,
     registry,
+    {} as FlowSettler,
+    {} as CommitEffectsRelay,
   );
   return { service, calls, queue };
 }

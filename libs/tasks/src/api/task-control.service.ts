@@ -1,11 +1,12 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '@conveyor/http';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
+import { CommitEffectsRelay } from '../flows/commit-effects.relay';
+import { FlowSettler } from '../flows/flow-settler';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
 import { isTerminal, type TaskStatus } from '../ledger/task-status';
-import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import { jobForTask } from '../task-job';
 import { JobRelay } from '../intake/job-relay';
 
@@ -22,22 +23,28 @@ export class TaskControlService {
   private readonly logger = new Logger(TaskControlService.name);
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ledger: TaskLedgerService,
     private readonly relay: JobRelay,
     private readonly registry: TaskTypeRegistry,
+    private readonly flows: FlowSettler,
+    private readonly effects: CommitEffectsRelay,
   ) {}
 
   /**
    * A waiting task (scheduled, queued, retrying) is removed from BullMQ and marked cancelled
    * at once. A running one is signalled: every worker hears the task id on the cancellation
    * channel, the one running it fires the handler's AbortSignal and records `cancelled`.
+   * A node of a flow goes with everything under it (see cancelFlowNode).
    */
   async cancel(tenantId: string, id: string): Promise<{ outcome: CancelOutcome; task: TaskEntity }> {
     const task = await this.require(tenantId, id);
+    const flowNode = task.onFailure !== null || (task.rootId !== null && task.rootId === task.id);
+    // A flow's root or parent may have ended while nodes under it still run: those are cancelled.
+    if (flowNode && isTerminal(task.status)) return this.cancelFlowNode(task);
     if (isTerminal(task.status)) {
       throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task is already ${task.status}`);
     }
+    if (flowNode) return this.cancelFlowNode(task);
     // The ledger first: from here on no worker write, reconciler or retry can revive it.
     const waiting = WAITING.includes(task.status);
     if (waiting) {
@@ -64,7 +71,7 @@ export class TaskControlService {
         finishedAt: new Date(),
       });
     } else {
-      await this.signalCancellation(task.queue, id);
+      await this.redis(() => this.relay.signalCancellation(task.queue, id));
     }
     const current = (await this.ledger.findOne(tenantId, id))!;
     if (!waiting && isTerminal(current.status) && current.status !== 'cancelled') {
@@ -73,11 +80,40 @@ export class TaskControlService {
     return { outcome: 'cancelling', task: current };
   }
 
-  private async signalCancellation(queueName: string, id: string): Promise<void> {
-    const client = await this.redis(() => this.relay.queue(queueName).getBackend().client);
-    const publish = (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish.bind(client);
-    await this.redis(() => publish(cancellationChannel(this.config.queuePrefix), id));
-    this.logger.log({ taskId: id }, `cancellation of a running task requested (${CANCEL_REASON})`);
+  /**
+   * Cancels a flow node and every unfinished node under it in one transaction, with what that
+   * does to its parent (settled by its policy, as for any child that ended), then removes their
+   * jobs or tells the workers running them. The ledger says `cancelled` at once, running nodes
+   * included: their workers' later writes never overwrite it. 409 if nothing was left to cancel.
+   */
+  private async cancelFlowNode(task: TaskEntity): Promise<{ outcome: CancelOutcome; task: TaskEntity }> {
+    const { tenantId, id } = task;
+    let effects: CommitEffects = noCommitEffects();
+    await this.ledger.inTransaction(async (manager) => {
+      effects = noCommitEffects();
+      const error = { code: 'CANCELLED', message: `cancelled with flow node ${id} and everything under it` };
+      await this.flows.cancelSubtrees(manager, tenantId, task.rootId!, [id], error, effects);
+      if (task.onFailure && task.parentId) await this.flows.settle(manager, [{ id: task.parentId, tenantId }], effects);
+    });
+    await this.effects.apply(effects);
+    if (effects.cancelled.length === 0) throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', 'The task and everything under it had already ended');
+    return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
+  }
+
+  /**
+   * A flow node runs again only while its run can still count: its parent (if any) still waits
+   * for it, and (for a node with children) its own handler failed, not a child. Re-running a
+   * parent that a child failed would run it without what it waits for.
+   */
+  private async checkFlowRetry(task: TaskEntity): Promise<void> {
+    const refuse = (message: string) => new ApiError(HttpStatus.CONFLICT, 'FLOW_NODE_SETTLED', message);
+    if (task.error?.code === 'CHILD_FAILED' || (task.rootId === task.id && task.status === 'cancelled')) {
+      throw refuse('This flow node ended because of its children (or its flow was cancelled); submit the flow again');
+    }
+    if (task.onFailure && task.parentId) {
+      const parent = await this.ledger.findOne(task.tenantId, task.parentId);
+      if (parent && parent.status !== 'waiting') throw refuse(`Its flow parent no longer waits for it (${parent.status}); submit the flow again`);
+    }
   }
 
   /**
@@ -89,6 +125,7 @@ export class TaskControlService {
     if (!RETRYABLE.includes(task.status)) {
       throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', `A ${task.status} task cannot be retried; only failed, cancelled or expired ones`);
     }
+    if (task.rootId !== null && (task.onFailure !== null || task.rootId === task.id)) await this.checkFlowRetry(task);
     const definition = this.registry.get(task.type);
     if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
     const maxAttempts = task.attempts + task.attemptBudget;

@@ -45,21 +45,9 @@ export class TaskProducer {
       const existing = await this.existingByKey(tenantId, prepared);
       const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
       await this.backlog.admit(tenantId, fresh.length);
-      try {
-        await this.ledger.insertShared(fresh.map((p) => p.row));
-      } catch (error) {
-        if (round === 0 && isUniqueViolation(error)) continue;
-        if (error instanceof LedgerOutcomeUnknownError) {
-          throw ApiError.unavailable(
-            'LEDGER_OUTCOME_UNKNOWN',
-            'The database stopped answering while committing the task: it may have been stored. Retry with the same Idempotency-Key to get the one task',
-          );
-        }
-        throw error;
-      }
+      if (!(await this.store(fresh, round))) continue;
       await this.addJobsOrRefuse(tenantId, fresh);
-      this.backlog.accepted(tenantId, fresh.length);
-      for (const { row } of fresh) this.metrics.enqueued(row.type, row.queue);
+      this.accepted(tenantId, fresh);
       return {
         tasks: prepared.map((p) => (p.row.idempotencyKey && existing.get(p.row.idempotencyKey)) || p.row),
         created: prepared.map((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey)),
@@ -68,18 +56,67 @@ export class TaskProducer {
   }
 
   /**
+   * Accepts a flow: every node's row in one transaction (whole or nothing), then the jobs of the
+   * nodes that can run now (the leaves; parents wait in the ledger for their children). The
+   * root's idempotency key stands for the whole flow: seen before (same body), the flow created
+   * then is returned and nothing is stored.
+   */
+  async enqueueFlow(tenantId: string, nodes: PreparedTask[]): Promise<{ root: TaskEntity; created: boolean }> {
+    const [root] = nodes;
+    for (let round = 0; ; round += 1) {
+      const earlier = root.row.idempotencyKey ? (await this.existingByKey(tenantId, [root])).get(root.row.idempotencyKey) : undefined;
+      if (earlier) return { root: earlier, created: false };
+      await this.backlog.admit(tenantId, nodes.length);
+      if (!(await this.store(nodes, round))) continue;
+      await this.addJobsOrRefuse(
+        tenantId,
+        nodes.filter((node) => node.row.status !== 'waiting'),
+        nodes,
+      );
+      this.accepted(tenantId, nodes);
+      return { root: root.row, created: true };
+    }
+  }
+
+  /**
+   * Inserts the rows; false when a concurrent request took one of their idempotency keys first
+   * (on the first round only: the caller looks the keys up again and returns that request's tasks).
+   */
+  private async store(prepared: PreparedTask[], round: number): Promise<boolean> {
+    try {
+      await this.ledger.insertShared(prepared.map((p) => p.row));
+      return true;
+    } catch (error) {
+      if (round === 0 && isUniqueViolation(error)) return false;
+      if (error instanceof LedgerOutcomeUnknownError) {
+        throw ApiError.unavailable(
+          'LEDGER_OUTCOME_UNKNOWN',
+          'The database stopped answering while committing the task: it may have been stored. Retry with the same Idempotency-Key to get the one task',
+        );
+      }
+      throw error;
+    }
+  }
+
+  private accepted(tenantId: string, prepared: PreparedTask[]): void {
+    this.backlog.accepted(tenantId, prepared.length);
+    for (const { row } of prepared) this.metrics.enqueued(row.type, row.queue);
+  }
+
+  /**
    * Adds the jobs of rows already in the ledger. A 503 must mean "never runs" and a 202 "runs",
    * so what the API answers follows what Redis can have done:
    * - every add done: accepted;
-   * - every add refused before Redis ran it (no connection): the rows are taken back and the
-   *   request is refused with 503 QUEUE_UNAVAILABLE; nothing of it exists anywhere;
+   * - every add refused before Redis ran it (no connection): the rows are taken back (all of
+   *   `stored`: a flow's waiting parents too) and the request is refused with 503
+   *   QUEUE_UNAVAILABLE; nothing of it exists anywhere;
    * - any add whose outcome is unknown (no answer within ADD_TIMEOUT_MS, or the connection
    *   dropped after sending), or a mix: accepted. The rows stay `queued`; a job that reaches
    *   Redis late runs as usual, and the reconciler adds the job of any row Redis never got.
    *   Taking the rows back here would be the one wrong answer: the add may still land and run
    *   a task the client was told was refused (and that its retry would enqueue again).
    */
-  async addJobsOrRefuse(tenantId: string, prepared: PreparedTask[]): Promise<void> {
+  async addJobsOrRefuse(tenantId: string, prepared: PreparedTask[], stored: PreparedTask[] = prepared): Promise<void> {
     if (prepared.length === 0) return;
     const outcomes = await this.relay.add(prepared);
     if (outcomes.every((outcome) => outcome === 'added')) return;
@@ -87,7 +124,7 @@ export class TaskProducer {
       try {
         await this.ledger.removeNotEnqueued(
           tenantId,
-          prepared.map((p) => p.row.id),
+          stored.map((p) => p.row.id),
         );
       } catch (error) {
         // The rows stay, so the task is accepted after all: the reconciler will queue it.

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { FlowsController } from './flows.controller';
+import { FlowsService } from './flows.service';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
@@ -8,10 +10,10 @@ import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
 
-/** The HTTP task API: enqueue, read, list, queues, task types. Never imported by the worker. */
+/** The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the worker. */
 @Module({
-  controllers: [TasksController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
+  controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
+  providers: [TaskProducer, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

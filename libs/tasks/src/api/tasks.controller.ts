@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CurrentTenant, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
+import { idempotencyKeyOf } from './idempotency-key';
 import { ListTasksQuery } from './list-tasks.query';
 import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
@@ -14,7 +15,6 @@ import { toTaskView } from './task.view';
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;
 const DEFAULT_PAGE = 50;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
@@ -51,17 +51,7 @@ export class TasksController {
     @Headers('idempotency-key') headerKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    if (headerKey !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(headerKey)) {
-        throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header is invalid', [
-          { field: 'Idempotency-Key', message: 'must be 1-255 printable ASCII characters without spaces' },
-        ]);
-      }
-      if (body.idempotencyKey !== undefined && body.idempotencyKey !== headerKey) {
-        throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header and the idempotencyKey field differ');
-      }
-      body.idempotencyKey = headerKey;
-    }
+    body.idempotencyKey = idempotencyKeyOf(headerKey, body.idempotencyKey);
     const { tasks, created } = await this.producer.enqueue(tenantId, [body]);
     void reply.status(created[0] ? HttpStatus.ACCEPTED : HttpStatus.OK).header('location', `/v1/tasks/${tasks[0].id}`);
     return toTaskView(tasks[0]);

@@ -1,6 +1,8 @@
 import { applyDecorators, Injectable, SetMetadata } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { TaskRequest } from '../intake/task-request';
+import type { FlowPolicy } from '../ledger/flow-policy';
+import type { TaskError, TaskStatus } from '../ledger/task-status';
 import type { TaskTypeDefinition } from './task-type';
 
 /** Options of a follow-up: the task options of `POST /v1/tasks`, and its identity. */
@@ -13,6 +15,18 @@ export type FollowUpOptions = Omit<TaskRequest, 'type' | 'payload'> & {
    */
   key?: string;
 };
+
+/** A flow parent's child as its handler sees it (`ctx.children()`): ended, with its outcome. */
+export interface FlowChild<R = unknown> {
+  id: string;
+  type: string;
+  /** completed, or failed / cancelled / expired (only under `continue`). */
+  status: TaskStatus;
+  result: R | null;
+  error: TaskError | null;
+  /** The policy of the edge to this parent. */
+  onFailure: FlowPolicy;
+}
 
 export const TASK_HANDLER_METADATA = 'conveyor:task-handler';
 
@@ -38,6 +52,13 @@ export interface TaskContext {
    * for good (unless the handler catches it).
    */
   enqueue<P extends object, R>(definition: TaskTypeDefinition<P, R>, payload: P, options?: FollowUpOptions): Promise<void>;
+  /**
+   * The children of this flow node, all ended (a flow parent runs after its children), in the
+   * order the flow listed them, with their results; [] for a task that is not a flow parent.
+   * Failed children under `ignore` are left out; under `continue` they are listed with their
+   * error, for the handler to decide.
+   */
+  children<R = unknown>(): Promise<Array<FlowChild<R>>>;
 }
 
 export interface TaskHandler<P extends object = object, R = unknown> {

@@ -1,8 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { redisFailureOf, type RedisFailure } from '@conveyor/queue';
+import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskJob } from '../task-job';
 
@@ -26,7 +28,10 @@ export class JobRelay {
   private readonly logger = new Logger(JobRelay.name);
   private readonly queues = new Map<string, Queue>();
 
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** The outcome of each item's add, in order; waits at most ADD_TIMEOUT_MS. */
   async add(prepared: PreparedTask[]): Promise<AddOutcome[]> {
@@ -66,5 +71,16 @@ export class JobRelay {
       this.queues.set(name, queue);
     }
     return queue;
+  }
+
+  /**
+   * Tells every worker to stop the task if it runs it: the task id goes out on the
+   * cancellation channel, and the worker running it fires the handler's AbortSignal.
+   */
+  async signalCancellation(queueName: string, id: string): Promise<void> {
+    const client = await this.queue(queueName).getBackend().client;
+    const publish = (client as unknown as { publish(channel: string, message: string): Promise<number> }).publish.bind(client);
+    await publish(cancellationChannel(this.config.queuePrefix), id);
+    this.logger.log({ taskId: id }, `cancellation of a running task requested (${CANCEL_REASON})`);
   }
 }

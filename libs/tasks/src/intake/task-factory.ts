@@ -141,6 +141,7 @@ export class TaskFactory {
       rootId: origin?.rootId ?? null,
       scheduleId: origin?.scheduleId ?? null,
       scheduleTick: origin?.scheduleTick ?? null,
+      onFailure: null,
     } satisfies TaskEntity);
 
     return { row, job: jobForTask(row, definition, now) };

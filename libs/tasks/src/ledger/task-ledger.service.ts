@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, In, type QueryDeepPartialEntity, type Repository } from 'typeorm';
+import { Brackets, In, type EntityManager, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 
-import { dialectOf, isDatabaseUnavailable } from '@conveyor/database';
+import { dialectOf, isDatabaseUnavailable, isTransactionConflict } from '@conveyor/database';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from './task-insert';
 import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
@@ -30,6 +30,9 @@ export class LedgerOutcomeUnknownError extends Error {
     super('the database did not confirm the commit', { cause });
   }
 }
+
+/** Times a transaction the database aborted for a deadlock is run again before giving up. */
+const CONFLICT_RETRIES = 3;
 
 /** Shared INSERTs in flight at once (see insertShared); the rest of the pool stays free. */
 const MAX_SHARED_INSERTS = 2;
@@ -128,6 +131,25 @@ export class TaskLedgerService {
     } finally {
       await runner.release();
     }
+  }
+
+  /**
+   * Runs `work` in a READ COMMITTED transaction (what the flow rules need: see FlowSettler), run
+   * again from the start if the database aborts it to break a deadlock.
+   */
+  async inTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.tasks.manager.transaction('READ COMMITTED', work);
+      } catch (error) {
+        if (attempt >= CONFLICT_RETRIES || !isTransactionConflict(error)) throw error;
+      }
+    }
+  }
+
+  /** The rows of a flow (and of its nodes' follow-ups), in id order: the flow's order; at most `limit`. */
+  findFlow(tenantId: string, rootId: string, limit: number): Promise<TaskEntity[]> {
+    return this.tasks.find({ where: { tenantId, rootId }, order: { id: 'ASC' }, take: limit });
   }
 
   findOne(tenantId: string, id: string): Promise<TaskEntity | null> {

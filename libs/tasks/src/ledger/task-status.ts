@@ -1,9 +1,15 @@
-/** Lifecycle of a task in the ledger (ROADMAP §3). */
-export const TASK_STATUSES = ['scheduled', 'queued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired'] as const;
+/**
+ * Lifecycle of a task in the ledger (ROADMAP §3). `waiting` is a flow parent waiting for its
+ * children: it has no BullMQ job until they release it.
+ */
+export const TASK_STATUSES = ['waiting', 'scheduled', 'queued', 'active', 'retrying', 'completed', 'failed', 'cancelled', 'expired'] as const;
 
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled', 'expired']);
+
+/** States in which the ledger expects the task's BullMQ job to exist (everything unfinished but `waiting`). */
+export const JOB_STATUSES: readonly TaskStatus[] = ['scheduled', 'queued', 'active', 'retrying'];
 
 export function isTerminal(status: TaskStatus): boolean {
   return TERMINAL_STATUSES.has(status);

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { FlowPolicy } from './flow-policy';
 import type { TaskError, TaskProgress, TaskStatus } from './task-status';
 
 /**
@@ -91,6 +92,13 @@ export class TaskEntity {
   /** The first task of the chain this one belongs to (null for a task of its own). */
   @Column({ name: 'root_id', type: 'varchar', length: 36, nullable: true })
   rootId: string | null;
+
+  /**
+   * For a node of a flow (not its root): what its failure does to its parent (`parentId`), one
+   * of FLOW_POLICIES. Null for a task of its own and for a follow-up.
+   */
+  @Column({ name: 'on_failure', type: 'varchar', length: 16, nullable: true })
+  onFailure: FlowPolicy | null;
 
   /** The schedule whose tick created this task (null for a task of its own). */
   @Column({ name: 'schedule_id', type: 'varchar', length: 36, nullable: true })

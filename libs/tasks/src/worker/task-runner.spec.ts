@@ -9,6 +9,8 @@ import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { JobRelay, PreparedTask } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
+import { CommitEffectsRelay } from '../flows/commit-effects.relay';
+import type { FlowChildren } from '../flows/flow-children';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskStateWriter } from './task-state-writer';
 import type { TaskJobData } from '../task-job';
@@ -47,7 +49,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     moveToWait: jest.fn().mockResolvedValue(0),
   };
   // One recorder for both: the order of all state changes is what most tests check.
-  const write = jest.fn().mockResolvedValue(undefined);
+  const write = jest.fn().mockResolvedValue({ queue: [], cancelled: [], flowsFinished: [] });
   const soon: string[] = [];
   const writer = {
     write,
@@ -57,7 +59,14 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
       return write(id, patch);
     }),
   };
-  const metrics = { attemptStarted: jest.fn(), completed: jest.fn(), failed: jest.fn(), enqueued: jest.fn() };
+  const metrics = {
+    attemptStarted: jest.fn(),
+    completed: jest.fn(),
+    failed: jest.fn(),
+    enqueued: jest.fn(),
+    flowChildFailed: jest.fn(),
+    flowFinished: jest.fn(),
+  };
   const logger = {
     runInContext: jest.fn((fn: () => unknown) => fn()),
     info: jest.fn(),
@@ -73,7 +82,9 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   const registry = new TaskTypeRegistry();
   registry.register([SPEC_TYPE, CHILD_TYPE, OTHER_TYPE]);
   // The follow-ups a completion committed are what the writer hands back; here, all it was given.
-  const writeCompletion = jest.fn((_id: string, _patch: Record<string, unknown>, rows: TaskEntity[]) => Promise.resolve(rows));
+  const writeCompletion = jest.fn((_id: string, _patch: Record<string, unknown>, rows: TaskEntity[]) =>
+    Promise.resolve({ queue: rows, cancelled: [], flowsFinished: [] }),
+  );
   Object.assign(writer, { writeCompletion });
   const relay = { add: jest.fn((prepared: PreparedTask[]) => Promise.resolve(prepared.map(() => 'added'))) };
   const runner = new TaskRunner(
@@ -82,8 +93,8 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     metrics as unknown as TaskMetrics,
     logger as unknown as PinoLogger,
     new TaskFactory(config, registry),
-    relay as unknown as JobRelay,
-    registry,
+    new CommitEffectsRelay(registry, relay as unknown as JobRelay, metrics as unknown as TaskMetrics),
+    { of: jest.fn().mockResolvedValue([]) } as unknown as FlowChildren,
   );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
@@ -380,11 +391,15 @@ describe('TaskRunner', () => {
     await expect(t.run()).resolves.toBeNull();
     expect(t.handler.handle).not.toHaveBeenCalled();
     expect(t.writer.write).toHaveBeenCalledTimes(1);
-    expect(t.writer.write).toHaveBeenCalledWith(TASK_ID, {
-      status: 'expired',
-      error: { code: 'EXPIRED', message: expect.any(String) },
-      finishedAt: expect.any(Date),
-    });
+    expect(t.writer.write).toHaveBeenCalledWith(
+      TASK_ID,
+      {
+        status: 'expired',
+        error: { code: 'EXPIRED', message: expect.any(String) },
+        finishedAt: expect.any(Date),
+      },
+      {},
+    );
     expect(t.metrics.attemptStarted).not.toHaveBeenCalled();
     expect(t.metrics.completed).not.toHaveBeenCalled();
   });
@@ -495,6 +510,7 @@ describe('TaskRunner', () => {
     expect(writer.write).toHaveBeenCalledWith(
       TASK_ID,
       expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'UNKNOWN_TASK_TYPE' }) }),
+      {},
     );
   });
 

@@ -4,18 +4,17 @@ import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
-import type { TaskContext, TaskHandler } from '../contracts/task-handler';
+import type { FlowChild, TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
-import { TaskTypeRegistry } from '../contracts/task-type.registry';
-import { JobRelay } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
 import type { TaskEntity } from '../ledger/task.entity';
 import { failpoint } from '../failpoints';
-import { jobForTask } from '../task-job';
+import { CommitEffectsRelay } from '../flows/commit-effects.relay';
+import { FlowChildren } from '../flows/flow-children';
 import { FollowUps } from './follow-ups';
-import { TaskStateWriter } from './task-state-writer';
+import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
-import type { TaskError } from '../ledger/task-status';
+import { isTerminal, type TaskError } from '../ledger/task-status';
 import { CANCEL_REASON } from '../task-cancellation';
 import type { TaskJobData } from '../task-job';
 
@@ -90,8 +89,8 @@ export class TaskRunner {
     private readonly metrics: TaskMetrics,
     private readonly logger: PinoLogger,
     private readonly factory: TaskFactory,
-    private readonly relay: JobRelay,
-    private readonly registry: TaskTypeRegistry,
+    private readonly effects: CommitEffectsRelay,
+    private readonly flowChildren: FlowChildren,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -119,7 +118,7 @@ export class TaskRunner {
     if (job.data.expiresAt !== undefined && started > job.data.expiresAt) {
       // Not started before its deadline: it must never run. Completing the job (not failing
       // it) keeps BullMQ from retrying; the ledger says why.
-      await this.writer.write(taskId, {
+      await this.record(job, {
         status: 'expired',
         error: { code: 'EXPIRED', message: 'the task was not started before its deadline' },
         finishedAt: new Date(started),
@@ -187,6 +186,7 @@ export class TaskRunner {
           payload,
           options,
         ),
+      children: <R>() => this.flowChildren.of(job.data.tenantId, taskId) as Promise<Array<FlowChild<R>>>,
     };
 
     try {
@@ -195,20 +195,18 @@ export class TaskRunner {
       const result = storableResult(await Promise.race([handler.handle(job.data.payload, context), stopped]), this.config.tasks.maxResultBytes);
       const seconds = (Date.now() - started) / 1000;
       const completion = { status: 'completed' as const, result, error: null, finishedAt: new Date() };
-      const asked = followUps?.all() ?? [];
-      if (asked.length === 0) await this.writer.write(taskId, completion);
-      else await this.queueFollowUps(await this.writer.writeCompletion(taskId, completion, asked));
+      await this.record(job, completion, followUps?.all());
       this.metrics.completed(type, queue, seconds);
       this.logger.info({ durationMs: Math.round(seconds * 1000) }, 'task completed');
       return result;
     } catch (error) {
       if (error instanceof TaskInterruptedError) return this.release(job, lease, error);
-      if (error instanceof TaskCancelledError) return this.cancelled(taskId, error, started);
+      if (error instanceof TaskCancelledError) return this.cancelled(job, error, started);
       const seconds = (Date.now() - started) / 1000;
       const taskError = toTaskError(error);
       const retryable = !(error instanceof TaskFailure) || error.retryable;
       const final = !retryable || failures >= maxAttempts;
-      await this.writer.write(taskId, {
+      await this.record(job, {
         status: final ? 'failed' : 'retrying',
         error: taskError,
         ...(final ? { finishedAt: new Date() } : {}),
@@ -227,22 +225,25 @@ export class TaskRunner {
   }
 
   /**
-   * Queues the follow-ups a completion just committed (or that an earlier run committed and
-   * never queued). Not queuing them is safe at any point: they are `queued` rows, and the
-   * reconciler adds the job of any such row Redis does not have.
+   * Writes a state of the attempt (with the follow-ups of a completion, in one transaction),
+   * then does in Redis what the commit left to do: queue the follow-ups (those just written, or
+   * an earlier run's never queued) and, for a flow node that ended, the parent it released or
+   * the nodes its failure cancelled. Not doing that is safe at any point: the rows say it all,
+   * and the reconciler adds the job of any queued row Redis does not have.
    */
-  private async queueFollowUps(rows: TaskEntity[]): Promise<void> {
-    failpoint('after-follow-up-commit');
-    const prepared = rows.flatMap((row) => {
-      const definition = this.registry.get(row.type);
-      return definition ? [{ row, job: jobForTask(row, definition) }] : [];
-    });
-    const outcomes = await this.relay.add(prepared);
-    prepared.forEach(({ row }, index) => {
-      if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
-    });
-    const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
-    if (unconfirmed > 0) this.logger.warn({ followUps: prepared.length, unconfirmed }, 'follow-ups not confirmed by Redis; the reconciler queues any it lacks');
+  private async record(job: Job<TaskJobData>, change: TaskStatePatch, followUps: TaskEntity[] = []): Promise<void> {
+    const { parentId, rootId, onFailure, tenantId } = job.data;
+    const taskId = job.id as string;
+    const options: WriteOptions = onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {};
+    const effects =
+      followUps.length > 0 ? await this.writer.writeCompletion(taskId, change, followUps, options) : await this.writer.write(taskId, change, options);
+    if (change.status && isTerminal(change.status)) {
+      if (onFailure && change.status !== 'completed') this.metrics.flowChildFailed(onFailure);
+      if (rootId === taskId) this.metrics.flowFinished(change.status);
+    }
+    if (followUps.length > 0) failpoint('after-follow-up-commit');
+    if (options.flowParent && effects.queue.length > 0) failpoint('after-flow-release-commit');
+    await this.effects.apply(effects);
   }
 
   /**
@@ -251,7 +252,7 @@ export class TaskRunner {
    */
   async rejectUnknownType(job: Job<TaskJobData>): Promise<never> {
     const message = `no handler for task type "${job.name}" in this worker`;
-    await this.writer.write(job.id as string, {
+    await this.record(job, {
       status: 'failed',
       error: { code: 'UNKNOWN_TASK_TYPE', message },
       finishedAt: new Date(),
@@ -260,8 +261,8 @@ export class TaskRunner {
     throw new UnrecoverableError(message);
   }
 
-  private async cancelled(taskId: string, error: TaskCancelledError, started: number): Promise<never> {
-    await this.writer.write(taskId, { status: 'cancelled', error: { code: error.code, message: error.message }, finishedAt: new Date() });
+  private async cancelled(job: Job<TaskJobData>, error: TaskCancelledError, started: number): Promise<never> {
+    await this.record(job, { status: 'cancelled', error: { code: error.code, message: error.message }, finishedAt: new Date() });
     this.logger.info({ durationMs: Date.now() - started }, 'task cancelled while running');
     // Unrecoverable: BullMQ must not retry a cancelled task.
     throw new UnrecoverableError(error.message);
@@ -269,7 +270,7 @@ export class TaskRunner {
 
   /** Records a task BullMQ failed on its own (e.g. its workers kept dying mid-run). */
   async recordGaveUp(job: Job<TaskJobData>, reason: string): Promise<void> {
-    await this.writer.write(job.id as string, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
+    await this.record(job, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
     this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0);
     this.logger.error({ taskId: job.id, taskType: job.name }, `task failed by the queue: ${reason}`);
   }

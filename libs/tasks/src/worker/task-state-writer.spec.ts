@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { FlowSettler } from '../flows/flow-settler';
 import { SOON_FLUSH_MS, TaskStateWriter } from './task-state-writer';
 
 /**
@@ -62,7 +63,7 @@ function quiet(writer: TaskStateWriter): void {
 describe('TaskStateWriter scheduling', () => {
   it('sends a task finishing during a flush at once instead of waiting for that flush (up to half the pool)', async () => {
     const { dataSource, statements, maxRunning } = fakeDataSource(6);
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     const done: string[] = [];
     const write = (id: string) => writer.write(id, { status: 'completed' }).then(() => done.push(id));
 
@@ -97,7 +98,7 @@ describe('TaskStateWriter scheduling', () => {
 
   it('holds a newer change of a task back until the flush carrying its older change has ended', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     const active = writer.write('x', { status: 'active', attempts: 1 });
     await tick();
     expect(statements).toHaveLength(1);
@@ -124,7 +125,7 @@ describe('TaskStateWriter scheduling', () => {
   it('keeps a failed batch (merged with newer changes) and retries it before anything newer of its tasks', () =>
     withFakeTimers(async () => {
       const { dataSource, statements } = fakeDataSource();
-      const writer = new TaskStateWriter(dataSource);
+      const writer = new TaskStateWriter(dataSource, new FlowSettler());
       quiet(writer);
       const first = writer.write('x', { status: 'active', attempts: 1 });
       await tick();
@@ -153,7 +154,7 @@ describe('TaskStateWriter and data the database refuses', () => {
 
   it('writes the tasks of a refused batch one by one, so one bad row holds back nobody else', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     quiet(writer);
     const done: string[] = [];
     const writes = ['a', 'b', 'c'].map((id) => writer.write(id, { status: 'completed' }).then(() => done.push(id)));
@@ -191,7 +192,7 @@ describe('TaskStateWriter and data the database refuses', () => {
 
   it('treats a value with no JSON form like a refusal, and drops a change refused even in its plain form', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     quiet(writer);
     const bad = writer.write('x', { status: 'completed', result: { n: 10n } });
     await tick();
@@ -208,7 +209,7 @@ describe('TaskStateWriter and data the database refuses', () => {
 
   it('drops a refused progress report without marking the task', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     quiet(writer);
     const progress = writer.write('p', { progress: { percent: 5, message: 'x' } });
     await tick();
@@ -223,7 +224,7 @@ describe('TaskStateWriter and data the database refuses', () => {
 describe('TaskStateWriter.writeSoon', () => {
   it('lets a change wait for company: a quick task\'s "active" and "completed" become one row change', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     const active = writer.writeSoon('q', { status: 'active', attempts: 1 });
     await tick();
     expect(statements).toHaveLength(0);
@@ -239,7 +240,7 @@ describe('TaskStateWriter.writeSoon', () => {
   it('flushes a change left alone within SOON_FLUSH_MS', () =>
     withFakeTimers(async () => {
       const { dataSource, statements } = fakeDataSource();
-      const writer = new TaskStateWriter(dataSource);
+      const writer = new TaskStateWriter(dataSource, new FlowSettler());
       const active = writer.writeSoon('long', { status: 'active' });
       await jest.advanceTimersByTimeAsync(SOON_FLUSH_MS - 1);
       await tick();
@@ -253,7 +254,7 @@ describe('TaskStateWriter.writeSoon', () => {
 
   it('is flushed by drain() at once', async () => {
     const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource);
+    const writer = new TaskStateWriter(dataSource, new FlowSettler());
     void writer.writeSoon('d', { progress: { percent: 5 } });
     const drained = writer.drain();
     await tick();

@@ -2,7 +2,9 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
-import type { TaskError, TaskProgress, TaskStatus } from '../ledger/task-status';
+import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
+import { FlowSettler, type FlowParentRef } from '../flows/flow-settler';
+import { isTerminal, type TaskError, type TaskProgress, type TaskStatus } from '../ledger/task-status';
 import { storableJson } from '../ledger/storable-json';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from '../ledger/task-insert';
 import { TaskEntity } from '../ledger/task.entity';
@@ -50,15 +52,22 @@ const MAX_ROWS_PER_STATEMENT = 500;
  */
 const MAX_CONCURRENT_FLUSHES = 4;
 
+/** How a change relates to the rest of the ledger. */
+export interface WriteOptions {
+  /** The task is a node of a flow: when it ends, this parent is settled in the same transaction. */
+  flowParent?: FlowParentRef;
+}
+
 interface PendingWrite {
   patch: TaskStatePatch;
   updatedAt: Date;
-  /** Resolved with the follow-ups to queue (see write()); [] for any other change. */
-  waiters: Array<(followUps: TaskEntity[]) => void>;
+  /** Resolved, once committed, with what the commit left to do in Redis. */
+  waiters: Array<(effects: CommitEffects) => void>;
   /** Rows to insert with this (completing) change, in the same transaction. */
   followUps?: TaskEntity[];
-  /** After the commit: this task's follow-ups that wait for their job. */
-  queueable?: TaskEntity[];
+  flowParent?: FlowParentRef;
+  /** After the commit: what this task's change left to do (follow-ups to queue, flow changes). */
+  effects?: CommitEffects;
   /** Set once the database refused this change and it was cut down to its plain columns. */
   degraded?: boolean;
 }
@@ -121,18 +130,25 @@ export class TaskStateWriter implements OnApplicationShutdown {
   /** Tasks of a batch the database refused: flushed alone until one of their writes commits. */
   private readonly suspects = new Set<string>();
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly flows: FlowSettler,
+  ) {
     this.dialect = dialectOf(dataSource);
     const extra = (dataSource.options as { extra?: { max?: number; connectionLimit?: number } }).extra;
     const poolSize = extra?.max ?? extra?.connectionLimit ?? 10;
     this.maxFlushes = Math.max(1, Math.min(MAX_CONCURRENT_FLUSHES, Math.floor(poolSize / 2)));
   }
 
-  /** Queues a change and flushes it at once (or with the flush about to start); resolves when committed. */
-  write(taskId: string, change: TaskStatePatch): Promise<void> {
-    const committed = this.queue(taskId, change);
+  /**
+   * Queues a change and flushes it at once (or with the flush about to start); resolves when
+   * committed, with what the commit left to do in Redis (a flow parent it released, nodes it
+   * cancelled) for the caller to carry out (CommitEffectsRelay).
+   */
+  write(taskId: string, change: TaskStatePatch, options: WriteOptions = {}): Promise<CommitEffects> {
+    const committed = this.queue(taskId, change, options);
     this.scheduleFlush();
-    return committed.then(() => undefined);
+    return committed;
   }
 
   /**
@@ -144,8 +160,8 @@ export class TaskStateWriter implements OnApplicationShutdown {
    * committed, with every follow-up of the task still waiting for its job (those just written,
    * or those of an earlier run that were never queued), for the caller to queue.
    */
-  writeCompletion(taskId: string, change: TaskStatePatch, followUps: TaskEntity[]): Promise<TaskEntity[]> {
-    const committed = this.queue(taskId, change, followUps);
+  writeCompletion(taskId: string, change: TaskStatePatch, followUps: TaskEntity[], options: WriteOptions = {}): Promise<CommitEffects> {
+    const committed = this.queue(taskId, change, { ...options, followUps });
     this.scheduleFlush();
     return committed;
   }
@@ -164,19 +180,27 @@ export class TaskStateWriter implements OnApplicationShutdown {
     return committed.then(() => undefined);
   }
 
-  private queue(taskId: string, change: TaskStatePatch, followUps?: TaskEntity[]): Promise<TaskEntity[]> {
+  private queue(taskId: string, change: TaskStatePatch, options: WriteOptions & { followUps?: TaskEntity[] } = {}): Promise<CommitEffects> {
+    const { followUps, flowParent } = options;
     // An undefined field means "not changed"; only explicit nulls clear a column.
     const patch = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as TaskStatePatch;
     if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
-    return new Promise<TaskEntity[]>((resolve) => {
+    return new Promise<CommitEffects>((resolve) => {
       const existing = this.pending.get(taskId);
       if (existing) {
         Object.assign(existing.patch, patch);
         existing.updatedAt = new Date();
         existing.waiters.push(resolve);
         if (followUps) existing.followUps = followUps;
+        if (flowParent) existing.flowParent = flowParent;
       } else {
-        this.pending.set(taskId, { patch: { ...patch }, updatedAt: new Date(), waiters: [resolve], ...(followUps ? { followUps } : {}) });
+        this.pending.set(taskId, {
+          patch: { ...patch },
+          updatedAt: new Date(),
+          waiters: [resolve],
+          ...(followUps ? { followUps } : {}),
+          ...(flowParent ? { flowParent } : {}),
+        });
       }
     });
   }
@@ -250,9 +274,10 @@ export class TaskStateWriter implements OnApplicationShutdown {
     if (committed) {
       for (const [id, write] of batch) {
         this.suspects.delete(id);
-        const queueable = write.queueable ?? [];
-        write.queueable = undefined;
-        for (const resolve of write.waiters) resolve(queueable);
+        const effects = write.effects ?? noCommitEffects();
+        write.effects = undefined;
+        // Every waiter hears of the effects, but only one may carry them out.
+        write.waiters.forEach((resolve, index) => resolve(index === write.waiters.length - 1 ? effects : noCommitEffects()));
       }
     }
     for (const notify of this.flushEnded.splice(0)) notify();
@@ -297,7 +322,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
       { err: error, taskId, change: Object.keys(merged.patch) },
       write.degraded ? "the ledger refused a task's state even without result and progress; change dropped" : 'the ledger refused a progress report; dropped',
     );
-    for (const resolve of merged.waiters) resolve([]);
+    for (const resolve of merged.waiters) resolve(noCommitEffects());
   }
 
   /** Puts a batch back under anything newer queued for its tasks meanwhile. */
@@ -309,6 +334,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
         write.updatedAt = newer.updatedAt;
         write.waiters.push(...newer.waiters);
         write.followUps = newer.followUps ?? write.followUps;
+        write.flowParent = newer.flowParent ?? write.flowParent;
       }
       this.pending.set(id, write);
     }
@@ -317,16 +343,29 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private async flush(batch: Map<string, PendingWrite>): Promise<void> {
     const statements = this.updateStatements(batch);
     const parents = [...batch].filter(([, write]) => write.followUps?.length);
-    if (parents.length === 0) {
+    const flowNodes = [...batch].filter(([, write]) => write.flowParent && write.patch.status && isTerminal(write.patch.status));
+    if (parents.length === 0 && flowNodes.length === 0) {
       // Plain state changes: each statement stands alone (an UPDATE per shape, no transaction).
       for (const { sql, params } of statements) await this.dataSource.query(sql, params);
       return;
     }
-    // A completion with follow-ups: the changes and the new rows commit together or not at all.
-    await this.dataSource.transaction(async (manager) => {
+    // A completion with follow-ups, or a flow node that ended: the changes, the new rows and
+    // what they do to the flow commit together or not at all. READ COMMITTED: a flow parent's
+    // children are counted after its row lock is taken, and must be seen as committed then.
+    await this.dataSource.transaction('READ COMMITTED', async (manager) => {
       for (const { sql, params } of statements) await manager.query(sql, params);
-      const queueable = await this.insertFollowUps(manager, parents);
-      for (const [id, write] of parents) write.queueable = queueable.filter((row) => row.parentId === id);
+      for (const [, write] of [...parents, ...flowNodes]) write.effects = noCommitEffects();
+      if (parents.length > 0) {
+        const queueable = await this.insertFollowUps(manager, parents);
+        for (const [id, write] of parents) write.effects!.queue.push(...queueable.filter((row) => row.parentId === id));
+      }
+      // The flow's changes are credited to the batch's first flow node: one set of effects.
+      if (flowNodes.length > 0)
+        await this.flows.settle(
+          manager,
+          flowNodes.map(([, write]) => write.flowParent!),
+          flowNodes[0][1].effects!,
+        );
     });
   }
 

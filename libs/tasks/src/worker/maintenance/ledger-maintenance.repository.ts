@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { TaskEntity } from '../../ledger/task.entity';
-import { TERMINAL_STATUSES, TASK_STATUSES, type TaskStatus } from '../../ledger/task-status';
+import { JOB_STATUSES, TERMINAL_STATUSES, type TaskStatus } from '../../ledger/task-status';
 
 /** States in which the ledger expects a BullMQ job to exist. */
-export const UNFINISHED_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter((status) => !TERMINAL_STATUSES.has(status));
+export const UNFINISHED_STATUSES: readonly TaskStatus[] = JOB_STATUSES;
 const FINISHED_STATUSES: readonly TaskStatus[] = [...TERMINAL_STATUSES];
 
 export type UnfinishedTaskRef = Pick<TaskEntity, 'id' | 'queue' | 'status'>;
@@ -68,15 +68,22 @@ export class LedgerMaintenanceRepository {
     return result.affected === 1;
   }
 
-  /** Up to `limit` finished rows that finished before `cutoff` (the `ix_tasks_status_finished` index). */
+  /**
+   * Up to `limit` finished rows that finished before `cutoff` (the `ix_tasks_status_finished`
+   * index), but not the children of a flow parent still waiting for its others.
+   */
   findFinishedBefore(cutoff: Date, limit: number): Promise<FinishedTaskRef[]> {
-    return this.tasks
-      .createQueryBuilder('t')
-      .select(['t.id', 't.queue'])
-      .where('t.status IN (:...statuses)', { statuses: FINISHED_STATUSES })
-      .andWhere('t.finishedAt < :cutoff', { cutoff })
-      .limit(limit)
-      .getMany();
+    return (
+      this.tasks
+        .createQueryBuilder('t')
+        .select(['t.id', 't.queue'])
+        .where('t.status IN (:...statuses)', { statuses: FINISHED_STATUSES })
+        .andWhere('t.finishedAt < :cutoff', { cutoff })
+        // A flow node whose parent still waits is kept: the parent reads it when it runs.
+        .andWhere("NOT (t.on_failure IS NOT NULL AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id AND p.status = 'waiting'))")
+        .limit(limit)
+        .getMany()
+    );
   }
 
   /** Which of these ids still have a row. */

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
+import { FlowSweeper } from '../../flows/flow-sweeper';
 import { LedgerMaintenanceRepository } from './ledger-maintenance.repository';
 import { MaintenanceLock } from './maintenance-lock';
 import { MaintenanceScheduler } from './maintenance-scheduler';
@@ -9,12 +10,13 @@ import { TaskRetention } from './task-retention.service';
 
 /**
  * The worker's housekeeping: the reconciler (re-queues tasks whose job vanished from Redis)
- * and retention (deletes old finished tasks). Every worker schedules both; a Redis lock lets
+ * (with the flow sweep: settles a flow parent its children left waiting) and retention
+ * (deletes old finished tasks). Every worker schedules both; a Redis lock lets
  * one process at a time run each, so adding workers adds no load here.
  */
 @Module({
   imports: [ScheduleModule.forRoot()],
-  providers: [LedgerMaintenanceRepository, MaintenanceLock, MaintenanceScheduler, RegisteredQueues, TaskReconciler, TaskRetention],
+  providers: [FlowSweeper, LedgerMaintenanceRepository, MaintenanceLock, MaintenanceScheduler, RegisteredQueues, TaskReconciler, TaskRetention],
   exports: [TaskReconciler, TaskRetention, MaintenanceLock],
 })
 export class TaskMaintenanceModule {}

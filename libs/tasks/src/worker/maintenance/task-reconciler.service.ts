@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../../contracts/task-type.registry';
+import { FlowSweeper } from '../../flows/flow-sweeper';
 import type { TaskEntity } from '../../ledger/task.entity';
 import { jobForTask } from '../../task-job';
 import { LedgerMaintenanceRepository } from './ledger-maintenance.repository';
@@ -20,6 +21,8 @@ export interface ReconcileReport {
   scanned: number;
   missing: number;
   requeued: number;
+  /** Flow parents the sweep settled (see FlowSweeper). */
+  flowsSettled: number;
 }
 
 /**
@@ -53,6 +56,7 @@ export class TaskReconciler implements OnApplicationBootstrap {
     private readonly lock: MaintenanceLock,
     private readonly scheduler: MaintenanceScheduler,
     private readonly metrics: TaskMetrics,
+    private readonly flows: FlowSweeper,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -65,14 +69,14 @@ export class TaskReconciler implements OnApplicationBootstrap {
     const run = await this.lock.runExclusive('reconcile', (signal) => this.pass(olderThan, signal), { signal: options.signal });
     if (!run.ran) {
       this.logger.debug({ heldBy: run.heldBy }, 'reconciler skipped: another process runs it');
-      return { ran: false, scanned: 0, missing: 0, requeued: 0 };
+      return { ran: false, scanned: 0, missing: 0, requeued: 0, flowsSettled: 0 };
     }
-    if (run.result.missing > 0) this.logger.log(run.result, 'reconciler pass done');
+    if (run.result.missing > 0 || run.result.flowsSettled > 0) this.logger.log(run.result, 'reconciler pass done');
     return run.result;
   }
 
   private async pass(olderThan: Date, signal: AbortSignal): Promise<ReconcileReport> {
-    const report: ReconcileReport = { ran: true, scanned: 0, missing: 0, requeued: 0 };
+    const report: ReconcileReport = { ran: true, scanned: 0, missing: 0, requeued: 0, flowsSettled: 0 };
     let afterId: string | null = null;
     for (;;) {
       signal.throwIfAborted();
@@ -93,6 +97,8 @@ export class TaskReconciler implements OnApplicationBootstrap {
       }
       if (page.length < PAGE_SIZE) break;
     }
+    signal.throwIfAborted();
+    report.flowsSettled = await this.flows.sweep(olderThan);
     return report;
   }
 

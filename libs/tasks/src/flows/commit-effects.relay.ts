@@ -1,0 +1,57 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { TaskMetrics } from '@conveyor/observability';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import { JobRelay } from '../intake/job-relay';
+import { jobForTask } from '../task-job';
+import type { CommitEffects } from './commit-effects';
+
+/**
+ * Carries out in Redis what a ledger commit left to do (see CommitEffects): adds the jobs of
+ * rows that now wait for one, and removes the jobs of tasks cancelled on a flow's behalf (or
+ * tells the worker running one to stop). Never throws: everything here is already true in the
+ * ledger, and what fails is made good by the reconciler (a queued row without a job gets one)
+ * or is harmless (a cancelled row's run writes nothing).
+ */
+@Injectable()
+export class CommitEffectsRelay {
+  private readonly logger = new Logger(CommitEffectsRelay.name);
+
+  constructor(
+    private readonly registry: TaskTypeRegistry,
+    private readonly relay: JobRelay,
+    private readonly metrics: TaskMetrics,
+  ) {}
+
+  async apply(effects: CommitEffects): Promise<void> {
+    for (const status of effects.flowsFinished) this.metrics.flowFinished(status);
+    for (const { onFailure } of effects.cancelled) if (onFailure) this.metrics.flowChildFailed(onFailure);
+    await Promise.all([this.queue(effects), this.cancel(effects)]);
+  }
+
+  private async queue({ queue: rows }: CommitEffects): Promise<void> {
+    if (rows.length === 0) return;
+    const prepared = rows.flatMap((row) => {
+      const definition = this.registry.get(row.type);
+      return definition ? [{ row, job: jobForTask(row, definition) }] : [];
+    });
+    const outcomes = await this.relay.add(prepared);
+    prepared.forEach(({ row }, index) => {
+      if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
+    });
+    const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
+    if (unconfirmed > 0) this.logger.warn({ tasks: prepared.length, unconfirmed }, 'jobs of released tasks not confirmed by Redis; the reconciler queues any it lacks');
+  }
+
+  private async cancel({ cancelled }: CommitEffects): Promise<void> {
+    await Promise.all(
+      cancelled.map(async ({ id, queue }) => {
+        try {
+          // remove() refuses (0) while a worker holds the job: that one is told to stop.
+          if ((await this.relay.queue(queue).remove(id)) !== 1) await this.relay.signalCancellation(queue, id);
+        } catch (error) {
+          this.logger.warn({ err: error, taskId: id }, 'could not remove or stop the job of a cancelled flow node; a late run of it records nothing');
+        }
+      }),
+    );
+  }
+}

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
@@ -50,6 +50,7 @@ export class FlowsController {
   /** Cancels every node of the flow that has not finished (as cancelling its root task does). */
   @Post(':rootId/cancel')
   @RequireScopes('tasks:write')
+  @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: FlowView, description: 'Cancelled: every unfinished node is `cancelled`; running ones have been told to stop' })
   @ApiResponse({ status: 409, description: 'TASK_TERMINAL: the flow had already ended' })
   async cancel(@CurrentTenant() tenantId: string, @RootId() rootId: string): Promise<FlowView> {

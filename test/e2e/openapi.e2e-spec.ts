@@ -56,6 +56,12 @@ describe('OpenAPI document', () => {
     expect(document.paths['/v1/schedules/{id}'].delete.responses).toHaveProperty('204');
     expect(document.components.schemas.ScheduleDetailView.properties).toHaveProperty('runs');
     expect(document.components.schemas.ScheduleView.properties.nextRunAt).toBeDefined();
+    // Flows too.
+    expect(schema('/v1/flows', 'post', '202')).toEqual({ $ref: '#/components/schemas/FlowCreatedView' });
+    expect(schema('/v1/flows/{rootId}', 'get', '200')).toEqual({ $ref: '#/components/schemas/FlowView' });
+    expect(schema('/v1/flows/{rootId}/cancel', 'post', '200')).toEqual({ $ref: '#/components/schemas/FlowView' });
+    expect(document.components.schemas.FlowNodeView.properties.children).toMatchObject({ type: 'array', items: { $ref: '#/components/schemas/FlowNodeView' } });
+    expect(document.components.schemas.FlowNodeDto.properties.onFailure.enum).toEqual(['fail-parent', 'ignore', 'continue', 'cancel-siblings']);
 
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);

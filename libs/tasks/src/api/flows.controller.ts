@@ -3,7 +3,7 @@ import { ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { FlowNodeDto } from './flow.dto';
-import { FlowCreatedView, FlowView } from './flow.view';
+import { FlowCreatedView, FlowView } from './flow-view.dto';
 import { flowNotFound, FlowsService } from './flows.service';
 import { idempotencyKeyOf } from './idempotency-key';
 import { TaskControlService } from './task-control.service';

@@ -6,7 +6,7 @@ import { requestFingerprint } from '../intake/request-fingerprint';
 import { TaskFactory } from '../intake/task-factory';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { jobForTask } from '../task-job';
-import { toFlowCreatedView, toFlowView, type FlowCreatedView, type FlowView } from './flow.view';
+import { toFlowCreatedView, toFlowView, type FlowCreatedView, type FlowView } from './flow-view.dto';
 import { TaskProducer } from './task-producer.service';
 
 /** Rows one `GET /v1/flows/:rootId` shows: a whole flow, and room for its nodes' follow-ups. */

@@ -1,7 +1,7 @@
 // The HTTP side of the tasks lib; imported by the API app only.
 export * from './create-task.dto';
 export * from './flow.dto';
-export * from './flow.view';
+export * from './flow-view.dto';
 export * from './flows.service';
 export * from './queue-inspector.service';
 export * from './task-control.service';

@@ -68,6 +68,31 @@ describe('Redis outage at enqueue', () => {
     expect((await http(stack.apiUrl, 'GET', '/v1/tasks?tag=refused')).body.tasks).toEqual([]);
   });
 
+  it('answers every Redis-bound route within a bound while Redis is frozen, and keeps a cancel it made', async () => {
+    const later = await post({ type: 'system.sleep', payload: { ms: 5 }, delayMs: 600_000 });
+    expect(later.status).toBe(202);
+    redis.pause();
+    try {
+      // The producer connection gives up after 5 s (PRODUCER_COMMAND_TIMEOUT_MS); it used to wait forever.
+      const timed = async (method: string, path: string) => {
+        const started = Date.now();
+        const response = await http(stack.apiUrl, method, path);
+        const { error, cancellation } = response.body ?? {};
+        return { status: response.status, code: error?.code, cancellation, seconds: Math.round((Date.now() - started) / 1000) };
+      };
+      const [queues, cancel] = await Promise.all([timed('GET', '/v1/queues'), timed('POST', `/v1/tasks/${later.body.id}/cancel`)]);
+      expect(queues).toEqual({ status: 503, code: 'QUEUE_UNAVAILABLE', cancellation: undefined, seconds: expect.any(Number) });
+      expect(queues.seconds).toBeLessThanOrEqual(7);
+      // The ledger took the cancel before Redis was asked to drop the job: it stands (202).
+      expect(cancel).toEqual({ status: 202, code: 'CANCELLED', cancellation: 'cancelling', seconds: expect.any(Number) });
+      expect(cancel.seconds).toBeLessThanOrEqual(7);
+    } finally {
+      redis.resume();
+    }
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${later.body.id}`)).body.status).toBe('cancelled');
+    expect((await http(stack.apiUrl, 'GET', '/v1/queues')).status).toBe(200);
+  });
+
   it('accepts a task whose add Redis answers late (frozen Redis), runs it once, and keeps its idempotency key', async () => {
     // Redis frozen past the API's 2 s wait: the add is sent but unanswered. It used to be
     // answered 503 with the row removed, yet the add ran when Redis woke up: the task ran

@@ -54,12 +54,18 @@ export class TaskControlService {
         finishedAt: new Date(),
       });
       if (cancelled) {
-        const queue = this.relay.queue(task.queue);
+        let removed: number;
+        try {
+          removed = await this.relay.queue(task.queue).remove(id);
+        } catch (error) {
+          // The ledger says cancelled, and that stands (a 503 would invite a retry that meets
+          // 409). A job Redis still runs later records nothing: worker writes skip a cancelled row.
+          this.logger.warn({ err: error, taskId: id }, 'task cancelled in the ledger; Redis did not confirm the removal of its job');
+          return { outcome: 'cancelling', task: (await this.ledger.findOne(tenantId, id))! };
+        }
         // remove() refuses (0) while a worker holds the job's lock: it started meanwhile, so
         // it is signalled like any running task and its worker records the end.
-        if ((await this.redis(() => queue.remove(id))) === 1) {
-          return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
-        }
+        if (removed === 1) return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
       }
     }
     const job = await this.redis(() => this.relay.queue(task.queue).getJob(id));

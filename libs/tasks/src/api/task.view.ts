@@ -28,6 +28,7 @@ export function toTaskView(task: TaskEntity) {
     workerId: task.workerId,
     parentId: task.parentId ?? null,
     rootId: task.rootId ?? null,
+    onFailure: task.onFailure ?? null,
     scheduleId: task.scheduleId ?? null,
     scheduledTick: iso(task.scheduleTick ?? null),
   };

@@ -101,7 +101,8 @@ export class TaskRunner {
         taskType: job.name,
         attempt,
         queue: bound.definition.queue,
-        ...(job.data.parentId ? { parentId: job.data.parentId, rootId: job.data.rootId } : {}),
+        ...(job.data.parentId ? { parentId: job.data.parentId } : {}),
+        ...(job.data.rootId ? { rootId: job.data.rootId } : {}),
       },
     });
   }

@@ -185,4 +185,60 @@ describe.each(DIALECTS)('task control on %s', (dialect) => {
     expect(finished).toEqual([{ event: 'status', data: expect.objectContaining({ status: 'completed' }) }]);
     expect((await get('/v1/tasks/01936f7c-0000-7000-8000-00000000abcd/events')).status).toBe(404);
   });
+
+  it('pushes changes to open streams: idle streams read nothing, a cancel arrives at once, Last-Event-ID resumes', async () => {
+    const streamReads = async () => Number(/^conveyor_event_stream_reads_total (\d+)/m.exec((await get('/metrics')).body)?.[1] ?? 0);
+    const tasks = await Promise.all(
+      Array.from({ length: 10 }, async () => (await post('/v1/tasks', { type: 'system.noop', payload: {}, delayMs: 600_000 })).body),
+    );
+    const streams = tasks.map((task) => {
+      const controller = new AbortController();
+      const response = fetch(`${stack.apiUrl}/v1/tasks/${task.id}/events`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+        signal: controller.signal,
+      });
+      return { task, controller, response };
+    });
+    try {
+      const first = await (await streams[0].response).body!.getReader().read();
+      const firstId = /id: (\d+)/.exec(new TextDecoder().decode(first.value))![1];
+      // Every stream opened and read its task once: the count stops moving.
+      let previous = -1;
+      const settledReads = await waitFor(
+        async () => {
+          const now = await streamReads();
+          const stable = now === previous;
+          previous = now;
+          if (!stable) await new Promise((resolve) => setTimeout(resolve, 300));
+          return stable ? now : undefined;
+        },
+        { what: 'the streams to settle' },
+      );
+      // Nothing changes for 3 s: no reads at all (polling every 250 ms read 120 rows here).
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect((await streamReads()) - settledReads).toBe(0);
+
+      // Unchanged since its first event: a reconnect with that id is sent nothing new.
+      const resumed = new AbortController();
+      const quiet = await fetch(`${stack.apiUrl}/v1/tasks/${streams[0].task.id}/events`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'last-event-id': firstId },
+        signal: resumed.signal,
+      });
+      const nothing = await Promise.race([quiet.body!.getReader().read(), new Promise((resolve) => setTimeout(() => resolve('silent'), 500))]);
+      resumed.abort();
+      expect(nothing).toBe('silent');
+
+      // A change is pushed: the cancel (made by this API) reaches the open stream, which ends.
+      expect((await post(`/v1/tasks/${streams[1].task.id}/cancel`)).status).toBe(200);
+      const text = await (await streams[1].response).text();
+      expect(text).toMatch(/event: status\ndata: .*"status":"cancelled"/);
+      // A reconnect with the stale id gets the new state.
+      const after = await fetch(`${stack.apiUrl}/v1/tasks/${streams[1].task.id}/events`, {
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'last-event-id': firstId },
+      });
+      expect(await after.text()).toMatch(/"status":"cancelled"/);
+    } finally {
+      for (const stream of streams) stream.controller.abort();
+    }
+  });
 });

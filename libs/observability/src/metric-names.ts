@@ -16,4 +16,5 @@ export const METRIC = {
   scheduleTicksMissed: 'conveyor_schedule_ticks_missed_total',
   flowChildFailures: 'conveyor_flow_child_failures_total',
   flowsFinished: 'conveyor_flows_finished_total',
+  eventStreamReads: 'conveyor_event_stream_reads_total',
 } as const;

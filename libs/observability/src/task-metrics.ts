@@ -27,6 +27,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.scheduleTicksMissed) private readonly scheduleTicksMissed: Counter<string>,
     @InjectMetric(METRIC.flowChildFailures) private readonly flowChildFailures: Counter<string>,
     @InjectMetric(METRIC.flowsFinished) private readonly flowsFinished: Counter<string>,
+    @InjectMetric(METRIC.eventStreamReads) private readonly eventStreamReads: Counter<string>,
   ) {
     // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
     const readers = () => this.depthReaders;
@@ -107,5 +108,9 @@ export class TaskMetrics {
 
   flowFinished(status: string): void {
     this.flowsFinished.inc({ status });
+  }
+
+  eventStreamRead(): void {
+    this.eventStreamReads.inc();
   }
 }

@@ -18,6 +18,7 @@ export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task.entity';
 export * from './task-cancellation';
+export * from './task-change-feed';
 export * from './task-contracts.module';
 export * from './task-job';
 export * from './tasks-core.module';

@@ -10,6 +10,7 @@ import { FlowSettler } from './flows/flow-settler';
 import { JobRelay } from './intake/job-relay';
 import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
+import { TaskChangeFeed } from './task-change-feed';
 import { TaskEntity } from './ledger/task.entity';
 
 /**
@@ -21,7 +22,7 @@ import { TaskEntity } from './ledger/task.entity';
 @Global()
 @Module({
   imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
-  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay],
-  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TypeOrmModule],
+  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TaskChangeFeed],
+  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TaskChangeFeed, TypeOrmModule],
 })
 export class TasksCoreModule {}

@@ -1,10 +1,11 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger, Optional } from '@nestjs/common';
 import { ApiError } from '@conveyor/http';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
 import { CommitEffectsRelay } from '../flows/commit-effects.relay';
 import { FlowSettler } from '../flows/flow-settler';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
+import { TaskChangeFeed } from '../task-change-feed';
 import type { TaskEntity } from '../ledger/task.entity';
 import { isTerminal, type TaskStatus } from '../ledger/task-status';
 import { jobForTask } from '../task-job';
@@ -28,6 +29,7 @@ export class TaskControlService {
     private readonly registry: TaskTypeRegistry,
     private readonly flows: FlowSettler,
     private readonly effects: CommitEffectsRelay,
+    @Optional() private readonly feed?: TaskChangeFeed,
   ) {}
 
   /**
@@ -37,6 +39,15 @@ export class TaskControlService {
    * A node of a flow goes with everything under it (see cancelFlowNode).
    */
   async cancel(tenantId: string, id: string): Promise<{ outcome: CancelOutcome; task: TaskEntity }> {
+    try {
+      return await this.cancelTask(tenantId, id);
+    } finally {
+      // Its event streams hear of the change (announcing one that did not happen costs a read).
+      this.feed?.publish([id]);
+    }
+  }
+
+  private async cancelTask(tenantId: string, id: string): Promise<{ outcome: CancelOutcome; task: TaskEntity }> {
     const task = await this.require(tenantId, id);
     const flowNode = task.onFailure !== null || (task.rootId !== null && task.rootId === task.id);
     // A flow's root or parent may have ended while nodes under it still run: those are cancelled.
@@ -127,6 +138,14 @@ export class TaskControlService {
    * going and it gets the attempts it was created with again (maxAttempts grows by them).
    */
   async retry(tenantId: string, id: string): Promise<TaskEntity> {
+    try {
+      return await this.retryTask(tenantId, id);
+    } finally {
+      this.feed?.publish([id]);
+    }
+  }
+
+  private async retryTask(tenantId: string, id: string): Promise<TaskEntity> {
     const task = await this.require(tenantId, id);
     if (!RETRYABLE.includes(task.status)) {
       throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', `A ${task.status} task cannot be retried; only failed, cancelled or expired ones`);

@@ -1,12 +1,29 @@
 import type { AppConfig } from '@conveyor/config';
 import { ApiError } from '@conveyor/http';
+import type { TaskMetrics } from '@conveyor/observability';
 import type { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
-import { STREAM_POLL_MS, TaskEventStreams } from './task-event-streams.service';
+import type { TaskChangeFeed } from '../task-change-feed';
+import { STREAM_SAFETY_POLL_MS, TaskEventStreams } from './task-event-streams.service';
+
+/** A feed that hands its subscriber to the test: `announce(ids)` plays a published change, `resync()` a reconnect. */
+function fakeFeed() {
+  const feed = { announce: (_ids: string[]) => undefined as void, resync: () => undefined as void };
+  const subscribe = async (changed: (ids: string[]) => void, resync: () => void) => {
+    feed.announce = changed;
+    feed.resync = resync;
+  };
+  return { feed, service: { subscribe } as unknown as TaskChangeFeed };
+}
 
 function streams(limits: { streamsPerKey: number; streamsPerProcess: number }, findOne = jest.fn(async () => ({ id: 't' }) as TaskEntity | null)) {
   const config = { limits } as unknown as AppConfig;
-  return { streams: new TaskEventStreams(config, { findOne } as unknown as TaskLedgerService), findOne };
+  const { feed, service } = fakeFeed();
+  return {
+    streams: new TaskEventStreams(config, { findOne } as unknown as TaskLedgerService, service, { eventStreamRead: jest.fn() } as unknown as TaskMetrics),
+    findOne,
+    feed,
+  };
 }
 
 const refusal = (call: () => unknown) => {
@@ -50,36 +67,70 @@ describe('TaskEventStreams.watch', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('reads the ledger once per poll for all watchers of one task, and stops when the last leaves', async () => {
-    const { streams: s, findOne } = streams({ streamsPerKey: 5, streamsPerProcess: 5 });
+  it('reads a row once at the start and once per announced change, for all watchers of the task together', async () => {
+    const { streams: s, findOne, feed } = streams({ streamsPerKey: 5, streamsPerProcess: 5 });
+    await s.onModuleInit();
     const seen: unknown[] = [];
     const stopA = s.watch('ten', 't', (row) => seen.push(['a', row]));
+    await jest.advanceTimersByTimeAsync(0);
     const stopB = s.watch('ten', 't', (row) => seen.push(['b', row]));
     const stopOther = s.watch('ten', 'u', () => undefined);
-    await jest.advanceTimersByTimeAsync(STREAM_POLL_MS);
-    expect(findOne.mock.calls).toEqual([
-      ['ten', 't'],
-      ['ten', 'u'],
-    ]);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(findOne).toHaveBeenCalledTimes(3);
+    seen.length = 0;
+    // Nothing changes: no reads, however long (short of the safety look).
+    await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS - 1000);
+    expect(findOne).toHaveBeenCalledTimes(3);
+    // A change of t (and of a task nobody watches): one read, both watchers told.
+    feed.announce(['t', 'nobody']);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(findOne.mock.calls.slice(3)).toEqual([['ten', 't']]);
     expect(seen).toEqual([
       ['a', { id: 't' }],
       ['b', { id: 't' }],
     ]);
     stopA();
-    await jest.advanceTimersByTimeAsync(STREAM_POLL_MS);
-    expect(findOne).toHaveBeenCalledTimes(4);
     stopB();
     stopOther();
-    await jest.advanceTimersByTimeAsync(STREAM_POLL_MS * 4);
+    feed.announce(['t', 'u']);
+    await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS * 2);
     expect(findOne).toHaveBeenCalledTimes(4);
   });
 
-  it('passes a failed read on as undefined and keeps polling', async () => {
-    const findOne = jest.fn().mockRejectedValueOnce(new Error('db down')).mockResolvedValue(null);
-    const { streams: s } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
+  it('looks again after the safety interval, after a reconnect, and once more for a change during a read', async () => {
+    let finish: (row: TaskEntity) => void = () => undefined;
+    const findOne = jest.fn(() => new Promise<TaskEntity | null>((resolve) => (finish = resolve)));
+    const { streams: s, feed } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
+    await s.onModuleInit();
     const seen: unknown[] = [];
     s.watch('ten', 't', (row) => seen.push(row));
-    await jest.advanceTimersByTimeAsync(STREAM_POLL_MS * 2);
+    // Two changes announced while the first read is under way: one more read, not two.
+    feed.announce(['t']);
+    feed.announce(['t']);
+    finish({ id: 'first' } as TaskEntity);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(findOne).toHaveBeenCalledTimes(2);
+    finish({ id: 'second' } as TaskEntity);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([{ id: 'first' }, { id: 'second' }]);
+    await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS);
+    expect(findOne).toHaveBeenCalledTimes(3);
+    finish({ id: 'third' } as TaskEntity);
+    await jest.advanceTimersByTimeAsync(0);
+    feed.resync();
+    expect(findOne).toHaveBeenCalledTimes(4);
+    s.onModuleDestroy();
+  });
+
+  it('passes a failed read on as undefined and keeps watching', async () => {
+    const findOne = jest.fn().mockRejectedValueOnce(new Error('db down')).mockResolvedValue(null);
+    const { streams: s, feed } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
+    await s.onModuleInit();
+    const seen: unknown[] = [];
+    s.watch('ten', 't', (row) => seen.push(row));
+    await jest.advanceTimersByTimeAsync(0);
+    feed.announce(['t']);
+    await jest.advanceTimersByTimeAsync(0);
     expect(seen).toEqual([undefined, null]);
     s.onModuleDestroy();
   });

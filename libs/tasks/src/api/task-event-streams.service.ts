@@ -1,37 +1,66 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { ApiError } from '@conveyor/http';
+import { TaskMetrics } from '@conveyor/observability';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
+import { TaskChangeFeed } from '../task-change-feed';
 
-export const STREAM_POLL_MS = 250;
+/**
+ * How often a stream reads its task's row even when no change was announced: pub/sub is at most
+ * once, so a change announced while this process was not listening is picked up by then.
+ */
+export const STREAM_SAFETY_POLL_MS = 30_000;
 /** Streams end when their task does; a client refused a slot should not hammer meanwhile. */
 const RETRY_AFTER_SECONDS = 5;
 
-/** The task's row at each poll: null once it is gone, undefined when the read failed. */
+/** The task's row after a change: null once it is gone, undefined when the read failed. */
 export type TaskRowListener = (task: TaskEntity | null | undefined) => void;
 
 interface Watch {
+  tenantId: string;
+  id: string;
   listeners: Set<TaskRowListener>;
   timer?: NodeJS.Timeout;
+  /** A read is under way; `again` asks for one more when it ends (a change came meanwhile). */
+  reading: boolean;
+  again: boolean;
 }
 
 /**
  * The open task event streams of this process: each holds a slot, capped per API key and per
  * process (SSE_MAX_STREAMS_PER_KEY, SSE_MAX_STREAMS), and every stream of one task shares one
- * ledger read per poll. (A push-based feed would replace the polling; this keeps its cost
- * bounded until then.)
+ * ledger read per change. Changes are pushed (TaskChangeFeed: the writers announce the ids they
+ * committed), so a stream whose task does not change costs one read per STREAM_SAFETY_POLL_MS;
+ * when the feed's subscription comes back after a disconnect, every watched row is read again.
  */
 @Injectable()
-export class TaskEventStreams implements OnModuleDestroy {
+export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   private readonly perKey = new Map<string, number>();
   private open = 0;
+  /** By task id (ids are unique across tenants; the tenant scopes the read). */
   private readonly watches = new Map<string, Watch>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ledger: TaskLedgerService,
+    private readonly feed: TaskChangeFeed,
+    private readonly metrics: TaskMetrics,
   ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.feed.subscribe(
+      (ids) => {
+        for (const id of ids) {
+          const watch = this.watches.get(id);
+          if (watch) this.read(watch);
+        }
+      },
+      () => {
+        for (const watch of this.watches.values()) this.read(watch);
+      },
+    );
+  }
 
   /** Open streams now: of one key, or of the process. */
   count(key?: string): number {
@@ -67,22 +96,25 @@ export class TaskEventStreams implements OnModuleDestroy {
     };
   }
 
-  /** Calls `listener` with the task's row every STREAM_POLL_MS until the returned stop is called. */
+  /**
+   * Calls `listener` with the task's row once at once (a change may have come since the caller
+   * read it), then after every announced change and every STREAM_SAFETY_POLL_MS, until the
+   * returned stop is called.
+   */
   watch(tenantId: string, id: string, listener: TaskRowListener): () => void {
-    const key = `${tenantId}/${id}`;
-    let watch = this.watches.get(key);
+    let watch = this.watches.get(id);
     if (!watch) {
-      watch = { listeners: new Set() };
-      this.watches.set(key, watch);
-      this.poll(key, watch, tenantId, id);
+      watch = { tenantId, id, listeners: new Set(), reading: false, again: false };
+      this.watches.set(id, watch);
     }
     const joined = watch;
     joined.listeners.add(listener);
+    this.read(joined);
     return () => {
       joined.listeners.delete(listener);
-      if (joined.listeners.size === 0 && this.watches.get(key) === joined) {
+      if (joined.listeners.size === 0 && this.watches.get(id) === joined) {
         clearTimeout(joined.timer);
-        this.watches.delete(key);
+        this.watches.delete(id);
       }
     };
   }
@@ -92,16 +124,30 @@ export class TaskEventStreams implements OnModuleDestroy {
     this.watches.clear();
   }
 
-  private poll(key: string, watch: Watch, tenantId: string, id: string): void {
-    // Fire and forget: a failed read is caught inside and counts as "no row".
-    watch.timer = setTimeout(() => void this.pollOnce(key, watch, tenantId, id), STREAM_POLL_MS);
+  private read(watch: Watch): void {
+    if (watch.reading) {
+      watch.again = true;
+      return;
+    }
+    clearTimeout(watch.timer);
+    watch.reading = true;
+    void this.readOnce(watch);
   }
 
-  private async pollOnce(key: string, watch: Watch, tenantId: string, id: string): Promise<void> {
-    const row = await this.ledger.findOne(tenantId, id).catch(() => undefined);
+  private async readOnce(watch: Watch): Promise<void> {
+    // A failed read is passed on as undefined: the stream keeps its client informed and alive.
+    this.metrics.eventStreamRead();
+    const row = await this.ledger.findOne(watch.tenantId, watch.id).catch(() => undefined);
+    watch.reading = false;
     // Every listener may have left while the read was under way.
-    if (this.watches.get(key) !== watch) return;
+    if (this.watches.get(watch.id) !== watch) return;
     for (const listener of [...watch.listeners]) listener(row);
-    if (this.watches.get(key) === watch) this.poll(key, watch, tenantId, id);
+    if (this.watches.get(watch.id) !== watch) return;
+    if (watch.again) {
+      watch.again = false;
+      this.read(watch);
+    } else {
+      watch.timer = setTimeout(() => this.read(watch), STREAM_SAFETY_POLL_MS);
+    }
   }
 }

@@ -10,20 +10,26 @@ const KEEPALIVE_MS = 15_000;
  * Server-Sent Events for one task: a `status` event for every status change and a `progress`
  * event for every progress change, until the task is terminal, then the stream closes.
  *
- * The stream follows the ledger (TaskEventStreams polls it, one primary-key read per task
- * however many streams watch it) rather than listening to one worker: the ledger is shared, so
- * this works behind any number of API instances and never misses a change made while the
- * client was connecting. `release` gives the stream's slot back; it is called however the
+ * The stream follows the ledger (TaskEventStreams reads the row when a change is announced, one
+ * primary-key read per change however many streams watch the task) rather than listening to
+ * one worker: the ledger is shared, so this works behind any number of API instances and never
+ * misses a change made while the client was connecting. Each event's id is the row's version;
+ * a client that reconnects with `Last-Event-ID` gets the task's status again only if it changed. `release` gives the stream's slot back; it is called however the
  * stream ends (terminal task, task removed, client gone, write failure).
  */
-export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams, first: TaskEntity, release: () => void): void {
+/** A row's version: its last change's time. */
+const versionOf = (task: TaskEntity) => String(task.updatedAt.getTime());
+
+export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams, first: TaskEntity, release: () => void, lastEventId?: string): void {
   reply.hijack();
   const raw = reply.raw;
   let stopWatching: () => void = () => undefined;
+  let keepAlive: NodeJS.Timeout | undefined;
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
+    clearInterval(keepAlive);
     stopWatching();
     release();
     if (!raw.writableEnded && !raw.destroyed) raw.end();
@@ -40,37 +46,39 @@ export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams,
     'x-accel-buffering': 'no',
     'x-request-id': String(reply.request.id),
   });
+  // Sent now, not with the first event: a resumed stream may have nothing to say for a while.
+  raw.flushHeaders();
 
-  let sequence = 0;
   let lastWrite = Date.now();
   const write = (text: string) => {
     if (raw.writableEnded || raw.destroyed) return;
     raw.write(text);
     lastWrite = Date.now();
   };
-  const send = (event: string, data: unknown) => {
-    sequence += 1;
-    write(`id: ${sequence}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  };
+  // The event id is the row's version: a client reconnecting with it as Last-Event-ID is sent
+  // the task again only if it changed meanwhile.
+  const send = (event: string, task: TaskEntity, data: unknown) => write(`id: ${versionOf(task)}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  keepAlive = setInterval(() => {
+    if (Date.now() - lastWrite >= KEEPALIVE_MS) write(': keep-alive\n\n');
+  }, KEEPALIVE_MS);
+  keepAlive.unref();
 
   let last = first;
-  send('status', toTaskView(first));
+  if (lastEventId !== versionOf(first)) send('status', first, toTaskView(first));
   if (isTerminal(first.status)) return end();
   stopWatching = streams.watch(first.tenantId, first.id, (current) => {
     try {
       if (current === null) {
-        send('error', { code: 'TASK_NOT_FOUND', message: 'the task was removed' });
+        write(`event: error\ndata: ${JSON.stringify({ code: 'TASK_NOT_FOUND', message: 'the task was removed' })}\n\n`);
         return end();
       }
-      if (current && current.status !== last.status) {
-        send('status', toTaskView(current));
-      } else if (current && JSON.stringify(current.progress) !== JSON.stringify(last.progress)) {
-        send('progress', { id: current.id, status: current.status, progress: current.progress });
-      } else if (Date.now() - lastWrite > KEEPALIVE_MS) {
-        // Also while the ledger cannot be read (current undefined): the next poll tries again.
-        write(': keep-alive\n\n');
-      }
+      // Undefined: the ledger could not be read; the next change or look tries again.
       if (!current) return;
+      if (current.status !== last.status) {
+        send('status', current, toTaskView(current));
+      } else if (JSON.stringify(current.progress) !== JSON.stringify(last.progress)) {
+        send('progress', current, { id: current.id, status: current.status, progress: current.progress });
+      }
       last = current;
       if (isTerminal(current.status)) end();
     } catch {

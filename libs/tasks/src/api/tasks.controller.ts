@@ -112,7 +112,10 @@ export class TasksController {
 
   @Get(':id/events')
   @RequireScopes('tasks:read')
-  @ApiResponse({ status: 200, description: 'text/event-stream: `status` and `progress` events until the task is terminal' })
+  @ApiResponse({
+    status: 200,
+    description: 'text/event-stream: `status` and `progress` events until the task is terminal; event ids are row versions, so `Last-Event-ID` resumes',
+  })
   @ApiResponse({ status: 429, description: 'TOO_MANY_STREAMS: the key or the API process holds as many streams as allowed; see Retry-After' })
   async events(
     @CurrentTenant() tenantId: string,
@@ -125,7 +128,8 @@ export class TasksController {
     try {
       const task = await this.ledger.findOne(tenantId, id);
       if (!task) throw notFound();
-      streamTaskEvents(reply, this.streams, task, release);
+      const lastEventId = request.headers['last-event-id'];
+      streamTaskEvents(reply, this.streams, task, release, typeof lastEventId === 'string' ? lastEventId : undefined);
     } catch (error) {
       release();
       throw error;

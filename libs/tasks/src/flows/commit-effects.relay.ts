@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { JobRelay } from '../intake/job-relay';
+import { TaskChangeFeed } from '../task-change-feed';
 import { jobForTask } from '../task-job';
 import type { CommitEffects } from './commit-effects';
 
@@ -20,11 +21,17 @@ export class CommitEffectsRelay {
     private readonly registry: TaskTypeRegistry,
     private readonly relay: JobRelay,
     private readonly metrics: TaskMetrics,
+    @Optional() private readonly feed?: TaskChangeFeed,
   ) {}
 
   async apply(effects: CommitEffects): Promise<void> {
     for (const status of effects.flowsFinished) this.metrics.flowFinished(status);
     for (const { onFailure } of effects.cancelled) if (onFailure) this.metrics.flowChildFailed(onFailure);
+    // Flow nodes the commit released or cancelled changed too: their event streams hear of it.
+    this.feed?.publish([
+      ...effects.queue.filter((row) => row.onFailure !== null || row.rootId === row.id).map((row) => row.id),
+      ...effects.cancelled.map((task) => task.id),
+    ]);
     await Promise.all([this.queue(effects), this.cancel(effects)]);
   }
 
@@ -39,7 +46,8 @@ export class CommitEffectsRelay {
       if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
     });
     const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
-    if (unconfirmed > 0) this.logger.warn({ tasks: prepared.length, unconfirmed }, 'jobs of released tasks not confirmed by Redis; the reconciler queues any it lacks');
+    if (unconfirmed > 0)
+      this.logger.warn({ tasks: prepared.length, unconfirmed }, 'jobs of released tasks not confirmed by Redis; the reconciler queues any it lacks');
   }
 
   private async cancel({ cancelled }: CommitEffects): Promise<void> {

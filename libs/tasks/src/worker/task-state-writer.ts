@@ -1,9 +1,10 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
 import { FlowSettler, type FlowParentRef } from '../flows/flow-settler';
+import { TaskChangeFeed } from '../task-change-feed';
 import { isTerminal, type TaskError, type TaskProgress, type TaskStatus } from '../ledger/task-status';
 import { storableJson } from '../ledger/storable-json';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from '../ledger/task-insert';
@@ -133,6 +134,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly flows: FlowSettler,
+    @Optional() private readonly feed?: TaskChangeFeed,
   ) {
     this.dialect = dialectOf(dataSource);
     const extra = (dataSource.options as { extra?: { max?: number; connectionLimit?: number } }).extra;
@@ -272,6 +274,8 @@ export class TaskStateWriter implements OnApplicationShutdown {
     for (const id of batch.keys()) this.inFlight.delete(id);
     this.flushes -= 1;
     if (committed) {
+      // Announced before anyone hears of the commit: a stream reading the row then sees it.
+      this.feed?.publish(batch.keys());
       for (const [id, write] of batch) {
         this.suspects.delete(id);
         const effects = write.effects ?? noCommitEffects();

@@ -24,7 +24,11 @@ export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams,
   reply.hijack();
   const raw = reply.raw;
   let stopWatching: () => void = () => undefined;
-  let keepAlive: NodeJS.Timeout | undefined;
+  // Comments keep proxies from closing a quiet stream; `write` and `lastWrite` are set below.
+  const keepAlive = setInterval(() => {
+    if (Date.now() - lastWrite >= KEEPALIVE_MS) write(': keep-alive\n\n');
+  }, KEEPALIVE_MS);
+  keepAlive.unref();
   let ended = false;
   const end = () => {
     if (ended) return;
@@ -58,10 +62,6 @@ export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams,
   // The event id is the row's version: a client reconnecting with it as Last-Event-ID is sent
   // the task again only if it changed meanwhile.
   const send = (event: string, task: TaskEntity, data: unknown) => write(`id: ${versionOf(task)}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  keepAlive = setInterval(() => {
-    if (Date.now() - lastWrite >= KEEPALIVE_MS) write(': keep-alive\n\n');
-  }, KEEPALIVE_MS);
-  keepAlive.unref();
 
   let last = first;
   if (lastEventId !== versionOf(first)) send('status', first, toTaskView(first));

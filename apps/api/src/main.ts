@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import './load-env';
-import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -19,6 +18,7 @@ import {
   installInputLimits,
   installUnreadBodyDrain,
   trustedPeer,
+  useSecurityHeaders,
 } from '@conveyor/http';
 import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
@@ -46,7 +46,7 @@ async function bootstrap(): Promise<void> {
   // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
   // upgrade-insecure-requests would make browsers fetch Swagger UI's assets over https when the
   // API is reached over plain http by host name (e.g. inside a cluster), leaving a blank page.
-  await app.register(helmet, { global: true, contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+  useSecurityHeaders(app.getHttpAdapter().getInstance(), { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
   // Uploads stream through @fastify/multipart; the limits are set per request by the files service.
   await app.register(multipart as never);
   if (config.security.corsOrigins.length > 0) app.enableCors({ origin: config.security.corsOrigins, credentials: false });

@@ -14,7 +14,7 @@ const ROUTER_ERRORS: Record<string, [code: string, message: string]> = {
  * parameter (414) before any route, hook or Nest exception filter runs, and would answer in
  * Fastify's own error shape. This answers with the API's error body instead. (It replaces
  * Nest's default handler, whose only extra is Nest's built-in security hook; this API sets
- * its security headers with @fastify/helmet.)
+ * its security headers with helmet, see useSecurityHeaders.)
  */
 export function routerErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;

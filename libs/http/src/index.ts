@@ -10,3 +10,4 @@ export * from './http-server-errors';
 export * from './unread-body';
 export * from './http-server-limits';
 export * from './page.query';
+export * from './security-headers';

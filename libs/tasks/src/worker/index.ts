@@ -1,5 +1,4 @@
 // The processing side of the tasks lib; imported by the worker app only.
-export * from './maintenance/maintenance-lock';
 export * from './maintenance/task-maintenance.module';
 export * from './maintenance/task-reconciler.service';
 export * from './maintenance/task-retention.service';

@@ -53,13 +53,13 @@ export interface WorkerConfig {
   eventLoopBlockMs: number;
 }
 
-/** Worker-side housekeeping; each job runs in one process at a time across all workers. */
+/** Housekeeping: the reconciler and retention run as tasks of system schedules (one task per tick). */
 export interface MaintenanceConfig {
-  /** Period of the reconciler (0: off). */
+  /** Period of the reconciler's system schedule (0: off, else at least 1000). */
   reconcileIntervalMs: number;
   /** A ledger row must be unchanged this long before its missing job is re-queued. */
   reconcileMinAgeMs: number;
-  /** Period of the retention purge (0: off). */
+  /** Period of the retention purge's system schedule (0: off, else at least 1000). */
   retentionIntervalMs: number;
 }
 
@@ -352,6 +352,13 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push({ key: 'S3_BUCKET', problems: ['required when STORAGE_DRIVER=s3'] });
+  }
+  // Each is the everyMs of a system schedule, whose floor is 1 s (as for any schedule).
+  for (const key of ['RECONCILE_INTERVAL_MS', 'RETENTION_INTERVAL_MS'] as const) {
+    const value = env[key];
+    if (typeof value === 'number' && value > 0 && value < 1000 && !problems.some((p) => p.key === key)) {
+      problems.push({ key, problems: ['must be 0 (off) or at least 1000'] });
+    }
   }
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);

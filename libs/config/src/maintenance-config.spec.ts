@@ -37,4 +37,19 @@ describe('stall timing and maintenance settings', () => {
       'WORKER_STALLED_INTERVAL_MS',
     ]);
   });
+
+  it('refuses a maintenance interval under 1 s other than 0: it is the everyMs of a system schedule', () => {
+    let error: unknown;
+    try {
+      loadAppConfig({ ...BASE, RECONCILE_INTERVAL_MS: '300', RETENTION_INTERVAL_MS: '999' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigValidationError);
+    expect((error as ConfigValidationError).problems).toEqual([
+      { key: 'RECONCILE_INTERVAL_MS', problems: ['must be 0 (off) or at least 1000'] },
+      { key: 'RETENTION_INTERVAL_MS', problems: ['must be 0 (off) or at least 1000'] },
+    ]);
+    expect(loadAppConfig({ ...BASE, RECONCILE_INTERVAL_MS: '1000' }).maintenance.reconcileIntervalMs).toBe(1000);
+  });
 });

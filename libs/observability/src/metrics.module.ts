@@ -71,13 +71,13 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
     }),
     makeCounterProvider({
       name: METRIC.scheduleTicks,
-      help: 'Schedule ticks by outcome: fired (a task was created), or skipped with reason overlap (previous run unfinished), duplicate (another process fired it) or invalid (the template no longer validates)',
-      labelNames: ['outcome', 'reason'],
+      help: 'Schedule ticks by schedule (its key when declared in code, else its id) and outcome: fired (a task was created), or skipped with reason overlap (previous run unfinished), duplicate (another process fired it) or invalid (the template no longer validates)',
+      labelNames: ['schedule', 'outcome', 'reason'],
     }),
     makeCounterProvider({
       name: METRIC.scheduleTicksMissed,
-      help: 'Ticks whose time passed while no scheduler ran, by the schedule missed policy and what became of them (run or dropped)',
-      labelNames: ['policy', 'action'],
+      help: 'Ticks whose time passed while no scheduler ran, by schedule, its missed policy and what became of them (run or dropped)',
+      labelNames: ['schedule', 'policy', 'action'],
     }),
     TaskMetrics,
   ],

@@ -90,16 +90,17 @@ export class TaskMetrics {
     this.authFailures.inc({ reason });
   }
 
-  scheduleTickFired(count = 1): void {
-    if (count > 0) this.scheduleTicks.inc({ outcome: 'fired', reason: '' }, count);
+  /** `schedule` names the schedule: its key when declared in code (stable across deploys), else its id. */
+  scheduleTickFired(schedule: string, count = 1): void {
+    if (count > 0) this.scheduleTicks.inc({ schedule, outcome: 'fired', reason: '' }, count);
   }
 
-  scheduleTickSkipped(reason: 'overlap' | 'duplicate' | 'invalid', count = 1): void {
-    if (count > 0) this.scheduleTicks.inc({ outcome: 'skipped', reason }, count);
+  scheduleTickSkipped(schedule: string, reason: 'overlap' | 'duplicate' | 'invalid', count = 1): void {
+    if (count > 0) this.scheduleTicks.inc({ schedule, outcome: 'skipped', reason }, count);
   }
 
-  scheduleTicksMissedBy(policy: string, action: 'run' | 'dropped', count: number): void {
-    if (count > 0) this.scheduleTicksMissed.inc({ policy, action }, count);
+  scheduleTicksMissedBy(schedule: string, policy: string, action: 'run' | 'dropped', count: number): void {
+    if (count > 0) this.scheduleTicksMissed.inc({ schedule, policy, action }, count);
   }
 
   flowChildFailed(policy: string): void {

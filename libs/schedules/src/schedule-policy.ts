@@ -10,7 +10,7 @@ export const DEFAULT_CATCH_UP_LIMIT = 10;
 export const MAX_CATCH_UP_LIMIT = 1000;
 
 /** The tenant code-declared schedules belong to. */
-export const SYSTEM_TENANT = 'system';
+export { SYSTEM_TENANT } from '@conveyor/http';
 
 /** The task a schedule creates on each tick. */
 export interface TaskTemplate {

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { IsNull, Not, type Repository } from 'typeorm';
+import { In, IsNull, Not, type Repository } from 'typeorm';
 import { ScheduleEntity } from './schedule.entity';
 import { SYSTEM_TENANT } from './schedule-policy';
 
-/** Reads and writes schedule rows. Tenant-facing reads are scoped to a tenant. */
+/** Reads and writes schedule rows. Tenant-facing reads are scoped to the tenants the caller may read. */
 @Injectable()
 export class ScheduleStore {
   constructor(@InjectRepository(ScheduleEntity) private readonly schedules: Repository<ScheduleEntity>) {}
@@ -36,13 +36,13 @@ export class ScheduleStore {
     return (result.affected ?? 0) > 0;
   }
 
-  findOne(tenantId: string, id: string): Promise<ScheduleEntity | null> {
-    return this.schedules.findOneBy({ tenantId, id });
+  findOne(tenants: readonly string[], id: string): Promise<ScheduleEntity | null> {
+    return this.schedules.findOneBy({ tenantId: In([...tenants]), id });
   }
 
   /** Newest first, keyset paging on the time-ordered id. */
-  list(tenantId: string, limit: number, before?: string): Promise<ScheduleEntity[]> {
-    const query = this.schedules.createQueryBuilder('s').where('s.tenantId = :tenantId', { tenantId }).orderBy('s.id', 'DESC').limit(limit);
+  list(tenants: readonly string[], limit: number, before?: string): Promise<ScheduleEntity[]> {
+    const query = this.schedules.createQueryBuilder('s').where('s.tenantId IN (:...tenants)', { tenants }).orderBy('s.id', 'DESC').limit(limit);
     if (before) query.andWhere('s.id < :before', { before });
     return query.getMany();
   }

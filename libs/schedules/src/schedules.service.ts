@@ -13,6 +13,21 @@ export function scheduleNotFound(): ApiError {
   return ApiError.notFound('SCHEDULE_NOT_FOUND', 'No such schedule');
 }
 
+/** The tenant, or the tenants, whose schedules a caller may reach (an admin: its own and the system's). */
+export type TenantScope = string | readonly string[];
+const tenantsOf = (scope: TenantScope): readonly string[] => (typeof scope === 'string' ? [scope] : scope);
+
+/** A schedule declared in code is changed in code (or config), never through the API. */
+function refuseDeclared(schedule: ScheduleEntity): void {
+  if (schedule.key !== null) {
+    throw new ApiError(
+      HttpStatus.FORBIDDEN,
+      'SCHEDULE_READ_ONLY',
+      `Schedule ${schedule.key} is declared in code: change it there (or its config key); pause, resume and trigger still work`,
+    );
+  }
+}
+
 const scheduleChanged = () => new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
 
 /** Reads and tries an edit this many times before answering SCHEDULE_CHANGED. */
@@ -56,8 +71,8 @@ export class SchedulesService {
     return row;
   }
 
-  async get(tenantId: string, id: string): Promise<ScheduleEntity> {
-    const schedule = await this.store.findOne(tenantId, id);
+  async get(scope: TenantScope, id: string): Promise<ScheduleEntity> {
+    const schedule = await this.store.findOne(tenantsOf(scope), id);
     if (!schedule) throw scheduleNotFound();
     return schedule;
   }
@@ -66,8 +81,11 @@ export class SchedulesService {
    * Applies `input` to the schedule. A change of timing, or re-enabling it, starts the series
    * afresh from now: ticks of a past definition are neither fired nor counted as missed.
    */
-  update(tenantId: string, id: string, input: ScheduleInput): Promise<ScheduleEntity> {
-    return this.onFreshRow(tenantId, id, async (schedule) => this.apply(schedule, await this.definitions.resolve(tenantId, input, schedule)));
+  update(scope: TenantScope, id: string, input: ScheduleInput): Promise<ScheduleEntity> {
+    return this.onFreshRow(scope, id, async (schedule) => {
+      refuseDeclared(schedule);
+      return this.apply(schedule, await this.definitions.resolve(schedule.tenantId, input, schedule));
+    });
   }
 
   /** Writes `fields` over `schedule` if nobody changed it since it was read (else SCHEDULE_CHANGED). */
@@ -80,8 +98,8 @@ export class SchedulesService {
     return next;
   }
 
-  setPaused(tenantId: string, id: string, paused: boolean): Promise<ScheduleEntity> {
-    return this.onFreshRow(tenantId, id, async (schedule) => {
+  setPaused(scope: TenantScope, id: string, paused: boolean): Promise<ScheduleEntity> {
+    return this.onFreshRow(scope, id, async (schedule) => {
       if (schedule.paused === paused) return schedule;
       const changes: Partial<ScheduleEntity> = { paused, updatedAt: new Date(this.clock.now()) };
       // A resumed schedule goes on from now: the ticks of the pause are not missed ones.
@@ -95,36 +113,38 @@ export class SchedulesService {
    * Runs `change` on the current row, again on a fresh read if the row changed meanwhile: the
    * runner advances a busy schedule every tick, which must not turn an edit into a conflict.
    */
-  private async onFreshRow(tenantId: string, id: string, change: (schedule: ScheduleEntity) => Promise<ScheduleEntity>): Promise<ScheduleEntity> {
+  private async onFreshRow(scope: TenantScope, id: string, change: (schedule: ScheduleEntity) => Promise<ScheduleEntity>): Promise<ScheduleEntity> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await change(await this.get(tenantId, id));
+        return await change(await this.get(scope, id));
       } catch (error) {
         if (!(error instanceof ApiError && error.code === 'SCHEDULE_CHANGED') || attempt === EDIT_ATTEMPTS) throw error;
       }
     }
   }
 
-  async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.store.delete(tenantId, id))) throw scheduleNotFound();
+  async delete(scope: TenantScope, id: string): Promise<void> {
+    const schedule = await this.get(scope, id);
+    refuseDeclared(schedule);
+    if (!(await this.store.delete(schedule.tenantId, id))) throw scheduleNotFound();
   }
 
-  list(tenantId: string, limit: number, before?: string): Promise<ScheduleEntity[]> {
-    return this.store.list(tenantId, limit, before);
+  list(scope: TenantScope, limit: number, before?: string): Promise<ScheduleEntity[]> {
+    return this.store.list(tenantsOf(scope), limit, before);
   }
 
   /** The schedule's latest tasks, newest first. */
-  runs(tenantId: string, id: string, limit: number): Promise<TaskEntity[]> {
-    return this.ledger.list({ tenantId, scheduleId: id, limit });
+  runs(schedule: ScheduleEntity, limit: number): Promise<TaskEntity[]> {
+    return this.ledger.list({ tenantId: schedule.tenantId, scheduleId: schedule.id, limit });
   }
 
   /**
    * One extra run now, outside the series: an ordinary tick whose nominal time is now, so the
    * ledger's unique key covers it too. Overlap policies do not apply: it was asked for.
    */
-  async trigger(tenantId: string, id: string): Promise<TaskEntity> {
-    const schedule = await this.get(tenantId, id);
-    const [prepared] = await this.factory.prepare(tenantId, [templateRequest(schedule.task)], {
+  async trigger(scope: TenantScope, id: string): Promise<TaskEntity> {
+    const schedule = await this.get(scope, id);
+    const [prepared] = await this.factory.prepare(schedule.tenantId, [templateRequest(schedule.task)], {
       scheduleId: schedule.id,
       scheduleTick: new Date(this.clock.now()),
     });

@@ -1,11 +1,25 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { register } from 'prom-client';
 import { DataSource, In, type Repository } from 'typeorm';
-import { APP_CONFIG } from '@conveyor/config';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { buildDataSourceOptions } from '@conveyor/database';
-import { TaskMetrics } from '@conveyor/observability';
+import type { ApiError } from '@conveyor/http';
+import { METRIC, TaskMetrics } from '@conveyor/observability';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';
-import { defineTaskType, JobRelay, TaskContractsModule, TaskEntity, TaskFactory, TaskLedgerService, TaskTypeRegistry, TasksCoreModule } from '@conveyor/tasks';
+import {
+  defineTaskType,
+  JobRelay,
+  LostJobRequeuer,
+  MAINTENANCE_TASK_TYPES,
+  TaskContractsModule,
+  TaskEntity,
+  TaskFactory,
+  TaskLedgerService,
+  TaskTypeRegistry,
+  TasksCoreModule,
+} from '@conveyor/tasks';
 import { createTestDatabase, deleteRedisPrefix, DIALECTS, TEST_REDIS_URL, uniqueName, type TestDatabase } from '@conveyor/testing';
 import {
   CLOCK,
@@ -67,9 +81,14 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
       app.get(JobRelay),
       app.get(TaskMetrics),
       app.get(DeclaredSchedules),
+      app.get(LostJobRequeuer),
     );
   const runsOf = async (scheduleId: string) => (await tasks.find({ where: { scheduleId }, order: { scheduleTick: 'ASC' } })).map((t) => ({ ...t }));
   const ticksOf = async (scheduleId: string) => (await runsOf(scheduleId)).map((t) => t.scheduleTick!.toISOString());
+  const tickCount = async (labels: Record<string, string>) =>
+    ((await register.getSingleMetric(METRIC.scheduleTicks)!.get()).values as Array<{ labels: Record<string, string>; value: number }>)
+      .filter((v) => Object.entries(labels).every(([name, value]) => v.labels[name] === value))
+      .reduce((sum, v) => sum + v.value, 0);
   const create = (input: Partial<ScheduleInput>, tenant = 'acme') => service.create(tenant, { task: { type: 'system.noop', payload: {} }, ...input });
 
   beforeAll(async () => {
@@ -87,7 +106,11 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
       SCHEDULER_MISSED_GRACE_MS: '5000',
     });
     app = await Test.createTestingModule({
-      imports: [TasksCoreModule, TaskContractsModule.forFeature([...SYSTEM_TASK_TYPES, TICK_V1]), SchedulesCoreModule.forApp({ runByDefault: false })],
+      imports: [
+        TasksCoreModule,
+        TaskContractsModule.forFeature([...SYSTEM_TASK_TYPES, ...MAINTENANCE_TASK_TYPES, TICK_V1]),
+        SchedulesCoreModule.forApp({ runByDefault: false }),
+      ],
     })
       .overrideProvider(CLOCK)
       .useValue(clock)
@@ -163,6 +186,35 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
     clock.t += 1000;
     expect((await runner.runOnce()).fired).toBe(1);
     expect(await ticksOf(schedule.id)).toEqual(['2026-01-07T10:00:01.000Z', '2026-01-07T10:00:03.000Z']);
+  });
+
+  it('overlap skip: a run whose job Redis lost is re-queued by the tick it blocks, so the schedule goes on', async () => {
+    clock.t = at('2026-01-07T12:00:00Z');
+    const schedule = await create({ everyMs: 1000, overlap: 'skip' });
+    const queue = app.get<Queue>(getQueueToken('system'), { strict: false });
+    clock.t += 1000;
+    expect((await runner.runOnce()).fired).toBe(1);
+    const [run] = await runsOf(schedule.id);
+    expect(await queue.getJob(run.id)).toBeDefined();
+    // Redis loses the job (a flush); nothing else would ever add it for a schedule that re-adds
+    // lost jobs itself (the reconciler's own).
+    await queue.remove(run.id);
+    clock.t += 1000;
+    // Too young to judge: the run may be an add still under way. Skipped, left alone.
+    expect(await runner.runOnce()).toMatchObject({ fired: 0, overlap: 1 });
+    expect(await queue.getJob(run.id)).toBeUndefined();
+    await tasks.update({ id: run.id }, { updatedAt: new Date(Date.now() - 10 * 60_000) });
+    clock.t += 1000;
+    expect(await runner.runOnce()).toMatchObject({ fired: 0, overlap: 1 });
+    expect((await queue.getJob(run.id))!.name).toBe('system.noop');
+    expect((await tasks.findOneByOrFail({ id: run.id })).status).toBe('queued');
+    // Once it has run, the next tick fires.
+    await tasks.update({ id: run.id }, { status: 'completed', finishedAt: new Date() });
+    clock.t += 1000;
+    expect((await runner.runOnce()).fired).toBe(1);
+    expect(await tickCount({ schedule: schedule.id, outcome: 'fired' })).toBe(2);
+    expect(await tickCount({ schedule: schedule.id, outcome: 'skipped', reason: 'overlap' })).toBe(2);
+    await queue.obliterate({ force: true });
   });
 
   it('overlap queue-one: one run may wait besides the running one', async () => {
@@ -261,7 +313,7 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
     const declared = (definitions: ReturnType<typeof declaredType>[]) => {
       const registry = new TaskTypeRegistry();
       registry.register([...SYSTEM_TASK_TYPES, ...definitions]);
-      return new DeclaredSchedules(registry, app.get(ScheduleStore), app.get(ScheduleDefinitions), service);
+      return new DeclaredSchedules(app.get(APP_CONFIG), registry, app.get(ScheduleStore), app.get(ScheduleDefinitions), service);
     };
     const rows = async () =>
       (await schedules.find({ where: { tenantId: SYSTEM_TENANT }, order: { key: 'ASC' } })).map(({ key, cron, everyMs }) => ({ key, cron, everyMs }));
@@ -285,6 +337,49 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
     ]);
     // A process that does not know test.tick leaves its schedules alone.
     expect((await declared([]).reconcile()).removed).toEqual([]);
+    await schedules.delete({ tenantId: SYSTEM_TENANT });
+  });
+
+  it('the housekeeping schedules are declared from config: their interval, overlap and missed skip, read-only; 0 removes one', async () => {
+    clock.t = at('2026-01-13T10:00:00Z');
+    const base = app.get<AppConfig>(APP_CONFIG);
+    const declared = (reconcileIntervalMs: number, retentionIntervalMs: number) => {
+      const registry = new TaskTypeRegistry();
+      registry.register(MAINTENANCE_TASK_TYPES);
+      const config = { ...base, maintenance: { ...base.maintenance, reconcileIntervalMs, retentionIntervalMs } };
+      return new DeclaredSchedules(config, registry, app.get(ScheduleStore), app.get(ScheduleDefinitions), service);
+    };
+    const rows = async () =>
+      (await schedules.find({ where: { tenantId: SYSTEM_TENANT }, order: { key: 'ASC' } })).map(({ key, everyMs, overlap, missed, task }) => ({
+        key,
+        everyMs,
+        overlap,
+        missed,
+        task,
+      }));
+
+    expect((await declared(60_000, 3_600_000).reconcile()).added).toEqual(['system.reconcile:interval', 'system.retention:interval']);
+    expect(await rows()).toEqual([
+      { key: 'system.reconcile:interval', everyMs: 60_000, overlap: 'skip', missed: 'skip', task: { type: 'system.reconcile', payload: {} } },
+      { key: 'system.retention:interval', everyMs: 3_600_000, overlap: 'skip', missed: 'skip', task: { type: 'system.retention', payload: {} } },
+    ]);
+    expect(await declared(5000, 0).reconcile()).toEqual({ added: [], changed: ['system.reconcile:interval'], removed: ['system.retention:interval'] });
+    expect((await rows()).map(({ key, everyMs }) => ({ key, everyMs }))).toEqual([{ key: 'system.reconcile:interval', everyMs: 5000 }]);
+
+    // Through the service as the API calls it: an admin's scope reaches it, and only to read, pause and trigger.
+    const [reconcile] = await schedules.findBy({ tenantId: SYSTEM_TENANT });
+    const admin = ['default', SYSTEM_TENANT];
+    await expect(service.get('acme', reconcile.id)).rejects.toMatchObject({ code: 'SCHEDULE_NOT_FOUND' });
+    expect((await service.list(admin, 10)).map((row) => row.key)).toContain('system.reconcile:interval');
+    const refusal = (attempt: Promise<unknown>) =>
+      attempt.then(
+        () => 'accepted',
+        (error: ApiError) => `${error.getStatus()} ${error.code}`,
+      );
+    expect(await refusal(service.update(admin, reconcile.id, { everyMs: 2000 }))).toBe('403 SCHEDULE_READ_ONLY');
+    expect(await refusal(service.delete(admin, reconcile.id))).toBe('403 SCHEDULE_READ_ONLY');
+    expect((await service.setPaused(admin, reconcile.id, true)).paused).toBe(true);
+    expect((await schedules.findOneByOrFail({ id: reconcile.id })).everyMs).toBe(5000);
     await schedules.delete({ tenantId: SYSTEM_TENANT });
   });
 

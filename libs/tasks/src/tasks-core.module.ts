@@ -12,17 +12,44 @@ import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskChangeFeed } from './task-change-feed';
 import { TaskEntity } from './ledger/task.entity';
+import { LostJobRequeuer } from './recovery/lost-job-requeuer';
+import { LostJobsRepository } from './recovery/lost-jobs.repository';
+import { RegisteredQueues } from './recovery/registered-queues';
 
 /**
  * What every Conveyor process runs on: validated config, logs and metrics, the ledger
  * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
- * and job relay every producer shares, and the flow rules both sides apply. The API adds the
+ * and job relay every producer shares, the flow rules both sides apply, and the recovery of
+ * jobs Redis lost (the reconciler's and the schedule runner's). The API adds the
  * API modules on top, the worker the worker modules.
  */
 @Global()
 @Module({
   imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
-  providers: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TaskChangeFeed],
-  exports: [TaskTypeRegistry, TaskLedgerService, TaskFactory, JobRelay, FlowSettler, CommitEffectsRelay, TaskChangeFeed, TypeOrmModule],
+  providers: [
+    TaskTypeRegistry,
+    TaskLedgerService,
+    TaskFactory,
+    JobRelay,
+    FlowSettler,
+    CommitEffectsRelay,
+    TaskChangeFeed,
+    LostJobsRepository,
+    LostJobRequeuer,
+    RegisteredQueues,
+  ],
+  exports: [
+    TaskTypeRegistry,
+    TaskLedgerService,
+    TaskFactory,
+    JobRelay,
+    FlowSettler,
+    CommitEffectsRelay,
+    TaskChangeFeed,
+    LostJobsRepository,
+    LostJobRequeuer,
+    RegisteredQueues,
+    TypeOrmModule,
+  ],
 })
 export class TasksCoreModule {}

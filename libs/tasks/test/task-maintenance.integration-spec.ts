@@ -7,27 +7,38 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { register } from 'prom-client';
 import { DataSource, In, type Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { buildDataSourceOptions } from '@conveyor/database';
 import { FileEntity, FilesModule, FilesService } from '@conveyor/files';
 import { METRIC } from '@conveyor/observability';
 import { SYSTEM_QUEUE } from '@conveyor/system-tasks';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
-import { TaskEntity, TasksCoreModule, type TaskStatus } from '@conveyor/tasks';
+import { SYSTEM_TENANT } from '@conveyor/http';
+import {
+  LostJobsRepository,
+  MAINTENANCE_RUNS_KEPT,
+  SYSTEM_RECONCILE,
+  SYSTEM_RETENTION,
+  TaskEntity,
+  TaskFactory,
+  TaskLedgerService,
+  TasksCoreModule,
+  type TaskStatus,
+} from '@conveyor/tasks';
 import { TaskProducer, TenantBacklog } from '@conveyor/tasks/api';
-import { MaintenanceLock, TaskReconciler, TaskRetention, TasksWorkerModule } from '@conveyor/tasks/worker';
+import { TaskReconciler, TaskRetention, TasksWorkerModule } from '@conveyor/tasks/worker';
 import { createTestDatabase, deleteRedisPrefix, DIALECTS, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
-import { LedgerMaintenanceRepository } from '../src/worker/maintenance/ledger-maintenance.repository';
+import { LedgerRetentionRepository } from '../src/worker/maintenance/ledger-retention.repository';
 
 const TEN_MINUTES_AGO = () => new Date(Date.now() - 10 * 60_000);
 const TWO_HOURS_AGO = () => new Date(Date.now() - 2 * 3600_000);
 
 /**
  * The worker's housekeeping on real Redis and a real database: the reconciler puts back
- * jobs Redis lost, retention deletes old finished tasks, and a Redis lock keeps each to one
- * process at a time. One Nest context per dialect holds the worker runtime (started only
- * when a test wants tasks to run) and the API's producer, so tasks enter the ledger and
- * Redis exactly as through `POST /v1/tasks`.
+ * jobs Redis lost, retention deletes old finished tasks and keeps the housekeeping runs by
+ * count, and two passes at once do each thing once. One Nest context per dialect holds the
+ * worker runtime (started only when a test wants tasks to run) and the API's producer, so
+ * tasks enter the ledger and Redis exactly as through `POST /v1/tasks`. The schedules that
+ * run these passes as tasks are tested in the schedules lib and end to end.
  */
 describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
   let database: TestDatabase;
@@ -63,7 +74,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
       QUEUE_PREFIX: prefix,
       WORKER_ID: `maint-${dialect}`,
       LOG_LEVEL: 'warn',
-      // The tests call the jobs themselves; the intervals stay off.
+      // The tests call the passes themselves (no scheduler runs here anyway).
       RECONCILE_INTERVAL_MS: '0',
       RETENTION_INTERVAL_MS: '0',
       STORAGE_DIR: storageDir,
@@ -119,7 +130,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     const metricBefore = await requeuedCount();
 
     const report = await reconciler.reconcileOnce();
-    expect(report).toEqual({ ran: true, scanned: 7, missing: 6, requeued: 6, flowsSettled: 0 });
+    expect(report).toEqual({ scanned: 7, missing: 6, requeued: 6, flowsSettled: 0 });
     expect((await requeuedCount()) - metricBefore).toBe(6);
     expect((await queue.getJob(rerun))!.finishedOn).toBeUndefined();
 
@@ -146,7 +157,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect((await row(finished)).status).toBe('completed');
 
     // Re-queued rows are fresh again, and jobs exist: a second pass finds nothing to do.
-    expect(await reconciler.reconcileOnce()).toEqual({ ran: true, scanned: 1, missing: 0, requeued: 0, flowsSettled: 0 });
+    expect(await reconciler.reconcileOnce()).toEqual({ scanned: 1, missing: 0, requeued: 0, flowsSettled: 0 });
 
     await app.init(); // the worker starts consuming
     const requeued = [queued1, queued2, active, retrying, scheduled, present, rerun];
@@ -164,7 +175,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect((await row(young)).status).toBe('queued');
   });
 
-  it('runs in one process at a time: a racing pass and a pass during a held lock do nothing', async () => {
+  it('two passes at once (a taken-over run, a trigger) re-queue each lost task once', async () => {
     const [a, b] = await enqueue('race', [
       { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
       { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
@@ -172,69 +183,17 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     await setRows([a, b], { updatedAt: TEN_MINUTES_AGO() });
     await queue.remove(a);
     await queue.remove(b);
+    const metricBefore = await requeuedCount();
 
-    const reports = await Promise.all([reconciler.reconcileOnce(), reconciler.reconcileOnce()]);
-    expect(reports.map((r) => r.ran).sort()).toEqual([false, true]);
+    const reports = await Promise.all([reconciler.reconcileOnce(), reconciler.reconcileOnce(), reconciler.reconcileOnce()]);
     expect(reports.reduce((sum, r) => sum + r.requeued, 0)).toBe(2);
-
-    // Another process (its own connection) holds the lock: this one skips until it is released.
-    const other = new MaintenanceLock(app.get<AppConfig>(APP_CONFIG));
-    try {
-      let release!: () => void;
-      const holding = other.runExclusive('reconcile', () => new Promise<void>((resolve) => (release = resolve)));
-      await waitFor(() => release !== undefined, { what: 'the other process to hold the lock' });
-      expect(await reconciler.reconcileOnce()).toMatchObject({ ran: false, requeued: 0 });
-      release();
-      await holding;
-      expect((await reconciler.reconcileOnce()).ran).toBe(true);
-    } finally {
-      other.onApplicationShutdown();
-    }
-  });
-
-  it('lock: only the owner releases it, it is renewed past its TTL, and a lost lock stops the job', async () => {
-    const config = app.get<AppConfig>(APP_CONFIG);
-    const [first, second] = [new MaintenanceLock(config), new MaintenanceLock(config)];
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(TEST_REDIS_URL);
-    try {
-      const key = first.key('spec');
-      // Held for over 6 TTLs: renewal keeps it; the second instance never gets in.
-      const long = first.runExclusive('spec', () => new Promise((resolve) => setTimeout(() => resolve('done'), 2000)), { ttlMs: 300 });
-      await waitFor(async () => (await redis.get(key)) !== null, { what: 'lock taken' });
-      const owner = await redis.get(key);
-      for (const wait of [100, 500, 500]) {
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        expect(await second.runExclusive('spec', async () => 'ran', { ttlMs: 300 })).toEqual({ ran: false, heldBy: owner });
-        expect(await redis.get(key)).toBe(owner); // the loser did not release it
-      }
-      expect(await long).toEqual({ ran: true, result: 'done' });
-      expect(await redis.get(key)).toBeNull();
-
-      // Someone else took the key (e.g. it expired during a long pause): the job is told to stop,
-      // and the end of the run leaves the new holder's lock alone.
-      const stopped = first.runExclusive(
-        'spec',
-        (signal) =>
-          new Promise((_, reject) => {
-            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-          }),
-        { ttlMs: 300 },
-      );
-      await waitFor(async () => (await redis.get(key)) !== null, { what: 'lock taken' });
-      await redis.set(key, 'intruder');
-      await expect(stopped).rejects.toThrow(/lock .* lost/);
-      expect(await redis.get(key)).toBe('intruder');
-      await redis.del(key);
-    } finally {
-      first.onApplicationShutdown();
-      second.onApplicationShutdown();
-      redis.disconnect();
-    }
+    expect((await requeuedCount()) - metricBefore).toBe(2);
+    expect((await queue.getJob(a))!.opts.delay).toBeGreaterThan(0);
+    expect((await queue.getJob(b))!.opts.delay).toBeGreaterThan(0);
   });
 
   it('leaves a row alone that changed after it was read: no re-queue over a finished task, no delete of a retried one', async () => {
-    const repository = app.get(LedgerMaintenanceRepository);
+    const repository = app.get(LostJobsRepository);
     const [finishing, retried] = await enqueue('guards', [
       { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
       { type: 'system.noop', payload: {}, delayMs: 3_600_000 },
@@ -249,7 +208,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
 
     await setRows([retried], { status: 'failed', finishedAt: TWO_HOURS_AGO() });
     await setRows([retried], { status: 'queued' }); // retried between the purge's select and its delete
-    expect(await repository.deleteFinished([retried], olderThan)).toBe(0);
+    expect(await app.get(LedgerRetentionRepository).deleteFinished([retried], olderThan)).toBe(0);
     expect((await row(retried)).status).toBe('queued');
   });
 
@@ -286,7 +245,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     await fileRows.update({ id: oldUpload.id }, { createdAt: TWO_HOURS_AGO() });
 
     const report = await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) });
-    expect(report).toEqual({ ran: true, deleted: 1200, batches: [500, 500, 200], filesDeleted: 1 });
+    expect(report).toEqual({ deleted: 1200, batches: [500, 500, 200], maintenanceRunsDeleted: 0, filesDeleted: 1 });
     expect((await fileRows.findBy({ id: In([oldOutput.id, youngOutput.id, oldUpload.id, youngUpload.id]) })).map((f) => f.id).sort()).toEqual(
       [youngOutput.id, youngUpload.id].sort(),
     );
@@ -301,6 +260,46 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect(await queue.getJob(youngIds[0])).toBeDefined();
     expect(await queue.getJob(unfinishedIds[0])).toBeDefined();
 
-    expect(await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).toEqual({ ran: true, deleted: 0, batches: [], filesDeleted: 0 });
+    expect(await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).toEqual({
+      deleted: 0,
+      batches: [],
+      maintenanceRunsDeleted: 0,
+      filesDeleted: 0,
+    });
+  });
+
+  it('keeps the latest MAINTENANCE_RUNS_KEPT runs of each housekeeping type whatever their age, and deletes older finished ones', async () => {
+    // Rows as the system schedules' ticks write them (no jobs: only the ledger matters here).
+    const factory = app.get(TaskFactory);
+    const runs = async (type: string, count: number, status: TaskStatus) => {
+      const prepared = await factory.prepare(
+        SYSTEM_TENANT,
+        Array.from({ length: count }, () => ({ type, payload: {} })),
+      );
+      const rows = prepared.map(({ row }) => Object.assign(row, { status, finishedAt: status === 'queued' ? null : TWO_HOURS_AGO() }));
+      for (let i = 0; i < rows.length; i += 500) await app.get(TaskLedgerService).insert(rows.slice(i, i + 500));
+      return rows.map((row) => row.id);
+    };
+    const reconciles = await runs(SYSTEM_RECONCILE.type, MAINTENANCE_RUNS_KEPT + 7, 'completed');
+    const [unfinished] = await runs(SYSTEM_RECONCILE.type, 1, 'queued');
+    const retentions = await runs(SYSTEM_RETENTION.type, 3, 'failed');
+    // Ids are time-ordered: the first ones written are the oldest runs, and one unfinished run is newer than all.
+    await setRows([reconciles[0]], { status: 'queued', finishedAt: null });
+
+    const report = await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) });
+    // 1448 reconcile rows: the newest 1440 stay (the unfinished one among them); of the 8 older,
+    // the unfinished one stays too. Retention runs are far under the count: none goes, old as they are.
+    expect(report).toMatchObject({ deleted: 0, maintenanceRunsDeleted: 7 });
+    const left = new Set((await tasks.findBy({ tenantId: SYSTEM_TENANT })).map((row) => row.id));
+    expect(reconciles.slice(0, 8).filter((id) => left.has(id))).toEqual([reconciles[0]]);
+    expect(reconciles.slice(8).every((id) => left.has(id))).toBe(true);
+    expect(left.has(unfinished)).toBe(true);
+    expect(retentions.every((id) => left.has(id))).toBe(true);
+    expect((await retention.purgeOnce({ finishedBefore: new Date(Date.now() - 60_000) })).maintenanceRunsDeleted).toBe(0);
+    await tasks.delete({ tenantId: SYSTEM_TENANT });
+  });
+
+  it('no tenant may create a housekeeping task: it is an unknown type to them', async () => {
+    await expect(enqueue('acme', [{ type: SYSTEM_RECONCILE.type, payload: {} }])).rejects.toMatchObject({ code: 'UNKNOWN_TASK_TYPE' });
   });
 });

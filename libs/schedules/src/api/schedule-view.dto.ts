@@ -18,6 +18,8 @@ export class ScheduleView {
   id: string;
   /** "<task type>:<id>" for a schedule declared in code, else null. */
   key: string | null;
+  /** Declared in code (tenant `system`, seen by admin keys): PATCH and DELETE answer 403 SCHEDULE_READ_ONLY. */
+  readOnly: boolean;
   cron: string | null;
   everyMs: number | null;
   timezone: string;
@@ -72,6 +74,7 @@ export function toScheduleView(schedule: ScheduleEntity): ScheduleView {
   return {
     id: schedule.id,
     key: schedule.key,
+    readOnly: schedule.key !== null,
     cron: schedule.cron,
     everyMs: schedule.everyMs,
     timezone: schedule.timezone,

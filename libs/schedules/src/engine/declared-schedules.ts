@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError } from '@conveyor/http';
 import { TaskTypeRegistry, type DeclaredSchedule, type TaskTypeDefinition } from '@conveyor/tasks';
@@ -15,10 +16,13 @@ export interface DeclaredReport {
 
 const keyOf = (definition: TaskTypeDefinition, declared: DeclaredSchedule) => `${definition.type}:${declared.id}`;
 
-function inputOf(definition: TaskTypeDefinition, declared: DeclaredSchedule): ScheduleInput {
+/** The schedule's input, or null when its interval, read from config, is 0 (turned off: not declared). */
+function inputOf(definition: TaskTypeDefinition, declared: DeclaredSchedule, config: AppConfig): ScheduleInput | null {
+  const everyMs = typeof declared.everyMs === 'function' ? declared.everyMs(config) : declared.everyMs;
+  if (everyMs === 0 && typeof declared.everyMs === 'function') return null;
   return {
     cron: declared.cron ?? null,
-    everyMs: declared.everyMs ?? null,
+    everyMs: everyMs ?? null,
     timezone: declared.timezone ?? 'UTC',
     task: { type: definition.type, payload: declared.payload },
     overlap: declared.overlap ?? 'skip',
@@ -37,13 +41,16 @@ const FIELDS: Array<keyof ScheduleFields> = ['cron', 'everyMs', 'timezone', 'ove
  * Safe when several processes boot at once: a second insert of a key is refused by the unique
  * (tenant_id, key) index, and updates are compare-and-set on updated_at. A process removes only
  * schedules of task types it knows, so a process built with fewer types leaves others' alone.
- * Pausing a declared schedule through the API survives a deploy; its definition does not.
+ * Pausing a declared schedule through the API survives a deploy; its definition does not. An
+ * interval read from config (the housekeeping schedules) is declared only when not 0, so
+ * setting it to 0 removes the schedule at the next boot.
  */
 @Injectable()
 export class DeclaredSchedules {
   private readonly logger = new Logger(DeclaredSchedules.name);
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: TaskTypeRegistry,
     private readonly store: ScheduleStore,
     private readonly definitions: ScheduleDefinitions,
@@ -53,13 +60,16 @@ export class DeclaredSchedules {
   async reconcile(): Promise<DeclaredReport> {
     const report: DeclaredReport = { added: [], changed: [], removed: [] };
     const existing = new Map((await this.store.findDeclared()).map((row) => [row.key!, row]));
+    const seen = new Set<string>();
     const declaredKeys = new Set<string>();
     for (const definition of this.registry.all()) {
       for (const declared of definition.schedules) {
         const key = keyOf(definition, declared);
-        if (declaredKeys.has(key)) throw new Error(`Schedule "${declared.id}" is declared twice for ${definition.type}`);
+        if (seen.has(key)) throw new Error(`Schedule "${declared.id}" is declared twice for ${definition.type}`);
+        seen.add(key);
+        const input = inputOf(definition, declared, this.config);
+        if (!input) continue;
         declaredKeys.add(key);
-        const input = inputOf(definition, declared);
         const row = existing.get(key);
         try {
           if (!row) {

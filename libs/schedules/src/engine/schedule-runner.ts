@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
-import { JobRelay, TaskFactory, TaskLedgerService, type PreparedTask } from '@conveyor/tasks';
+import { JobRelay, LostJobRequeuer, TaskFactory, TaskLedgerService, type PreparedTask } from '@conveyor/tasks';
 import { templateRequest } from '../schedule-definitions';
 import { timingOf, type ScheduleEntity } from '../schedule.entity';
 import { ScheduleStore } from '../schedule-store';
@@ -40,6 +40,9 @@ export interface RunnerReport {
  * A crash after 1 leaves rows the reconciler queues; a crash before 2 leaves the schedule due,
  * and the retry's rows are refused as duplicates. So each tick yields at most one task, and a
  * tick is only lost when its missed policy drops it.
+ * A tick its overlap policy skips has the runs that block it checked: one whose job Redis lost
+ * is re-queued here (after RECONCILE_MIN_AGE_MS), so no schedule waits forever on a run that
+ * will never come, not even the reconciler's own schedule, whose lost run no pass can re-add.
  */
 @Injectable()
 export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -60,6 +63,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
     private readonly relay: JobRelay,
     private readonly metrics: TaskMetrics,
     private readonly declared: DeclaredSchedules,
+    private readonly requeuer: LostJobRequeuer,
   ) {}
 
   get enabled(): boolean {
@@ -139,6 +143,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
     let fire = plan.fire;
     if (fire.length > 0 && schedule.overlap !== 'allow') {
       const room = overlapRoom(schedule.overlap, fire.length, await this.ledger.scheduleBacklog(schedule.id));
+      if (room < fire.length) await this.recoverBlockingRuns(schedule);
       this.countSkipped(schedule, 'overlap', fire.slice(0, fire.length - room), report);
       fire = fire.slice(fire.length - room);
     }
@@ -153,8 +158,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
       const advanced = await this.store.advance(schedule.id, expected, toDate(tickAfter(timing, lastTick)), new Date(lastTick));
       // Only the process that advanced the schedule reports the ticks it dropped.
       if (advanced && (plan.missedRun > 0 || missedDropped > 0)) {
-        this.metrics.scheduleTicksMissedBy(schedule.missed, 'run', plan.missedRun);
-        this.metrics.scheduleTicksMissedBy(schedule.missed, 'dropped', missedDropped);
+        this.metrics.scheduleTicksMissedBy(metricName(schedule), schedule.missed, 'run', plan.missedRun);
+        this.metrics.scheduleTicksMissedBy(metricName(schedule), schedule.missed, 'dropped', missedDropped);
         report.missedDropped += missedDropped;
         this.logger.log(
           { scheduleId: schedule.id, policy: schedule.missed, run: plan.missedRun, dropped: missedDropped, since: expected.toISOString() },
@@ -177,7 +182,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       report.invalid += 1;
-      this.metrics.scheduleTickSkipped('invalid');
+      this.metrics.scheduleTickSkipped(metricName(schedule), 'invalid');
       this.logger.error(
         { scheduleId: schedule.id, tick: new Date(tick).toISOString(), code: error.code, details: error.details },
         'schedule template refused; tick skipped',
@@ -192,12 +197,12 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       report.duplicate += 1;
-      this.metrics.scheduleTickSkipped('duplicate');
+      this.metrics.scheduleTickSkipped(metricName(schedule), 'duplicate');
       this.logger.debug({ scheduleId: schedule.id, tick: new Date(tick).toISOString() }, 'tick already fired by another process');
       return false;
     }
     report.fired += 1;
-    this.metrics.scheduleTickFired();
+    this.metrics.scheduleTickFired(metricName(schedule));
     this.logger.debug({ scheduleId: schedule.id, tick: new Date(tick).toISOString(), taskId: prepared.row.id }, 'schedule tick fired');
     return true;
   }
@@ -205,8 +210,18 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
   private countSkipped(schedule: ScheduleEntity, reason: 'overlap', ticks: number[], report: RunnerReport): void {
     if (ticks.length === 0) return;
     report.overlap += ticks.length;
-    this.metrics.scheduleTickSkipped(reason, ticks.length);
+    this.metrics.scheduleTickSkipped(metricName(schedule), reason, ticks.length);
     for (const tick of ticks) this.logger.debug({ scheduleId: schedule.id, tick: new Date(tick).toISOString() }, 'tick skipped: previous run unfinished');
+  }
+
+  /** A failure here only delays the recovery to the next skipped tick (or the reconciler); the tick stays skipped. */
+  private async recoverBlockingRuns(schedule: ScheduleEntity): Promise<void> {
+    try {
+      const { requeued } = await this.requeuer.requeueLostRunsOf(schedule.id);
+      if (requeued > 0) this.logger.warn({ scheduleId: schedule.id, requeued }, "re-queued the schedule's unfinished run: its job had vanished from Redis");
+    } catch (error) {
+      this.logger.warn({ err: error, scheduleId: schedule.id }, 'could not check the jobs of the runs blocking a tick');
+    }
   }
 
   private async relayJobs(inserted: PreparedTask[]): Promise<void> {
@@ -222,5 +237,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
     });
   }
 }
+
+/** The schedule's label on the tick metrics: its key when declared in code (the same in every deployment), else its id. */
+const metricName = (schedule: ScheduleEntity) => schedule.key ?? schedule.id;
 
 const toDate = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs));

@@ -14,23 +14,26 @@ export class TaskTypesController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Contracts are fixed for the life of the process, so the answer is built once. */
+  /** Contracts are fixed for the life of the process, so the answer is built once. System-only types are not listed: no tenant may create them. */
   @Get()
   list() {
     this.cached ??= {
-      taskTypes: this.registry.all().map((definition) => ({
-        type: definition.type,
-        queue: definition.queue,
-        description: definition.description,
-        defaults: {
-          priority: definition.defaults.priority,
-          maxAttempts: definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts,
-          timeoutMs: definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs,
-          backoff: definition.defaults.backoff,
-          maxPayloadBytes: definition.defaults.maxPayloadBytes,
-        },
-        payloadSchema: payloadJsonSchema(definition),
-      })),
+      taskTypes: this.registry
+        .all()
+        .filter((definition) => !definition.systemOnly)
+        .map((definition) => ({
+          type: definition.type,
+          queue: definition.queue,
+          description: definition.description,
+          defaults: {
+            priority: definition.defaults.priority,
+            maxAttempts: definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts,
+            timeoutMs: definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs,
+            backoff: definition.defaults.backoff,
+            maxPayloadBytes: definition.defaults.maxPayloadBytes,
+          },
+          payloadSchema: payloadJsonSchema(definition),
+        })),
     };
     return this.cached;
   }

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { FlowsController } from './flows.controller';
 import { FlowsService } from './flows.service';
+import { MAINTENANCE_TASK_TYPES } from '../maintenance.contract';
+import { TaskContractsModule } from '../task-contracts.module';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
@@ -10,8 +12,13 @@ import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
 
-/** The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the worker. */
+/**
+ * The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the
+ * worker. It knows the housekeeping types too, so that an API process running the scheduler
+ * fires their ticks (no tenant may create them).
+ */
 @Module({
+  imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
   controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
   providers: [TaskProducer, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, QueueInspector, TaskControlService],

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, CurrentTenant, RequireScopes, type Principal } from '@conveyor/http';
+import { ApiError, CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
 import { idempotencyKeyOf } from './idempotency-key';
@@ -73,13 +73,14 @@ export class TasksController {
     return this.control.retryMany(tenantId, { type: body.type, status: body.status ?? 'failed', limit: body.limit ?? 100 });
   }
 
+  /** An admin key lists the system tenant's tasks (the housekeeping runs) with its own. */
   @Get()
   @RequireScopes('tasks:read')
-  async list(@CurrentTenant() tenantId: string, @Query() query: ListTasksQuery) {
+  async list(@ReadableTenants() tenants: string[], @Query() query: ListTasksQuery) {
     const limit = query.limit ?? DEFAULT_PAGE;
     // One extra row tells whether another page exists without a COUNT.
     const rows = await this.ledger.list({
-      tenantId,
+      tenantId: tenants,
       type: query.type,
       status: query.status,
       tag: query.tag,
@@ -98,11 +99,11 @@ export class TasksController {
 
   @Get(':id')
   @RequireScopes('tasks:read')
-  async get(@CurrentTenant() tenantId: string, @TaskId() id: string) {
-    const task = await this.ledger.findOne(tenantId, id);
+  async get(@ReadableTenants() tenants: string[], @TaskId() id: string) {
+    const task = await this.ledger.findOne(tenants, id);
     if (!task) throw notFound();
     // The first page of its follow-ups; `GET /v1/tasks?parentId=` pages through all of them.
-    const children = await this.ledger.list({ tenantId, parentId: id, limit: CHILDREN_SHOWN + 1 });
+    const children = await this.ledger.list({ tenantId: task.tenantId, parentId: id, limit: CHILDREN_SHOWN + 1 });
     return {
       ...toTaskView(task),
       children: children.slice(0, CHILDREN_SHOWN).map(({ id: childId, type, status }) => ({ id: childId, type, status })),

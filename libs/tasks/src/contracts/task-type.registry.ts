@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { SYSTEM_TENANT } from '@conveyor/http';
 import type { TaskTypeDefinition } from './task-type';
 
 /** Every task type the process knows, filled by each domain's `TaskContractsModule.forFeature`. */
@@ -20,8 +21,16 @@ export class TaskTypeRegistry {
     return this.types.get(type);
   }
 
-  all(): TaskTypeDefinition[] {
-    return [...this.types.values()].sort((a, b) => a.type.localeCompare(b.type));
+  /** The type as `tenantId` may create it: a system-only type is unknown to every other tenant. */
+  visibleTo(tenantId: string, type: string): TaskTypeDefinition | undefined {
+    const definition = this.types.get(type);
+    return definition?.systemOnly && tenantId !== SYSTEM_TENANT ? undefined : definition;
+  }
+
+  /** Every type, or those `tenantId` may create. */
+  all(tenantId?: string): TaskTypeDefinition[] {
+    const types = [...this.types.values()].filter((t) => tenantId === undefined || !t.systemOnly || tenantId === SYSTEM_TENANT);
+    return types.sort((a, b) => a.type.localeCompare(b.type));
   }
 
   queues(): string[] {

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import type { AppConfig } from '@conveyor/config';
 
 export interface BackoffPolicy {
   type: 'exponential' | 'fixed';
@@ -29,7 +30,8 @@ export interface DeclaredSchedule {
   id: string;
   /** 5 or 6 fields (seconds first when 6); exactly one of `cron` and `everyMs`. */
   cron?: string;
-  everyMs?: number;
+  /** A number, or read from the process's config at boot; 0 from config turns the schedule off (not declared). */
+  everyMs?: number | ((config: AppConfig) => number);
   /** IANA zone the cron is read in; UTC when absent. */
   timezone?: string;
   payload: Record<string, unknown>;
@@ -53,6 +55,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly followUps: readonly TaskTypeDefinition[];
   /** Schedules that run this type for the system tenant (see DeclaredSchedule). */
   readonly schedules: readonly DeclaredSchedule[];
+  /** Only the system tenant's schedules create it: a tenant's request names it in vain (unknown type). */
+  readonly systemOnly: boolean;
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -75,6 +79,7 @@ export function defineTaskType<P extends object, R>(definition: {
   /** The types its handler may enqueue as follow-ups; any other is refused at run time. */
   followUps?: readonly TaskTypeDefinition[];
   schedules?: Array<DeclaredSchedule & { payload: P & Record<string, unknown> }>;
+  systemOnly?: boolean;
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -93,5 +98,6 @@ export function defineTaskType<P extends object, R>(definition: {
     },
     followUps: Object.freeze([...(definition.followUps ?? [])]),
     schedules: Object.freeze([...(definition.schedules ?? [])]),
+    systemOnly: definition.systemOnly ?? false,
   });
 }

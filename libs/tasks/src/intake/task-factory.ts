@@ -34,14 +34,14 @@ export class TaskFactory {
     const now = Date.now();
     for (const [index, request] of requests.entries()) {
       const at = requests.length > 1 ? `tasks[${index}].` : '';
-      const definition = this.registry.get(request.type);
+      const definition = this.registry.visibleTo(tenantId, request.type);
       if (!definition) {
         if (requests.length === 1) {
           throw ApiError.badRequest('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
             {
               field: `${at}type`,
               message: `known types: ${this.registry
-                .all()
+                .all(tenantId)
                 .map((t) => t.type)
                 .join(', ')}`,
             },

@@ -8,7 +8,8 @@ import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
 
 export interface TaskListFilter {
-  tenantId: string;
+  /** One tenant, or several (an admin reads the system tenant's too). */
+  tenantId: string | readonly string[];
   type?: string;
   status?: TaskStatus;
   tag?: string;
@@ -152,8 +153,8 @@ export class TaskLedgerService {
     return this.tasks.find({ where: { tenantId, rootId }, order: { id: 'ASC' }, take: limit });
   }
 
-  findOne(tenantId: string, id: string): Promise<TaskEntity | null> {
-    return this.tasks.findOneBy({ tenantId, id });
+  findOne(tenantId: string | readonly string[], id: string): Promise<TaskEntity | null> {
+    return this.tasks.findOneBy({ tenantId: typeof tenantId === 'string' ? tenantId : In([...tenantId]), id });
   }
 
   findByIdempotencyKeys(tenantId: string, keys: string[]): Promise<TaskEntity[]> {
@@ -215,7 +216,8 @@ export class TaskLedgerService {
 
   /** Newest first, keyset paging on the time-ordered id. */
   async list(filter: TaskListFilter): Promise<TaskEntity[]> {
-    const query = this.tasks.createQueryBuilder('t').where('t.tenantId = :tenantId', { tenantId: filter.tenantId }).orderBy('t.id', 'DESC').limit(filter.limit);
+    const tenants = typeof filter.tenantId === 'string' ? [filter.tenantId] : filter.tenantId;
+    const query = this.tasks.createQueryBuilder('t').where('t.tenantId IN (:...tenants)', { tenants }).orderBy('t.id', 'DESC').limit(filter.limit);
     if (filter.type) query.andWhere('t.type = :type', { type: filter.type });
     if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
     if (filter.parentId) query.andWhere('t.parentId = :parentId', { parentId: filter.parentId });

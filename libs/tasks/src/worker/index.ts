@@ -1,6 +1,5 @@
 // The processing side of the tasks lib; imported by the worker app only.
 export * from '../flows/flow-sweeper';
-export * from './maintenance/maintenance-lock';
 export * from './maintenance/task-maintenance.module';
 export * from './maintenance/task-reconciler.service';
 export * from './maintenance/task-retention.service';

@@ -148,6 +148,15 @@ describe('TaskRunner', () => {
     });
   });
 
+  it("binds a follow-up's parentId and rootId to every log line of its attempt", async () => {
+    const t = setup(async () => null);
+    Object.assign(t.job.data, { parentId: 'parent-task', rootId: 'root-task' });
+    await t.run();
+    expect(t.logger.runInContext).toHaveBeenCalledWith(expect.any(Function), {
+      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 1, queue: 'spec-queue', parentId: 'parent-task', rootId: 'root-task' },
+    });
+  });
+
   it('stores null when the handler returns nothing', async () => {
     const t = setup(async () => undefined);
     await expect(t.run()).resolves.toBeNull();

@@ -1,22 +1,22 @@
 import { Module } from '@nestjs/common';
-import { ScheduleModule } from '@nestjs/schedule';
 import { FlowSweeper } from '../../flows/flow-sweeper';
-import { LedgerMaintenanceRepository } from './ledger-maintenance.repository';
-import { MaintenanceLock } from './maintenance-lock';
-import { MaintenanceScheduler } from './maintenance-scheduler';
-import { RegisteredQueues } from './registered-queues';
+import { MAINTENANCE_TASK_TYPES } from '../../maintenance.contract';
+import { TaskContractsModule } from '../../task-contracts.module';
+import { LedgerRetentionRepository } from './ledger-retention.repository';
+import { ReconcileHandler, RetentionHandler } from './maintenance.handlers';
 import { TaskReconciler } from './task-reconciler.service';
 import { TaskRetention } from './task-retention.service';
 
 /**
  * The worker's housekeeping: the reconciler (re-queues tasks whose job vanished from Redis)
  * (with the flow sweep: settles a flow parent its children left waiting) and retention
- * (deletes old finished tasks). Every worker schedules both; a Redis lock lets
- * one process at a time run each, so adding workers adds no load here.
+ * (deletes old finished tasks), run as the `system.reconcile` and
+ * `system.retention` tasks that their code-declared system schedules create: one task per
+ * tick across all processes, on the `maintenance` queue.
  */
 @Module({
-  imports: [ScheduleModule.forRoot()],
-  providers: [FlowSweeper, LedgerMaintenanceRepository, MaintenanceLock, MaintenanceScheduler, RegisteredQueues, TaskReconciler, TaskRetention],
-  exports: [TaskReconciler, TaskRetention, MaintenanceLock],
+  imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
+  providers: [FlowSweeper, LedgerRetentionRepository, TaskReconciler, TaskRetention, ReconcileHandler, RetentionHandler],
+  exports: [TaskReconciler, TaskRetention],
 })
 export class TaskMaintenanceModule {}

@@ -1,67 +1,79 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { FilesService } from '@conveyor/files';
-import { LedgerMaintenanceRepository, type FinishedTaskRef } from './ledger-maintenance.repository';
-import { MaintenanceLock } from './maintenance-lock';
-import { MaintenanceScheduler } from './maintenance-scheduler';
-import { RegisteredQueues } from './registered-queues';
+import { MAINTENANCE_RUNS_KEPT, MAINTENANCE_TASK_TYPES, type RetentionResult } from '../../maintenance.contract';
+import { RegisteredQueues } from '../../recovery/registered-queues';
+import { LedgerRetentionRepository, type FinishedTaskRef } from './ledger-retention.repository';
 
 const BATCH_SIZE = 500;
 
-export interface PurgeReport {
-  /** false when another process held the lock and this call did nothing. */
-  ran: boolean;
-  deleted: number;
-  /** Rows deleted per DELETE statement, in order. */
-  batches: number[];
-  /** Uploads removed for age (task outputs are removed with their tasks and not counted here). */
-  filesDeleted: number;
-}
-
 /**
- * Deletes finished tasks (completed, failed, cancelled, expired) that finished more than
- * TASK_TTL_SECONDS ago, every RETENTION_INTERVAL_MS, in one worker at a time. Ids are
- * selected first through the (status, finished_at) index and deleted 500 per statement, so
- * each statement is short and locks few rows; the delete re-checks the condition, so a task
- * retried in between stays.
+ * One purge, run as the `system.retention` task: deletes finished tasks (completed, failed,
+ * cancelled, expired) that finished more than TASK_TTL_SECONDS ago, with their jobs and output
+ * files, then uploads older than that, then the housekeeping runs beyond the latest
+ * MAINTENANCE_RUNS_KEPT of each type. Ids are selected first through an index and deleted 500
+ * per statement, so each statement is short and locks few rows; the delete re-checks the
+ * condition, so a task retried in between stays, and two purges at once only share the work.
  */
 @Injectable()
-export class TaskRetention implements OnApplicationBootstrap {
+export class TaskRetention {
   private readonly logger = new Logger(TaskRetention.name);
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly ledger: LedgerMaintenanceRepository,
+    private readonly ledger: LedgerRetentionRepository,
     private readonly queues: RegisteredQueues,
-    private readonly lock: MaintenanceLock,
-    private readonly scheduler: MaintenanceScheduler,
     // Present when the process stores files: task outputs and old uploads go with the tasks.
     @Optional() private readonly files?: FilesService,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.scheduler.every('retention', this.config.maintenance.retentionIntervalMs, (signal) => this.purgeOnce({ signal }));
-  }
-
-  /** One purge; `finishedBefore` overrides now − TASK_TTL_SECONDS (tests: the schema's minimum TTL is 60 s). */
-  async purgeOnce(options: { finishedBefore?: Date; signal?: AbortSignal } = {}): Promise<PurgeReport> {
+  /** `finishedBefore` overrides now − TASK_TTL_SECONDS (tests: the schema's minimum TTL is 60 s); `signal` stops it between batches. */
+  async purgeOnce(options: { finishedBefore?: Date; signal?: AbortSignal } = {}): Promise<RetentionResult> {
     const cutoff = options.finishedBefore ?? new Date(Date.now() - this.config.tasks.ttlSeconds * 1000);
-    const run = await this.lock.runExclusive('retention', (signal) => this.purge(cutoff, signal), { signal: options.signal });
-    if (!run.ran) return { ran: false, deleted: 0, batches: [], filesDeleted: 0 };
-    if (run.result.deleted > 0) this.logger.log({ ...run.result, finishedBefore: cutoff.toISOString() }, 'retention purge done');
-    return run.result;
+    const signal = options.signal ?? new AbortController().signal;
+    const report: RetentionResult = { deleted: 0, batches: [], maintenanceRunsDeleted: 0, filesDeleted: 0 };
+    await this.inBatches(
+      signal,
+      () => this.ledger.findFinishedBefore(cutoff, BATCH_SIZE),
+      cutoff,
+      (deleted) => {
+        report.deleted += deleted;
+        report.batches.push(deleted);
+      },
+    );
+    report.filesDeleted = await this.purgeUploads(cutoff, signal);
+    for (const { type } of MAINTENANCE_TASK_TYPES) {
+      const oldestKept = await this.ledger.oldestKeptRun(type, MAINTENANCE_RUNS_KEPT);
+      if (!oldestKept) continue;
+      await this.inBatches(
+        signal,
+        () => this.ledger.findFinishedRunsBefore(type, oldestKept, BATCH_SIZE),
+        undefined,
+        (deleted) => {
+          report.maintenanceRunsDeleted += deleted;
+        },
+      );
+    }
+    if (report.deleted + report.maintenanceRunsDeleted + report.filesDeleted > 0) {
+      this.logger.log({ ...report, finishedBefore: cutoff.toISOString() }, 'retention purge done');
+    }
+    return report;
   }
 
-  private async purge(cutoff: Date, signal: AbortSignal): Promise<PurgeReport> {
-    const report: PurgeReport = { ran: true, deleted: 0, batches: [], filesDeleted: 0 };
+  /** Deletes what `select` finds, batch after batch, with the jobs and output files of the rows that went. */
+  private async inBatches(
+    signal: AbortSignal,
+    select: () => Promise<FinishedTaskRef[]>,
+    cutoff: Date | undefined,
+    counted: (deleted: number) => void,
+  ): Promise<void> {
     for (;;) {
       signal.throwIfAborted();
-      const batch = await this.ledger.findFinishedBefore(cutoff, BATCH_SIZE);
+      const batch = await select();
       if (batch.length === 0) break;
       const ids = batch.map((task) => task.id);
       const deleted = await this.ledger.deleteFinished(ids, cutoff);
-      report.deleted += deleted;
-      report.batches.push(deleted);
+      counted(deleted);
       // A row that changed between select and delete (retried) stayed, and so must its job.
       const kept = deleted < ids.length ? new Set(await this.ledger.findExistingIds(ids)) : new Set<string>();
       const purged = batch.filter((task) => !kept.has(task.id));
@@ -69,19 +81,22 @@ export class TaskRetention implements OnApplicationBootstrap {
       await this.files?.remove(await this.files.findForTasks(purged.map((task) => task.id)));
       if (batch.length < BATCH_SIZE) break;
     }
-    if (this.files) {
-      for (
-        let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE);
-        uploads.length > 0;
-        uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)
-      ) {
-        signal.throwIfAborted();
-        await this.files.remove(uploads);
-        report.filesDeleted += uploads.length;
-        if (uploads.length < BATCH_SIZE) break;
-      }
+  }
+
+  private async purgeUploads(cutoff: Date, signal: AbortSignal): Promise<number> {
+    if (!this.files) return 0;
+    let removed = 0;
+    for (
+      let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE);
+      uploads.length > 0;
+      uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)
+    ) {
+      signal.throwIfAborted();
+      await this.files.remove(uploads);
+      removed += uploads.length;
+      if (uploads.length < BATCH_SIZE) break;
     }
-    return report;
+    return removed;
   }
 
   /**

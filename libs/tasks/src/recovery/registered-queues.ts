@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { TaskTypeRegistry } from '../../contracts/task-type.registry';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
 
 /**
  * The BullMQ queues of every task type this process registers (the BullModule ones, on the

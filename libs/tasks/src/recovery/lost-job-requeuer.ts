@@ -1,0 +1,106 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { TaskMetrics } from '@conveyor/observability';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { TaskEntity } from '../ledger/task.entity';
+import { jobForTask } from '../task-job';
+import { LostJobsRepository, type UnfinishedTaskRef } from './lost-jobs.repository';
+import { RegisteredQueues } from './registered-queues';
+
+/** Row states that wait for a run (the worker has not started one). */
+const WAITING: ReadonlySet<string> = new Set(['queued', 'scheduled', 'retrying']);
+/** A schedule blocked by more unfinished runs than this is checked this many at a time. */
+const RUNS_CHECKED = 50;
+export const REQUEUE_REASON_JOB_MISSING = 'job_missing';
+
+export interface RequeueReport {
+  missing: number;
+  requeued: number;
+}
+
+/**
+ * Attempts a row has used up. An attempt that never finished does not count, as BullMQ does
+ * not count a stalled run: the one an `active` row was running when its job vanished, or the
+ * one a shutdown interrupted (`queued` with INTERRUPTED). Any other attempt has ended (a
+ * `retrying` row's last one failed; a retried task keeps its finished ones).
+ */
+export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts' | 'error'>): number {
+  const unfinished = row.status === 'active' || (row.status === 'queued' && row.error?.code === 'INTERRUPTED');
+  return unfinished ? Math.max(0, row.attempts - 1) : row.attempts;
+}
+
+/**
+ * Puts back into Redis the jobs of unfinished ledger rows whose job is gone (a Redis flush, a
+ * failover that lost data, eviction), or, for a waiting row, exists only as a finished earlier
+ * run. Only rows unchanged for RECONCILE_MIN_AGE_MS are touched, so an enqueue still under way
+ * (row written, job not yet added) is never mistaken for a lost one; the row is claimed by a
+ * compare-and-set before the add, so two processes never both re-add it. The reconciler runs
+ * it over the whole ledger; the schedule runner over the runs that block a schedule's tick,
+ * which is how the reconciler's own lost run is recovered: it cannot re-add itself.
+ */
+@Injectable()
+export class LostJobRequeuer {
+  private readonly logger = new Logger(LostJobRequeuer.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ledger: LostJobsRepository,
+    private readonly queues: RegisteredQueues,
+    private readonly registry: TaskTypeRegistry,
+    private readonly metrics: TaskMetrics,
+  ) {}
+
+  /** Rows untouched since then are old enough to be judged. */
+  safeAge(now = Date.now()): Date {
+    return new Date(now - this.config.maintenance.reconcileMinAgeMs);
+  }
+
+  /** Checks these rows' jobs and re-queues the rows whose job is gone; rows of queues this process does not register are left alone. */
+  async requeueLost(refs: readonly UnfinishedTaskRef[], olderThan: Date): Promise<RequeueReport> {
+    const known = refs.filter((ref) => this.queues.get(ref.queue));
+    const jobs = await Promise.all(known.map((ref) => this.queues.get(ref.queue)!.getJob(ref.id)));
+    // Gone, or finished while the row waits for a run: a retry whose new add never reached
+    // Redis leaves the earlier run's finished job under the same id, and BullMQ would take
+    // a re-add of that id for a duplicate. Either way no run of this row is coming.
+    const missing = known.filter((ref, index) => !jobs[index] || (jobs[index].finishedOn && WAITING.has(ref.status))).map((ref) => ref.id);
+    const report: RequeueReport = { missing: missing.length, requeued: 0 };
+    // Re-read after asking Redis: a job that finished and was removed meanwhile has a
+    // terminal row by now (workers record the end before they acknowledge the job).
+    for (const row of await this.ledger.findStaleUnfinishedByIds(missing, olderThan)) {
+      if (await this.requeue(row, olderThan)) report.requeued += 1;
+    }
+    return report;
+  }
+
+  /** The runs of a schedule that block its next tick (overlap), checked as above. */
+  async requeueLostRunsOf(scheduleId: string): Promise<RequeueReport> {
+    const olderThan = this.safeAge();
+    return this.requeueLost(await this.ledger.findStaleUnfinishedRuns(scheduleId, olderThan, RUNS_CHECKED), olderThan);
+  }
+
+  private async requeue(row: TaskEntity, olderThan: Date): Promise<boolean> {
+    const definition = this.registry.get(row.type);
+    if (!definition) {
+      this.logger.warn({ taskId: row.id, taskType: row.type }, 'job missing for a task type this process does not know; left alone');
+      return false;
+    }
+    const now = new Date();
+    const job = jobForTask({ ...row, attempts: attemptsUsed(row) }, definition, now.getTime());
+    // The budget leaves out a run that never ended; the count of starts keeps it (see attemptNumber).
+    if (row.attempts > 0) job.data.attemptOffset = row.attempts;
+    const status = (job.opts.delay ?? 0) > 0 ? 'scheduled' : 'queued';
+    // The row is marked first, so a worker that picks the new job up at once writes over it,
+    // never the other way round; if the add then fails, a later check after the safety age retries.
+    if (!(await this.ledger.claimForRequeue(row, olderThan, status, now))) return false;
+    const queue = this.queues.get(row.queue)!;
+    // A finished job left under this id would make BullMQ ignore the add.
+    await queue.remove(row.id);
+    await queue.add(job.name, job.data, job.opts);
+    this.metrics.requeued(row.type, row.queue, REQUEUE_REASON_JOB_MISSING);
+    this.logger.warn(
+      { taskId: row.id, taskType: row.type, queue: row.queue, was: row.status, now: status, attemptsLeft: job.opts.attempts, delayMs: job.opts.delay },
+      'task re-queued: its BullMQ job had vanished from Redis',
+    );
+    return true;
+  }
+}

@@ -17,6 +17,7 @@ export * from './ledger/flow-policy';
 export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task.entity';
+export * from './pipeline/pipeline';
 export * from './task-cancellation';
 export * from './task-change-feed';
 export * from './task-contracts.module';

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import type { PipelineRole } from '../pipeline/pipeline';
 
 export interface BackoffPolicy {
   type: 'exponential' | 'fixed';
@@ -53,6 +54,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly followUps: readonly TaskTypeDefinition[];
   /** Schedules that run this type for the system tenant (see DeclaredSchedule). */
   readonly schedules: readonly DeclaredSchedule[];
+  /** Its part in pipelines (`then` steps): what it takes as a step, what it hands on. */
+  readonly pipeline: PipelineRole<P, R>;
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -75,6 +78,8 @@ export function defineTaskType<P extends object, R>(definition: {
   /** The types its handler may enqueue as follow-ups; any other is refused at run time. */
   followUps?: readonly TaskTypeDefinition[];
   schedules?: Array<DeclaredSchedule & { payload: P & Record<string, unknown> }>;
+  /** Declares the type a pipeline step (`takes`) and/or what it hands on to the next one (`handsOn`). */
+  pipeline?: PipelineRole<P, R>;
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -93,5 +98,6 @@ export function defineTaskType<P extends object, R>(definition: {
     },
     followUps: Object.freeze([...(definition.followUps ?? [])]),
     schedules: Object.freeze([...(definition.schedules ?? [])]),
+    pipeline: Object.freeze({ ...definition.pipeline }),
   });
 }

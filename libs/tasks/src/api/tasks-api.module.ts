@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { FlowsController } from './flows.controller';
 import { FlowsService } from './flows.service';
+import { PipelinePlanner } from './pipeline-planner.service';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
@@ -13,7 +14,7 @@ import { TenantBacklog } from './tenant-backlog';
 /** The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the worker. */
 @Module({
   controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
-  exports: [TaskProducer, QueueInspector, TaskControlService],
+  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
+  exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -152,6 +152,26 @@ describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
       expect((await task(clean.id)).children).toEqual([]);
     });
 
+    it('runs no step after a cleaning cancelled while it runs', async () => {
+      const row = 'someone@example.com , Some   Body ,2024-01-05,42,comment\n';
+      const big = Buffer.from('Email , Full  Name,Signup Date,Age,Comment\n' + row.repeat(600_000));
+      // Date formats that cost time per cell keep the cleaning busy long enough to cancel it mid-file.
+      const slow = { ...rules, dedupe: undefined, columns: { ...rules.columns, signup_date: { type: 'date', formats: ['[x][y][z]YYYY-MM-DD', 'YYYYMMDD'] } } };
+      const accepted = await postCleaningJob({ rules: JSON.stringify(slow), then: JSON.stringify(STEPS) }, big);
+      expect(accepted.status).toBe(202);
+      const id: string = accepted.body.task.id;
+      await waitFor(
+        async () => {
+          const current = await task(id);
+          return current.status === 'active' && (current.progress?.percent ?? 0) > 0;
+        },
+        { timeoutMs: 30_000, what: 'the cleaning to be under way' },
+      );
+      expect((await http(stack.apiUrl, 'POST', `/v1/tasks/${id}/cancel`)).status).toBe(202);
+      expect((await waitForTerminal(stack.apiUrl, id, 30_000)).status).toBe('cancelled');
+      expect(await chain(id)).toEqual([]);
+    });
+
     it('refuses a bad pipeline with 400 and a code naming the problem, storing nothing', async () => {
       const before = await stored();
       const cases: Array<[unknown, string, string]> = [

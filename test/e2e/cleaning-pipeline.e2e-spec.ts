@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
@@ -33,6 +34,8 @@ const STEPS = [{ type: 'file.checksum' }, { type: 'system.log', payload: { messa
 describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
   let stack: Stack;
   const workers: AppProcess[] = [];
+  // Storage of this stack's own, so a test can change a stored file behind the API's back.
+  const storageDir = mkdtempSync(join(tmpdir(), 'conveyor-pipeline-'));
   const startWorker = async (env: Record<string, string> = {}) => {
     const worker = await stack.startWorker({ WORKER_ID: uniqueName('pw'), WORKER_HEALTH_PORT: String(await freePort()), ...env });
     workers.push(worker);
@@ -89,13 +92,14 @@ describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
     stack = await startStack({
       dialect,
       worker: false,
-      env: { WORKER_LOCK_DURATION_MS: String(LOCK_MS), WORKER_STALLED_INTERVAL_MS: String(STALL_CHECK_MS) },
+      env: { WORKER_LOCK_DURATION_MS: String(LOCK_MS), WORKER_STALLED_INTERVAL_MS: String(STALL_CHECK_MS), STORAGE_DIR: storageDir },
     });
   });
 
   afterAll(async () => {
     await Promise.all(workers.map((worker) => worker.stop()));
     await stack?.stop();
+    rmSync(storageDir, { recursive: true, force: true });
   });
 
   describe('with a worker', () => {
@@ -139,6 +143,48 @@ describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
 
       // The cleaning task lists its first step as its child; the chain is the whole pipeline.
       expect((await task(clean.id)).children).toEqual([expect.objectContaining({ id: checksum.id })]);
+    });
+
+    it('takes JSON naming a file uploaded before, with the same pipeline', async () => {
+      const form = new FormData();
+      form.append('file', new Blob([fixture('dirty.csv')], { type: 'text/csv' }), 'crm.csv');
+      const upload = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: auth })).json()) as { id: string };
+      const accepted = await http(stack.apiUrl, 'POST', '/v1/cleaning-jobs', {
+        fileId: upload.id,
+        rules,
+        then: [{ type: 'system.log', payload: { level: 'warn' } }],
+      });
+      expect(accepted.status).toBe(202);
+      expect(accepted.headers.get('location')).toBe(`/v1/tasks/${accepted.body.task.id}`);
+      expect(accepted.body).toMatchObject({ task: { type: 'file.clean', payload: { fileId: upload.id, rules } }, file: { id: upload.id, kind: 'upload' } });
+      const clean = await waitForTerminal(stack.apiUrl, accepted.body.task.id, 30_000);
+      const [log] = await finishedChain(clean.id, 1);
+      expect(log).toMatchObject({ type: 'system.log', status: 'completed', parentId: clean.id });
+      expect(log.payload.input.fileId).toBe((clean.result as { outputFileId: string }).outputFileId);
+
+      const before = await stored();
+      const missing = await http(stack.apiUrl, 'POST', '/v1/cleaning-jobs', { fileId: '01936f7c-0000-7000-8000-000000000001', then: [{ type: 'system.log' }] });
+      expect(missing).toMatchObject({ status: 404, body: { error: { code: 'FILE_NOT_FOUND' } } });
+      const refused = await http(stack.apiUrl, 'POST', '/v1/cleaning-jobs', { fileId: upload.id, then: [{ type: 'system.sleep', payload: { ms: 1 } }] });
+      expect(refused).toMatchObject({ status: 400, body: { error: { code: 'PIPELINE_STEP_NOT_ALLOWED' } } });
+      const unknownField = await http(stack.apiUrl, 'POST', '/v1/cleaning-jobs', { fileId: upload.id, colour: 'blue' });
+      expect(unknownField).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED' } } });
+      expect(await stored()).toEqual(before);
+    });
+
+    it('file.checksum fails with CHECKSUM_MISMATCH when the stored bytes changed since they were stored', async () => {
+      const form = new FormData();
+      form.append('file', new Blob([fixture('dirty.csv')], { type: 'text/csv' }), 'crm.csv');
+      const upload = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: auth })).json()) as { id: string; sha256: string };
+      const intact = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.checksum', payload: { fileId: upload.id } });
+      expect(await waitForTerminal(stack.apiUrl, intact.body.id)).toMatchObject({ status: 'completed', result: { sha256: upload.sha256 } });
+
+      // Same size, one byte different: only the hash can tell.
+      const tampered = Buffer.from(fixture('dirty.csv'));
+      tampered[0] = tampered[0] === 0x45 ? 0x65 : 0x45;
+      writeFileSync(join(storageDir, 'default', upload.id), tampered);
+      const checked = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.checksum', payload: { fileId: upload.id }, maxAttempts: 1 });
+      expect(await waitForTerminal(stack.apiUrl, checked.body.id)).toMatchObject({ status: 'failed', error: { code: 'CHECKSUM_MISMATCH' } });
     });
 
     it('runs no step after a cleaning that fails', async () => {

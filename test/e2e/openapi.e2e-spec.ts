@@ -69,6 +69,8 @@ describe('OpenAPI document', () => {
     expect(form.schema.properties.then).toMatchObject({ type: 'array', maxItems: 10, items: { $ref: '#/components/schemas/PipelineStepDto' } });
     expect(form.encoding.then).toEqual({ contentType: 'application/json' });
     expect(form.schema.properties.file).toEqual({ type: 'string', format: 'binary' });
+    const json = cleaningJob.requestBody.content['application/json'];
+    expect(json.schema).toMatchObject({ required: ['fileId'], properties: { then: { items: { $ref: '#/components/schemas/PipelineStepDto' } } } });
     const step = document.components.schemas.PipelineStepDto;
     expect(step.required).toEqual(['type']);
     expect(Object.keys(step.properties).sort()).toEqual(['delayMs', 'expiresInMs', 'maxAttempts', 'payload', 'priority', 'runAt', 'tags', 'timeoutMs', 'type']);

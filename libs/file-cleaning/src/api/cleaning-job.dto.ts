@@ -1,31 +1,45 @@
 import { getSchemaPath } from '@nestjs/swagger';
 import { PipelineStepDto } from '@conveyor/tasks/api';
 
-/** The multipart form of `POST /v1/cleaning-jobs`, for the OpenAPI document (the route reads the parts itself). */
-export const CLEANING_JOB_FORM = {
-  description:
-    'Text fields first, then the file. `rules`, `output` and `then` are JSON text; `then` lists the steps to run, in order, on the cleaned output once file.clean completes.',
+const FORMATS = ['csv', 'tsv', 'jsonl'];
+
+/** The fields both bodies share: file.clean's options and the pipeline. */
+const OPTIONS = {
+  format: { type: 'string', enum: FORMATS },
+  delimiter: { type: 'string' },
+  encoding: { type: 'string', enum: ['utf-8', 'utf-8-bom', 'latin1'] },
+  rules: { type: 'object', description: 'The cleaning rules (see the file.clean payload)' },
+  output: { type: 'object', properties: { format: { type: 'string', enum: FORMATS } } },
+  then: {
+    type: 'array',
+    maxItems: 10,
+    items: { $ref: getSchemaPath(PipelineStepDto) },
+    description:
+      'Pipeline steps: task types declared as steps (GET /v1/task-types: `pipeline.step`). Each runs as a follow-up of the one before, handed the cleaning output (fileId of the cleaned file, rejectsFileId, reportFileId, summary) and what each earlier step added',
+  },
+};
+
+/**
+ * The two bodies of `POST /v1/cleaning-jobs`, for the OpenAPI document (the route reads them
+ * itself): a multipart form with the file (text fields first; `rules`, `output` and `then` as
+ * JSON text), or JSON naming a file uploaded before.
+ */
+export const CLEANING_JOB_BODY = {
   required: true,
-  schema: {
-    type: 'object',
-    required: ['file'],
-    properties: {
-      rules: { type: 'object', description: 'The cleaning rules (see the file.clean payload)' },
-      format: { type: 'string', enum: ['csv', 'tsv', 'jsonl'] },
-      delimiter: { type: 'string' },
-      encoding: { type: 'string', enum: ['utf-8', 'utf-8-bom', 'latin1'] },
-      output: { type: 'object', properties: { format: { type: 'string', enum: ['csv', 'tsv', 'jsonl'] } } },
-      then: {
-        type: 'array',
-        maxItems: 10,
-        items: { $ref: getSchemaPath(PipelineStepDto) },
-        description:
-          'Pipeline steps: task types declared as steps (GET /v1/task-types: `pipeline.step`). Each runs as a follow-up of the one before, handed the cleaning output (fileId of the cleaned file, rejectsFileId, reportFileId, summary) and what each earlier step added',
+  content: {
+    'multipart/form-data': {
+      schema: { type: 'object', required: ['file'], properties: { ...OPTIONS, file: { type: 'string', format: 'binary' } } },
+      encoding: { rules: { contentType: 'application/json' }, output: { contentType: 'application/json' }, then: { contentType: 'application/json' } },
+    },
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['fileId'],
+        additionalProperties: false,
+        properties: { fileId: { type: 'string', format: 'uuid', description: 'An uploaded file (POST /v1/files)' }, ...OPTIONS },
       },
-      file: { type: 'string', format: 'binary' },
     },
   },
-  encoding: { rules: { contentType: 'application/json' }, output: { contentType: 'application/json' }, then: { contentType: 'application/json' } },
 };
 
 /** The pipeline a task carries: the input it was handed and the steps after it. */

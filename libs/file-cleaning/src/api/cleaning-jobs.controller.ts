@@ -1,23 +1,27 @@
 import { Controller, HttpStatus, Inject, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiExtraModels, ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { FilesService } from '@conveyor/files';
+import { FilesService, type FileEntity } from '@conveyor/files';
 import { toFileView } from '@conveyor/files/api';
 import { ApiError, CurrentTenant, findUnsafeInput, RequireScopes } from '@conveyor/http';
 import { PIPELINE_ERRORS, PipelinePlanner, PipelineStepDto, TaskProducer, toTaskView } from '@conveyor/tasks/api';
 import { validateCleaningRules } from '../cleaning/cleaning-rules.dto';
 import { FILE_CLEAN } from '../file-cleaning.contract';
-import { CLEANING_JOB_FORM, CleaningJobView } from './cleaning-job.dto';
+import { CLEANING_JOB_BODY, CleaningJobView } from './cleaning-job.dto';
 
 const OPTION_FIELDS = ['format', 'delimiter', 'encoding'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
 
 /**
  * One call for curl users: upload the file and start `file.clean` on it, and optionally the
  * steps to run on its output once it completes (`then`, see PipelinePlanner).
  *   curl -F 'rules={"trimWhitespace":true}' -F 'then=[{"type":"file.checksum"}]' -F file=@dirty.csv …/v1/cleaning-jobs
  * Text fields (`rules`, `output` and `then` as JSON, `format`, `delimiter`, `encoding`) must
- * come before the `file` part, as curl sends them in the order given.
+ * come before the `file` part, as curl sends them in the order given. A JSON body does the same
+ * for a file uploaded before: `{fileId, rules?, …, then?}`.
  */
 @Controller('v1/cleaning-jobs')
 export class CleaningJobsController {
@@ -30,37 +34,61 @@ export class CleaningJobsController {
 
   @Post()
   @RequireScopes('tasks:write')
-  @ApiConsumes('multipart/form-data')
   @ApiExtraModels(PipelineStepDto)
-  @ApiBody(CLEANING_JOB_FORM)
+  @ApiOperation({ requestBody: CLEANING_JOB_BODY })
   @ApiResponse({
     status: 202,
     type: CleaningJobView,
-    description: 'The file is stored and the file.clean task accepted (with its `then` steps in `task.pipeline`)',
+    description: 'The file.clean task is accepted (with its `then` steps in `task.pipeline`); `file` is the file it cleans',
   })
   @ApiResponse({
     status: 400,
     description: `Refused, nothing stored: INVALID_RULES, RULES_TOO_COMPLEX, VALIDATION_FAILED, or a refused pipeline: ${Object.values(PIPELINE_ERRORS).join(', ')}`,
   })
+  @ApiResponse({ status: 404, description: 'FILE_NOT_FOUND: (JSON) no such uploaded file in the caller’s tenant' })
   async create(@CurrentTenant() tenantId: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    if (!request.isMultipart()) return this.cleanUploaded(tenantId, request.body, reply);
     const fields: Record<string, string> = {};
     const file = await this.files.receiveUpload(tenantId, request, this.config.maxUploadBytes, fields);
-    const payload: Record<string, unknown> = { fileId: file.id };
     try {
+      const payload: Record<string, unknown> = { fileId: file.id };
       for (const key of OPTION_FIELDS) if (fields[key] !== undefined) payload[key] = fields[key];
       for (const key of ['rules', 'output']) if (fields[key] !== undefined) payload[key] = parseJsonField(key, fields[key], 'a JSON object');
-      if (payload.rules !== undefined && Buffer.byteLength(fields.rules) <= FILE_CLEAN.defaults.maxPayloadBytes) checkRules(payload.rules);
-      // Checked whole before the task is stored; the cleaning task carries it and starts it on completion.
-      const pipeline =
-        fields.then === undefined ? undefined : await this.pipelines.plan(tenantId, FILE_CLEAN, parseJsonField('then', fields.then, 'a JSON array of steps'));
-      const { tasks } = await this.producer.enqueue(tenantId, [{ type: FILE_CLEAN.type, payload }], pipeline ? { pipeline } : undefined);
-      void reply.status(HttpStatus.ACCEPTED).header('location', `/v1/tasks/${tasks[0].id}`);
-      return { task: toTaskView(tasks[0]), file: toFileView(file) };
+      const then = fields.then === undefined ? undefined : parseJsonField('then', fields.then, 'a JSON array of steps');
+      return await this.start(tenantId, file, payload, then, reply);
     } catch (error) {
       // The task was not accepted: the upload must not linger unowned.
       await this.files.remove([file]);
       throw error;
     }
+  }
+
+  /** A JSON body: `{fileId, …file.clean options, then?}` for a file uploaded before. */
+  private async cleanUploaded(tenantId: string, body: unknown, reply: FastifyReply) {
+    if (!isPlainObject(body)) {
+      throw new ApiError(
+        HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Send the file as multipart/form-data in a field named "file", or a JSON object naming an uploaded fileId',
+      );
+    }
+    const { then, ...payload } = body;
+    if (typeof payload.fileId !== 'string' || !UUID.test(payload.fileId)) {
+      throw ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', [{ field: 'fileId', message: 'must be the id of an uploaded file' }]);
+    }
+    const file = await this.files.findOne(tenantId, payload.fileId);
+    if (!file) throw ApiError.notFound('FILE_NOT_FOUND', 'No such file');
+    return this.start(tenantId, file, payload, then, reply);
+  }
+
+  /** Checks the rules and the pipeline, then accepts the task: nothing is stored unless all is well. */
+  private async start(tenantId: string, file: FileEntity, payload: Record<string, unknown>, then: unknown, reply: FastifyReply) {
+    if (payload.rules !== undefined) checkRules(payload.rules);
+    // Checked whole before the task is stored; the cleaning task carries it and starts it on completion.
+    const pipeline = await this.pipelines.plan(tenantId, FILE_CLEAN, then);
+    const { tasks } = await this.producer.enqueue(tenantId, [{ type: FILE_CLEAN.type, payload }], pipeline ? { pipeline } : undefined);
+    void reply.status(HttpStatus.ACCEPTED).header('location', `/v1/tasks/${tasks[0].id}`);
+    return { task: toTaskView(tasks[0]), file: toFileView(file) };
   }
 }
 
@@ -69,10 +97,13 @@ export class CleaningJobsController {
  * INVALID_RULES (the code a worker would fail the task with) or RULES_TOO_COMPLEX (well-formed,
  * but past a limit of RULE_LIMITS). The task validation that follows checks the same rules.
  * Input no payload may hold (too large, too deep, NUL, lone surrogates) is left to that generic
- * validation, which refuses it before copying anything (PAYLOAD_TOO_LARGE, VALIDATION_FAILED).
+ * validation, which refuses it before copying anything (PAYLOAD_TOO_LARGE, VALIDATION_FAILED), and so
+ * are rules over the payload's size cap.
  */
 function checkRules(rules: unknown): void {
   if (findUnsafeInput(rules)) return;
+  // Within the limits above, so serialising it is safe; over the payload cap is PAYLOAD_TOO_LARGE's to say.
+  if (Buffer.byteLength(JSON.stringify(rules)) > FILE_CLEAN.defaults.maxPayloadBytes) return;
   if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
     throw ApiError.badRequest('INVALID_RULES', 'The rules field must be a JSON object', [{ field: 'rules', message: 'must be a JSON object' }]);
   }

@@ -79,6 +79,9 @@ export class PipelinePlanner {
         continue;
       }
       const missing = inputKeysTaken(definition.pipeline).filter((key) => !available.has(key));
+      // What it hands on counts for the steps after it even if it has problems of its own, so
+      // that each problem is reported where it is.
+      for (const key of Object.keys(definition.pipeline.handsOn ?? {})) available.add(key);
       if (missing.length > 0) {
         const before = index === 0 ? first.type : `${first.type} and the steps before it`;
         problem('.type', `${definition.type} needs ${missing.join(', ')}, which ${before} do not hand on`, PIPELINE_ERRORS.stepNotAllowed);
@@ -86,7 +89,7 @@ export class PipelinePlanner {
       }
       const filled = Object.keys(takes);
       const own = step.value.payload ?? {};
-      const taken = filled.filter((field) => field in own);
+      const taken = filled.filter((field) => Object.hasOwn(own, field));
       for (const field of taken) problem(`.payload.${field}`, `filled by the pipeline from the steps before`, PIPELINE_ERRORS.invalidStep);
       if (taken.length > 0) continue;
       const refused = await this.checkContract(tenantId, step.value, filled);
@@ -95,7 +98,6 @@ export class PipelinePlanner {
         continue;
       }
       steps.push(step.value);
-      for (const key of Object.keys(definition.pipeline.handsOn ?? {})) available.add(key);
     }
     if (details.length > 0) {
       throw ApiError.badRequest(String(details[0].code), `The pipeline (then) is refused: ${details[0].field}: ${details[0].message}`, details);

@@ -121,6 +121,11 @@ describe('PipelinePlanner', () => {
     expect(error.details!.every((detail) => detail.code === 'INVALID_PIPELINE_STEP')).toBe(true);
   });
 
+  it('reports each problem where it is: a step with a bad payload still hands on to the steps after it', async () => {
+    const error = await refusal([{ type: 'spec.export', payload: { format: 'xml' } }, { type: 'spec.link' }]);
+    expect(error.details!.map((detail) => [detail.field, detail.code])).toEqual([['then[0].payload.format', 'INVALID_PIPELINE_STEP']]);
+  });
+
   it('refuses a payload that sets a field the pipeline fills', async () => {
     const error = await refusal([{ type: 'spec.export', payload: { fileId: '01936f7c-0000-7000-8000-000000000001', format: 'csv' } }]);
     expect(error.code).toBe('INVALID_PIPELINE_STEP');

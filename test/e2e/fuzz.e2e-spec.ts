@@ -706,6 +706,24 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
           ),
         }),
       ],
+      [
+        'upload pipeline step',
+        (s) => ({
+          method: 'POST',
+          target: '/v1/cleaning-jobs',
+          headers: [
+            ['Authorization', `Bearer ${TEST_ADMIN_KEY}`],
+            ['Content-Type', 'multipart/form-data; boundary=----s'],
+          ],
+          body: multipartBody(
+            [
+              { name: 'then', content: Buffer.from(`[{"type":"system.log","payload":{"input":${s}}},${s}]`) },
+              { name: 'file', filename: 'a.csv', content: Buffer.from('a\n1\n') },
+            ],
+            '----s',
+          ),
+        }),
+      ],
     ];
 
     it('answers every shape in every place with a 4xx in the error body, never a 5xx', async () => {
@@ -891,6 +909,7 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
     });
     const csv = { name: 'file', filename: 'a.csv', content: Buffer.from('a,b\n1,2\n') };
     const rules = (text: string): MultipartPart => ({ name: 'rules', content: Buffer.from(text) });
+    const then = (text: string): MultipartPart => ({ name: 'then', content: Buffer.from(text) });
     const uploadCases: Array<[string, number, string, RawRequest]> = [
       ['an upload without a multipart boundary', 400, 'INVALID_MULTIPART', { method: 'POST', target: '/v1/files', ...form([csv], 'multipart/form-data') }],
       [
@@ -922,6 +941,24 @@ describe('fuzzing every route (fast-check, API + worker)', () => {
         400,
         'VALIDATION_FAILED',
         { method: 'POST', target: '/v1/cleaning-jobs', ...form([rules('{"nullValues":["\\ud800"]}'), csv]) },
+      ],
+      [
+        'cleaning pipeline steps nested 20000 deep',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([then(`[{"type":"system.log","payload":{"x":${deepText('arr', 20_000)}}}]`), csv]) },
+      ],
+      [
+        'a cleaning pipeline step holding NUL',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([then('[{"type":"system.log","payload":{"message":"a\\u0000b"}}]'), csv]) },
+      ],
+      [
+        'a cleaning pipeline step type holding an unpaired surrogate',
+        400,
+        'VALIDATION_FAILED',
+        { method: 'POST', target: '/v1/cleaning-jobs', ...form([then('[{"type":"\\ud800"}]'), csv]) },
       ],
       [
         'a file.clean payload holding an unpaired surrogate',

@@ -62,6 +62,19 @@ describe('OpenAPI document', () => {
     expect(schema('/v1/flows/{rootId}/cancel', 'post', '200')).toEqual({ $ref: '#/components/schemas/FlowView' });
     expect(document.components.schemas.FlowNodeView.properties.children).toMatchObject({ type: 'array', items: { $ref: '#/components/schemas/FlowNodeView' } });
     expect(document.components.schemas.FlowNodeDto.properties.onFailure.enum).toEqual(['fail-parent', 'ignore', 'continue', 'cancel-siblings']);
+    // Cleaning jobs: the multipart form with its pipeline (then), and the response.
+    const cleaningJob = document.paths['/v1/cleaning-jobs'].post;
+    expect(schema('/v1/cleaning-jobs', 'post', '202')).toEqual({ $ref: '#/components/schemas/CleaningJobView' });
+    const form = cleaningJob.requestBody.content['multipart/form-data'];
+    expect(form.schema.properties.then).toMatchObject({ type: 'array', maxItems: 10, items: { $ref: '#/components/schemas/PipelineStepDto' } });
+    expect(form.encoding.then).toEqual({ contentType: 'application/json' });
+    expect(form.schema.properties.file).toEqual({ type: 'string', format: 'binary' });
+    const json = cleaningJob.requestBody.content['application/json'];
+    expect(json.schema).toMatchObject({ required: ['fileId'], properties: { then: { items: { $ref: '#/components/schemas/PipelineStepDto' } } } });
+    const step = document.components.schemas.PipelineStepDto;
+    expect(step.required).toEqual(['type']);
+    expect(Object.keys(step.properties).sort()).toEqual(['delayMs', 'expiresInMs', 'maxAttempts', 'payload', 'priority', 'runAt', 'tags', 'timeoutMs', 'type']);
+    expect(document.components.schemas.CleaningJobTaskView.properties).toHaveProperty('pipeline');
 
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);

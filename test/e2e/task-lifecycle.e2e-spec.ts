@@ -220,8 +220,13 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
     const queues = (await get('/v1/queues')).body.queues;
     expect(queues).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: 'system', paused: false, workers: expect.any(Number), taskTypes: ['system.noop', 'system.sleep'] }),
-        expect.objectContaining({ name: 'file-processing', taskTypes: ['file.clean'] }),
+        expect.objectContaining({
+          name: 'system',
+          paused: false,
+          workers: expect.any(Number),
+          taskTypes: ['system.gather', 'system.log', 'system.noop', 'system.sleep'],
+        }),
+        expect.objectContaining({ name: 'file-processing', taskTypes: ['file.checksum', 'file.clean'] }),
       ]),
     );
     const system = queues.find((q: { name: string }) => q.name === 'system');

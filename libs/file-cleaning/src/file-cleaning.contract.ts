@@ -67,6 +67,15 @@ export interface FileCleanResult {
   report: CleaningReport;
 }
 
+/** The counts of a cleaning report that a pipeline hands on (the full report is a file of its own). */
+export interface CleaningSummary {
+  rowsIn: number;
+  rowsOut: number;
+  rowsRejected: number;
+  duplicatesRemoved: number;
+  emptyRowsDropped: number;
+}
+
 /** Cleans an uploaded CSV/TSV/JSONL file by declared rules; stores the result, rejects and a report. */
 export const FILE_CLEAN = defineTaskType<FileCleanPayload, FileCleanResult>({
   type: 'file.clean',
@@ -75,6 +84,54 @@ export const FILE_CLEAN = defineTaskType<FileCleanPayload, FileCleanResult>({
   payload: FileCleanPayload,
   // Files can be large: a generous time limit, few retries (the failures that matter are permanent).
   defaults: { maxAttempts: 2, timeoutMs: 6 * 3600 * 1000, backoff: { type: 'exponential', delayMs: 5000, jitter: 0.5 } },
+  // `then` steps of a cleaning job start from the cleaned file.
+  pipeline: {
+    handsOn: {
+      fileId: (result) => result.outputFileId,
+      rejectsFileId: (result) => result.rejectsFileId,
+      reportFileId: (result) => result.reportFileId,
+      summary: ({ report }): CleaningSummary => ({
+        rowsIn: report.rowsIn,
+        rowsOut: report.rowsOut,
+        rowsRejected: report.rowsRejected,
+        duplicatesRemoved: report.duplicatesRemoved,
+        emptyRowsDropped: report.emptyRowsDropped,
+      }),
+    },
+  },
 });
 
-export const FILE_CLEANING_TASK_TYPES = [FILE_CLEAN] as const;
+export class FileChecksumPayload {
+  /** A stored file of the caller's tenant; as a pipeline step, the latest file of the chain. */
+  @IsUUID()
+  fileId: string;
+}
+
+export interface FileChecksumResult {
+  fileId: string;
+  name: string;
+  bytes: number;
+  sha256: string;
+  /** Line breaks in the file (for a CSV with a header: data rows + 1). */
+  lines: number;
+}
+
+/**
+ * Reads a stored file back end to end and checks it against the size and SHA-256 recorded when
+ * it was stored: proof that what clients will download is what was written. As a pipeline step
+ * it hands on `sha256` and `bytes`, for an announcement or a receiver to check the download with.
+ */
+export const FILE_CHECKSUM = defineTaskType<FileChecksumPayload, FileChecksumResult>({
+  type: 'file.checksum',
+  queue: FILE_QUEUE,
+  description:
+    'Reads a stored file back and checks its size and SHA-256 against those recorded when it was stored (CHECKSUM_MISMATCH otherwise); returns them with the line count.',
+  payload: FileChecksumPayload,
+  defaults: { maxAttempts: 3, timeoutMs: 3600 * 1000 },
+  pipeline: {
+    takes: { fileId: 'fileId' },
+    handsOn: { sha256: (result) => result.sha256, bytes: (result) => result.bytes },
+  },
+});
+
+export const FILE_CLEANING_TASK_TYPES = [FILE_CLEAN, FILE_CHECKSUM] as const;

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { defineTaskType } from '@conveyor/tasks';
 
 /** Queue of the built-in system task types. A stored name: do not rename. */
@@ -35,6 +35,30 @@ export class SleepPayload {
 export interface SleepResult {
   sleptMs: number;
   attempt: number;
+}
+
+export const LOG_LEVELS = ['info', 'warn'] as const;
+
+export class LogPayload {
+  /** The line's message. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  message?: string;
+
+  @IsOptional()
+  @IsIn(LOG_LEVELS)
+  level?: (typeof LOG_LEVELS)[number];
+
+  /** Logged with the message; as a pipeline step, the pipeline fills it with what the steps before handed on. */
+  @IsOptional()
+  @IsObject()
+  input?: Record<string, unknown>;
+}
+
+export interface LogResult {
+  message: string;
+  input: Record<string, unknown>;
 }
 
 /** Returns at once: the probe for tests and throughput benchmarks. */
@@ -87,4 +111,18 @@ export const SYSTEM_GATHER = defineTaskType<GatherPayload, GatherResult>({
   defaults: { maxAttempts: 1 },
 });
 
-export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP, SYSTEM_GATHER] as const;
+/**
+ * Writes one line to the worker's log and keeps it as the task's result. As the last step of a
+ * pipeline it records (and announces, to whoever reads the logs or the ledger) what the chain
+ * produced; a webhook step will do the same for outside listeners.
+ */
+export const SYSTEM_LOG = defineTaskType<LogPayload, LogResult>({
+  type: 'system.log',
+  queue: SYSTEM_QUEUE,
+  description: 'Writes `message` and `input` as one line of the worker log and returns them; as a pipeline step, `input` is what the steps before handed on.',
+  payload: LogPayload,
+  defaults: { maxAttempts: 1 },
+  pipeline: { takes: { input: '*' } },
+});
+
+export const SYSTEM_TASK_TYPES = [SYSTEM_NOOP, SYSTEM_SLEEP, SYSTEM_GATHER, SYSTEM_LOG] as const;

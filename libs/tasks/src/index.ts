@@ -21,6 +21,7 @@ export * from './maintenance.contract';
 export * from './recovery/lost-job-requeuer';
 export * from './recovery/lost-jobs.repository';
 export * from './recovery/registered-queues';
+export * from './pipeline/pipeline';
 export * from './task-cancellation';
 export * from './task-change-feed';
 export * from './task-contracts.module';

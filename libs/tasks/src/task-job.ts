@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { TaskTypeDefinition } from './contracts/task-type';
 import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
+import type { TaskPipeline } from './pipeline/pipeline';
 
 /** What a BullMQ job carries: the job name is the task type and the job id is the task id. */
 export interface TaskJobData {
@@ -20,6 +21,8 @@ export interface TaskJobData {
   rootId?: string;
   /** Set on flow nodes but the root: the edge's policy; its end settles `parentId`. */
   onFailure?: FlowPolicy;
+  /** For a task of a pipeline: its input and the steps after it. */
+  pipeline?: TaskPipeline;
 }
 
 export interface TaskJob {
@@ -50,6 +53,7 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       ...(row.parentId ? { parentId: row.parentId } : {}),
       ...(row.rootId ? { rootId: row.rootId } : {}),
       ...(row.onFailure ? { onFailure: row.onFailure } : {}),
+      ...(row.pipeline ? { pipeline: row.pipeline } : {}),
     },
     opts: {
       jobId: row.id,

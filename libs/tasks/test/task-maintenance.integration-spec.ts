@@ -55,7 +55,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
   const enqueue = async (tenantId: string, requests: Array<Record<string, unknown>>) =>
     (await producer.enqueue(tenantId, requests as never)).tasks.map((task) => task.id);
   const row = (id: string) => tasks.findOneByOrFail({ id });
-  const setRows = (ids: string[], change: Partial<Omit<TaskEntity, 'payload' | 'result'>>) => tasks.update({ id: In(ids) }, change);
+  const setRows = (ids: string[], change: Partial<Omit<TaskEntity, 'payload' | 'result' | 'pipeline'>>) => tasks.update({ id: In(ids) }, change);
   const requeuedCount = async () =>
     ((await register.getSingleMetric(METRIC.tasksRequeued)!.get()).values as Array<{ value: number }>).reduce((sum, v) => sum + v.value, 0);
 

@@ -3,6 +3,8 @@ export * from './create-task.dto';
 export * from './flow.dto';
 export * from './flow-view.dto';
 export * from './flows.service';
+export * from './pipeline-planner.service';
+export * from './pipeline-step.dto';
 export * from './queue-inspector.service';
 export * from './task-control.service';
 export * from './task-producer.service';

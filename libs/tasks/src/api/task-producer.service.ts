@@ -5,6 +5,7 @@ import { TaskMetrics } from '@conveyor/observability';
 import { JobRelay, type PreparedTask } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
 import { LedgerOutcomeUnknownError, TaskLedgerService } from '../ledger/task-ledger.service';
+import type { TaskOrigin } from '../intake/task-request';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { CreateTaskDto } from './create-task.dto';
 import { TenantBacklog } from './tenant-backlog';
@@ -37,10 +38,11 @@ export class TaskProducer {
    * Idempotency: a request carrying a key already used in the tenant returns the task created
    * then (same body) or is refused with 422 (other body). The database's unique index decides
    * races: when a concurrent identical request inserts first, our insert fails and the lookup
-   * is repeated, so both callers get the same task and only one job exists.
+   * is repeated, so both callers get the same task and only one job exists. `origin` applies
+   * to every task of the call (e.g. the pipeline a cleaning job runs after its task).
    */
-  async enqueue(tenantId: string, requests: CreateTaskDto[]): Promise<EnqueueResult> {
-    const prepared = await this.factory.prepare(tenantId, requests);
+  async enqueue(tenantId: string, requests: CreateTaskDto[], origin?: TaskOrigin): Promise<EnqueueResult> {
+    const prepared = await this.factory.prepare(tenantId, requests, origin);
     for (let round = 0; ; round += 1) {
       const existing = await this.existingByKey(tenantId, prepared);
       const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));

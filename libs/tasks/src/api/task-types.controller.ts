@@ -33,6 +33,12 @@ export class TaskTypesController {
             maxPayloadBytes: definition.defaults.maxPayloadBytes,
           },
           payloadSchema: payloadJsonSchema(definition),
+          // Whether it may run as a `then` step (and which payload fields the pipeline fills), and what it hands on.
+          pipeline: {
+            step: definition.pipeline.takes !== undefined,
+            takes: definition.pipeline.takes ?? {},
+            handsOn: Object.keys(definition.pipeline.handsOn ?? {}),
+          },
         })),
     };
     return this.cached;

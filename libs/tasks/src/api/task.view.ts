@@ -31,6 +31,7 @@ export function toTaskView(task: TaskEntity) {
     onFailure: task.onFailure ?? null,
     scheduleId: task.scheduleId ?? null,
     scheduledTick: iso(task.scheduleTick ?? null),
+    pipeline: task.pipeline ?? null,
   };
 }
 

@@ -3,6 +3,7 @@ import { FlowsController } from './flows.controller';
 import { FlowsService } from './flows.service';
 import { MAINTENANCE_TASK_TYPES } from '../maintenance.contract';
 import { TaskContractsModule } from '../task-contracts.module';
+import { PipelinePlanner } from './pipeline-planner.service';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
@@ -20,7 +21,7 @@ import { TenantBacklog } from './tenant-backlog';
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
   controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
-  exports: [TaskProducer, QueueInspector, TaskControlService],
+  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
+  exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

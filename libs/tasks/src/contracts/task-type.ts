@@ -1,5 +1,6 @@
 import type { Type } from '@nestjs/common';
 import type { AppConfig } from '@conveyor/config';
+import type { PipelineRole } from '../pipeline/pipeline';
 
 export interface BackoffPolicy {
   type: 'exponential' | 'fixed';
@@ -57,6 +58,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly schedules: readonly DeclaredSchedule[];
   /** Only the system tenant's schedules create it: a tenant's request names it in vain (unknown type). */
   readonly systemOnly: boolean;
+  /** Its part in pipelines (`then` steps): what it takes as a step, what it hands on. */
+  readonly pipeline: PipelineRole<P, R>;
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -80,6 +83,8 @@ export function defineTaskType<P extends object, R>(definition: {
   followUps?: readonly TaskTypeDefinition[];
   schedules?: Array<DeclaredSchedule & { payload: P & Record<string, unknown> }>;
   systemOnly?: boolean;
+  /** Declares the type a pipeline step (`takes`) and/or what it hands on to the next one (`handsOn`). */
+  pipeline?: PipelineRole<P, R>;
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -99,5 +104,6 @@ export function defineTaskType<P extends object, R>(definition: {
     followUps: Object.freeze([...(definition.followUps ?? [])]),
     schedules: Object.freeze([...(definition.schedules ?? [])]),
     systemOnly: definition.systemOnly ?? false,
+    pipeline: Object.freeze({ ...definition.pipeline }),
   });
 }

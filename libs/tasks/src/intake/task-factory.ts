@@ -142,6 +142,7 @@ export class TaskFactory {
       scheduleId: origin?.scheduleId ?? null,
       scheduleTick: origin?.scheduleTick ?? null,
       onFailure: null,
+      pipeline: origin?.pipeline ?? null,
     } satisfies TaskEntity);
 
     return { row, job: jobForTask(row, definition, now) };

@@ -1,3 +1,5 @@
+import type { TaskPipeline } from '../pipeline/pipeline';
+
 /** Furthest ahead a task may be scheduled, by delayMs or runAt. */
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 
@@ -31,4 +33,6 @@ export interface TaskOrigin {
   scheduleId?: string;
   /** The tick's nominal time (unique per schedule in the ledger). */
   scheduleTick?: Date;
+  /** The pipeline the task belongs to: its input and the steps after it. */
+  pipeline?: TaskPipeline;
 }

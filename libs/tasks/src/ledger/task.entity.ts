@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { TaskPipeline } from '../pipeline/pipeline';
 import type { FlowPolicy } from './flow-policy';
 import type { TaskError, TaskProgress, TaskStatus } from './task-status';
 
@@ -107,4 +108,12 @@ export class TaskEntity {
   /** That tick's nominal time; unique with `scheduleId`, so a tick makes at most one task. */
   @Column({ name: 'schedule_tick', type: 'timestamp', precision: 3, nullable: true })
   scheduleTick: Date | null;
+
+  /**
+   * For a task of a pipeline: the input it was handed and the `then` steps still to run after it
+   * (null for a task of its own). Kept in the row so that a retry or a re-queued job goes on
+   * with the same steps.
+   */
+  @Column({ type: 'json', nullable: true })
+  pipeline: TaskPipeline | null;
 }

@@ -4,12 +4,16 @@ import { TaskFailure } from '../contracts/task-failure';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import type { TaskFactory } from '../intake/task-factory';
 import type { TaskEntity } from '../ledger/task.entity';
+import type { PipelineContinuation } from '../pipeline/pipeline-continuation';
 
 /** Follow-ups one attempt may ask for. */
 export const MAX_FOLLOW_UPS = 1000;
 
 /** Longest follow-up key: with the prefix and the parent's id it stays a valid idempotency key. */
 const MAX_KEY_LENGTH = 128;
+
+/** The key of a pipeline's next step among its parent's follow-ups; a handler may not use it. */
+export const PIPELINE_STEP_KEY = 'pipeline:next';
 
 /** The task whose handler asks for follow-ups. */
 export interface FollowUpParent {
@@ -48,6 +52,26 @@ export class FollowUps {
         false,
       );
     }
+    if (key === PIPELINE_STEP_KEY) throw new TaskFailure('INVALID_FOLLOW_UP', `the follow-up key "${PIPELINE_STEP_KEY}" is reserved for pipelines`, false);
+    await this.push(definition, payload as Record<string, unknown>, key, options);
+  }
+
+  /**
+   * The next step of the pipeline this task belongs to: a follow-up like the others (same
+   * transaction, same exactly-once key scheme), but not one the handler asked for, so the
+   * task type's `followUps` do not list it; the pipeline was checked when it was accepted.
+   */
+  async continuePipeline(next: PipelineContinuation): Promise<void> {
+    await this.push(next.definition, next.payload, PIPELINE_STEP_KEY, next.options, next.pipeline);
+  }
+
+  private async push(
+    definition: TaskTypeDefinition,
+    payload: Record<string, unknown>,
+    key: string,
+    options: FollowUpOptions,
+    pipeline?: PipelineContinuation['pipeline'],
+  ): Promise<void> {
     if (key.length === 0 || key.length > MAX_KEY_LENGTH)
       throw new TaskFailure('INVALID_FOLLOW_UP', `a follow-up key has 1 to ${MAX_KEY_LENGTH} characters`, false);
     if (this.keys.has(key)) throw new TaskFailure('FOLLOW_UP_KEY_REUSED', `two follow-ups of this task have the key "${key}"`, false);
@@ -56,13 +80,14 @@ export class FollowUps {
     const request = {
       ...taskOptions,
       type: definition.type,
-      payload: payload as Record<string, unknown>,
+      payload,
       idempotencyKey: idempotencyKey ?? `conveyor:follow-up:${this.parent.taskId}:${key}`,
     };
     try {
       const [prepared] = await this.factory.prepare(this.parent.tenantId, [request], {
         parentId: this.parent.taskId,
         rootId: this.parent.rootId ?? this.parent.taskId,
+        ...(pipeline ? { pipeline } : {}),
       });
       this.rows.push(prepared.row);
     } catch (error) {

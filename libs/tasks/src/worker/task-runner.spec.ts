@@ -23,6 +23,13 @@ class ChildPayload {
 }
 const CHILD_TYPE = defineTaskType<ChildPayload, unknown>({ type: 'spec.child', queue: 'spec-queue', description: 'a follow-up', payload: ChildPayload });
 const OTHER_TYPE = defineTaskType({ type: 'spec.other', queue: 'spec-queue', description: 'not declared', payload: SpecPayload });
+const STEP_TYPE = defineTaskType<ChildPayload, unknown>({
+  type: 'spec.step',
+  queue: 'spec-queue',
+  description: 'a pipeline step',
+  payload: ChildPayload,
+  pipeline: { takes: { n: 'count' } },
+});
 const SPEC_TYPE = defineTaskType({ type: 'spec.run', queue: 'spec-queue', description: 'runner spec', payload: SpecPayload, followUps: [CHILD_TYPE] });
 const TASK_ID = '01936f7c-0000-7000-8000-000000000001';
 
@@ -80,7 +87,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     limits: { json: { maxDepth: 64, maxKeys: 1000, maxArrayLength: 10_000, maxNodes: 100_000 } },
   } as unknown as AppConfig;
   const registry = new TaskTypeRegistry();
-  registry.register([SPEC_TYPE, CHILD_TYPE, OTHER_TYPE]);
+  registry.register([SPEC_TYPE, CHILD_TYPE, OTHER_TYPE, STEP_TYPE]);
   // The follow-ups a completion committed are what the writer hands back; here, all it was given.
   const writeCompletion = jest.fn((_id: string, _patch: Record<string, unknown>, rows: TaskEntity[]) =>
     Promise.resolve({ queue: rows, cancelled: [], flowsFinished: [] }),
@@ -95,6 +102,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     new TaskFactory(config, registry),
     new CommitEffectsRelay(registry, relay as unknown as JobRelay, metrics as unknown as TaskMetrics),
     { of: jest.fn().mockResolvedValue([]) } as unknown as FlowChildren,
+    registry,
   );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
@@ -282,6 +290,49 @@ describe('TaskRunner', () => {
         expect(t.patchWith('failed')!.error).toMatchObject({ code });
         expect(t.writeCompletion).not.toHaveBeenCalled();
       }
+    });
+
+    it('starts the next step of a pipeline as one more follow-up, handed the input and carrying the steps after it', async () => {
+      const t = setup(async (_payload, context) => {
+        await context.enqueue(CHILD_TYPE, { n: 1 });
+        return { done: true };
+      });
+      const steps = [{ type: 'spec.step', priority: 3 }, { type: 'spec.step' }];
+      t.job.data = { ...t.job.data, pipeline: { input: { count: 4 }, steps }, parentId: 'p-1', rootId: 'root-1' } as typeof t.job.data;
+      await expect(t.run()).resolves.toEqual({ done: true });
+      const rows = t.writeCompletion.mock.calls[0][2];
+      expect(
+        rows.map((r) => ({ type: r.type, payload: r.payload, key: r.idempotencyKey, priority: r.priority, pipeline: r.pipeline, rootId: r.rootId })),
+      ).toEqual([
+        { type: 'spec.child', payload: { n: 1 }, key: `conveyor:follow-up:${TASK_ID}:0`, priority: 5, pipeline: null, rootId: 'root-1' },
+        {
+          type: 'spec.step',
+          payload: { n: 4 },
+          key: `conveyor:follow-up:${TASK_ID}:pipeline:next`,
+          priority: 3,
+          pipeline: { input: { count: 4 }, steps: [{ type: 'spec.step' }] },
+          rootId: 'root-1',
+        },
+      ]);
+      // The job carries the rest too, so the step goes on without reading its row.
+      expect(t.relay.add.mock.calls[0][0][1].job.data.pipeline).toEqual({ input: { count: 4 }, steps: [{ type: 'spec.step' }] });
+    });
+
+    it('starts no step when a task of a pipeline fails, and keeps the pipeline key from handlers', async () => {
+      const failing = setup(async () => {
+        throw new TaskFailure('BROKEN', 'no', false);
+      });
+      failing.job.data = { ...failing.job.data, pipeline: { input: {}, steps: [{ type: 'spec.step' }] } } as typeof failing.job.data;
+      await expect(failing.run()).rejects.toBeInstanceOf(UnrecoverableError);
+      expect(failing.writeCompletion).not.toHaveBeenCalled();
+      expect(failing.relay.add).not.toHaveBeenCalled();
+
+      const reserved = setup(async (_payload, context) => {
+        await context.enqueue(CHILD_TYPE, { n: 1 }, { key: 'pipeline:next' });
+        return null;
+      });
+      await expect(reserved.run()).rejects.toBeInstanceOf(UnrecoverableError);
+      expect(reserved.patchWith('failed')!.error).toMatchObject({ code: 'INVALID_FOLLOW_UP' });
     });
 
     it('creates none when the attempt fails after asking', async () => {

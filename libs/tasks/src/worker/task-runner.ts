@@ -6,11 +6,13 @@ import { TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { FlowChild, TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
+import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { TaskFactory } from '../intake/task-factory';
 import type { TaskEntity } from '../ledger/task.entity';
 import { failpoint } from '../failpoints';
 import { CommitEffectsRelay } from '../flows/commit-effects.relay';
 import { FlowChildren } from '../flows/flow-children';
+import { nextPipelineStep } from '../pipeline/pipeline-continuation';
 import { FollowUps } from './follow-ups';
 import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
@@ -91,6 +93,7 @@ export class TaskRunner {
     private readonly factory: TaskFactory,
     private readonly effects: CommitEffectsRelay,
     private readonly flowChildren: FlowChildren,
+    private readonly registry: TaskTypeRegistry,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -160,6 +163,7 @@ export class TaskRunner {
     let lastProgressAt = 0;
     // Made on the first `enqueue`: most tasks ask for no follow-up.
     let followUps: FollowUps | undefined;
+    const collector = () => (followUps ??= new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId }));
     const context: TaskContext = {
       taskId,
       tenantId: job.data.tenantId,
@@ -181,12 +185,7 @@ export class TaskRunner {
         void this.writer.writeSoon(taskId, { progress });
         void job.updateProgress(progress).catch(() => undefined);
       },
-      enqueue: (followUp, payload, options) =>
-        (followUps ??= new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId })).add(
-          followUp,
-          payload,
-          options,
-        ),
+      enqueue: (followUp, payload, options) => collector().add(followUp, payload, options),
       children: <R>() => this.flowChildren.of(job.data.tenantId, taskId) as Promise<Array<FlowChild<R>>>,
     };
 
@@ -194,6 +193,9 @@ export class TaskRunner {
       // A handler that ignores its signal is abandoned when the time is up: the attempt fails
       // with TIMEOUT and the worker slot is freed, though the handler's own promise runs on.
       const result = storableResult(await Promise.race([handler.handle(job.data.payload, context), stopped]), this.config.tasks.maxResultBytes);
+      // A task of a pipeline hands its result on: the next step is one more follow-up.
+      const next = nextPipelineStep(job.data.pipeline, definition, result, this.registry);
+      if (next) await collector().continuePipeline(next);
       const seconds = (Date.now() - started) / 1000;
       const completion = { status: 'completed' as const, result, error: null, finishedAt: new Date() };
       await this.record(job, completion, followUps?.all());

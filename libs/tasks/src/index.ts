@@ -16,6 +16,8 @@ export * from './intake/task-request';
 export * from './ledger/flow-policy';
 export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
+export * from './ledger/task-transition-hooks';
+export * from './ledger/task-view';
 export * from './ledger/task.entity';
 export * from './maintenance.contract';
 export * from './recovery/lost-job-requeuer';

@@ -8,7 +8,8 @@ export * from './pipeline-step.dto';
 export * from './queue-inspector.service';
 export * from './task-control.service';
 export * from './task-producer.service';
-export * from './task.view';
+// The view lives with the ledger (the worker's webhook events carry it too); re-exported for HTTP code.
+export { toTaskView, type TaskView } from '../ledger/task-view';
 export * from './tasks-api.module';
 export * from './api-docs';
 export * from './tenant-backlog';

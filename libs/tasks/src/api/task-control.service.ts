@@ -1,4 +1,4 @@
-import { HttpStatus, Injectable, Logger, Optional } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ApiError } from '@conveyor/http';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
@@ -7,7 +7,8 @@ import { FlowSettler } from '../flows/flow-settler';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { TaskChangeFeed } from '../task-change-feed';
 import type { TaskEntity } from '../ledger/task.entity';
-import { isTerminal, type TaskStatus } from '../ledger/task-status';
+import { isTerminal, type TaskError, type TaskStatus } from '../ledger/task-status';
+import { TASK_TRANSITION_HOOKS, type TaskTransitionHooks } from '../ledger/task-transition-hooks';
 import { jobForTask } from '../task-job';
 import { JobRelay } from '../intake/job-relay';
 
@@ -30,6 +31,7 @@ export class TaskControlService {
     private readonly flows: FlowSettler,
     private readonly effects: CommitEffectsRelay,
     @Optional() private readonly feed?: TaskChangeFeed,
+    @Optional() @Inject(TASK_TRANSITION_HOOKS) private readonly hooks?: TaskTransitionHooks,
   ) {}
 
   /**
@@ -59,8 +61,7 @@ export class TaskControlService {
     // The ledger first: from here on no worker write, reconciler or retry can revive it.
     const waiting = WAITING.includes(task.status);
     if (waiting) {
-      const cancelled = await this.ledger.transition(tenantId, id, WAITING, {
-        status: 'cancelled',
+      const cancelled = await this.cancelInLedger(task, WAITING, {
         error: { code: 'CANCELLED', message: 'cancelled before it ran' },
         finishedAt: new Date(),
       });
@@ -82,8 +83,7 @@ export class TaskControlService {
     const job = await this.redis(() => this.relay.queue(task.queue).getJob(id));
     if (!job) {
       // Marked running but its job is gone (its worker and Redis both lost it): nothing to signal.
-      await this.ledger.transition(tenantId, id, ['active'], {
-        status: 'cancelled',
+      await this.cancelInLedger(task, ['active'], {
         error: { code: 'CANCELLED', message: 'cancelled; its job was gone' },
         finishedAt: new Date(),
       });
@@ -95,6 +95,22 @@ export class TaskControlService {
       throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task finished meanwhile (${current.status})`);
     }
     return { outcome: 'cancelling', task: current };
+  }
+
+  /**
+   * The ledger's cancel, with the transition hooks in the same transaction when one listens
+   * (a webhook event is written with the state change, or neither is).
+   */
+  private cancelInLedger(task: TaskEntity, from: readonly TaskStatus[], change: { error: TaskError; finishedAt: Date }): Promise<boolean> {
+    const { tenantId, id } = task;
+    const transition = { taskId: id, status: 'cancelled' as const, tenantId, type: task.type };
+    if (!this.hooks?.wants(transition)) return this.ledger.transition(tenantId, id, from, { status: 'cancelled', ...change });
+    const hooks = this.hooks;
+    return this.ledger.inTransaction(async (manager) => {
+      const changed = await this.ledger.transition(tenantId, id, from, { status: 'cancelled', ...change }, manager);
+      if (changed) await hooks.record(manager, [transition]);
+      return changed;
+    });
   }
 
   /**

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { TaskEntity } from '../ledger/task.entity';
 import { isTerminal } from '../ledger/task-status';
 import type { TaskEventStreams } from './task-event-streams.service';
-import { toTaskView } from './task.view';
+import { toTaskView } from '../ledger/task-view';
 
 const KEEPALIVE_MS = 15_000;
 

@@ -10,7 +10,7 @@ import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
-import { toTaskView } from './task.view';
+import { toTaskView } from '../ledger/task-view';
 
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;

@@ -165,15 +165,17 @@ export class TaskLedgerService {
   /**
    * Moves a task to a terminal state only if it is still in one of `from`; returns whether it
    * did. The condition makes concurrent cancels, retries and worker writes safe without locks.
+   * With `manager`, it runs in that transaction.
    */
   async transition(
     tenantId: string,
     id: string,
     from: readonly TaskStatus[],
     change: { status: TaskStatus; error?: TaskError | null; finishedAt?: Date | null; maxAttempts?: number },
+    manager?: EntityManager,
   ): Promise<boolean> {
     const reset = change.status === 'queued' ? { result: null, progress: null, startedAt: null, workerId: null } : {};
-    const result = await this.tasks
+    const result = await (manager?.getRepository(TaskEntity) ?? this.tasks)
       .createQueryBuilder()
       .update(TaskEntity)
       .set({ ...reset, ...change, updatedAt: new Date() } as QueryDeepPartialEntity<TaskEntity>)

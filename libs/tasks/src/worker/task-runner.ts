@@ -237,7 +237,8 @@ export class TaskRunner {
   private async record(job: Job<TaskJobData>, change: TaskStatePatch, followUps: TaskEntity[] = []): Promise<void> {
     const { parentId, rootId, onFailure, tenantId } = job.data;
     const taskId = job.id as string;
-    const options: WriteOptions = onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {};
+    // The subject lets transition hooks (webhooks) decide from memory whether this change concerns them.
+    const options: WriteOptions = { subject: { tenantId, type: job.name }, ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}) };
     const effects =
       followUps.length > 0 ? await this.writer.writeCompletion(taskId, change, followUps, options) : await this.writer.write(taskId, change, options);
     if (change.status && isTerminal(change.status)) {

@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { FlowSettler } from '../flows/flow-settler';
+import type { TaskTransition, TaskTransitionHooks } from '../ledger/task-transition-hooks';
 import { SOON_FLUSH_MS, TaskStateWriter } from './task-state-writer';
 
 /**
@@ -263,4 +264,61 @@ describe('TaskStateWriter.writeSoon', () => {
     await drained;
     expect(writer.backlog).toBe(0);
   });
+});
+
+describe('TaskStateWriter transition hooks', () => {
+  function setup(wanted: (t: TaskTransition) => boolean) {
+    const statements: string[] = [];
+    const recorded: TaskTransition[][] = [];
+    let transactions = 0;
+    const manager = { query: jest.fn((sql: string) => Promise.resolve(statements.push(sql))) };
+    const dataSource = {
+      options: { type: 'postgres', extra: { max: 10 } },
+      query: manager.query,
+      transaction: jest.fn(async (_isolation: string, work: (m: typeof manager) => Promise<void>) => {
+        transactions += 1;
+        await work(manager);
+      }),
+    };
+    const hooks: TaskTransitionHooks = {
+      wants: jest.fn(wanted),
+      record: jest.fn(async (m, transitions) => {
+        expect(m).toBe(manager);
+        recorded.push(transitions);
+      }),
+    };
+    const writer = new TaskStateWriter(dataSource as unknown as DataSource, new FlowSettler(), hooks);
+    return { writer, hooks, recorded, statements, transactions: () => transactions };
+  }
+
+  it('costs nothing when no hook wants the batch: no transaction, no call', async () => {
+    const t = setup(() => false);
+    await Promise.all([writer(t).write('x', { status: 'completed' }, { subject: { tenantId: 'a', type: 'k' } }), writer(t).write('y', { progress: { percent: 5 } })]);
+    expect(t.transactions()).toBe(0);
+    expect(t.hooks.record).not.toHaveBeenCalled();
+    expect(t.statements).toHaveLength(2);
+  });
+
+  it('runs a batch with a wanted transition in one transaction and hands the hook only those, after the updates', async () => {
+    const t = setup((transition) => transition.tenantId === 'a');
+    await Promise.all([
+      writer(t).write('x', { status: 'completed' }, { subject: { tenantId: 'a', type: 'k' } }),
+      writer(t).write('y', { status: 'completed' }, { subject: { tenantId: 'b', type: 'k' } }),
+      writer(t).write('z', { progress: { percent: 5 } }),
+    ]);
+    expect(t.transactions()).toBe(1);
+    expect(t.recorded).toEqual([[{ taskId: 'x', status: 'completed', tenantId: 'a', type: 'k' }]]);
+    expect(t.statements.length).toBeGreaterThan(0);
+    expect(t.hooks.wants).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps the subject a later change brought when it merges into a pending one (a quick task: active + failed)', async () => {
+    const t = setup(() => true);
+    const soon = writer(t).writeSoon('x', { status: 'active' });
+    await writer(t).write('x', { status: 'failed' }, { subject: { tenantId: 'a', type: 'k' } });
+    await soon;
+    expect(t.recorded).toEqual([[{ taskId: 'x', status: 'failed', tenantId: 'a', type: 'k' }]]);
+  });
+
+  const writer = (t: { writer: TaskStateWriter }) => t.writer;
 });

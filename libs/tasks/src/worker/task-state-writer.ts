@@ -1,4 +1,4 @@
-import { Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
@@ -9,6 +9,7 @@ import { isTerminal, type TaskError, type TaskProgress, type TaskStatus } from '
 import { storableJson } from '../ledger/storable-json';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from '../ledger/task-insert';
 import { TaskEntity } from '../ledger/task.entity';
+import { TASK_TRANSITION_HOOKS, type TaskTransition, type TaskTransitionHooks } from '../ledger/task-transition-hooks';
 
 /** The columns a worker changes while it runs a task. */
 export interface TaskStatePatch {
@@ -57,7 +58,12 @@ const MAX_CONCURRENT_FLUSHES = 4;
 export interface WriteOptions {
   /** The task is a node of a flow: when it ends, this parent is settled in the same transaction. */
   flowParent?: FlowParentRef;
+  /** The task's tenant and type, when the caller knows them: transition hooks decide from memory with them. */
+  subject?: TaskSubject;
 }
+
+/** Who a change is about (see WriteOptions.subject). */
+export type TaskSubject = Pick<TaskTransition, 'tenantId' | 'type'>;
 
 interface PendingWrite {
   patch: TaskStatePatch;
@@ -67,6 +73,7 @@ interface PendingWrite {
   /** Rows to insert with this (completing) change, in the same transaction. */
   followUps?: TaskEntity[];
   flowParent?: FlowParentRef;
+  subject?: TaskSubject;
   /** After the commit: what this task's change left to do (follow-ups to queue, flow changes). */
   effects?: CommitEffects;
   /** Set once the database refused this change and it was cut down to its plain columns. */
@@ -135,6 +142,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly flows: FlowSettler,
     @Optional() private readonly feed?: TaskChangeFeed,
+    @Optional() @Inject(TASK_TRANSITION_HOOKS) private readonly hooks?: TaskTransitionHooks,
   ) {
     this.dialect = dialectOf(dataSource);
     const extra = (dataSource.options as { extra?: { max?: number; connectionLimit?: number } }).extra;
@@ -183,7 +191,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
   }
 
   private queue(taskId: string, change: TaskStatePatch, options: WriteOptions & { followUps?: TaskEntity[] } = {}): Promise<CommitEffects> {
-    const { followUps, flowParent } = options;
+    const { followUps, flowParent, subject } = options;
     // An undefined field means "not changed"; only explicit nulls clear a column.
     const patch = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as TaskStatePatch;
     if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
@@ -195,6 +203,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
         existing.waiters.push(resolve);
         if (followUps) existing.followUps = followUps;
         if (flowParent) existing.flowParent = flowParent;
+        existing.subject ??= subject;
       } else {
         this.pending.set(taskId, {
           patch: { ...patch },
@@ -202,6 +211,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
           waiters: [resolve],
           ...(followUps ? { followUps } : {}),
           ...(flowParent ? { flowParent } : {}),
+          ...(subject ? { subject } : {}),
         });
       }
     });
@@ -339,6 +349,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
         write.waiters.push(...newer.waiters);
         write.followUps = newer.followUps ?? write.followUps;
         write.flowParent = newer.flowParent ?? write.flowParent;
+        write.subject ??= newer.subject;
       }
       this.pending.set(id, write);
     }
@@ -348,7 +359,8 @@ export class TaskStateWriter implements OnApplicationShutdown {
     const statements = this.updateStatements(batch);
     const parents = [...batch].filter(([, write]) => write.followUps?.length);
     const flowNodes = [...batch].filter(([, write]) => write.flowParent && write.patch.status && isTerminal(write.patch.status));
-    if (parents.length === 0 && flowNodes.length === 0) {
+    const transitions = this.hookedTransitions(batch);
+    if (parents.length === 0 && flowNodes.length === 0 && transitions.length === 0) {
       // Plain state changes: each statement stands alone (an UPDATE per shape, no transaction).
       for (const { sql, params } of statements) await this.dataSource.query(sql, params);
       return;
@@ -370,7 +382,20 @@ export class TaskStateWriter implements OnApplicationShutdown {
           flowNodes.map(([, write]) => write.flowParent!),
           flowNodes[0][1].effects!,
         );
+      if (transitions.length > 0) await this.hooks!.record(manager, transitions);
     });
+  }
+
+  /** The status changes of the batch a transition hook asked for (decided from memory: no hook, no cost). */
+  private hookedTransitions(batch: Map<string, PendingWrite>): TaskTransition[] {
+    if (!this.hooks) return [];
+    const transitions: TaskTransition[] = [];
+    for (const [taskId, { patch, subject }] of batch) {
+      if (!patch.status) continue;
+      const transition = { taskId, status: patch.status, ...subject };
+      if (this.hooks.wants(transition)) transitions.push(transition);
+    }
+    return transitions;
   }
 
   /** Inserts the follow-ups of the tasks now completed; returns every follow-up of theirs still waiting for a job. */

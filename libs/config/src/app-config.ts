@@ -73,6 +73,22 @@ export interface SchedulerConfig {
   missedGraceMs: number;
 }
 
+/** Webhook delivery (see libs/webhooks): SSRF rules, timing, limits. */
+export interface WebhooksConfig {
+  /** CIDRs deliveries may reach although the deny list covers them. */
+  allowedCidrs: string[];
+  /** Allowed ports: `null` = any. */
+  allowedPorts: Array<[number, number]> | null;
+  allowHttp: boolean;
+  timeoutMs: number;
+  disableAfterMs: number;
+  secretGraceMs: number;
+  endpointConcurrency: number;
+  activationDelayMs: number;
+  pollIntervalMs: number;
+  maxPayloadBytes: number;
+}
+
 export interface TaskDefaultsConfig {
   maxAttempts: number;
   timeoutMs: number;
@@ -146,6 +162,7 @@ export interface AppConfig {
   tasks: TaskDefaultsConfig;
   maintenance: MaintenanceConfig;
   scheduler: SchedulerConfig;
+  webhooks: WebhooksConfig;
   storageDir: string;
   storage: StorageConfig;
   maxUploadBytes: number;
@@ -329,6 +346,25 @@ function parseConcurrency(raw: string | undefined): { defaultConcurrency: number
   return { defaultConcurrency, perQueue };
 }
 
+function parsePorts(raw: string | undefined, problems: ConfigProblem[]): Array<[number, number]> | null {
+  const text = raw?.trim() || '443';
+  if (text === '*') return null;
+  const ranges = splitList(text)
+    .map((entry) => entry.split('-').map(Number))
+    .map(([low, high]) => [low, high ?? low] as [number, number]);
+  if (ranges.some(([low, high]) => low < 1 || high > 65535 || low > high)) {
+    problems.push({ key: 'WEBHOOK_ALLOWED_PORTS', problems: ['ports must be 1-65535, ranges low-high'] });
+  }
+  return ranges;
+}
+
+function parseCidrs(raw: string | undefined, problems: ConfigProblem[]): string[] {
+  const entries = splitList(raw);
+  const bad = entries.filter((entry) => !entry.includes('/') || !isAddressOrCidr(entry));
+  if (bad.length > 0) problems.push({ key: 'WEBHOOK_ALLOWED_CIDRS', problems: [`not a CIDR: ${bad.join(', ')}`] });
+  return entries;
+}
+
 /**
  * Validates an environment and turns it into the typed configuration both apps use.
  * Throws {@link ConfigValidationError} naming every bad key, so a deployment fails at once
@@ -363,6 +399,8 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   const database = parseDatabase(env, problems);
   const redis = parseRedis(env, problems);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
+  const allowedPorts = problems.some((p) => p.key === 'WEBHOOK_ALLOWED_PORTS') ? null : parsePorts(env.WEBHOOK_ALLOWED_PORTS, problems);
+  const allowedCidrs = parseCidrs(env.WEBHOOK_ALLOWED_CIDRS, problems);
   const headersTimeoutMs = env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000;
   const requestTimeoutMs = env.HTTP_REQUEST_TIMEOUT_MS ?? 300_000;
   if (headersTimeoutMs > requestTimeoutMs) {
@@ -406,6 +444,18 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: env.SCHEDULER_ENABLED ?? null,
       intervalMs: env.SCHEDULER_INTERVAL_MS ?? 250,
       missedGraceMs: env.SCHEDULER_MISSED_GRACE_MS ?? 5000,
+    },
+    webhooks: {
+      allowedCidrs,
+      allowedPorts,
+      allowHttp: env.WEBHOOK_ALLOW_HTTP ?? false,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
+      disableAfterMs: env.WEBHOOK_DISABLE_AFTER_MS ?? 5 * 86_400_000,
+      secretGraceMs: env.WEBHOOK_SECRET_GRACE_MS ?? 86_400_000,
+      endpointConcurrency: env.WEBHOOK_ENDPOINT_CONCURRENCY ?? 5,
+      activationDelayMs: env.WEBHOOK_ACTIVATION_DELAY_MS ?? 5000,
+      pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS ?? 250,
+      maxPayloadBytes: env.WEBHOOK_MAX_PAYLOAD_BYTES ?? 64 * 1024,
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
     storage: {

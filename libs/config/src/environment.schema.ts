@@ -377,6 +377,78 @@ export class EnvironmentSchema {
   @Max(86_400_000)
   SCHEDULER_MISSED_GRACE_MS?: number;
 
+  // --- webhooks ---------------------------------------------------------------------------
+  /** Comma-separated CIDRs deliveries may reach although the deny list covers them (private receivers on purpose). */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_ALLOWED_CIDRS?: string;
+
+  /** Ports an endpoint URL may use: a list of ports and ranges ("443,8000-8999"), or "*". */
+  @IsOptional()
+  @Matches(/^(\*|\d{1,5}(-\d{1,5})?(,\s*\d{1,5}(-\d{1,5})?)*)$/, { message: 'WEBHOOK_ALLOWED_PORTS must be "*" or ports and ranges like "443,8000-8999"' })
+  WEBHOOK_ALLOWED_PORTS?: string;
+
+  /** Allow http:// endpoint URLs (default: https only). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  WEBHOOK_ALLOW_HTTP?: boolean;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(120_000)
+  WEBHOOK_TIMEOUT_MS?: number;
+
+  /** An endpoint failing every delivery for this long is disabled. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(90 * 86_400_000)
+  WEBHOOK_DISABLE_AFTER_MS?: number;
+
+  /** How long the previous secret keeps signing after a rotation. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86_400_000)
+  WEBHOOK_SECRET_GRACE_MS?: number;
+
+  /** Deliveries in flight at once per endpoint, across all workers. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WEBHOOK_ENDPOINT_CONCURRENCY?: number;
+
+  /** A new or changed subscription applies to transitions from this long after the change on (the workers' cache bound). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(600_000)
+  WEBHOOK_ACTIVATION_DELAY_MS?: number;
+
+  /** How often a worker looks for deliveries due. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(20)
+  @Max(60_000)
+  WEBHOOK_POLL_INTERVAL_MS?: number;
+
+  /** Largest event body; a bigger task view is sent without payload and result (by reference). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(1024 * 1024)
+  WEBHOOK_MAX_PAYLOAD_BYTES?: number;
+
   // --- task defaults --------------------------------------------------------------------
   @IsOptional()
   @Transform(toInt)

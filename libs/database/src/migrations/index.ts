@@ -5,6 +5,7 @@ import { BinaryIdentifiers1764000000003 } from './1764000000003-binary-identifie
 import { TaskLineage1764000000004 } from './1764000000004-task-lineage';
 import { CreateSchedules1764000000005 } from './1764000000005-create-schedules';
 import { TaskFlows1764000000006 } from './1764000000006-task-flows';
+import { CreateWebhooks1764000000007 } from './1764000000007-create-webhooks';
 import { TaskPipeline1764000000009 } from './1764000000009-task-pipeline';
 
 /**
@@ -19,5 +20,6 @@ export const MIGRATIONS = [
   TaskLineage1764000000004,
   CreateSchedules1764000000005,
   TaskFlows1764000000006,
+  CreateWebhooks1764000000007,
   TaskPipeline1764000000009,
 ];

@@ -9,6 +9,7 @@ import { SchedulesApiModule } from '@conveyor/schedules/api';
 import { SystemTasksApiModule } from '@conveyor/system-tasks/api';
 import { TasksCoreModule } from '@conveyor/tasks';
 import { TasksApiModule } from '@conveyor/tasks/api';
+import { WebhooksApiModule } from '@conveyor/webhooks/api';
 
 /** The HTTP process: the shared core plus every domain's API module, and no processor. */
 @Module({
@@ -21,6 +22,7 @@ import { TasksApiModule } from '@conveyor/tasks/api';
     SystemTasksApiModule,
     FileCleaningApiModule,
     SchedulesApiModule,
+    WebhooksApiModule,
     HealthApiModule,
     MetricsApiModule,
   ],

@@ -5,9 +5,18 @@ import { SchedulesWorkerModule } from '@conveyor/schedules/worker';
 import { SystemTasksWorkerModule } from '@conveyor/system-tasks/worker';
 import { TasksCoreModule } from '@conveyor/tasks';
 import { TasksWorkerModule } from '@conveyor/tasks/worker';
+import { WebhooksWorkerModule } from '@conveyor/webhooks/worker';
 
 /** The processing process: the shared core plus every domain's worker module, and no controller. */
 @Module({
-  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, HealthWorkerModule, SchedulesWorkerModule],
+  imports: [
+    TasksCoreModule,
+    TasksWorkerModule,
+    SystemTasksWorkerModule,
+    FileCleaningWorkerModule,
+    HealthWorkerModule,
+    SchedulesWorkerModule,
+    WebhooksWorkerModule,
+  ],
 })
 export class WorkerModule {}

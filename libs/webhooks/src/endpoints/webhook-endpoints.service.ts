@@ -1,0 +1,174 @@
+import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { uuidv7 } from 'uuidv7';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { ApiError } from '@conveyor/http';
+import { deliveryRow, eventId, eventRow } from '../events/outbox-rows';
+import { SubscriptionCache } from '../events/subscription-cache';
+import { UrlGuard, WebhookUrlForbidden } from '../security/url-guard';
+import { generateSecret } from '../signing/webhook-signature';
+import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
+import { WebhookEndpointEntity, type EndpointFilter } from '../store/webhook-endpoint.entity';
+import { WebhookEventEntity } from '../store/webhook-event.entity';
+import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
+import { EVENT_TYPES } from '../webhooks.contract';
+
+export interface EndpointInput {
+  url?: string;
+  events?: string[];
+  filter?: EndpointFilter | null;
+  description?: string | null;
+  enabled?: boolean;
+}
+
+export const endpointNotFound = () => ApiError.notFound('WEBHOOK_ENDPOINT_NOT_FOUND', 'No such webhook endpoint');
+
+/** A subscription pattern is an event type, a family wildcard of known types (`task.*`), or `*`. */
+function unknownPatterns(patterns: string[]): string[] {
+  return patterns.filter(
+    (pattern) =>
+      pattern !== '*' && !EVENT_TYPES.includes(pattern) && !(pattern.endsWith('.*') && EVENT_TYPES.some((type) => type.startsWith(pattern.slice(0, -1)))),
+  );
+}
+
+/** Endpoints of a tenant: create, change, remove, rotate the secret, send a test ping. */
+@Injectable()
+export class WebhookEndpointsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly guard: UrlGuard,
+    private readonly subscriptions: SubscriptionCache,
+    @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
+  ) {}
+
+  private get endpoints() {
+    return this.dataSource.getRepository(WebhookEndpointEntity);
+  }
+
+  async create(tenantId: string, input: EndpointInput & { url: string; events: string[] }): Promise<WebhookEndpointEntity> {
+    await this.validate(input);
+    const now = new Date(this.clock.now());
+    const row = Object.assign(new WebhookEndpointEntity(), {
+      id: uuidv7(),
+      tenantId,
+      url: input.url,
+      events: [...new Set(input.events)],
+      filter: input.filter ?? null,
+      description: input.description ?? null,
+      enabled: input.enabled ?? true,
+      secret: generateSecret(),
+      previousSecret: null,
+      previousSecretUntil: null,
+      activeFrom: this.activation(now),
+      failingSince: null,
+      disabledReason: null,
+      disabledAt: null,
+      createdAt: now,
+      updatedAt: now,
+    } satisfies WebhookEndpointEntity);
+    await this.endpoints.insert(row);
+    await this.changed();
+    return row;
+  }
+
+  async get(tenantId: string, id: string): Promise<WebhookEndpointEntity> {
+    const row = await this.endpoints.findOneBy({ tenantId, id });
+    if (!row) throw endpointNotFound();
+    return row;
+  }
+
+  list(tenantId: string, limit: number, before?: string): Promise<WebhookEndpointEntity[]> {
+    const query = this.endpoints.createQueryBuilder('e').where('e.tenantId = :tenantId', { tenantId }).orderBy('e.id', 'DESC').limit(limit);
+    if (before) query.andWhere('e.id < :before', { before });
+    return query.getMany();
+  }
+
+  /**
+   * Applies a change. Re-enabling an endpoint clears its failure record and starts it afresh
+   * (active after the activation delay, like a new one). A change of events or filter reaches
+   * every worker within WEBHOOK_ACTIVATION_DELAY_MS.
+   */
+  async update(tenantId: string, id: string, input: EndpointInput): Promise<WebhookEndpointEntity> {
+    const row = await this.get(tenantId, id);
+    await this.validate(input);
+    const now = new Date(this.clock.now());
+    const changes: Partial<WebhookEndpointEntity> = { updatedAt: now };
+    if (input.url !== undefined) changes.url = input.url;
+    if (input.events !== undefined) changes.events = [...new Set(input.events)];
+    if (input.filter !== undefined) changes.filter = input.filter;
+    if (input.description !== undefined) changes.description = input.description;
+    if (input.enabled !== undefined && input.enabled !== row.enabled) {
+      changes.enabled = input.enabled;
+      if (input.enabled) Object.assign(changes, { activeFrom: this.activation(now), failingSince: null, disabledReason: null, disabledAt: null });
+    }
+    await this.endpoints.update({ tenantId, id }, changes);
+    await this.changed();
+    return Object.assign(row, changes);
+  }
+
+  async remove(tenantId: string, id: string): Promise<void> {
+    const result = await this.endpoints.delete({ tenantId, id });
+    if (!result.affected) throw endpointNotFound();
+    await this.changed();
+  }
+
+  /** A new secret; the previous one keeps signing (as a second signature) for WEBHOOK_SECRET_GRACE_MS. */
+  async rotateSecret(tenantId: string, id: string): Promise<WebhookEndpointEntity> {
+    const row = await this.get(tenantId, id);
+    const now = this.clock.now();
+    const changes = {
+      secret: generateSecret(),
+      previousSecret: row.secret,
+      previousSecretUntil: new Date(now + this.config.webhooks.secretGraceMs),
+      updatedAt: new Date(now),
+    };
+    await this.endpoints.update({ tenantId, id }, changes);
+    return Object.assign(row, changes);
+  }
+
+  /** Sends a `ping` event to this endpoint only, through the ordinary delivery path (log, retries). */
+  async sendTest(tenantId: string, id: string): Promise<WebhookDeliveryEntity> {
+    const endpoint = await this.get(tenantId, id);
+    if (!endpoint.enabled) throw new ApiError(HttpStatus.CONFLICT, 'WEBHOOK_ENDPOINT_DISABLED', 'The endpoint is disabled; enable it first');
+    const at = new Date(this.clock.now());
+    const event = eventRow({ id: eventId(`ping:${uuidv7()}`), tenantId, type: 'ping', taskId: null, at, data: { endpointId: id, message: 'ping' } });
+    const delivery = deliveryRow(event, id, at);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(WebhookEventEntity, event);
+      await manager.insert(WebhookDeliveryEntity, delivery);
+    });
+    return delivery;
+  }
+
+  private activation(now: Date): Date {
+    return new Date(now.getTime() + this.config.webhooks.activationDelayMs);
+  }
+
+  /** Refuses bad patterns and forbidden URLs (the SSRF guard resolves the host now, and again at every delivery). */
+  private async validate(input: EndpointInput): Promise<void> {
+    if (input.events) {
+      const unknown = unknownPatterns(input.events);
+      if (unknown.length > 0) {
+        throw ApiError.badRequest('UNKNOWN_EVENT_TYPE', `Unknown event types: ${unknown.join(', ')}`, [
+          { field: 'events', message: `known: ${EVENT_TYPES.join(', ')}, a family wildcard such as task.*, or *` },
+        ]);
+      }
+    }
+    if (input.url !== undefined) {
+      try {
+        await this.guard.check(input.url);
+      } catch (error) {
+        if (error instanceof WebhookUrlForbidden)
+          throw ApiError.badRequest('WEBHOOK_URL_FORBIDDEN', `The URL is not allowed: ${error.reason}`, [{ field: 'url', message: error.reason }]);
+        throw error;
+      }
+    }
+  }
+
+  /** This process sees its own change at once; other processes within the activation delay. */
+  private async changed(): Promise<void> {
+    await this.subscriptions.refresh().catch(() => undefined);
+  }
+}

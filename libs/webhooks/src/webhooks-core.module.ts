@@ -1,0 +1,41 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { TASK_TRANSITION_HOOKS } from '@conveyor/tasks';
+import { WebhookDeliveriesService } from './endpoints/webhook-deliveries.service';
+import { WebhookEndpointsService } from './endpoints/webhook-endpoints.service';
+import { SubscriptionCache } from './events/subscription-cache';
+import { TaskEventRecorder } from './events/task-event-recorder';
+import { systemResolver, UrlGuard, WEBHOOK_RESOLVER, type Resolver } from './security/url-guard';
+import { WebhookAttemptEntity } from './store/webhook-attempt.entity';
+import { WebhookDeliveryEntity } from './store/webhook-delivery.entity';
+import { WebhookEndpointEntity } from './store/webhook-endpoint.entity';
+import { WebhookEventEntity } from './store/webhook-event.entity';
+import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
+
+/**
+ * Webhooks on top of the tasks core, in the API and the worker alike: endpoints and their
+ * log, the SSRF guard, the subscription cache, and the task transition hook that writes the
+ * outbox. Global so the tasks lib's ledger writers find TASK_TRANSITION_HOOKS without
+ * importing this lib.
+ */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([WebhookEndpointEntity, WebhookEventEntity, WebhookDeliveryEntity, WebhookAttemptEntity])],
+  providers: [
+    { provide: WEBHOOK_CLOCK, useValue: systemClock },
+    { provide: WEBHOOK_RESOLVER, useValue: systemResolver },
+    {
+      provide: UrlGuard,
+      inject: [APP_CONFIG, WEBHOOK_RESOLVER],
+      useFactory: (config: AppConfig, resolver: Resolver) => new UrlGuard(config.webhooks, resolver),
+    },
+    SubscriptionCache,
+    TaskEventRecorder,
+    { provide: TASK_TRANSITION_HOOKS, useExisting: TaskEventRecorder },
+    WebhookEndpointsService,
+    WebhookDeliveriesService,
+  ],
+  exports: [WEBHOOK_CLOCK, WEBHOOK_RESOLVER, UrlGuard, SubscriptionCache, TASK_TRANSITION_HOOKS, WebhookEndpointsService, WebhookDeliveriesService],
+})
+export class WebhooksCoreModule {}

@@ -1,0 +1,5 @@
+// The processing side of the webhooks lib; imported by the worker app only.
+export * from './delivery-attempts';
+export * from './delivery-dispatcher';
+export * from './webhook-delivery.processor';
+export * from './webhooks-worker.module';

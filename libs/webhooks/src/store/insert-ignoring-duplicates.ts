@@ -8,11 +8,7 @@ import { dialectOf } from '@conveyor/database';
  */
 export async function insertIgnoringDuplicates<T extends ObjectLiteral>(manager: EntityManager, entity: EntityTarget<T>, rows: T[]): Promise<void> {
   if (rows.length === 0) return;
-  const insert = manager
-    .createQueryBuilder()
-    .insert()
-    .into(entity)
-    .values(rows);
+  const insert = manager.createQueryBuilder().insert().into(entity).values(rows);
   if (dialectOf(manager.connection) === 'postgres') {
     await insert.orIgnore().execute();
     return;

@@ -76,6 +76,22 @@ describe('OpenAPI document', () => {
     expect(Object.keys(step.properties).sort()).toEqual(['delayMs', 'expiresInMs', 'maxAttempts', 'payload', 'priority', 'runAt', 'tags', 'timeoutMs', 'type']);
     expect(document.components.schemas.CleaningJobTaskView.properties).toHaveProperty('pipeline');
 
+    // Webhooks: every route has a response schema.
+    const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+    expect(schema('/v1/webhooks/endpoints', 'post', '201')).toEqual(ref('WebhookEndpointCreatedView'));
+    expect(schema('/v1/webhooks/endpoints', 'get', '200')).toEqual(ref('WebhookEndpointListView'));
+    expect(schema('/v1/webhooks/endpoints/{id}', 'get', '200')).toEqual(ref('WebhookEndpointView'));
+    expect(schema('/v1/webhooks/endpoints/{id}', 'patch', '200')).toEqual(ref('WebhookEndpointView'));
+    expect(document.paths['/v1/webhooks/endpoints/{id}'].delete.responses).toHaveProperty('204');
+    expect(schema('/v1/webhooks/endpoints/{id}/rotate-secret', 'post', '200')).toEqual(ref('RotatedSecretView'));
+    expect(schema('/v1/webhooks/endpoints/{id}/test', 'post', '202')).toEqual(ref('WebhookDeliveryView'));
+    expect(schema('/v1/webhooks/endpoints/{id}/deliveries', 'get', '200')).toEqual(ref('WebhookDeliveryListView'));
+    expect(schema('/v1/webhooks/endpoints/{id}/redeliver', 'post', '202')).toEqual(ref('RedeliveredView'));
+    expect(schema('/v1/webhooks/deliveries/{id}', 'get', '200')).toEqual(ref('WebhookDeliveryDetailView'));
+    expect(schema('/v1/webhooks/deliveries/{id}/redeliver', 'post', '202')).toEqual(ref('WebhookDeliveryView'));
+    expect(document.components.schemas.WebhookDeliveryDetailView.properties).toHaveProperty('attemptLog');
+    expect(document.components.schemas.WebhookEndpointView.properties).not.toHaveProperty('secret');
+
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger-ui');

@@ -3,3 +3,4 @@ export * from './private-redis';
 export * from './private-postgres';
 export * from './test-infra';
 export * from './private-mariadb';
+export * from './test-receiver';

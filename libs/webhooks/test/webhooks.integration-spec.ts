@@ -17,7 +17,6 @@ import {
   type TaskTransitionHooks,
 } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
-import { createTestDatabase, deleteRedisPrefix, DIALECTS, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import {
   RETRY_SCHEDULE_MS,
   SubscriptionCache,
@@ -33,7 +32,17 @@ import {
   type Resolver,
 } from '@conveyor/webhooks';
 import { DeliveryDispatcher, WebhooksWorkerModule } from '@conveyor/webhooks/worker';
-import { TestReceiver, type Answer } from './test-receiver';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  DIALECTS,
+  TEST_REDIS_URL,
+  TestReceiver,
+  uniqueName,
+  waitFor,
+  type Answer,
+  type TestDatabase,
+} from '@conveyor/testing';
 
 const ACTIVATION_MS = 1000;
 const TIMEOUT_MS = 3000;

@@ -24,22 +24,10 @@ export class EndpointFilterDto {
   tags?: string[];
 }
 
-/** Body of `PATCH /v1/webhooks/endpoints/:id`: any field; `null` clears filter and description. */
-export class UpdateWebhookEndpointDto {
-  /** https (http only where WEBHOOK_ALLOW_HTTP=true); checked by the SSRF guard now and at every delivery. */
-  @IsOptional()
-  @IsString()
-  @MaxLength(2048)
-  url?: string;
+const EVENTS_MESSAGE = { each: true, message: 'each event must look like task.completed, task.* or *' };
 
-  /** Event types (`task.completed`), family wildcards (`task.*`) or `*`. */
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(50)
-  @Matches(EVENT_PATTERN, { each: true, message: 'each event must look like task.completed, task.* or *' })
-  events?: string[];
-
+/** The fields create and update share. (Create does not extend Update: class-validator would inherit its @IsOptional.) */
+class EndpointOptionsDto {
   @IsOptional()
   @NestedDto(() => EndpointFilterDto, {})
   filter?: EndpointFilterDto | null;
@@ -55,16 +43,33 @@ export class UpdateWebhookEndpointDto {
 }
 
 /** Body of `POST /v1/webhooks/endpoints`. */
-export class CreateWebhookEndpointDto extends UpdateWebhookEndpointDto {
+export class CreateWebhookEndpointDto extends EndpointOptionsDto {
+  /** https (http only where WEBHOOK_ALLOW_HTTP=true); checked by the SSRF guard now and at every delivery. */
   @IsString()
   @MaxLength(2048)
-  declare url: string;
+  url: string;
 
+  /** Event types (`task.completed`), family wildcards (`task.*`) or `*`. */
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(50)
-  @Matches(EVENT_PATTERN, { each: true, message: 'each event must look like task.completed, task.* or *' })
-  declare events: string[];
+  @Matches(EVENT_PATTERN, EVENTS_MESSAGE)
+  events: string[];
+}
+
+/** Body of `PATCH /v1/webhooks/endpoints/:id`: any field; `null` clears filter and description. */
+export class UpdateWebhookEndpointDto extends EndpointOptionsDto {
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  url?: string;
+
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(50)
+  @Matches(EVENT_PATTERN, EVENTS_MESSAGE)
+  events?: string[];
 }
 
 export class ListWebhookEndpointsQuery extends PageQuery {}

@@ -293,7 +293,10 @@ describe('TaskStateWriter transition hooks', () => {
 
   it('costs nothing when no hook wants the batch: no transaction, no call', async () => {
     const t = setup(() => false);
-    await Promise.all([writer(t).write('x', { status: 'completed' }, { subject: { tenantId: 'a', type: 'k' } }), writer(t).write('y', { progress: { percent: 5 } })]);
+    await Promise.all([
+      writer(t).write('x', { status: 'completed' }, { subject: { tenantId: 'a', type: 'k' } }),
+      writer(t).write('y', { progress: { percent: 5 } }),
+    ]);
     expect(t.transactions()).toBe(0);
     expect(t.hooks.record).not.toHaveBeenCalled();
     expect(t.statements).toHaveLength(2);

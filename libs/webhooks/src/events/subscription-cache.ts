@@ -14,6 +14,8 @@ export interface EventSubject {
   tags?: string[] | null;
 }
 
+const taskOf = (subject: EventSubject) => ({ type: subject.taskType, tags: subject.tags });
+
 type Subscription = Pick<WebhookEndpointEntity, 'id' | 'tenantId' | 'events' | 'filter' | 'activeFrom'>;
 
 /**
@@ -88,7 +90,7 @@ export class SubscriptionCache implements OnApplicationBootstrap, OnApplicationS
   mayWant(subject: EventSubject): boolean {
     if (!this.trusted) return true;
     const candidates = subject.tenantId === undefined ? [...this.byTenant.values()].flat() : (this.byTenant.get(subject.tenantId) ?? []);
-    return candidates.some((s) => subscribes(s.events, subject.eventType) && filterAccepts(s.filter, subject));
+    return candidates.some((s) => subscribes(s.events, subject.eventType) && filterAccepts(s.filter, taskOf(subject)));
   }
 
   /** The endpoints of these tenants, from memory when trusted, else read in `manager`'s transaction. */

@@ -29,6 +29,8 @@ export interface WebhookEventBody<T = unknown> {
 /** A delivery job: the attempt the dispatcher claimed. The ledger row is the truth; the job only wakes a worker. */
 export interface DeliveryJobData {
   deliveryId: string;
+  /** Its endpoint: the concurrency slot is taken before anything is read. */
+  endpointId: string;
   claim: string;
 }
 

@@ -71,12 +71,12 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
           `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $4 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)`
         : `UPDATE webhook_deliveries SET claim = ?, next_attempt_at = ?, updated_at = ? WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`;
     await this.dataSource.query(sql, params);
-    const claimed = await this.dataSource.getRepository(WebhookDeliveryEntity).find({ select: { id: true }, where: { claim } });
+    const claimed = await this.dataSource.getRepository(WebhookDeliveryEntity).find({ select: { id: true, endpointId: true }, where: { claim } });
     if (claimed.length === 0) return 0;
     await this.queue.addBulk(
-      claimed.map(({ id }) => ({
+      claimed.map(({ id, endpointId }) => ({
         name: 'deliver',
-        data: { deliveryId: id, claim },
+        data: { deliveryId: id, endpointId, claim },
         opts: { jobId: `${id}_${claim}`, attempts: 1, removeOnComplete: true, removeOnFail: 1000 },
       })),
     );

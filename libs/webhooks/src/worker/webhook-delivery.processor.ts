@@ -1,10 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { redisConnectionOptions } from '@conveyor/queue';
-import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
 import { WEBHOOKS_QUEUE, type DeliveryJobData } from '../webhooks.contract';
 import { DeliveryAttempts, type AttemptResult } from './delivery-attempts';
 import { consumesWebhooks, DeliveryDispatcher } from './delivery-dispatcher';
@@ -27,7 +24,6 @@ export class WebhookDeliveryProcessor implements OnApplicationBootstrap, BeforeA
     private readonly attempts: DeliveryAttempts,
     private readonly slots: EndpointSlots,
     private readonly dispatcher: DeliveryDispatcher,
-    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -50,12 +46,11 @@ export class WebhookDeliveryProcessor implements OnApplicationBootstrap, BeforeA
   }
 
   async process(job: Job<DeliveryJobData>, token?: string): Promise<AttemptResult> {
-    const { deliveryId, claim } = job.data;
-    const row = await this.dataSource.getRepository(WebhookDeliveryEntity).findOne({ select: { endpointId: true }, where: { id: deliveryId } });
-    if (!row) return 'stale';
-    const release = await this.slots.acquire(row.endpointId);
+    const { deliveryId, endpointId, claim } = job.data;
+    const release = await this.slots.acquire(endpointId);
     if (!release) {
-      await job.moveToDelayed(Date.now() + 200 + Math.floor(Math.random() * 800), token);
+      // Back in a moment, spread out so the waiting jobs of a busy endpoint do not all retry at once.
+      await job.moveToDelayed(Date.now() + 100 + Math.floor(Math.random() * 400), token);
       throw new DelayedError();
     }
     try {

@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Webhook deliveries, in one run against a local receiver that answers at once:
+ *   throughput  N ping deliveries queued behind a paused `webhooks` queue, then released:
+ *               deliveries/s until the receiver has them all, against a baseline of bare signed
+ *               POSTs (node:http, same concurrency, same bodies) to the same receiver;
+ *   isolation   pings at a steady rate to 10 endpoints, all healthy, then with one of them
+ *               answering in 5 s: the healthy endpoints' p99 delivery latency (event written →
+ *               received) in both phases; the issue's bar is "moves by at most 20 %".
+ * Usage: node bench/webhooks.js [--deliveries 3000] [--rate 100] [--seconds 10] [--db postgres|mysql] [--profile]
+ *        (--profile: a CPU profile of the worker during the throughput phase, summarised by origin)
+ * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
+ */
+const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+
+const HEALTHY = 9;
+const SLOW_MS = 5000;
+/** The webhooks queue's default worker concurrency (see the webhooks worker). */
+const CONCURRENCY = 50;
+
+async function main() {
+  const http = require('node:http');
+  const { createHmac, randomBytes } = require('node:crypto');
+  const { Queue } = require('bullmq');
+  const { Run, snapshotDist, redisOptions, freePort } = require('./lib/infra');
+  const { startStack, CPU } = require('./lib/stack');
+  const { percentiles, round } = require('./lib/stats');
+  const argv = process.argv.slice(2);
+  const value = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
+  const deliveries = Number(value('--deliveries', 3000));
+  const rate = Number(value('--rate', 100));
+  const seconds = Number(value('--seconds', 10));
+  const log = (line) => process.stdout.write(`${line}\n`);
+  const run = new Run({ log });
+
+  /** The receiver: answers 200 at once, or after SLOW_MS on a path with /slow; records arrivals. */
+  const arrivals = new Map();
+  const receiver = http.createServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      const now = Date.now();
+      const id = request.headers['webhook-id'];
+      if (id) arrivals.set(id, { at: now, path: request.url, timestamp: JSON.parse(Buffer.concat(chunks).toString()).timestamp });
+      if (request.url.includes('/slow')) setTimeout(() => response.writeHead(200).end(), SLOW_MS);
+      else response.writeHead(200).end();
+    });
+  });
+  await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  run.defer('close the receiver', () => new Promise((resolve) => receiver.close(resolve)));
+  const receiverUrl = (path) => `http://127.0.0.1:${receiver.address().port}${path}`;
+
+  try {
+    await snapshotDist(run);
+    const stack = await startStack(run, { dialect: value('--db', 'postgres'), logLevel: 'warn', log });
+    Object.assign(stack.env, {
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+      WEBHOOK_ALLOWED_PORTS: '*',
+      WEBHOOK_ALLOW_HTTP: 'true',
+      WEBHOOK_POLL_INTERVAL_MS: '50',
+      WEBHOOK_ACTIVATION_DELAY_MS: '500',
+      ...(process.env.BENCH_DB_POOL ? { DB_POOL_SIZE: process.env.BENCH_DB_POOL } : {}),
+      ...(process.env.BENCH_ENDPOINT_CONCURRENCY ? { WEBHOOK_ENDPOINT_CONCURRENCY: process.env.BENCH_ENDPOINT_CONCURRENCY } : {}),
+    });
+    // Every queue, `webhooks` included (the stack's default names only the task queue).
+    delete stack.env.WORKER_QUEUES;
+    const api = await stack.startApi({ cpus: CPU.server });
+    Object.assign(stack, { api: api.record, apiUrl: api.url });
+    const profile = argv.includes('--profile') ? { port: await freePort(), file: require('node:path').join(require('node:os').tmpdir(), `webhooks-worker-${Date.now()}.cpuprofile`) } : undefined;
+    await stack.startWorker({ concurrency: 10, cpus: CPU.server, profile });
+    const profiler = (action) => profile && fetch(`http://127.0.0.1:${profile.port}/${action}`, { method: 'POST' });
+    const call = async (method, path, body) => {
+      const headers = body === undefined ? { authorization: stack.authHeaders.authorization } : stack.authHeaders;
+      const response = await fetch(`${stack.apiUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      if (response.status >= 300) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+      return response.json();
+    };
+    const endpoint = (path) => call('POST', '/v1/webhooks/endpoints', { url: receiverUrl(path), events: ['task.completed'] });
+    const pings = async (ids, count, parallel = 20) => {
+      const made = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < count) {
+            const id = ids[next++ % ids.length];
+            made.push((await call('POST', `/v1/webhooks/endpoints/${id}/test`)).eventId);
+          }
+        }),
+      );
+      return made;
+    };
+    const webhooksQueue = new Queue('webhooks', { connection: { ...redisOptions(), maxRetriesPerRequest: null }, prefix: stack.prefixes.conveyor });
+    run.defer('close the webhooks queue', () => webhooksQueue.close());
+    const waitAll = async (ids, timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!ids.every((id) => arrivals.has(id))) {
+        if (Date.now() > deadline) throw new Error(`${ids.filter((id) => !arrivals.has(id)).length} of ${ids.length} deliveries missing`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+
+    const healthy = [];
+    for (let i = 0; i < HEALTHY + 1; i += 1) healthy.push((await endpoint(`/healthy/${i}`)).id);
+    const slow = (await endpoint('/slow')).id;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    // Throughput: a backlog behind the paused queue, released at once.
+    await webhooksQueue.pause();
+    const backlog = await pings(healthy, deliveries);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the dispatcher queues them all
+    const released = Date.now();
+    await profiler('start');
+    await webhooksQueue.resume();
+    await waitAll(backlog, 300_000);
+    await profiler('stop');
+    if (profile) {
+      const { busyMs, byOrigin } = require('./profile-summary').summarise(JSON.parse(require('node:fs').readFileSync(profile.file, 'utf8')));
+      log(`worker profile (${profile.file}): busy ${busyMs} ms; ${byOrigin.slice(0, 6).map((o) => `${o.origin} ${o.pctOfBusy} %`).join(', ')}`);
+    }
+    const last = Math.max(...backlog.map((id) => arrivals.get(id).at));
+    const conveyorRate = deliveries / ((last - released) / 1000);
+
+    // Baseline: the same number of signed POSTs of the same size, CONCURRENCY at a time.
+    const body = JSON.stringify({ id: 'msg_x', type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: healthy[0], message: 'ping' } });
+    const key = randomBytes(32);
+    const agent = new http.Agent({ keepAlive: false });
+    const post = (n) =>
+      new Promise((resolve, reject) => {
+        const id = `base_${n}`;
+        const timestamp = Math.floor(Date.now() / 1000);
+        const signature = `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+        const request = http.request(
+          receiverUrl('/baseline'),
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
+          },
+          (response) => response.resume().on('end', resolve),
+        );
+        request.on('error', reject);
+        request.end(body);
+      });
+    const baselineStart = Date.now();
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (sent < deliveries) await post(sent++);
+      }),
+    );
+    const baselineRate = deliveries / ((Date.now() - baselineStart) / 1000);
+    log(
+      `throughput: ${round(conveyorRate)} deliveries/s vs bare signed POSTs ${round(baselineRate)}/s → ratio ${round(conveyorRate / baselineRate, 3)} (${deliveries} deliveries)`,
+    );
+
+    // Isolation: the same steady rate to the healthy endpoints, without and with a slow one.
+    const steady = async (ids) => {
+      const made = [];
+      const start = Date.now();
+      for (let i = 0; i < rate * seconds; i += 1) {
+        const due = start + (i * 1000) / rate;
+        if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+        made.push(call('POST', `/v1/webhooks/endpoints/${ids[i % ids.length]}/test`).then((r) => ({ eventId: r.eventId, endpoint: ids[i % ids.length] })));
+      }
+      return Promise.all(made);
+    };
+    const latencies = (events) =>
+      percentiles(events.filter((e) => e.endpoint !== slow).map(({ eventId }) => arrivals.get(eventId).at - Date.parse(arrivals.get(eventId).timestamp)));
+    const alone = await steady(healthy.slice(0, HEALTHY));
+    await waitAll(
+      alone.map((e) => e.eventId),
+      60_000,
+    );
+    const besideSlow = await steady([...healthy.slice(0, HEALTHY), slow]);
+    await waitAll(
+      besideSlow.filter((e) => e.endpoint !== slow).map((e) => e.eventId),
+      60_000,
+    );
+    const [a, b] = [latencies(alone), latencies(besideSlow)];
+    log(
+      `isolation: healthy p99 ${round(a.p99)} ms alone, ${round(b.p99)} ms beside one endpoint answering in ${SLOW_MS} ms → ratio ${round(b.p99 / a.p99, 3)} (p50 ${round(a.p50)} / ${round(b.p50)} ms; ${rate}/s for ${seconds} s)`,
+    );
+  } finally {
+    await run.cleanup();
+  }
+}
+
+if (!reexecOnProjectNode()) {
+  main().catch((error) => {
+    process.stderr.write(`${error.stack ?? error}\n`);
+    process.exit(1);
+  });
+}

@@ -31,7 +31,7 @@ import {
   WEBHOOKS_QUEUE,
   type Resolver,
 } from '@conveyor/webhooks';
-import { DeliveryDispatcher, WebhooksWorkerModule } from '@conveyor/webhooks/worker';
+import { DeliveryDispatcher, WebhookRetention, WebhooksWorkerModule } from '@conveyor/webhooks/worker';
 import {
   createTestDatabase,
   deleteRedisPrefix,
@@ -456,5 +456,28 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     // A worker that was running it writes `cancelled` too: same transition, no second event.
     await writer.write(waiting.id, { status: 'cancelled', finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.noop' } });
     expect((await events.findBy({ taskId: waiting.id })).map((e) => e.type)).toEqual(['task.cancelled']);
+  });
+
+  it('purges finished deliveries, their attempts and orphaned events past the retention, never a pending one', async () => {
+    const tenant = uniqueName('t');
+    const r = await receiver();
+    const hook = await endpoint(tenant, r.url());
+    const done = await endpoints.sendTest(tenant, hook.id);
+    await attemptsReach(done.id, 1);
+    const pending = await endpoints.sendTest(tenant, hook.id);
+    const retention = app.get(WebhookRetention);
+    // Not old enough yet (older rows of earlier tests may go).
+    expect((await retention.purgeOnce(new Date(clock.t - 60_000))).ran).toBe(true);
+    expect(await deliveries.countBy({ id: done.id })).toBe(1);
+
+    const report = await retention.purgeOnce(new Date(clock.t + 60_000));
+    expect(report.ran).toBe(true);
+    expect(report.deliveries).toBeGreaterThanOrEqual(1);
+    expect(await deliveries.countBy({ id: done.id })).toBe(0);
+    expect(await attemptsOf(done.id)).toEqual([]);
+    expect(await events.countBy({ id: done.eventId })).toBe(0);
+    // Still owed: the pending delivery and its event stay.
+    expect(await deliveries.countBy({ id: pending.id })).toBe(1);
+    expect(await events.countBy({ id: pending.eventId })).toBe(1);
   });
 });

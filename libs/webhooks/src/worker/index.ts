@@ -2,4 +2,5 @@
 export * from './delivery-attempts';
 export * from './delivery-dispatcher';
 export * from './webhook-delivery.processor';
+export * from './webhook-retention.service';
 export * from './webhooks-worker.module';

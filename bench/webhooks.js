@@ -63,11 +63,13 @@ async function main() {
       ...(process.env.BENCH_DB_POOL ? { DB_POOL_SIZE: process.env.BENCH_DB_POOL } : {}),
       ...(process.env.BENCH_ENDPOINT_CONCURRENCY ? { WEBHOOK_ENDPOINT_CONCURRENCY: process.env.BENCH_ENDPOINT_CONCURRENCY } : {}),
     });
-    // Every queue, `webhooks` included (the stack's default names only the task queue).
-    delete stack.env.WORKER_QUEUES;
+    // The stack's worker consumes the bench's task queue; this one delivers webhooks too.
+    stack.env.WORKER_QUEUES = `${stack.env.WORKER_QUEUES},webhooks`;
     const api = await stack.startApi({ cpus: CPU.server });
     Object.assign(stack, { api: api.record, apiUrl: api.url });
-    const profile = argv.includes('--profile') ? { port: await freePort(), file: require('node:path').join(require('node:os').tmpdir(), `webhooks-worker-${Date.now()}.cpuprofile`) } : undefined;
+    const profile = argv.includes('--profile')
+      ? { port: await freePort(), file: require('node:path').join(require('node:os').tmpdir(), `webhooks-worker-${Date.now()}.cpuprofile`) }
+      : undefined;
     await stack.startWorker({ concurrency: 10, cpus: CPU.server, profile });
     const profiler = (action) => profile && fetch(`http://127.0.0.1:${profile.port}/${action}`, { method: 'POST' });
     const call = async (method, path, body) => {
@@ -116,7 +118,12 @@ async function main() {
     await profiler('stop');
     if (profile) {
       const { busyMs, byOrigin } = require('./profile-summary').summarise(JSON.parse(require('node:fs').readFileSync(profile.file, 'utf8')));
-      log(`worker profile (${profile.file}): busy ${busyMs} ms; ${byOrigin.slice(0, 6).map((o) => `${o.origin} ${o.pctOfBusy} %`).join(', ')}`);
+      log(
+        `worker profile (${profile.file}): busy ${busyMs} ms; ${byOrigin
+          .slice(0, 6)
+          .map((o) => `${o.origin} ${o.pctOfBusy} %`)
+          .join(', ')}`,
+      );
     }
     const last = Math.max(...backlog.map((id) => arrivals.get(id).at));
     const conveyorRate = deliveries / ((last - released) / 1000);

@@ -109,7 +109,8 @@ describe('webhooks', () => {
   });
 
   it('delivers task events signed, logs them, pings on request and redelivers', async () => {
-    const worker = await startWorker();
+    // WORKER_QUEUES may name the webhooks queue beside task queues.
+    const worker = await startWorker({ WORKER_QUEUES: 'system,webhooks' });
     try {
       const hook = await createEndpoint({ url: receiver.url('/events'), events: ['task.completed', 'task.cancelled'] });
       const { body: task } = await call('POST', '/v1/tasks', { type: 'system.noop', payload: {} });

@@ -6,6 +6,8 @@ import type { TaskTypeDefinition } from './task-type';
 @Injectable()
 export class TaskTypeRegistry {
   private readonly types = new Map<string, TaskTypeDefinition>();
+  /** Queues a lib consumes with its own processor, not task handlers (e.g. `webhooks`). */
+  private readonly ownQueues = new Set<string>();
 
   register(definitions: readonly TaskTypeDefinition[]): void {
     for (const definition of definitions) {
@@ -35,5 +37,14 @@ export class TaskTypeRegistry {
 
   queues(): string[] {
     return [...new Set([...this.types.values()].map((t) => t.queue))].sort();
+  }
+
+  /** Declares a queue a lib consumes itself, so WORKER_QUEUES may name it. */
+  registerOwnQueue(name: string): void {
+    this.ownQueues.add(name);
+  }
+
+  ownQueueNames(): string[] {
+    return [...this.ownQueues].sort();
   }
 }

@@ -75,7 +75,7 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
   const host = new TaskWorkerHost(config, registry, discovery, runner as unknown as TaskRunner);
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);
-  return { host, runner, discovery, bindHandlers };
+  return { host, runner, discovery, bindHandlers, registry };
 }
 
 const ALL_HANDLERS = [provider(AlphaHandler), provider(BetaHandler), provider(GammaHandler), provider(SomeService)];
@@ -202,6 +202,13 @@ describe('TaskWorkerHost boot with a stand-in BullMQ Worker', () => {
 
   it("consumes only the queues WORKER_QUEUES names, without the other queues' handlers", async () => {
     const { host } = makeHost({ queues: ['q2'], providers: [provider(GammaHandler)] });
+    await host.onApplicationBootstrap();
+    expect(createdWorkers.map((w) => w.name)).toEqual(['q2']);
+  });
+
+  it("accepts a lib's own queue in WORKER_QUEUES and leaves it to that lib's processor", async () => {
+    const { host, registry } = makeHost({ queues: ['q2', 'hooks'], providers: [provider(GammaHandler)] });
+    registry.registerOwnQueue('hooks');
     await host.onApplicationBootstrap();
     expect(createdWorkers.map((w) => w.name)).toEqual(['q2']);
   });

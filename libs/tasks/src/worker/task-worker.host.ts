@@ -106,12 +106,14 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
 
   private resolveQueues(): string[] {
     const known = this.registry.queues();
+    const own = this.registry.ownQueueNames();
     const wanted = this.config.worker.queues ?? known;
-    const unknown = wanted.filter((queue) => !known.includes(queue));
+    const unknown = wanted.filter((queue) => !known.includes(queue) && !own.includes(queue));
     if (unknown.length > 0) {
-      throw new HandlerBindingError([`WORKER_QUEUES names queues no task type uses: ${unknown.join(', ')} (known: ${known.join(', ')})`]);
+      throw new HandlerBindingError([`WORKER_QUEUES names queues no task type uses: ${unknown.join(', ')} (known: ${[...known, ...own].join(', ')})`]);
     }
-    return wanted;
+    // A lib's own queue is consumed by that lib's processor, not here.
+    return wanted.filter((queue) => known.includes(queue));
   }
 
   private bindHandlers(queues: string[]): Map<string, BoundHandler> {

@@ -467,11 +467,10 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     const pending = await endpoints.sendTest(tenant, hook.id);
     const retention = app.get(WebhookRetention);
     // Not old enough yet (older rows of earlier tests may go).
-    expect((await retention.purgeOnce(new Date(clock.t - 60_000))).ran).toBe(true);
+    await retention.purgeOnce(new Date(clock.t - 60_000));
     expect(await deliveries.countBy({ id: done.id })).toBe(1);
 
     const report = await retention.purgeOnce(new Date(clock.t + 60_000));
-    expect(report.ran).toBe(true);
     expect(report.deliveries).toBeGreaterThanOrEqual(1);
     expect(await deliveries.countBy({ id: done.id })).toBe(0);
     expect(await attemptsOf(done.id)).toEqual([]);

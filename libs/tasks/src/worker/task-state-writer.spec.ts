@@ -287,7 +287,7 @@ describe('TaskStateWriter transition hooks', () => {
         recorded.push(transitions);
       }),
     };
-    const writer = new TaskStateWriter(dataSource as unknown as DataSource, new FlowSettler(), hooks);
+    const writer = new TaskStateWriter(dataSource as unknown as DataSource, new FlowSettler(), undefined, hooks);
     return { writer, hooks, recorded, statements, transactions: () => transactions };
   }
 

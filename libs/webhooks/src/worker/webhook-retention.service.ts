@@ -1,18 +1,17 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, LessThan, type DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { MaintenanceLock } from '@conveyor/tasks/worker';
 import { WebhookAttemptEntity } from '../store/webhook-attempt.entity';
 import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
 import { WebhookEventEntity } from '../store/webhook-event.entity';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
+import { consumesWebhooks } from './delivery-dispatcher';
 
 const BATCH = 500;
 const FINISHED = ['succeeded', 'failed'] as const;
 
 export interface WebhookPurgeReport {
-  ran: boolean;
   deliveries: number;
   events: number;
 }
@@ -20,24 +19,25 @@ export interface WebhookPurgeReport {
 /**
  * The delivery log's retention, as for tasks: finished deliveries (with their attempts) last
  * changed more than TASK_TTL_SECONDS ago, and events no delivery refers to any more, are deleted
- * every RETENTION_INTERVAL_MS by one worker at a time (the maintenance lock), 500 per statement.
- * Pending deliveries stay whatever their age: they are still owed.
+ * every RETENTION_INTERVAL_MS by each worker that delivers webhooks, 500 per statement. Every
+ * delete re-checks its condition, so two workers purging at once only share the work. Pending
+ * deliveries stay whatever their age: they are still owed.
  */
 @Injectable()
-export class WebhookRetention implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WebhookRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WebhookRetention.name);
   private timer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly lock: MaintenanceLock,
     @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
   ) {}
 
   onApplicationBootstrap(): void {
     const every = this.config.maintenance.retentionIntervalMs;
-    if (every <= 0) return;
+    if (every <= 0 || !consumesWebhooks(this.config)) return;
     this.timer = setInterval(
       () => void this.purgeOnce().catch((error: unknown) => this.logger.error({ err: error }, 'webhook retention failed; next run retries')),
       every,
@@ -45,17 +45,15 @@ export class WebhookRetention implements OnApplicationBootstrap, OnApplicationSh
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  /** Before the connections close: a purge under way stops after its current batch. */
+  beforeApplicationShutdown(): void {
     clearInterval(this.timer);
+    this.stopping.abort();
   }
 
-  /** One purge; `before` overrides now − TASK_TTL_SECONDS (tests). */
+  /** One purge; `before` overrides now − TASK_TTL_SECONDS (tests). Stops between batches at shutdown. */
   async purgeOnce(before = new Date(this.clock.now() - this.config.tasks.ttlSeconds * 1000)): Promise<WebhookPurgeReport> {
-    const run = await this.lock.runExclusive('webhook-retention', (signal) => this.purge(before, signal));
-    return run.ran ? { ran: true, ...run.result } : { ran: false, deliveries: 0, events: 0 };
-  }
-
-  private async purge(before: Date, signal: AbortSignal): Promise<{ deliveries: number; events: number }> {
+    const signal = this.stopping.signal;
     const deliveries = this.dataSource.getRepository(WebhookDeliveryEntity);
     const events = this.dataSource.getRepository(WebhookEventEntity);
     let deletedDeliveries = 0;

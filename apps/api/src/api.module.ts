@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@conveyor/auth';
+import { ExportsApiModule } from '@conveyor/exports/api';
 import { FilesModule } from '@conveyor/files';
 import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
 import { FilesApiModule } from '@conveyor/files/api';
@@ -20,6 +21,7 @@ import { TasksApiModule } from '@conveyor/tasks/api';
     FilesApiModule,
     SystemTasksApiModule,
     FileCleaningApiModule,
+    ExportsApiModule,
     SchedulesApiModule,
     HealthApiModule,
     MetricsApiModule,

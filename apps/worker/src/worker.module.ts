@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExportsWorkerModule } from '@conveyor/exports/worker';
 import { FileCleaningWorkerModule } from '@conveyor/file-cleaning/worker';
 import { HealthWorkerModule } from '@conveyor/health/worker';
 import { SchedulesWorkerModule } from '@conveyor/schedules/worker';
@@ -8,6 +9,6 @@ import { TasksWorkerModule } from '@conveyor/tasks/worker';
 
 /** The processing process: the shared core plus every domain's worker module, and no controller. */
 @Module({
-  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, HealthWorkerModule, SchedulesWorkerModule],
+  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, ExportsWorkerModule, HealthWorkerModule, SchedulesWorkerModule],
 })
 export class WorkerModule {}

@@ -1,0 +1,2 @@
+export * from './export-retention.service';
+export * from './exports-worker.module';

@@ -33,6 +33,10 @@ function recordInstalledLock() {
  * a reinstall under running processes is destructive.
  */
 function dependenciesStale() {
+  // A git worktree that borrows another checkout's node_modules (a symlink) must never reinstall
+  // it: `npm ci` here would empty the install the other checkout's processes are running on.
+  const modules = path.join(ROOT, 'node_modules');
+  if (fs.existsSync(modules) && fs.lstatSync(modules).isSymbolicLink()) return false;
   if (!fs.existsSync(LOCAL_NODE)) return true;
   try {
     return fs.readFileSync(INSTALLED_LOCK_HASH, 'utf8').trim() !== lockHash();

@@ -73,7 +73,8 @@ export class CsvEncoder implements RowEncoder {
       if (i > 0) line += this.delimiter;
       const cell = cells[i];
       if (cell === null) continue;
-      line += typeof cell === 'number' ? String(cell) : this.text(cell);
+      // Numbers are the database's own (no quotes, nothing to escape), whether typed or as text.
+      line += typeof cell === 'number' || this.columns[i].kind === 'number' ? String(cell) : this.text(cell);
     }
     return line + '\r\n';
   }
@@ -94,7 +95,8 @@ const keysOf = (columns: readonly ExportColumn[]) => columns.map((column) => `${
 
 function jsonValue(cell: Cell, kind: CellKind): string {
   if (cell === null) return 'null';
-  if (kind === 'json') return String(cell);
+  // JSON text and numbers (typed, or as the database's text) are JSON values already.
+  if (kind === 'json' || kind === 'number') return String(cell);
   return typeof cell === 'number' ? String(cell) : JSON.stringify(cell);
 }
 

@@ -102,47 +102,45 @@ export class TaskRowsSource {
   }
 
   /**
-   * Pages of cells in the order of columns(). The next page is asked for while the caller works
+   * Pages of cells in the order of columns(). Each page is one keyset query on one connection
+   * held for the export, rows as arrays of the database's text (no per-row objects, no parsing
+   * of values the file wants as text anyway). The next page is asked for while the caller works
    * on this one, so the database and the encoder overlap; at most two pages are held.
    */
   async *pages(signal?: AbortSignal): AsyncGenerator<Cell[][]> {
     const key = this.dialect === 'postgres' ? 't.id::text' : 't.id';
     const select = this.fields.map((field) => {
       const [column, shape] = COLUMNS[field];
-      return `${selectExpression(this.dialect, column, shape)} AS c${TASK_EXPORT_FIELDS.indexOf(field)}`;
+      return selectExpression(this.dialect, column, shape);
     });
-    const aliases = this.fields.map((field) => `c${TASK_EXPORT_FIELDS.indexOf(field)}`);
     const jsonAt = this.fields.map((field) => COLUMNS[field][1] === 'json');
-    const fetch = (after: string | undefined): Promise<Array<Record<string, Cell>>> => {
+    const runner = this.dataSource.createQueryRunner('slave');
+    const query = rawArrayQuery(this.dialect, await runner.connect());
+    const fetch = (after: string | undefined): Promise<Cell[][]> => {
       const where = this.where();
       if (after !== undefined) where.add((p) => `t.id > ${p}`, after);
-      const sql = `SELECT ${[...select, `${key} AS k`].join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`;
-      return this.dataSource.query(sql, where.params);
+      return query(`SELECT ${[...select, key].join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`, where.params);
     };
 
-    let next: Promise<Array<Record<string, Cell>>> | undefined = fetch(undefined);
+    let next: Promise<Cell[][]> | undefined = fetch(undefined);
     try {
       while (next) {
         signal?.throwIfAborted();
-        const rows: Array<Record<string, Cell>> = await next;
-        next = rows.length === this.pageSize ? fetch(rows[rows.length - 1].k as string) : undefined;
+        const rows: Cell[][] = await next;
+        // The key is the last column of each row; taken off, the row is the page's cells.
+        next = rows.length === this.pageSize ? fetch(String(rows[rows.length - 1][select.length])) : undefined;
         // A prefetch the caller no longer wants (it stopped) must not surface as an unhandled rejection.
         next?.catch(() => undefined);
-        const page: Cell[][] = new Array<Cell[]>(rows.length);
-        for (let r = 0; r < rows.length; r += 1) {
-          const row = rows[r];
-          const cells: Cell[] = new Array<Cell>(aliases.length);
-          for (let c = 0; c < aliases.length; c += 1) {
-            const value = row[aliases[c]] ?? null;
-            // MySQL's own JSON type comes back parsed (MariaDB's is text); the encoders want JSON text.
-            cells[c] = jsonAt[c] && value !== null && typeof value !== 'string' ? JSON.stringify(value) : value;
-          }
-          page[r] = cells;
+        for (const row of rows) {
+          row.length = select.length;
+          // MySQL's own JSON type comes back parsed (MariaDB's is text); the encoders want JSON text.
+          for (let c = 0; c < row.length; c += 1) if (jsonAt[c] && row[c] !== null && typeof row[c] !== 'string') row[c] = JSON.stringify(row[c]);
         }
-        yield page;
+        yield rows;
       }
     } finally {
-      next?.catch(() => undefined);
+      await next?.catch(() => undefined);
+      await runner.release();
     }
   }
 
@@ -163,4 +161,22 @@ export class TaskRowsSource {
     }
     return where;
   }
+}
+
+/** Every value as the text PostgreSQL sent (numbers included): the encoders write them as they are. */
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+
+type ArrayQuery = (sql: string, params: unknown[]) => Promise<Cell[][]>;
+
+/**
+ * A query on the driver's own connection (node-postgres or mysql2, as TypeORM's query runner
+ * holds it) that returns rows as arrays.
+ */
+function rawArrayQuery(dialect: SqlDialect, connection: unknown): ArrayQuery {
+  if (dialect === 'postgres') {
+    const client = connection as { query(config: object): Promise<{ rows: Cell[][] }> };
+    return async (sql, params) => (await client.query({ text: sql, values: params, rowMode: 'array', types: RAW_TEXT })).rows;
+  }
+  const pooled = connection as { query(options: object, callback: (error: Error | null, rows: Cell[][]) => void): void };
+  return (sql, params) => new Promise((resolve, reject) => pooled.query({ sql, values: params, rowsAsArray: true }, (error, rows) => (error ? reject(error) : resolve(rows))));
 }

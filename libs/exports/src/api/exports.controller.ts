@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiProduces, ApiResponse } from '@nestjs/swagger';
+import { ApiBody, ApiExtension, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { contentDisposition } from '@conveyor/files/api';
 import { ApiError, CurrentTenant, Public, RequireScopes } from '@conveyor/http';
@@ -57,6 +57,7 @@ export class ExportsController {
   /** The link is the credential (no API key): it names one export of one tenant until its expiry. */
   @Get(':id/download')
   @Public()
+  @ApiExtension('x-public', true)
   @ApiProduces('application/octet-stream')
   @ApiResponse({ status: 200, description: 'The file, streamed', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } })
   @ApiResponse({ status: 403, description: 'LINK_INVALID (altered or not signed here) or LINK_EXPIRED' })

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { DownloadLinks } from '@conveyor/exports';
 import { waitFor } from '@conveyor/testing';
-import { http, startStack, type Stack } from './support/stack';
+import { http, startStack, TEST_ADMIN_KEY, type Stack } from './support/stack';
 
 const LINK_SECRET = 'e2e-export-link-secret-0123456789abcdefghij';
 const ROWS = 3000;
@@ -94,7 +94,11 @@ describe('exports end to end', () => {
     expect(lines[1]).toMatch(/^00000000-0000-7000-8000-000000000001,completed,"\{""n"": 1, ""note"": ""=cmd\|1""\}"$/);
 
     // It is a task too.
-    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${created.body.id}`)).body).toMatchObject({ type: 'export.create', queue: 'exports', status: 'completed' });
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${created.body.id}`)).body).toMatchObject({
+      type: 'export.create',
+      queue: 'exports',
+      status: 'completed',
+    });
   });
 
   it('refuses an altered link as LINK_INVALID and an old one as LINK_EXPIRED (403), and a link needs no key but only works as signed', async () => {
@@ -113,7 +117,10 @@ describe('exports end to end', () => {
       return copy;
     };
     const signature = url.searchParams.get('signature')!;
-    expect(await code(altered((p) => p.set('signature', signature.slice(0, -1) + (signature.endsWith('A') ? 'B' : 'A'))))).toEqual({ status: 403, code: 'LINK_INVALID' });
+    expect(await code(altered((p) => p.set('signature', signature.slice(0, -1) + (signature.endsWith('A') ? 'B' : 'A'))))).toEqual({
+      status: 403,
+      code: 'LINK_INVALID',
+    });
     expect(await code(altered((p) => p.set('expires', String(Number(p.get('expires')) + 3600))))).toEqual({ status: 403, code: 'LINK_INVALID' });
     expect(await code(altered((p) => p.set('tenant', 'other')))).toEqual({ status: 403, code: 'LINK_INVALID' });
     expect(await code(altered((p) => p.delete('signature')))).toEqual({ status: 403, code: 'LINK_INVALID' });
@@ -143,7 +150,11 @@ describe('exports end to end', () => {
     await refuse({ source: 'tasks', format: 'csv', filters: { colour: 'red' } }, 400, 'VALIDATION_FAILED', 'filters.colour');
     await refuse({ source: 'tasks', format: 'csv', filters: { createdFrom: 'last tuesday' } }, 400, 'VALIDATION_FAILED', 'filters.createdFrom');
     await refuse({ source: 'tasks', format: 'csv', filters: { fields: ['id', 'password'] } }, 400, 'VALIDATION_FAILED', 'filters.fields');
-    await refuse({ source: 'tasks', format: 'csv', filters: { createdFrom: '2031-02-01T00:00:00Z', createdTo: '2031-01-01T00:00:00Z' } }, 400, 'INVALID_TIME_RANGE');
+    await refuse(
+      { source: 'tasks', format: 'csv', filters: { createdFrom: '2031-02-01T00:00:00Z', createdTo: '2031-01-01T00:00:00Z' } },
+      400,
+      'INVALID_TIME_RANGE',
+    );
     await refuse({ source: 'file', format: 'csv' }, 400, 'VALIDATION_FAILED', 'fileId');
     await refuse({ source: 'file', format: 'csv', fileId: '01936f7c-0000-7000-8000-000000000001', filters: {} }, 400, 'NOT_FOR_SOURCE');
     await refuse({ source: 'file', format: 'jsonl', fileId: '01936f7c-0000-7000-8000-000000000001' }, 404, 'FILE_NOT_FOUND');
@@ -152,8 +163,17 @@ describe('exports end to end', () => {
     const form = new FormData();
     form.append('file', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'theirs.csv');
     const other = (await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'other', scopes: ['tasks:read', 'tasks:write'] })).body.key;
-    const theirs = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${other}` } })).json()) as { id: string };
+    const theirs = (await (await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: form, headers: { authorization: `Bearer ${other}` } })).json()) as {
+      id: string;
+    };
     await refuse({ source: 'file', format: 'jsonl', fileId: theirs.id }, 404, 'FILE_NOT_FOUND');
+    // Declared in the contract, not implemented yet: refused up front rather than failing later.
+    const mine = new FormData();
+    mine.append('file', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'mine.csv');
+    const own = (await (
+      await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: mine, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })
+    ).json()) as { id: string };
+    await refuse({ source: 'file', format: 'jsonl', fileId: own.id }, 400, 'SOURCE_NOT_AVAILABLE');
 
     expect((await http(stack.apiUrl, 'GET', '/v1/tasks?type=export.create&limit=200')).body.tasks.length).toBe(before);
     // An id that is not an export's.
@@ -190,7 +210,10 @@ describe('exports end to end', () => {
     expect(await storedExportFiles(stack, created.body.id)).toBe(0);
     // The attempt ends as the signal fires; the handler's clean-up (the partial's removal) follows at once.
     const bulkDir = join(storageDir, 'bulk');
-    await waitFor(() => readdirSync(bulkDir, { withFileTypes: true }).filter((entry) => entry.isFile()).length === 0, { timeoutMs: 5000, what: 'the partial file to go' });
+    await waitFor(() => readdirSync(bulkDir, { withFileTypes: true }).filter((entry) => entry.isFile()).length === 0, {
+      timeoutMs: 5000,
+      what: 'the partial file to go',
+    });
     expect((await http(stack.apiUrl, 'POST', `/v1/exports/${created.body.id}/cancel`, undefined, as)).status).toBe(409);
   }, 90_000);
 });

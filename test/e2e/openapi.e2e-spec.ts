@@ -70,7 +70,11 @@ describe('OpenAPI document', () => {
     expect(schema('/v1/exports/{id}/cancel', 'post', '202')).toEqual({ $ref: '#/components/schemas/ExportCancelledView' });
     expect(document.paths['/v1/exports/{id}/download'].get.responses['200'].content).toHaveProperty('application/octet-stream');
     expect(document.paths['/v1/exports/{id}/download'].get).toMatchObject({ 'x-public': true, security: [] });
-    expect(document.components.schemas.ExportView.properties).toMatchObject({ downloadUrl: expect.any(Object), sha256: expect.any(Object), rows: expect.any(Object) });
+    expect(document.components.schemas.ExportView.properties).toMatchObject({
+      downloadUrl: expect.any(Object),
+      sha256: expect.any(Object),
+      rows: expect.any(Object),
+    });
     expect(document.components.schemas.Payload_export_create.properties.format.enum).toEqual(['csv', 'jsonl', 'json']);
 
     const ui = await fetch(`${stack.apiUrl}/docs`);

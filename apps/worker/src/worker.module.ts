@@ -9,6 +9,14 @@ import { TasksWorkerModule } from '@conveyor/tasks/worker';
 
 /** The processing process: the shared core plus every domain's worker module, and no controller. */
 @Module({
-  imports: [TasksCoreModule, TasksWorkerModule, SystemTasksWorkerModule, FileCleaningWorkerModule, ExportsWorkerModule, HealthWorkerModule, SchedulesWorkerModule],
+  imports: [
+    TasksCoreModule,
+    TasksWorkerModule,
+    SystemTasksWorkerModule,
+    FileCleaningWorkerModule,
+    ExportsWorkerModule,
+    HealthWorkerModule,
+    SchedulesWorkerModule,
+  ],
 })
 export class WorkerModule {}

@@ -1,5 +1,18 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsObject, IsOptional, IsString, IsUUID, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
 import { defineTaskType, IsInstant, parseInstant, TASK_STATUSES, type TaskStatus } from '@conveyor/tasks';
 
 /** The exports queue. Its name is a stored API: renaming it strands queued jobs. */
@@ -137,7 +150,8 @@ export interface ExportResult {
 export const EXPORT_CREATE = defineTaskType<ExportCreatePayload, ExportResult>({
   type: 'export.create',
   queue: EXPORT_QUEUE,
-  description: 'Streams the tenant’s tasks (list filters, a creation-time range, chosen fields) or a stored CSV/TSV/JSONL file to storage as CSV, JSON Lines or JSON, optionally gzipped.',
+  description:
+    'Streams the tenant’s tasks (list filters, a creation-time range, chosen fields) or a stored CSV/TSV/JSONL file to storage as CSV, JSON Lines or JSON, optionally gzipped.',
   payload: ExportCreatePayload,
   // An export re-runs from the start after a crash (its partial object is discarded), so a few attempts and a long limit.
   defaults: { maxAttempts: 3, timeoutMs: 6 * 3600 * 1000, backoff: { type: 'exponential', delayMs: 5000, jitter: 0.5 } },
@@ -150,7 +164,8 @@ export const EXPORT_ERRORS = {
   invalidTimeRange: 'INVALID_TIME_RANGE',
   fileNotFound: 'FILE_NOT_FOUND',
   notForSource: 'NOT_FOR_SOURCE',
-  unreadableFile: 'UNREADABLE_FILE',
+  /** source `file`: declared (so a pipeline step can name it) but not implemented yet. */
+  sourceNotAvailable: 'SOURCE_NOT_AVAILABLE',
 } as const;
 
 /** createdTo must be after createdFrom; undefined when the range is fine. */

@@ -87,10 +87,28 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
   };
 
   const mixed = [
-    task({ type: 'report.render', status: 'completed', payload: { name: 'Smith, "Jo"', note: '=HYPERLINK("x")' }, tags: ['vip'], createdAt: new Date('2031-01-01T00:00:00.000Z') }),
-    task({ type: 'report.render', status: 'failed', payload: { lines: 'a\nb' }, error: { code: 'BOOM', message: '+1 bad' }, createdAt: new Date('2031-01-02T00:00:00.000Z') }),
+    task({
+      type: 'report.render',
+      status: 'completed',
+      payload: { name: 'Smith, "Jo"', note: '=HYPERLINK("x")' },
+      tags: ['vip'],
+      createdAt: new Date('2031-01-01T00:00:00.000Z'),
+    }),
+    task({
+      type: 'report.render',
+      status: 'failed',
+      payload: { lines: 'a\nb' },
+      error: { code: 'BOOM', message: '+1 bad' },
+      createdAt: new Date('2031-01-02T00:00:00.000Z'),
+    }),
     task({ type: 'mail.send', status: 'completed', payload: { to: '@someone' }, tags: ['vip', 'eu'], createdAt: new Date('2031-01-03T00:00:00.000Z') }),
-    task({ type: 'report.render', status: 'completed', payload: { n: -5 }, createdAt: new Date('2031-01-04T00:00:00.000Z'), finishedAt: new Date('2031-01-04T00:00:01.250Z') }),
+    task({
+      type: 'report.render',
+      status: 'completed',
+      payload: { n: -5 },
+      createdAt: new Date('2031-01-04T00:00:00.000Z'),
+      finishedAt: new Date('2031-01-04T00:00:01.250Z'),
+    }),
     task({ tenantId: 'other', type: 'report.render', payload: { secret: true }, createdAt: new Date('2031-01-02T00:00:00.000Z') }),
   ];
 
@@ -115,7 +133,11 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
   }, 120_000);
 
   it('CSV: header, the tenant’s rows only, oldest first, RFC 4180 quoting and formula escaping, chosen fields in order', async () => {
-    const { done, context } = run({ source: 'tasks', format: 'csv', filters: { fields: ['id', 'type', 'status', 'payload', 'error', 'tags', 'createdAt', 'finishedAt'] } });
+    const { done, context } = run({
+      source: 'tasks',
+      format: 'csv',
+      filters: { fields: ['id', 'type', 'status', 'payload', 'error', 'tags', 'createdAt', 'finishedAt'] },
+    });
     const result = await done;
     expect(result).toMatchObject({ rows: 4, format: 'csv', compression: null, contentType: 'text/csv; charset=utf-8' });
     const text = await content(result);
@@ -138,7 +160,10 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
 
   it('CSV escapes a text cell a spreadsheet would run, with another delimiter', async () => {
     await dataSource.getRepository(TaskEntity).save(task({ tenantId: 'sheets', type: '=cmd|calc', workerId: '@evil', idempotencyKey: '-1+1' }));
-    const result = await run({ source: 'tasks', format: 'csv', delimiter: ';', filters: { fields: ['type', 'workerId', 'idempotencyKey', 'priority'] } }, 'sheets').done;
+    const result = await run(
+      { source: 'tasks', format: 'csv', delimiter: ';', filters: { fields: ['type', 'workerId', 'idempotencyKey', 'priority'] } },
+      'sheets',
+    ).done;
     expect(parseCsv(await content(result), ';')).toEqual([
       ['type', 'workerId', 'idempotencyKey', 'priority'],
       ["'=cmd|calc", "'@evil", "'-1+1", '5'],
@@ -147,13 +172,26 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
 
   it('JSONL and JSON: every field by default, values typed, filters (type, status, tag, time range) applied', async () => {
     const all = await run({ source: 'tasks', format: 'jsonl' }).done;
-    const lines = (await content(all)).trimEnd().split('\n').map((line) => JSON.parse(line));
+    const lines = (await content(all))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(lines).toHaveLength(4);
     expect(Object.keys(lines[0])).toHaveLength(24);
-    expect(lines[0]).toMatchObject({ id: mixed[0].id, priority: 5, attempts: 1, payload: mixed[0].payload, tags: ['vip'], result: null, createdAt: '2031-01-01T00:00:00.000Z' });
+    expect(lines[0]).toMatchObject({
+      id: mixed[0].id,
+      priority: 5,
+      attempts: 1,
+      payload: mixed[0].payload,
+      tags: ['vip'],
+      result: null,
+      createdAt: '2031-01-01T00:00:00.000Z',
+    });
 
     const filtered = async (filters: ExportCreatePayload['filters']) =>
-      JSON.parse(await content(await run({ source: 'tasks', format: 'json', filters: { ...filters, fields: ['id'] } }).done)).map((row: { id: string }) => row.id);
+      JSON.parse(await content(await run({ source: 'tasks', format: 'json', filters: { ...filters, fields: ['id'] } }).done)).map(
+        (row: { id: string }) => row.id,
+      );
     expect(await filtered({ type: 'report.render' })).toEqual([mixed[0].id, mixed[1].id, mixed[3].id]);
     expect(await filtered({ status: 'failed' })).toEqual([mixed[1].id]);
     expect(await filtered({ tag: 'vip' })).toEqual([mixed[0].id, mixed[2].id]);
@@ -163,7 +201,11 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
 
   it('refuses a time range the wrong way round for good, storing nothing', async () => {
     const before = await dataSource.getRepository(FileEntity).count();
-    const failure = await run({ source: 'tasks', format: 'csv', filters: { createdFrom: '2031-01-04T00:00:00Z', createdTo: '2031-01-01T00:00:00Z' } }).done.catch((e: unknown) => e);
+    const failure = await run({
+      source: 'tasks',
+      format: 'csv',
+      filters: { createdFrom: '2031-01-04T00:00:00Z', createdTo: '2031-01-01T00:00:00Z' },
+    }).done.catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(TaskFailure);
     expect(failure).toMatchObject({ code: 'INVALID_TIME_RANGE', retryable: false });
     expect(await dataSource.getRepository(FileEntity).count()).toBe(before);
@@ -203,7 +245,9 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
     expect(percents.some((percent) => percent > 0 && percent < 100)).toBe(true);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
-    console.log(`${dialect}: ${BIG_ROWS} rows in ${seconds.toFixed(1)} s; RSS growth ${mib(peak - before)} in all, ${mib(peak - peakAtHalf!)} in the second half`);
+    console.log(
+      `${dialect}: ${BIG_ROWS} rows in ${seconds.toFixed(1)} s; RSS growth ${mib(peak - before)} in all, ${mib(peak - peakAtHalf!)} in the second half`,
+    );
     expect(peak - before).toBeLessThan(RSS_BOUND_BYTES);
     expect(peak - peakAtHalf!).toBeLessThan(RSS_SECOND_HALF_BOUND_BYTES);
   }, 600_000);
@@ -252,7 +296,14 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
       const s3rver = new S3rver({ port, address: '127.0.0.1', silent: true, directory: s3dir, configureBuckets: [{ name: BUCKET }] });
       await s3rver.run();
       server = s3rver;
-      s3 = new S3FileStorage({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', bucket: BUCKET, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+      s3 = new S3FileStorage({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'us-east-1',
+        bucket: BUCKET,
+        accessKeyId: 'S3RVER',
+        secretAccessKey: 'S3RVER',
+        forcePathStyle: true,
+      });
       s3handler = new ExportCreateHandler(new FilesService(s3, dataSource.getRepository(FileEntity)), dataSource);
     });
 
@@ -274,7 +325,11 @@ describe.each(DIALECTS)('exports on %s', (dialect) => {
       const url = await s3.signedDownloadUrl(result.storageKey, { expiresInSeconds: 60, fileName: result.name, contentType: result.contentType });
       const fetched = await fetch(url);
       expect(fetched.status).toBe(200);
-      expect(createHash('sha256').update(Buffer.from(await fetched.arrayBuffer())).digest('hex')).toBe(result.sha256);
+      expect(
+        createHash('sha256')
+          .update(Buffer.from(await fetched.arrayBuffer()))
+          .digest('hex'),
+      ).toBe(result.sha256);
       // The store enforces the expiry (s3rver checks it; it does not check SigV4 signatures, so
       // tampering is S3's own guarantee and not tested here).
       const shortLived = await s3.signedDownloadUrl(result.storageKey, { expiresInSeconds: 1, fileName: result.name, contentType: result.contentType });

@@ -22,7 +22,11 @@ export class ExportsController {
   @ApiBody({ schema: { $ref: '#/components/schemas/Payload_export_create' } })
   @ApiResponse({ status: 202, type: ExportView, description: 'Accepted: the export.create task is queued; `Location` points at the export' })
   @ApiResponse({ status: 200, type: ExportView, description: 'The export created earlier with this Idempotency-Key and body' })
-  @ApiResponse({ status: 400, description: 'VALIDATION_FAILED (unknown source, format or field, filters that do not parse), INVALID_TIME_RANGE, NOT_FOR_SOURCE' })
+  @ApiResponse({
+    status: 400,
+    description:
+      'VALIDATION_FAILED (unknown source, format or field, filters that do not parse), INVALID_TIME_RANGE, NOT_FOR_SOURCE, SOURCE_NOT_AVAILABLE (source "file", not yet)',
+  })
   @ApiResponse({ status: 404, description: 'FILE_NOT_FOUND: source "file" names no file of this tenant' })
   async create(
     @CurrentTenant() tenantId: string,

@@ -38,9 +38,13 @@ export class ExportsService implements OnApplicationBootstrap {
     const misplaced = sourceProblem(payload);
     if (misplaced) throw ApiError.badRequest(EXPORT_ERRORS.notForSource, `${misplaced.field} does not apply to source "${payload.source}"`, [misplaced]);
     const range = timeRangeProblem(payload.filters);
-    if (range) throw ApiError.badRequest(EXPORT_ERRORS.invalidTimeRange, 'The time range is the wrong way round', [{ field: 'filters.createdTo', message: range }]);
-    if (payload.source === 'file' && !(await this.files.findOne(tenantId, payload.fileId!))) {
-      throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
+    if (range)
+      throw ApiError.badRequest(EXPORT_ERRORS.invalidTimeRange, 'The time range is the wrong way round', [{ field: 'filters.createdTo', message: range }]);
+    if (payload.source === 'file') {
+      if (!(await this.files.findOne(tenantId, payload.fileId!))) throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
+      throw ApiError.badRequest(EXPORT_ERRORS.sourceNotAvailable, 'Exports of source "file" are not available yet', [
+        { field: 'source', message: 'use "tasks"' },
+      ]);
     }
     const { tasks, created } = await this.producer.enqueue(tenantId, [
       { type: EXPORT_CREATE.type, payload: payload as unknown as Record<string, unknown>, ...(idempotencyKey ? { idempotencyKey } : {}) },
@@ -101,6 +105,6 @@ export class ExportsService implements OnApplicationBootstrap {
     }
     const signed: SignedLink = this.links.sign(task.tenantId, task.id, Math.floor(expiresAt.getTime() / 1000));
     const query = new URLSearchParams({ tenant: signed.tenant, expires: String(signed.expires), signature: signed.signature });
-    return { url: `${baseUrl}/v1/exports/${task.id}/download?${query}`, expiresAt: new Date(signed.expires * 1000) };
+    return { url: `${baseUrl}/v1/exports/${task.id}/download?${query.toString()}`, expiresAt: new Date(signed.expires * 1000) };
   }
 }

@@ -40,8 +40,8 @@ describe('CSV encoder', () => {
     ['-2+3+cmd|calc', "'-2+3+cmd|calc"],
     ['@import', "'@import"],
     ['\tleading tab', "'\tleading tab"],
-    ['\rleading cr', "\"'\rleading cr\""],
-    ['=1,2', "\"'=1,2\""],
+    ['\rleading cr', '"\'\rleading cr"'],
+    ['=1,2', '"\'=1,2"'],
   ])('escapes the formula-looking cell %j as %j', (cell, expected) => {
     expect(createEncoder('csv', [{ name: 'x', kind: 'text' }]).row([cell])).toBe(`${expected}\r\n`);
   });

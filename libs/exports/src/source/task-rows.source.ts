@@ -97,7 +97,10 @@ export class TaskRowsSource {
   /** The number of matching rows now, for progress (rows created later in the range are still exported). */
   async count(): Promise<number> {
     const where = this.where();
-    const [row] = await this.dataSource.query<Array<{ n: string | number }>>(`SELECT COUNT(*) AS n FROM tasks t WHERE ${where.clauses.join(' AND ')}`, where.params);
+    const [row] = await this.dataSource.query<Array<{ n: string | number }>>(
+      `SELECT COUNT(*) AS n FROM tasks t WHERE ${where.clauses.join(' AND ')}`,
+      where.params,
+    );
     return Number(row.n);
   }
 
@@ -119,7 +122,10 @@ export class TaskRowsSource {
     const fetch = (after: string | undefined): Promise<Cell[][]> => {
       const where = this.where();
       if (after !== undefined) where.add((p) => `t.id > ${p}`, after);
-      return query(`SELECT ${[...select, key].join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`, where.params);
+      return query(
+        `SELECT ${[...select, key].join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`,
+        where.params,
+      );
     };
 
     let next: Promise<Cell[][]> | undefined = fetch(undefined);
@@ -153,8 +159,8 @@ export class TaskRowsSource {
     if (filters.parentId) where.add((p) => `t.parent_id = ${p}`, filters.parentId);
     if (filters.rootId) where.add((p) => `t.root_id = ${p}`, filters.rootId);
     if (filters.scheduleId) where.add((p) => `t.schedule_id = ${p}`, filters.scheduleId);
-    if (filters.createdFrom) where.add((p) => `t.created_at >= ${p}`, new Date(parseInstant(filters.createdFrom!)!));
-    if (filters.createdTo) where.add((p) => `t.created_at < ${p}`, new Date(parseInstant(filters.createdTo!)!));
+    if (filters.createdFrom) where.add((p) => `t.created_at >= ${p}`, new Date(parseInstant(filters.createdFrom)!));
+    if (filters.createdTo) where.add((p) => `t.created_at < ${p}`, new Date(parseInstant(filters.createdTo)!));
     if (filters.tag) {
       const tag = JSON.stringify([filters.tag]);
       where.add((p) => (this.dialect === 'postgres' ? `t.tags @> CAST(${p} AS jsonb)` : `JSON_CONTAINS(t.tags, ${p})`), tag);
@@ -178,5 +184,6 @@ function rawArrayQuery(dialect: SqlDialect, connection: unknown): ArrayQuery {
     return async (sql, params) => (await client.query({ text: sql, values: params, rowMode: 'array', types: RAW_TEXT })).rows;
   }
   const pooled = connection as { query(options: object, callback: (error: Error | null, rows: Cell[][]) => void): void };
-  return (sql, params) => new Promise((resolve, reject) => pooled.query({ sql, values: params, rowsAsArray: true }, (error, rows) => (error ? reject(error) : resolve(rows))));
+  return (sql, params) =>
+    new Promise((resolve, reject) => pooled.query({ sql, values: params, rowsAsArray: true }, (error, rows) => (error ? reject(error) : resolve(rows))));
 }

@@ -42,7 +42,12 @@ export class ExportCreateHandler implements TaskHandler<ExportCreatePayload, Exp
     });
     const extension = encoder.extension + (payload.compression === 'gzip' ? '.gz' : '');
     const contentType = payload.compression === 'gzip' ? 'application/gzip' : encoder.contentType;
-    const file = await this.files.store(context.tenantId, content, { name: `${source.name}.${extension}`, contentType, kind: 'export', taskId: context.taskId });
+    const file = await this.files.store(context.tenantId, content, {
+      name: `${source.name}.${extension}`,
+      contentType,
+      kind: 'export',
+      taskId: context.taskId,
+    });
     context.progress(100, `${written} rows, ${file.size} bytes`);
     return {
       fileId: file.id,
@@ -64,6 +69,6 @@ export class ExportCreateHandler implements TaskHandler<ExportCreatePayload, Exp
       const tasks = new TaskRowsSource(this.dataSource, tenantId, payload.filters);
       return { name: 'tasks', columns: () => tasks.columns(), count: () => tasks.count(), pages: (signal) => tasks.pages(signal) };
     }
-    throw new TaskFailure(EXPORT_ERRORS.unreadableFile, 'file exports are not available yet', false);
+    throw new TaskFailure(EXPORT_ERRORS.sourceNotAvailable, 'exports of source "file" are not available yet', false);
   }
 }

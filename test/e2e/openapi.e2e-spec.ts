@@ -33,7 +33,7 @@ describe('OpenAPI document', () => {
 
     for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, any>>)) {
       for (const operation of Object.values(item)) {
-        if (path.startsWith('/v1/')) {
+        if (path.startsWith('/v1/') && !operation['x-public']) {
           expect({ path, security: operation.security }).toEqual({ path, security: [{ bearer: [] }] });
           expect(operation.responses['401'].content['application/json'].schema.$ref).toBe('#/components/schemas/ErrorBody');
         } else {
@@ -91,6 +91,20 @@ describe('OpenAPI document', () => {
     expect(schema('/v1/webhooks/deliveries/{id}/redeliver', 'post', '202')).toEqual(ref('WebhookDeliveryView'));
     expect(document.components.schemas.WebhookDeliveryDetailView.properties).toHaveProperty('attemptLog');
     expect(document.components.schemas.WebhookEndpointView.properties).not.toHaveProperty('secret');
+
+    // Exports too.
+    expect(schema('/v1/exports', 'post', '202')).toEqual({ $ref: '#/components/schemas/ExportView' });
+    expect(document.paths['/v1/exports'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Payload_export_create' });
+    expect(schema('/v1/exports/{id}', 'get', '200')).toEqual({ $ref: '#/components/schemas/ExportView' });
+    expect(schema('/v1/exports/{id}/cancel', 'post', '202')).toEqual({ $ref: '#/components/schemas/ExportCancelledView' });
+    expect(document.paths['/v1/exports/{id}/download'].get.responses['200'].content).toHaveProperty('application/octet-stream');
+    expect(document.paths['/v1/exports/{id}/download'].get).toMatchObject({ 'x-public': true, security: [] });
+    expect(document.components.schemas.ExportView.properties).toMatchObject({
+      downloadUrl: expect.any(Object),
+      sha256: expect.any(Object),
+      rows: expect.any(Object),
+    });
+    expect(document.components.schemas.Payload_export_create.properties.format.enum).toEqual(['csv', 'jsonl', 'json']);
 
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);

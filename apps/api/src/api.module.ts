@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@conveyor/auth';
+import { ExportsApiModule } from '@conveyor/exports/api';
 import { FilesModule } from '@conveyor/files';
 import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
 import { FilesApiModule } from '@conveyor/files/api';
@@ -21,6 +22,7 @@ import { WebhooksApiModule } from '@conveyor/webhooks/api';
     FilesApiModule,
     SystemTasksApiModule,
     FileCleaningApiModule,
+    ExportsApiModule,
     SchedulesApiModule,
     WebhooksApiModule,
     HealthApiModule,

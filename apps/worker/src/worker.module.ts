@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ExportsWorkerModule } from '@conveyor/exports/worker';
 import { FileCleaningWorkerModule } from '@conveyor/file-cleaning/worker';
 import { HealthWorkerModule } from '@conveyor/health/worker';
 import { SchedulesWorkerModule } from '@conveyor/schedules/worker';
@@ -14,6 +15,7 @@ import { WebhooksWorkerModule } from '@conveyor/webhooks/worker';
     TasksWorkerModule,
     SystemTasksWorkerModule,
     FileCleaningWorkerModule,
+    ExportsWorkerModule,
     HealthWorkerModule,
     SchedulesWorkerModule,
     WebhooksWorkerModule,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
@@ -107,6 +108,16 @@ export interface StorageConfig {
   s3?: { endpoint?: string; region: string; bucket: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
 }
 
+/** Exports (libs/exports): download links and how long files are kept. */
+export interface ExportsConfig {
+  /** HMAC key of download links. */
+  linkSecret: string;
+  /** True when EXPORT_LINK_SECRET was unset: a random key per process (links verify only where issued). */
+  linkSecretGenerated: boolean;
+  linkTtlSeconds: number;
+  retentionSeconds: number;
+}
+
 export interface SecurityConfig {
   /** Bootstrap admin key; undefined disables it. */
   adminKey?: string;
@@ -166,6 +177,7 @@ export interface AppConfig {
   storageDir: string;
   storage: StorageConfig;
   maxUploadBytes: number;
+  exports: ExportsConfig;
   security: SecurityConfig;
   limits: RequestLimitsConfig;
   http: HttpServerConfig;
@@ -386,6 +398,9 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       problems: ['too weak for production: use at least 32 random characters (e.g. `openssl rand -base64 32`)'],
     });
   }
+  if (env.NODE_ENV === 'production' && env.EXPORT_LINK_SECRET && isWeakSecret(env.EXPORT_LINK_SECRET)) {
+    problems.push({ key: 'EXPORT_LINK_SECRET', problems: ['too weak for production: use at least 32 random characters (e.g. `openssl rand -base64 32`)'] });
+  }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) {
     problems.push({ key: 'S3_BUCKET', problems: ['required when STORAGE_DRIVER=s3'] });
   }
@@ -475,6 +490,12 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
         : {}),
     },
     maxUploadBytes: env.MAX_UPLOAD_BYTES ?? 1024 * 1024 * 1024,
+    exports: {
+      linkSecret: env.EXPORT_LINK_SECRET ?? randomBytes(32).toString('base64url'),
+      linkSecretGenerated: !env.EXPORT_LINK_SECRET,
+      linkTtlSeconds: env.EXPORT_LINK_TTL_SECONDS ?? 900,
+      retentionSeconds: env.EXPORT_RETENTION_SECONDS ?? 7 * 24 * 3600,
+    },
     startupTimeoutMs: env.STARTUP_TIMEOUT_MS ?? 60_000,
     limits: {
       json: {

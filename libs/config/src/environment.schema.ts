@@ -532,4 +532,26 @@ export class EnvironmentSchema {
   @IsInt()
   @Min(1)
   MAX_UPLOAD_BYTES?: number;
+
+  // --- exports --------------------------------------------------------------------------
+  /** HMAC key of export download links; every API process of a deployment must share it. */
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'EXPORT_LINK_SECRET must be at least 32 characters' })
+  EXPORT_LINK_SECRET?: string;
+
+  /** How long a download link stays valid. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(7 * 24 * 3600)
+  EXPORT_LINK_TTL_SECONDS?: number;
+
+  /** How long an export's file is kept after it was written. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  EXPORT_RETENTION_SECONDS?: number;
 }

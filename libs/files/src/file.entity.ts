@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type FileKind = 'upload' | 'output' | 'rejects' | 'report';
+export type FileKind = 'upload' | 'output' | 'rejects' | 'report' | 'export';
 
 /** Metadata of a stored file; the bytes live in the FileStorage under `storageKey`. */
 @Entity({ name: 'files' })

@@ -54,7 +54,10 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       labelNames: ['policy'],
     }),
     makeCounterProvider({ name: METRIC.flowsFinished, help: 'Flows whose root reached a terminal state, by that state', labelNames: ['status'] }),
-    makeCounterProvider({ name: METRIC.eventStreamReads, help: 'Ledger reads made for task event streams (one per change of a watched task, shared by its streams)' }),
+    makeCounterProvider({
+      name: METRIC.eventStreamReads,
+      help: 'Ledger reads made for task event streams (one per change of a watched task, shared by its streams)',
+    }),
     makeGaugeProvider({ name: METRIC.queueJobs, help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'] }),
     makeCounterProvider({ name: METRIC.httpRequests, help: 'HTTP requests', labelNames: ['method', 'route', 'status'] }),
     makeHistogramProvider({

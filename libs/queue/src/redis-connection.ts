@@ -22,7 +22,9 @@ export function redisConnectionOptions(redis: RedisConfig, role: 'producer' | 'w
     ...(redis.username ? { username: redis.username } : {}),
     ...(redis.password ? { password: redis.password } : {}),
     ...(redis.tls ? { tls: {} } : {}),
-    ...(role === 'producer' ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS } : { maxRetriesPerRequest: null }),
+    ...(role === 'producer'
+      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS }
+      : { maxRetriesPerRequest: null }),
     // Reconnect forever with a capped delay: a Redis restart must not kill the process.
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
   };

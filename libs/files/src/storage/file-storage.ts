@@ -9,6 +9,11 @@ export interface FileStorage {
   get(key: string): Promise<Readable>;
   /** Removes the object; a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * A URL that downloads the object without credentials until it expires, for stores that can
+   * sign one themselves (S3); absent for the local driver, whose files the API serves.
+   */
+  signedDownloadUrl?(key: string, options: { expiresInSeconds: number; fileName: string; contentType: string }): Promise<string>;
 }
 
 export const FILE_STORAGE = Symbol('FILE_STORAGE');

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { StorageConfig } from '@conveyor/config';
 import type { FileStorage } from './file-storage';
 
@@ -43,6 +44,17 @@ export class S3FileStorage implements FileStorage {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
+  /** A presigned GET; the store itself refuses it (403) once expired or altered. */
+  signedDownloadUrl(key: string, options: { expiresInSeconds: number; fileName: string; contentType: string }): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ResponseContentDisposition: `attachment; filename="${options.fileName.replace(/[^\x20-\x7e]|["\\]/g, '_')}"`,
+      ResponseContentType: options.contentType,
+    });
+    return getSignedUrl(this.client, command, { expiresIn: options.expiresInSeconds });
   }
 
   destroy(): void {

@@ -74,9 +74,10 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
   }
 
   for (const [path, item] of Object.entries(document.paths)) {
-    const isPublic = !path.startsWith('/v1/');
-    for (const operation of Object.values(item) as Array<{ responses?: Record<string, unknown>; security?: unknown }>) {
+    for (const operation of Object.values(item) as Array<{ responses?: Record<string, unknown>; security?: unknown; 'x-public'?: boolean }>) {
       if (!operation || typeof operation !== 'object' || !('responses' in operation)) continue;
+      // A /v1 route is keyed unless it says otherwise (a signed download link is its own credential).
+      const isPublic = !path.startsWith('/v1/') || operation['x-public'] === true;
       operation.security = isPublic ? [] : [{ bearer: [] }];
       for (const [status, description] of Object.entries(ERROR_RESPONSES)) {
         if (isPublic && status !== '503') continue;

@@ -46,7 +46,8 @@ export class CommitEffectsRelay {
       if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
     });
     const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
-    if (unconfirmed > 0) this.logger.warn({ tasks: prepared.length, unconfirmed }, 'jobs of released tasks not confirmed by Redis; the reconciler queues any it lacks');
+    if (unconfirmed > 0)
+      this.logger.warn({ tasks: prepared.length, unconfirmed }, 'jobs of released tasks not confirmed by Redis; the reconciler queues any it lacks');
   }
 
   private async cancel({ cancelled }: CommitEffects): Promise<void> {

@@ -25,8 +25,7 @@ export interface FlowPlanNode {
   hasChildren: boolean;
 }
 
-const refuse = (code: string, message: string, field?: string) =>
-  new ApiError(HttpStatus.BAD_REQUEST, code, message, field ? [{ field, message }] : undefined);
+const refuse = (code: string, message: string, field?: string) => new ApiError(HttpStatus.BAD_REQUEST, code, message, field ? [{ field, message }] : undefined);
 
 /**
  * Flattens a flow tree, depth first in the order its children are listed (so node ids, made

@@ -23,16 +23,18 @@ export class LedgerRetentionRepository {
 
   /** Up to `limit` finished rows that finished before `cutoff` (the `ix_tasks_status_finished` index), housekeeping runs aside. */
   findFinishedBefore(cutoff: Date, limit: number): Promise<FinishedTaskRef[]> {
-    return this.tasks
-      .createQueryBuilder('t')
-      .select(['t.id', 't.queue'])
-      .where('t.status IN (:...statuses)', { statuses: FINISHED_STATUSES })
-      .andWhere('t.finishedAt < :cutoff', { cutoff })
-      .andWhere('t.type NOT IN (:...kept)', { kept: MAINTENANCE_TYPES })
-      // A flow node whose parent still waits is kept: the parent reads it when it runs.
-      .andWhere("NOT (t.on_failure IS NOT NULL AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id AND p.status = 'waiting'))")
-      .limit(limit)
-      .getMany();
+    return (
+      this.tasks
+        .createQueryBuilder('t')
+        .select(['t.id', 't.queue'])
+        .where('t.status IN (:...statuses)', { statuses: FINISHED_STATUSES })
+        .andWhere('t.finishedAt < :cutoff', { cutoff })
+        .andWhere('t.type NOT IN (:...kept)', { kept: MAINTENANCE_TYPES })
+        // A flow node whose parent still waits is kept: the parent reads it when it runs.
+        .andWhere("NOT (t.on_failure IS NOT NULL AND EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id AND p.status = 'waiting'))")
+        .limit(limit)
+        .getMany()
+    );
   }
 
   /**

@@ -1,0 +1,2 @@
+export * from './export-view.dto';
+export * from './exports-api.module';

@@ -1,0 +1,58 @@
+import { pipeline, Readable } from 'node:stream';
+import { constants, createGzip } from 'node:zlib';
+import type { ExportCompression } from '../exports.contract';
+import type { Cell, RowEncoder } from './row-encoder';
+
+export interface ExportStreamOptions {
+  encoder: RowEncoder;
+  pages: AsyncIterable<Cell[][]>;
+  compression?: ExportCompression | null;
+  /** Rows written so far, after each page. */
+  onRows?: (rows: number) => void;
+  /** Stops the stream with the signal's reason, also while it waits for the consumer. */
+  signal?: AbortSignal;
+}
+
+/** Bytes the encoded stream may hold ahead of its consumer (storage) before the source waits. */
+const HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * The export as a byte stream. Pages are pulled only when the consumer wants more (Readable.from
+ * over the generator, in byte mode): a slow storage slows the database reads instead of
+ * filling memory. With gzip the compressor sits between the two, under the same back-pressure.
+ */
+export function exportStream(options: ExportStreamOptions): Readable {
+  const { encoder, pages, onRows } = options;
+  async function* encode(): AsyncGenerator<Buffer> {
+    let rows = 0;
+    const head = encoder.head();
+    if (head) yield Buffer.from(head);
+    for await (const page of pages) {
+      let text = '';
+      for (const cells of page) text += encoder.row(cells);
+      rows += page.length;
+      if (text) yield Buffer.from(text);
+      onRows?.(rows);
+    }
+    const tail = encoder.tail();
+    if (tail) yield Buffer.from(tail);
+  }
+  const body = Readable.from(encode(), { objectMode: false, highWaterMark: HIGH_WATER_MARK });
+  let out: Readable = body;
+  if (options.compression === 'gzip') {
+    // The fastest level: an export is read once and deleted after its retention, so speed counts more than the last percent of size.
+    const gzip = createGzip({ level: constants.Z_BEST_SPEED });
+    pipeline(body, gzip, () => undefined);
+    out = gzip;
+  }
+  const signal = options.signal;
+  if (signal) {
+    const stop = () => out.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
+    if (signal.aborted) stop();
+    else {
+      signal.addEventListener('abort', stop, { once: true });
+      out.once('close', () => signal.removeEventListener('abort', stop));
+    }
+  }
+  return out;
+}

@@ -1,0 +1,182 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { defineTaskType, IsInstant, parseInstant, TASK_STATUSES, type TaskStatus } from '@conveyor/tasks';
+
+/** The exports queue. Its name is a stored API: renaming it strands queued jobs. */
+export const EXPORT_QUEUE = 'exports';
+
+export const EXPORT_SOURCES = ['tasks', 'file'] as const;
+export const EXPORT_FORMATS = ['csv', 'jsonl', 'json'] as const;
+export const EXPORT_COMPRESSIONS = ['gzip'] as const;
+
+export type ExportSource = (typeof EXPORT_SOURCES)[number];
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export type ExportCompression = (typeof EXPORT_COMPRESSIONS)[number];
+
+/** The ledger fields a tasks export may select, in their default order (the task view's names). */
+export const TASK_EXPORT_FIELDS = [
+  'id',
+  'type',
+  'queue',
+  'status',
+  'priority',
+  'payload',
+  'result',
+  'error',
+  'progress',
+  'attempts',
+  'maxAttempts',
+  'timeoutMs',
+  'idempotencyKey',
+  'tags',
+  'createdAt',
+  'updatedAt',
+  'scheduledFor',
+  'expiresAt',
+  'startedAt',
+  'finishedAt',
+  'workerId',
+  'parentId',
+  'rootId',
+  'scheduleId',
+] as const;
+export type TaskExportField = (typeof TASK_EXPORT_FIELDS)[number];
+
+/** The filters of `GET /v1/tasks`, a creation-time range and the fields to write. */
+export class TaskExportFiltersDto {
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  type?: string;
+
+  @IsOptional()
+  @IsIn(TASK_STATUSES)
+  status?: TaskStatus;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  tag?: string;
+
+  @IsOptional()
+  @IsUUID()
+  parentId?: string;
+
+  @IsOptional()
+  @IsUUID()
+  rootId?: string;
+
+  @IsOptional()
+  @IsUUID()
+  scheduleId?: string;
+
+  /** Tasks created at or after this instant (RFC 3339). */
+  @IsOptional()
+  @IsInstant()
+  createdFrom?: string;
+
+  /** Tasks created before this instant (RFC 3339); must be after createdFrom. */
+  @IsOptional()
+  @IsInstant()
+  createdTo?: string;
+
+  /** Columns (csv) or keys (jsonl, json), in this order; default: every field. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(TASK_EXPORT_FIELDS.length)
+  @ArrayUnique()
+  @IsIn(TASK_EXPORT_FIELDS, { each: true })
+  fields?: TaskExportField[];
+}
+
+export class ExportCreatePayload {
+  /** `tasks`: the tenant's ledger; `file`: a stored CSV/TSV/JSONL file (e.g. a cleaning output) re-encoded. */
+  @IsIn(EXPORT_SOURCES)
+  source: ExportSource;
+
+  /** source `file`: the file to re-encode, of the caller's tenant. */
+  @ValidateIf((payload: ExportCreatePayload) => payload.source === 'file' || payload.fileId !== undefined)
+  @IsUUID()
+  fileId?: string;
+
+  /** source `tasks` only. */
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => TaskExportFiltersDto)
+  filters?: TaskExportFiltersDto;
+
+  @IsIn(EXPORT_FORMATS)
+  format: ExportFormat;
+
+  @IsOptional()
+  @IsIn(EXPORT_COMPRESSIONS)
+  compression?: ExportCompression;
+
+  /** csv only; default `,`. */
+  @IsOptional()
+  @IsIn([',', ';', '\t', '|'])
+  delimiter?: string;
+}
+
+/** What a finished export leaves in its task's result; `GET /v1/exports/:id` reads it. */
+export interface ExportResult {
+  fileId: string;
+  storageKey: string;
+  name: string;
+  contentType: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+  format: ExportFormat;
+  compression: ExportCompression | null;
+}
+
+/** Writes the tenant's tasks or a stored file as CSV, JSON Lines or JSON (optionally gzipped) to storage. */
+export const EXPORT_CREATE = defineTaskType<ExportCreatePayload, ExportResult>({
+  type: 'export.create',
+  queue: EXPORT_QUEUE,
+  description:
+    'Streams the tenant’s tasks (list filters, a creation-time range, chosen fields) or a stored CSV/TSV/JSONL file to storage as CSV, JSON Lines or JSON, optionally gzipped.',
+  payload: ExportCreatePayload,
+  // An export re-runs from the start after a crash (its partial object is discarded), so a few attempts and a long limit.
+  defaults: { maxAttempts: 3, timeoutMs: 6 * 3600 * 1000, backoff: { type: 'exponential', delayMs: 5000, jitter: 0.5 } },
+});
+
+export const EXPORT_TASK_TYPES = [EXPORT_CREATE] as const;
+
+/** Where an export failure or refusal comes from; the same codes in HTTP errors and task errors. */
+export const EXPORT_ERRORS = {
+  invalidTimeRange: 'INVALID_TIME_RANGE',
+  fileNotFound: 'FILE_NOT_FOUND',
+  notForSource: 'NOT_FOR_SOURCE',
+  /** source `file`: declared (so a pipeline step can name it) but not implemented yet. */
+  sourceNotAvailable: 'SOURCE_NOT_AVAILABLE',
+} as const;
+
+/** createdTo must be after createdFrom; undefined when the range is fine. */
+export function timeRangeProblem(filters: TaskExportFiltersDto | undefined): string | undefined {
+  if (!filters?.createdFrom || !filters.createdTo) return undefined;
+  return parseInstant(filters.createdFrom)! < parseInstant(filters.createdTo)! ? undefined : 'createdTo must be after createdFrom';
+}
+
+/** A field the chosen source does not take (filters or a delimiter the file source ignores would mislead); undefined when fine. */
+export function sourceProblem(payload: ExportCreatePayload): { field: string; message: string } | undefined {
+  if (payload.source === 'tasks' && payload.fileId !== undefined) return { field: 'fileId', message: 'only source "file" takes a fileId' };
+  if (payload.source === 'file' && payload.filters !== undefined) return { field: 'filters', message: 'only source "tasks" takes filters' };
+  return undefined;
+}

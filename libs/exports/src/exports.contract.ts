@@ -1,19 +1,6 @@
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
-  IsIn,
-  IsObject,
-  IsOptional,
-  IsString,
-  IsUUID,
-  MaxLength,
-  ValidateIf,
-  ValidateNested,
-} from 'class-validator';
-import { defineTaskType, IsInstant, parseInstant, TASK_STATUSES, type TaskStatus } from '@conveyor/tasks';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsObject, IsOptional, IsUUID, ValidateIf, ValidateNested } from 'class-validator';
+import { defineTaskType, IsInstant, parseInstant, TaskFilters } from '@conveyor/tasks';
 
 /** The exports queue. Its name is a stored API: renaming it strands queued jobs. */
 export const EXPORT_QUEUE = 'exports';
@@ -56,33 +43,7 @@ export const TASK_EXPORT_FIELDS = [
 export type TaskExportField = (typeof TASK_EXPORT_FIELDS)[number];
 
 /** The filters of `GET /v1/tasks`, a creation-time range and the fields to write. */
-export class TaskExportFiltersDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  type?: string;
-
-  @IsOptional()
-  @IsIn(TASK_STATUSES)
-  status?: TaskStatus;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  tag?: string;
-
-  @IsOptional()
-  @IsUUID()
-  parentId?: string;
-
-  @IsOptional()
-  @IsUUID()
-  rootId?: string;
-
-  @IsOptional()
-  @IsUUID()
-  scheduleId?: string;
-
+export class TaskExportFiltersDto extends TaskFilters {
   /** Tasks created at or after this instant (RFC 3339). */
   @IsOptional()
   @IsInstant()

@@ -12,7 +12,7 @@ import { type ExportCreatePayload, type ExportResult } from '@conveyor/exports';
 import { ExportCreateHandler, ExportRetention } from '@conveyor/exports/worker';
 import { FileEntity, FilesService, LocalFileStorage, S3FileStorage, type FileStorage } from '@conveyor/files';
 import { TaskEntity, TaskFailure } from '@conveyor/tasks';
-import { createTestDatabase, DIALECTS, freePort, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, DIALECTS, freePort, taskRow, type TestDatabase } from '@conveyor/testing';
 import { parseCsv, seedTasks, taskContext } from './export-fixtures';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,33 +26,7 @@ async function read(stream: Readable): Promise<Buffer> {
 }
 
 function task(overrides: Partial<TaskEntity>): TaskEntity {
-  const now = new Date();
-  return Object.assign(new TaskEntity(), {
-    id: uuidv7(),
-    tenantId: 'acme',
-    type: 'report.render',
-    queue: 'reports',
-    status: 'completed',
-    priority: 5,
-    payload: {},
-    result: null,
-    error: null,
-    progress: null,
-    attempts: 1,
-    maxAttempts: 3,
-    attemptBudget: 3,
-    timeoutMs: 30000,
-    idempotencyKey: null,
-    tags: null,
-    createdAt: now,
-    updatedAt: now,
-    scheduledFor: null,
-    expiresAt: null,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    ...overrides,
-  });
+  return taskRow({ tenantId: 'acme', type: 'report.render', queue: 'reports', status: 'completed', attempts: 1, timeoutMs: 30000, ...overrides });
 }
 
 /**

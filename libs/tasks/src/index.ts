@@ -14,6 +14,7 @@ export * from './intake/request-fingerprint';
 export * from './intake/task-factory';
 export * from './intake/task-request';
 export * from './ledger/flow-policy';
+export * from './ledger/task-filters.dto';
 export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task-transition-hooks';

@@ -1,7 +1,6 @@
 import { DataSource } from 'typeorm';
-import { uuidv7 } from 'uuidv7';
 import { buildDataSourceOptions } from '@conveyor/database';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, DIALECTS, taskRow, type TestDatabase } from '@conveyor/testing';
 import {
   FLOW_POLICIES,
   FlowSettler,
@@ -16,39 +15,7 @@ import {
 import { FlowSweeper, TaskStateWriter } from '@conveyor/tasks/worker';
 
 function row(overrides: Partial<TaskEntity>): TaskEntity {
-  const now = new Date();
-  return Object.assign(new TaskEntity(), {
-    id: uuidv7(),
-    tenantId: 'flows',
-    type: 'system.noop',
-    queue: 'system',
-    status: 'queued',
-    priority: 5,
-    payload: {},
-    result: null,
-    error: null,
-    progress: null,
-    attempts: 0,
-    maxAttempts: 1,
-    attemptBudget: 1,
-    timeoutMs: 1000,
-    idempotencyKey: null,
-    idempotencyHash: null,
-    tags: null,
-    createdAt: now,
-    updatedAt: now,
-    scheduledFor: null,
-    expiresAt: null,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    parentId: null,
-    rootId: null,
-    scheduleId: null,
-    scheduleTick: null,
-    onFailure: null,
-    ...overrides,
-  });
+  return taskRow({ tenantId: 'flows', maxAttempts: 1, attemptBudget: 1, ...overrides });
 }
 
 /** The ways a child can end badly, as its worker writes them. */

@@ -1,38 +1,11 @@
 import { DataSource } from 'typeorm';
-import { uuidv7 } from 'uuidv7';
 import { buildDataSourceOptions, isUniqueViolation } from '@conveyor/database';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '@conveyor/testing';
+import { createTestDatabase, DIALECTS, taskRow, type TestDatabase } from '@conveyor/testing';
 import { FlowSettler, TaskEntity, TaskLedgerService } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
 
 function newTask(overrides: Partial<TaskEntity> = {}): TaskEntity {
-  const now = new Date();
-  return Object.assign(new TaskEntity(), {
-    id: uuidv7(),
-    tenantId: 'tenant-a',
-    type: 'system.sleep',
-    queue: 'system',
-    status: 'queued',
-    priority: 5,
-    payload: { ms: 10, nested: { ünïcode: '✓' } },
-    result: null,
-    error: null,
-    progress: null,
-    attempts: 0,
-    maxAttempts: 3,
-    attemptBudget: 3,
-    timeoutMs: 1000,
-    idempotencyKey: null,
-    tags: null,
-    createdAt: now,
-    updatedAt: now,
-    scheduledFor: null,
-    expiresAt: null,
-    startedAt: null,
-    finishedAt: null,
-    workerId: null,
-    ...overrides,
-  });
+  return taskRow({ type: 'system.sleep', payload: { ms: 10, nested: { ünïcode: '✓' } }, ...overrides });
 }
 
 describe.each(DIALECTS)('task ledger on %s', (dialect) => {

@@ -4,3 +4,4 @@ export * from './private-postgres';
 export * from './test-infra';
 export * from './private-mariadb';
 export * from './test-receiver';
+export * from './task-rows';

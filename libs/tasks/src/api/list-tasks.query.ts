@@ -1,34 +1,6 @@
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IntersectionType } from '@nestjs/swagger';
 import { PageQuery } from '@conveyor/http';
-import { TASK_STATUSES, type TaskStatus } from '../ledger/task-status';
+import { TaskFilters } from '../ledger/task-filters.dto';
 
-export class ListTasksQuery extends PageQuery {
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  type?: string;
-
-  @IsOptional()
-  @IsIn(TASK_STATUSES)
-  status?: TaskStatus;
-
-  @IsOptional()
-  @IsString()
-  @MaxLength(64)
-  tag?: string;
-
-  /** Follow-ups of this task. */
-  @IsOptional()
-  @IsUUID()
-  parentId?: string;
-
-  /** Every task of the chain that started with this one. */
-  @IsOptional()
-  @IsUUID()
-  rootId?: string;
-
-  /** Runs of this schedule. */
-  @IsOptional()
-  @IsUUID()
-  scheduleId?: string;
-}
+/** `GET /v1/tasks`: the task filters and a page. */
+export class ListTasksQuery extends IntersectionType(TaskFilters, PageQuery) {}

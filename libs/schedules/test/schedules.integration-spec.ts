@@ -4,7 +4,7 @@ import { DataSource, In, type Repository } from 'typeorm';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { buildDataSourceOptions } from '@conveyor/database';
+import { runMigrations } from '@conveyor/database';
 import type { ApiError } from '@conveyor/http';
 import { METRIC, TaskMetrics } from '@conveyor/observability';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';
@@ -93,10 +93,7 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    const migrator = new DataSource(buildDataSourceOptions(database.config, [TaskEntity]));
-    await migrator.initialize();
-    await migrator.runMigrations();
-    await migrator.destroy();
+    await runMigrations(database.config);
     prefix = uniqueName('it_sched');
     Object.assign(process.env, {
       DATABASE_URL: database.url,

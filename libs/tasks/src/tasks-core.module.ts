@@ -16,6 +16,19 @@ import { LostJobRequeuer } from './recovery/lost-job-requeuer';
 import { LostJobsRepository } from './recovery/lost-jobs.repository';
 import { RegisteredQueues } from './recovery/registered-queues';
 
+const CORE_PROVIDERS = [
+  TaskTypeRegistry,
+  TaskLedgerService,
+  TaskFactory,
+  JobRelay,
+  FlowSettler,
+  CommitEffectsRelay,
+  TaskChangeFeed,
+  LostJobsRepository,
+  LostJobRequeuer,
+  RegisteredQueues,
+];
+
 /**
  * What every Conveyor process runs on: validated config, logs and metrics, the ledger
  * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
@@ -26,30 +39,7 @@ import { RegisteredQueues } from './recovery/registered-queues';
 @Global()
 @Module({
   imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
-  providers: [
-    TaskTypeRegistry,
-    TaskLedgerService,
-    TaskFactory,
-    JobRelay,
-    FlowSettler,
-    CommitEffectsRelay,
-    TaskChangeFeed,
-    LostJobsRepository,
-    LostJobRequeuer,
-    RegisteredQueues,
-  ],
-  exports: [
-    TaskTypeRegistry,
-    TaskLedgerService,
-    TaskFactory,
-    JobRelay,
-    FlowSettler,
-    CommitEffectsRelay,
-    TaskChangeFeed,
-    LostJobsRepository,
-    LostJobRequeuer,
-    RegisteredQueues,
-    TypeOrmModule,
-  ],
+  providers: CORE_PROVIDERS,
+  exports: [...CORE_PROVIDERS, TypeOrmModule],
 })
 export class TasksCoreModule {}

@@ -7,7 +7,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { register } from 'prom-client';
 import { DataSource, In, type Repository } from 'typeorm';
-import { buildDataSourceOptions } from '@conveyor/database';
+import { runMigrations } from '@conveyor/database';
 import { FileEntity, FilesModule, FilesService } from '@conveyor/files';
 import { METRIC } from '@conveyor/observability';
 import { SYSTEM_QUEUE } from '@conveyor/system-tasks';
@@ -61,10 +61,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    const migrator = new DataSource(buildDataSourceOptions(database.config, [TaskEntity]));
-    await migrator.initialize();
-    await migrator.runMigrations();
-    await migrator.destroy();
+    await runMigrations(database.config);
 
     prefix = uniqueName('it_maint');
     storageDir = mkdtempSync(join(tmpdir(), 'conveyor-maint-files-'));

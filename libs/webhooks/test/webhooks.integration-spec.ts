@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import { register } from 'prom-client';
 import { Webhook } from 'standardwebhooks';
 import { DataSource, type Repository } from 'typeorm';
-import { buildDataSourceOptions } from '@conveyor/database';
+import { runMigrations } from '@conveyor/database';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';
 import {
   TASK_TRANSITION_HOOKS,
@@ -117,10 +117,7 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
-    const migrator = new DataSource(buildDataSourceOptions(database.config, [TaskEntity]));
-    await migrator.initialize();
-    await migrator.runMigrations();
-    await migrator.destroy();
+    await runMigrations(database.config);
     prefix = uniqueName('it_hooks');
     Object.assign(process.env, {
       DATABASE_URL: database.url,

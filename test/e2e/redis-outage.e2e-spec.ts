@@ -129,3 +129,19 @@ describe('Redis outage at enqueue', () => {
     }
   });
 });
+
+describe('worker shutdown with Redis gone', () => {
+  it('ends within SHUTDOWN_GRACE_MS and its margin instead of waiting for Redis forever', async () => {
+    const redis = await startPrivateRedis();
+    const stack = await startStack({ env: { REDIS_URL: redis.url, SHUTDOWN_GRACE_MS: '2000' } });
+    try {
+      await redis.stop();
+      // SIGTERM, and SIGKILL only after 60 s: the worker must end by itself (it hung until killed before).
+      await stack.worker!.stop('SIGTERM', 60_000);
+      expect({ killed: stack.worker!.child.signalCode === 'SIGKILL', exitCode: stack.worker!.child.exitCode }).toEqual({ killed: false, exitCode: 1 });
+    } finally {
+      await stack.stop();
+      await redis.stop().catch(() => undefined);
+    }
+  }, 120_000);
+});

@@ -71,8 +71,10 @@ export class TaskChangeFeed implements OnModuleInit, OnApplicationShutdown {
     await subscriber.subscribe(this.channel);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.publisher?.quit().catch(() => undefined), this.subscriber?.quit().catch(() => undefined)]);
+  onApplicationShutdown(): void {
+    // disconnect, not quit: quit waits for a server that may be gone, and nothing here needs flushing.
+    this.publisher?.disconnect();
+    this.subscriber?.disconnect();
   }
 
   private connect(role: 'producer' | 'worker', connectionName: string): Redis {

@@ -49,6 +49,8 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
     ...options.env,
   };
   await migrate(env);
+  // Every worker it starts stops with it: a test that forgets one would keep Jest from exiting.
+  const workers: AppProcess[] = [];
   const stack: Stack = {
     env,
     prefix,
@@ -57,12 +59,13 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
     workerUrl: `http://127.0.0.1:${workerPort}`,
     async startWorker(extraEnv = {}) {
       const worker = startProcess(APP_ENTRY.worker, { ...env, WORKER_ID: uniqueName('worker'), ...extraEnv });
+      workers.push(worker);
       const port = extraEnv.WORKER_HEALTH_PORT ?? env.WORKER_HEALTH_PORT;
       await waitUntilReady(worker, `http://127.0.0.1:${port}/health/ready`);
       return worker;
     },
     async stop() {
-      await Promise.all([stack.api?.stop(), stack.worker?.stop()]);
+      await Promise.all([stack.api?.stop(), ...workers.map((worker) => worker.stop())]);
       await database.drop();
       await deleteRedisPrefix(prefix);
     },

@@ -1,4 +1,4 @@
-import { freePort, uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
+import { uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
 import type { SqlDialect } from '@conveyor/database';
 import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
@@ -48,15 +48,9 @@ const flatten = (node: TreeNode): TreeNode[] => [node, ...node.children.flatMap(
 describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
   let stack: Stack;
   let worker: AppProcess | undefined;
-  const extraWorkers: AppProcess[] = [];
   const submit = (body: FlowNode, headers: Record<string, string> = {}) => http(stack.apiUrl, 'POST', '/v1/flows', body, headers);
   const tree = async (rootId: string) => (await http(stack.apiUrl, 'GET', `/v1/flows/${rootId}`)).body as { status: string; root: TreeNode };
   const task = async (id: string) => (await http(stack.apiUrl, 'GET', `/v1/tasks/${id}`)).body as TaskView;
-  const startWorker = async (env: Record<string, string> = {}) => {
-    const started = await stack.startWorker({ WORKER_ID: uniqueName('flw'), WORKER_HEALTH_PORT: String(await freePort()), ...env });
-    extraWorkers.push(started);
-    return started;
-  };
   /** Waits until every node of the flow has ended, and returns the tree. */
   const settled = (rootId: string, timeoutMs = 30_000) =>
     waitFor(
@@ -78,11 +72,10 @@ describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
         RECONCILE_MIN_AGE_MS: '10000',
       },
     });
-    worker = await startWorker();
+    worker = await stack.startWorker();
   });
 
   afterAll(async () => {
-    await Promise.all(extraWorkers.map((w) => w.stop()));
     await stack?.stop();
   });
 
@@ -164,7 +157,7 @@ describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
 
   it('ends every flow when the worker running a child is killed with SIGKILL mid-run', async () => {
     await worker?.stop();
-    const victim = await startWorker();
+    const victim = await stack.startWorker();
     const flows = await Promise.all(
       POLICIES.map(async (policy) => (await submit(gather([{ ...sleep(4000), onFailure: policy }, noop()]))).body.nodes as Array<{ id: string }>),
     );
@@ -174,7 +167,7 @@ describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
     });
     victim.child.kill('SIGKILL');
     await waitFor(() => victim.child.exitCode !== null || victim.child.signalCode !== null, { what: 'the victim to die' });
-    worker = await startWorker();
+    worker = await stack.startWorker();
     for (const nodes of flows) {
       const ended = await settled(nodes[0].id, LOCK_MS + 3 * STALL_CHECK_MS + 30_000);
       // The stalled child ran again on the other worker; its parent then ran once.
@@ -186,7 +179,7 @@ describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
 
   it("runs the parent exactly once when the worker dies between its last child's commit and adding the parent's job", async () => {
     await worker?.stop();
-    const victim = await startWorker({ CONVEYOR_FAILPOINTS: 'after-flow-release-commit' });
+    const victim = await stack.startWorker({ CONVEYOR_FAILPOINTS: 'after-flow-release-commit' });
     const { body } = await submit(gather([noop()]));
     const [root, child] = body.nodes as Array<{ id: string }>;
     await waitFor(() => victim.child.exitCode !== null || victim.child.signalCode !== null, { timeoutMs: 15_000, what: 'the worker to die at the failpoint' });
@@ -196,7 +189,7 @@ describe.each<SqlDialect>(['postgres', 'mysql'])('flows on %s', (dialect) => {
     expect((await task(root.id)).status).toBe('queued');
 
     // The reconciler adds the parent's missing job; the child's job runs again and changes nothing.
-    worker = await startWorker();
+    worker = await stack.startWorker();
     const ended = await waitForTerminal(stack.apiUrl, root.id, 45_000);
     expect(ended.status).toBe('completed');
     expect(ended.attempts).toBe(1);

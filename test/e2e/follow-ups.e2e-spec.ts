@@ -1,4 +1,4 @@
-import { freePort, uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
+import { waitFor } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 const LOCK_MS = 2000;
@@ -12,13 +12,7 @@ const STALL_CHECK_MS = 1000;
  */
 describe('follow-up tasks', () => {
   let stack: Stack;
-  const workers: AppProcess[] = [];
   const children = async (parentId: string): Promise<TaskView[]> => (await http(stack.apiUrl, 'GET', `/v1/tasks?parentId=${parentId}&limit=200`)).body.tasks;
-  const startWorker = async (env: Record<string, string> = {}) => {
-    const worker = await stack.startWorker({ WORKER_ID: uniqueName('fw'), WORKER_HEALTH_PORT: String(await freePort()), ...env });
-    workers.push(worker);
-    return worker;
-  };
 
   beforeAll(async () => {
     stack = await startStack({
@@ -28,12 +22,11 @@ describe('follow-up tasks', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
     await stack?.stop();
   });
 
   it('creates each follow-up once the parent completes, as its children in the same chain', async () => {
-    const worker = await startWorker();
+    const worker = await stack.startWorker();
     try {
       const { body: parent } = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 10, followUps: 3 } });
       expect((await waitForTerminal(stack.apiUrl, parent.id)).status).toBe('completed');
@@ -65,7 +58,7 @@ describe('follow-up tasks', () => {
   });
 
   it('creates them exactly once when the worker dies between the commit and queuing them', async () => {
-    const victim = await startWorker({ CONVEYOR_FAILPOINTS: 'after-follow-up-commit' });
+    const victim = await stack.startWorker({ CONVEYOR_FAILPOINTS: 'after-follow-up-commit' });
     const { body: parent } = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 50, followUps: 3 } });
     await waitFor(() => victim.child.exitCode !== null || victim.child.signalCode !== null, { timeoutMs: 15_000, what: 'the worker to die at the failpoint' });
     expect(victim.child.signalCode).toBe('SIGKILL');
@@ -76,7 +69,7 @@ describe('follow-up tasks', () => {
 
     // Another worker takes the stalled parent over and runs it again: its follow-ups are the
     // same three (none added), now queued and run, each once.
-    await startWorker();
+    await stack.startWorker();
     const rerun = await waitFor(
       async () => {
         const task = (await http(stack.apiUrl, 'GET', `/v1/tasks/${parent.id}`)).body;

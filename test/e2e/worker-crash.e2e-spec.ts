@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { freePort, TEST_REDIS_URL, uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
+import { TEST_REDIS_URL, uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack } from './support/stack';
 
 const LOCK_MS = 2000;
@@ -23,13 +23,12 @@ describe('worker killed with SIGKILL', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
     await stack?.stop();
   });
 
   it('its running task is taken over by another worker and completes; the ledger ends consistent', async () => {
     const ids = [uniqueName('worker-a'), uniqueName('worker-b')];
-    for (const id of ids) workers.push(await stack.startWorker({ WORKER_ID: id, WORKER_HEALTH_PORT: String(await freePort()) }));
+    for (const id of ids) workers.push(await stack.startWorker({ WORKER_ID: id }));
 
     // maxAttempts 1: the task can only complete if the crash does not use up its attempt.
     const { body: task } = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: TASK_MS }, maxAttempts: 1 });

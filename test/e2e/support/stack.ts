@@ -58,9 +58,10 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
     apiUrl: `http://127.0.0.1:${apiPort}`,
     workerUrl: `http://127.0.0.1:${workerPort}`,
     async startWorker(extraEnv = {}) {
-      const worker = startProcess(APP_ENTRY.worker, { ...env, WORKER_ID: uniqueName('worker'), ...extraEnv });
+      // The first worker serves health on the stack's port; any other on one of its own.
+      const port = extraEnv.WORKER_HEALTH_PORT ?? (workers.length === 0 ? env.WORKER_HEALTH_PORT : String(await freePort()));
+      const worker = startProcess(APP_ENTRY.worker, { ...env, WORKER_ID: uniqueName('worker'), ...extraEnv, WORKER_HEALTH_PORT: port });
       workers.push(worker);
-      const port = extraEnv.WORKER_HEALTH_PORT ?? env.WORKER_HEALTH_PORT;
       await waitUntilReady(worker, `http://127.0.0.1:${port}/health/ready`);
       return worker;
     },

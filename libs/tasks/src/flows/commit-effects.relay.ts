@@ -4,7 +4,7 @@ import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { JobRelay } from '../intake/job-relay';
 import { TaskChangeFeed } from '../task-change-feed';
 import { jobForTask } from '../task-job';
-import type { CommitEffects } from './commit-effects';
+import { hasCommitEffects, type CommitEffects } from './commit-effects';
 
 /**
  * Carries out in Redis what a ledger commit left to do (see CommitEffects): adds the jobs of
@@ -25,6 +25,8 @@ export class CommitEffectsRelay {
   ) {}
 
   async apply(effects: CommitEffects): Promise<void> {
+    // Every task's end comes through here; a plain one left nothing to do.
+    if (!hasCommitEffects(effects)) return;
     for (const status of effects.flowsFinished) this.metrics.flowFinished(status);
     for (const { onFailure } of effects.cancelled) if (onFailure) this.metrics.flowChildFailed(onFailure);
     // Flow nodes the commit released or cancelled changed too: their event streams hear of it.

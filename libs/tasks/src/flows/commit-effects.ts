@@ -29,9 +29,7 @@ export function noCommitEffects(): CommitEffects {
   return { queue: [], cancelled: [], flowsFinished: [] };
 }
 
-export function mergeCommitEffects(into: CommitEffects, from: CommitEffects): CommitEffects {
-  into.queue.push(...from.queue);
-  into.cancelled.push(...from.cancelled);
-  into.flowsFinished.push(...from.flowsFinished);
-  return into;
+/** Whether a commit left anything to do: most commits (a plain task's end) leave nothing. */
+export function hasCommitEffects(effects: CommitEffects): boolean {
+  return effects.queue.length > 0 || effects.cancelled.length > 0 || effects.flowsFinished.length > 0;
 }

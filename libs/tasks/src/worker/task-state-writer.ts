@@ -357,8 +357,14 @@ export class TaskStateWriter implements OnApplicationShutdown {
 
   private async flush(batch: Map<string, PendingWrite>): Promise<void> {
     const statements = this.updateStatements(batch);
-    const parents = [...batch].filter(([, write]) => write.followUps?.length);
-    const flowNodes = [...batch].filter(([, write]) => write.flowParent && write.patch.status && isTerminal(write.patch.status));
+    // One pass: the completions carrying follow-ups, and the flow nodes that end here.
+    const parents: Array<[string, PendingWrite]> = [];
+    const flowNodes: Array<[string, PendingWrite]> = [];
+    for (const entry of batch) {
+      const [, write] = entry;
+      if (write.followUps?.length) parents.push(entry);
+      if (write.flowParent && write.patch.status && isTerminal(write.patch.status)) flowNodes.push(entry);
+    }
     const transitions = this.hookedTransitions(batch);
     if (parents.length === 0 && flowNodes.length === 0 && transitions.length === 0) {
       // Plain state changes: each statement stands alone (an UPDATE per shape, no transaction).

@@ -50,7 +50,8 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
   };
   await migrate(env);
   // Every worker it starts stops with it: a test that forgets one would keep Jest from exiting.
-  const workers: AppProcess[] = [];
+  const workers: Array<{ process: AppProcess; port: string }> = [];
+  const running = (process: AppProcess) => process.child.exitCode === null && process.child.signalCode === null;
   const stack: Stack = {
     env,
     prefix,
@@ -58,15 +59,17 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
     apiUrl: `http://127.0.0.1:${apiPort}`,
     workerUrl: `http://127.0.0.1:${workerPort}`,
     async startWorker(extraEnv = {}) {
-      // The first worker serves health on the stack's port; any other on one of its own.
-      const port = extraEnv.WORKER_HEALTH_PORT ?? (workers.length === 0 ? env.WORKER_HEALTH_PORT : String(await freePort()));
+      // A worker serves health on the stack's port unless a running one holds it (a test may stop
+      // the first worker and start another in its place); any other gets a port of its own.
+      const stackPortTaken = workers.some((w) => w.port === env.WORKER_HEALTH_PORT && running(w.process));
+      const port = extraEnv.WORKER_HEALTH_PORT ?? (stackPortTaken ? String(await freePort()) : env.WORKER_HEALTH_PORT);
       const worker = startProcess(APP_ENTRY.worker, { ...env, WORKER_ID: uniqueName('worker'), ...extraEnv, WORKER_HEALTH_PORT: port });
-      workers.push(worker);
+      workers.push({ process: worker, port });
       await waitUntilReady(worker, `http://127.0.0.1:${port}/health/ready`);
       return worker;
     },
     async stop() {
-      await Promise.all([stack.api?.stop(), ...workers.map((worker) => worker.stop())]);
+      await Promise.all([stack.api?.stop(), ...workers.map((worker) => worker.process.stop())]);
       await database.drop();
       await deleteRedisPrefix(prefix);
     },

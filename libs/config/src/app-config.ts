@@ -52,6 +52,12 @@ export interface WorkerConfig {
   stalledIntervalMs: number;
   /** An event-loop stall at least this long is logged and makes readiness report degraded for a while. */
   eventLoopBlockMs: number;
+  /**
+   * Completions a worker may acknowledge to BullMQ before the ledger has committed them (the
+   * job is kept in Redis until it has); past this many it waits for the ledger. 0: the ledger
+   * always commits first.
+   */
+  writeBehindMax: number;
 }
 
 /** Housekeeping: the reconciler and retention run as tasks of system schedules (one task per tick). */
@@ -441,6 +447,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       lockDurationMs: env.WORKER_LOCK_DURATION_MS ?? 30_000,
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
       eventLoopBlockMs: env.WORKER_EVENT_LOOP_BLOCK_MS ?? 1000,
+      writeBehindMax: env.WORKER_WRITE_BEHIND_MAX ?? 1000,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,

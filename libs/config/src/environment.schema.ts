@@ -334,6 +334,13 @@ export class EnvironmentSchema {
   @Max(3_600_000)
   WORKER_EVENT_LOOP_BLOCK_MS?: number;
 
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  WORKER_WRITE_BEHIND_MAX?: number;
+
   // --- maintenance (worker side) ----------------------------------------------------------
   @IsOptional()
   @Transform(toInt)

@@ -13,6 +13,8 @@ export interface ReconcileResult {
   scanned: number;
   missing: number;
   requeued: number;
+  /** Runs that ended in Redis and not in the ledger, recorded from Redis (see UnrecordedEndRecorder). */
+  endsRecorded: number;
   /** Flow parents the sweep settled (see FlowSweeper). */
   flowsSettled: number;
 }

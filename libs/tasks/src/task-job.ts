@@ -1,4 +1,4 @@
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, KeepJobs } from 'bullmq';
 import type { TaskTypeDefinition } from './contracts/task-type';
 import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
@@ -25,16 +25,23 @@ export interface TaskJobData {
   pipeline?: TaskPipeline;
 }
 
+/** Failure reasons BullMQ sets itself, outside any processor (stalled or started too often). */
+export const BULLMQ_GAVE_UP = /(stalled|started) more than allowable limit/;
+
 export interface TaskJob {
   name: string;
   data: TaskJobData;
   opts: JobsOptions;
 }
 
-/** Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. */
-const KEEP_COMPLETED = { age: 3600, count: 1000 };
+/**
+ * Redis keeps finished jobs only briefly: the ledger is the record, Redis the transport. For
+ * completed jobs a worker applies this itself, and only to jobs whose end the ledger has
+ * (CompletedJobRetention).
+ */
+export const KEEP_COMPLETED = { age: 3600, count: 1000 } satisfies KeepJobs;
 // Failed jobs too: the ledger keeps every failure with its error; Redis memory is for work to do.
-const KEEP_FAILED = { age: 3600, count: 1000 };
+const KEEP_FAILED: KeepJobs = { age: 3600, count: 1000 };
 
 /**
  * The BullMQ job for a ledger row: used to enqueue, to retry by hand, and to re-queue a row

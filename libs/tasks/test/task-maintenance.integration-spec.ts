@@ -127,7 +127,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     const metricBefore = await requeuedCount();
 
     const report = await reconciler.reconcileOnce();
-    expect(report).toEqual({ scanned: 7, missing: 6, requeued: 6, flowsSettled: 0 });
+    expect(report).toEqual({ scanned: 7, missing: 6, requeued: 6, endsRecorded: 0, flowsSettled: 0 });
     expect((await requeuedCount()) - metricBefore).toBe(6);
     expect((await queue.getJob(rerun))!.finishedOn).toBeUndefined();
 
@@ -154,7 +154,7 @@ describe.each(DIALECTS)('task maintenance on %s', (dialect) => {
     expect((await row(finished)).status).toBe('completed');
 
     // Re-queued rows are fresh again, and jobs exist: a second pass finds nothing to do.
-    expect(await reconciler.reconcileOnce()).toEqual({ scanned: 1, missing: 0, requeued: 0, flowsSettled: 0 });
+    expect(await reconciler.reconcileOnce()).toEqual({ scanned: 1, missing: 0, requeued: 0, endsRecorded: 0, flowsSettled: 0 });
 
     await app.init(); // the worker starts consuming
     const requeued = [queued1, queued2, active, retrying, scheduled, present, rerun];

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
@@ -16,6 +17,30 @@ export const REQUEUE_REASON_JOB_MISSING = 'job_missing';
 export interface RequeueReport {
   missing: number;
   requeued: number;
+  /** Runs Redis finished that the ledger never heard of (a worker died between acknowledging and writing): for the reconciler to record. */
+  endedUnrecorded: Array<{ ref: UnfinishedTaskRef; job: Job }>;
+}
+
+/** What a row's BullMQ job says about the run the row waits for or runs. */
+export type JobVerdict = 'present' | 'missing' | 'ended-unrecorded';
+
+/** Runs of a finished job, the interrupted one included (see attemptNumber; a finished job counts its end in attemptsMade). */
+export function finishedRuns(job: Pick<Job, 'attemptsStarted' | 'attemptsMade' | 'data'>): number {
+  return ((job.data as { attemptOffset?: number }).attemptOffset ?? 0) + Math.max(job.attemptsStarted, job.attemptsMade);
+}
+
+/**
+ * Judges an unfinished row by its job. No job: missing. A job not finished: present. A
+ * finished job is a run that ended: the one an `active` row runs, or a waiting row's if the
+ * job counts more runs than the row (a completion acknowledged before the ledger wrote it, the
+ * worker gone since); otherwise it is an earlier run (a retry whose new job never reached
+ * Redis leaves the old one under the same id), and no run of this row is coming: missing.
+ */
+export function judgeJob(row: Pick<TaskEntity, 'status' | 'attempts'>, job: Job | undefined): JobVerdict {
+  if (!job) return 'missing';
+  if (!job.finishedOn) return 'present';
+  if (!WAITING.has(row.status) || finishedRuns(job) > row.attempts) return 'ended-unrecorded';
+  return 'missing';
 }
 
 /**
@@ -55,17 +80,23 @@ export class LostJobRequeuer {
     return new Date(now - this.config.maintenance.reconcileMinAgeMs);
   }
 
-  /** Checks these rows' jobs and re-queues the rows whose job is gone; rows of queues this process does not register are left alone. */
+  /**
+   * Checks these rows' jobs and re-queues the rows whose job is gone; rows of queues this
+   * process does not register are left alone. Runs that ended in Redis unrecorded are
+   * returned, not touched: recording them takes the worker's ledger writer.
+   */
   async requeueLost(refs: readonly UnfinishedTaskRef[], olderThan: Date): Promise<RequeueReport> {
     const known = refs.filter((ref) => this.queues.get(ref.queue));
     const jobs = await Promise.all(known.map((ref) => this.queues.get(ref.queue)!.getJob(ref.id)));
-    // Gone, or finished while the row waits for a run: a retry whose new add never reached
-    // Redis leaves the earlier run's finished job under the same id, and BullMQ would take
-    // a re-add of that id for a duplicate. Either way no run of this row is coming.
-    const missing = known.filter((ref, index) => !jobs[index] || (jobs[index].finishedOn && WAITING.has(ref.status))).map((ref) => ref.id);
-    const report: RequeueReport = { missing: missing.length, requeued: 0 };
+    const verdicts = known.map((ref, index) => judgeJob(ref, jobs[index]));
+    const missing = known.filter((_, index) => verdicts[index] === 'missing').map((ref) => ref.id);
+    const report: RequeueReport = {
+      missing: missing.length,
+      requeued: 0,
+      endedUnrecorded: known.flatMap((ref, index) => (verdicts[index] === 'ended-unrecorded' ? [{ ref, job: jobs[index]! }] : [])),
+    };
     // Re-read after asking Redis: a job that finished and was removed meanwhile has a
-    // terminal row by now (workers record the end before they acknowledge the job).
+    // terminal row by now (Redis keeps a completed job until the ledger has its end).
     for (const row of await this.ledger.findStaleUnfinishedByIds(missing, olderThan)) {
       if (await this.requeue(row, olderThan)) report.requeued += 1;
     }

@@ -7,7 +7,7 @@ import { JOB_STATUSES, type TaskStatus } from '../ledger/task-status';
 /** States in which the ledger expects a BullMQ job to exist. */
 export const UNFINISHED_STATUSES: readonly TaskStatus[] = JOB_STATUSES;
 
-export type UnfinishedTaskRef = Pick<TaskEntity, 'id' | 'queue' | 'status'>;
+export type UnfinishedTaskRef = Pick<TaskEntity, 'id' | 'queue' | 'status' | 'attempts'>;
 
 /**
  * The SQL of finding and re-queuing tasks whose job Redis lost, on both dialects. Every
@@ -66,7 +66,7 @@ export class LostJobsRepository {
   private staleUnfinished(olderThan: Date) {
     return this.tasks
       .createQueryBuilder('t')
-      .select(['t.id', 't.queue', 't.status'])
+      .select(['t.id', 't.queue', 't.status', 't.attempts'])
       .where('t.status IN (:...statuses)', { statuses: UNFINISHED_STATUSES })
       .andWhere('t.updatedAt < :olderThan', { olderThan });
   }

@@ -3,6 +3,8 @@ export * from '../flows/flow-sweeper';
 export * from './maintenance/task-maintenance.module';
 export * from './maintenance/task-reconciler.service';
 export * from './maintenance/task-retention.service';
+export * from './completed-job-retention';
+export * from './ledger-writer.module';
 export * from './task-runner';
 export * from './task-state-writer';
 export * from './task-worker.host';

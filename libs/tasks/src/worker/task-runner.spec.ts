@@ -12,6 +12,7 @@ import { TaskFactory } from '../intake/task-factory';
 import { CommitEffectsRelay } from '../flows/commit-effects.relay';
 import type { FlowChildren } from '../flows/flow-children';
 import type { TaskEntity } from '../ledger/task.entity';
+import type { CompletedJobRetention } from './completed-job-retention';
 import type { TaskStateWriter } from './task-state-writer';
 import type { TaskJobData } from '../task-job';
 import { TaskRunner } from './task-runner';
@@ -41,6 +42,8 @@ interface Options {
   timeoutMs?: number;
   expiresAt?: number;
   progressIntervalMs?: number;
+  /** WORKER_WRITE_BEHIND_MAX; off (the ledger first) unless a test turns it on. */
+  writeBehindMax?: number;
 }
 
 function setup(handle: TaskHandler['handle'], options: Options = {}) {
@@ -61,6 +64,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   const writer = {
     write,
     soon,
+    backlog: 0,
     writeSoon: jest.fn((id: string, patch: Record<string, unknown>) => {
       soon.push(Object.keys(patch).join(','));
       return write(id, patch);
@@ -82,7 +86,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     logger: { name: 'task-logger' },
   };
   const config = {
-    worker: { id: 'worker-1' },
+    worker: { id: 'worker-1', writeBehindMax: options.writeBehindMax ?? 0 },
     tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024, maxAttempts: 3, timeoutMs: 60_000 },
     limits: { json: { maxDepth: 64, maxKeys: 1000, maxArrayLength: 10_000, maxNodes: 100_000 } },
   } as unknown as AppConfig;
@@ -94,6 +98,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   );
   Object.assign(writer, { writeCompletion });
   const relay = { add: jest.fn((prepared: PreparedTask[]) => Promise.resolve(prepared.map(() => 'added'))) };
+  const retention = { keep: jest.fn(), ledgered: jest.fn() };
   const runner = new TaskRunner(
     config,
     writer as unknown as TaskStateWriter,
@@ -103,13 +108,14 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     new CommitEffectsRelay(registry, relay as unknown as JobRelay, metrics as unknown as TaskMetrics),
     { of: jest.fn().mockResolvedValue([]) } as unknown as FlowChildren,
     registry,
+    retention as unknown as CompletedJobRetention,
   );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
   const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
   const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
   const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
-  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay };
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay, retention };
 }
 
 describe('TaskRunner', () => {
@@ -131,6 +137,77 @@ describe('TaskRunner', () => {
     expect(t.writer.soon).toEqual(['status,attempts,startedAt,finishedAt,workerId']);
     expect(t.metrics.completed).toHaveBeenCalledWith('spec.run', 'spec-queue', expect.any(Number));
     expect(t.metrics.failed).not.toHaveBeenCalled();
+  });
+
+  describe('write-behind (WORKER_WRITE_BEHIND_MAX)', () => {
+    const neverCommits = <T>() => new Promise<T>(() => undefined);
+
+    it('returns a plain completion before the ledger commits it, keeps the job, and releases it once committed', async () => {
+      const t = setup(async () => ({ ok: true }), { writeBehindMax: 10 });
+      let commit!: (effects: unknown) => void;
+      t.writer.write.mockImplementation((_id: string, patch: { status?: string }) =>
+        patch.status === 'completed' ? new Promise((resolve) => (commit = resolve)) : Promise.resolve({ queue: [], cancelled: [], flowsFinished: [] }),
+      );
+      await expect(t.run()).resolves.toEqual({ ok: true });
+      expect(t.retention.keep).toHaveBeenCalledWith(t.job);
+      expect(t.retention.ledgered).not.toHaveBeenCalled();
+      commit({ queue: [], cancelled: [], flowsFinished: [] });
+      await new Promise(setImmediate);
+      expect(t.retention.ledgered).toHaveBeenCalledWith(t.job);
+    });
+
+    it('waits for the ledger when WORKER_WRITE_BEHIND_MAX is 0 or the backlog is past it', async () => {
+      for (const [max, backlog] of [
+        [0, 0],
+        [10, 11],
+      ]) {
+        const t = setup(async () => ({ ok: true }), { writeBehindMax: max });
+        t.writer.backlog = backlog;
+        t.writer.write.mockImplementation((_id: string, patch: { status?: string }) =>
+          patch.status === 'completed' ? neverCommits() : Promise.resolve({ queue: [], cancelled: [], flowsFinished: [] }),
+        );
+        const outcome = await Promise.race([t.run().then(() => 'returned'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 50))]);
+        expect({ max, backlog, outcome }).toEqual({ max, backlog, outcome: 'waiting' });
+        expect(t.retention.keep).toHaveBeenCalled();
+      }
+    });
+
+    it('never writes behind a completion with follow-ups, a flow node or a failure', async () => {
+      const withFollowUp = setup(
+        async (_payload, ctx) => {
+          await ctx.enqueue(CHILD_TYPE, { n: 1 });
+          return null;
+        },
+        { writeBehindMax: 10 },
+      );
+      withFollowUp.writeCompletion.mockImplementation(neverCommits);
+      const flowNode = setup(async () => null, { writeBehindMax: 10 });
+      Object.assign(flowNode.job.data, { parentId: 'parent', rootId: 'parent', onFailure: 'fail-parent' });
+      const failing = setup(
+        async () => {
+          throw new Error('no');
+        },
+        { writeBehindMax: 10 },
+      );
+      for (const t of [flowNode, failing]) {
+        t.writer.write.mockImplementation((_id: string, patch: { status?: string }) =>
+          patch.status === 'active' ? Promise.resolve({ queue: [], cancelled: [], flowsFinished: [] }) : neverCommits(),
+        );
+      }
+      const outcomes = await Promise.all(
+        [withFollowUp, flowNode, failing].map((t) =>
+          Promise.race([
+            t.run().then(
+              () => 'returned',
+              () => 'threw',
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('waiting'), 50)),
+          ]),
+        ),
+      );
+      expect(outcomes).toEqual(['waiting', 'waiting', 'waiting']);
+      expect(failing.retention.keep).not.toHaveBeenCalled();
+    });
   });
 
   it('measures the wait from when the task could first run, after its delay', async () => {

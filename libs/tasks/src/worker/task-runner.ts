@@ -10,9 +10,11 @@ import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { TaskFactory } from '../intake/task-factory';
 import type { TaskEntity } from '../ledger/task.entity';
 import { failpoint } from '../failpoints';
+import type { CommitEffects } from '../flows/commit-effects';
 import { CommitEffectsRelay } from '../flows/commit-effects.relay';
 import { FlowChildren } from '../flows/flow-children';
 import { nextPipelineStep } from '../pipeline/pipeline-continuation';
+import { CompletedJobRetention } from './completed-job-retention';
 import { FollowUps } from './follow-ups';
 import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
@@ -34,7 +36,7 @@ export interface JobLease {
 }
 
 /** Longest error message kept in the ledger; stack traces stay in the logs. */
-const MAX_ERROR_MESSAGE = 2000;
+export const MAX_ERROR_MESSAGE = 2000;
 
 function toTaskError(error: unknown): TaskError {
   if (error instanceof TaskFailure) return { code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE) };
@@ -94,6 +96,7 @@ export class TaskRunner {
     private readonly effects: CommitEffectsRelay,
     private readonly flowChildren: FlowChildren,
     private readonly registry: TaskTypeRegistry,
+    private readonly retention: CompletedJobRetention,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -233,21 +236,44 @@ export class TaskRunner {
    * an earlier run's never queued) and, for a flow node that ended, the parent it released or
    * the nodes its failure cancelled. Not doing that is safe at any point: the rows say it all,
    * and the reconciler adds the job of any queued row Redis does not have.
+   *
+   * A plain completion (no follow-ups, not a flow node) is written behind: the job is
+   * acknowledged at once and its ledger write joins the next batch. Redis keeps the completed
+   * job, with its result, until the ledger has it (CompletedJobRetention), and the reconciler
+   * writes the end from there if this process dies first. What commits with other changes
+   * (follow-ups, a flow's parent) is never acknowledged before it is in the ledger: Redis has
+   * no record of it. Past WORKER_WRITE_BEHIND_MAX unwritten changes, completions wait too.
    */
   private async record(job: Job<TaskJobData>, change: TaskStatePatch, followUps: TaskEntity[] = []): Promise<void> {
-    const { parentId, rootId, onFailure, tenantId } = job.data;
+    const { parentId, onFailure, tenantId } = job.data;
     const taskId = job.id as string;
     // The subject lets transition hooks (webhooks) decide from memory whether this change concerns them.
     const options: WriteOptions = { subject: { tenantId, type: job.name }, ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}) };
-    const effects =
-      followUps.length > 0 ? await this.writer.writeCompletion(taskId, change, followUps, options) : await this.writer.write(taskId, change, options);
+    // Completed or expired: the processor returns and BullMQ files the job as completed.
+    const completesJob = change.status === 'completed' || change.status === 'expired';
+    if (completesJob) this.retention.keep(job);
+    const committed = followUps.length > 0 ? this.writer.writeCompletion(taskId, change, followUps, options) : this.writer.write(taskId, change, options);
+    const { writeBehindMax } = this.config.worker;
+    const behind =
+      change.status === 'completed' && followUps.length === 0 && !options.flowParent && writeBehindMax > 0 && this.writer.backlog <= writeBehindMax;
+    const done = committed.then((effects) => this.committed(job, change, effects, followUps.length > 0, completesJob));
+    if (!behind) return done;
+    // The job's end is safe in Redis meanwhile; a write that never commits (shutdown) is the reconciler's.
+    done.catch((error: unknown) =>
+      this.logger.warn({ err: error, taskId }, 'a completion written behind did not reach the ledger; the reconciler will record it'),
+    );
+  }
+
+  private async committed(job: Job<TaskJobData>, change: TaskStatePatch, effects: CommitEffects, withFollowUps: boolean, completesJob: boolean) {
+    const { rootId, onFailure, parentId } = job.data;
     if (change.status && isTerminal(change.status)) {
       if (onFailure && change.status !== 'completed') this.metrics.flowChildFailed(onFailure);
-      if (rootId === taskId) this.metrics.flowFinished(change.status);
+      if (rootId === job.id) this.metrics.flowFinished(change.status);
     }
-    if (followUps.length > 0) failpoint('after-follow-up-commit');
-    if (options.flowParent && effects.queue.length > 0) failpoint('after-flow-release-commit');
+    if (withFollowUps) failpoint('after-follow-up-commit');
+    if (onFailure && parentId && effects.queue.length > 0) failpoint('after-flow-release-commit');
     await this.effects.apply(effects);
+    if (completesJob) this.retention.ledgered(job);
   }
 
   /**

@@ -5,6 +5,7 @@ import type { AppConfig } from '@conveyor/config';
 import { HandlesTask, type TaskHandler } from '../contracts/task-handler';
 import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
+import type { CompletedJobRetention } from './completed-job-retention';
 import type { BoundHandler, TaskRunner } from './task-runner';
 import { HandlerBindingError, TaskWorkerHost } from './task-worker.host';
 
@@ -72,7 +73,13 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
   registry.register([ALPHA, BETA, GAMMA]);
   const discovery = { getProviders: jest.fn(() => options.providers) } as unknown as DiscoveryService;
   const runner = { run: jest.fn().mockResolvedValue('ran'), rejectUnknownType: jest.fn().mockRejectedValue(new Error('unknown type')) };
-  const host = new TaskWorkerHost(config, registry, discovery, runner as unknown as TaskRunner);
+  const host = new TaskWorkerHost(
+    config,
+    registry,
+    discovery,
+    runner as unknown as TaskRunner,
+    { acknowledged: jest.fn(() => true) } as unknown as CompletedJobRetention,
+  );
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);
   return { host, runner, discovery, bindHandlers, registry };

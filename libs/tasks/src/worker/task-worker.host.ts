@@ -6,11 +6,10 @@ import { redisConnectionOptions } from '@conveyor/queue';
 import { TASK_HANDLER_METADATA, type TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
-import type { TaskJobData } from '../task-job';
+import { failpoint } from '../failpoints';
+import { BULLMQ_GAVE_UP, type TaskJobData } from '../task-job';
+import { CompletedJobRetention } from './completed-job-retention';
 import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
-
-/** Failure reasons BullMQ sets itself, outside any processor (stalled or started too often). */
-const BULLMQ_GAVE_UP = /(stalled|started) more than allowable limit/;
 
 /** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
 export class HandlerBindingError extends Error {
@@ -37,6 +36,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     private readonly registry: TaskTypeRegistry,
     private readonly discovery: DiscoveryService,
     private readonly runner: TaskRunner,
+    private readonly retention: CompletedJobRetention,
   ) {}
 
   /** The queues this process consumes, after validation. */
@@ -66,6 +66,10 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
       worker.on('error', (error) => this.logger.error({ err: error, queue }, 'worker error'));
       // BullMQ fails a job that stalled (its worker died) more often than allowed without
       // calling any processor; the ledger must still learn that it ended.
+      // A completion may be acknowledged before the ledger has it; the job is kept until it does.
+      worker.on('completed', (job) => {
+        if (!this.retention.acknowledged(job)) failpoint('after-ack-before-ledger');
+      });
       worker.on('failed', (job, error) => {
         if (job && BULLMQ_GAVE_UP.test(error?.message ?? '')) void this.runner.recordGaveUp(job, error.message);
       });

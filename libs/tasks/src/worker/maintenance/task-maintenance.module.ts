@@ -2,10 +2,12 @@ import { Module } from '@nestjs/common';
 import { FlowSweeper } from '../../flows/flow-sweeper';
 import { MAINTENANCE_TASK_TYPES } from '../../maintenance.contract';
 import { TaskContractsModule } from '../../task-contracts.module';
+import { LedgerWriterModule } from '../ledger-writer.module';
 import { LedgerRetentionRepository } from './ledger-retention.repository';
 import { ReconcileHandler, RetentionHandler } from './maintenance.handlers';
 import { TaskReconciler } from './task-reconciler.service';
 import { TaskRetention } from './task-retention.service';
+import { UnrecordedEndRecorder } from './unrecorded-end-recorder';
 
 /**
  * The worker's housekeeping: the reconciler (re-queues tasks whose job vanished from Redis)
@@ -15,8 +17,8 @@ import { TaskRetention } from './task-retention.service';
  * tick across all processes, on the `maintenance` queue.
  */
 @Module({
-  imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  providers: [FlowSweeper, LedgerRetentionRepository, TaskReconciler, TaskRetention, ReconcileHandler, RetentionHandler],
+  imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES), LedgerWriterModule],
+  providers: [FlowSweeper, LedgerRetentionRepository, UnrecordedEndRecorder, TaskReconciler, TaskRetention, ReconcileHandler, RetentionHandler],
   exports: [TaskReconciler, TaskRetention],
 })
 export class TaskMaintenanceModule {}

@@ -18,7 +18,7 @@ import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-
 import { storableJson } from '../ledger/storable-json';
 import { isTerminal, type TaskError } from '../ledger/task-status';
 import { CANCEL_REASON } from '../task-cancellation';
-import type { TaskJobData } from '../task-job';
+import { jobSubject, type TaskJobData } from '../task-job';
 
 export interface BoundHandler {
   definition: TaskTypeDefinition;
@@ -238,7 +238,10 @@ export class TaskRunner {
     const { parentId, rootId, onFailure, tenantId } = job.data;
     const taskId = job.id as string;
     // The subject lets transition hooks (webhooks) decide from memory whether this change concerns them.
-    const options: WriteOptions = { subject: { tenantId, type: job.name }, ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}) };
+    const options: WriteOptions = {
+      subject: jobSubject(taskId, job.name, job.data),
+      ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}),
+    };
     const effects =
       followUps.length > 0 ? await this.writer.writeCompletion(taskId, change, followUps, options) : await this.writer.write(taskId, change, options);
     if (change.status && isTerminal(change.status)) {

@@ -163,7 +163,6 @@ export class FlowSettler {
       .where('id = :id AND status = :waiting', { id: parent.id, waiting: 'waiting' })
       .execute();
     if (parent.rootId === parent.id) effects.flowsFinished.push('failed');
-    await this.announce(manager, [transitionOf(parent, 'failed')]);
     if (culprit.onFailure === 'cancel-siblings') {
       const siblings = await tasks
         .createQueryBuilder('t')
@@ -182,6 +181,8 @@ export class FlowSettler {
         effects,
       );
     }
+    // After the siblings: a root's flow.completed counts them as they end in this transaction.
+    await this.announce(manager, [transitionOf(parent, 'failed')]);
   }
 }
 

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsObject, IsOptional, IsUUID, ValidateIf, ValidateNested } from 'class-validator';
 import { defineTaskType, IsInstant, parseInstant, TaskFilters } from '@conveyor/tasks';
+import { exportCompletedData } from './export-events';
 
 /** The exports queue. Its name is a stored API: renaming it strands queued jobs. */
 export const EXPORT_QUEUE = 'exports';
@@ -116,6 +117,7 @@ export const EXPORT_CREATE = defineTaskType<ExportCreatePayload, ExportResult>({
   payload: ExportCreatePayload,
   // An export re-runs from the start after a crash (its partial object is discarded), so a few attempts and a long limit.
   defaults: { maxAttempts: 3, timeoutMs: 6 * 3600 * 1000, backoff: { type: 'exponential', delayMs: 5000, jitter: 0.5 } },
+  completedEvent: { type: 'export.completed', data: exportCompletedData },
 });
 
 export const EXPORT_TASK_TYPES = [EXPORT_CREATE] as const;

@@ -3,6 +3,7 @@ import { IsIn, IsObject, IsOptional, IsString, IsUUID, Matches, ValidateNested }
 import { defineTaskType } from '@conveyor/tasks';
 import { CleaningRulesDto } from './cleaning/cleaning-rules.dto';
 import type { CleaningReport } from './cleaning/cleaning-report';
+import { cleaningSummary, fileCleanedData } from './file-cleaning-events';
 
 /**
  * The file queue. Its name is a stored API (renaming strands queued jobs), so it comes from
@@ -90,15 +91,10 @@ export const FILE_CLEAN = defineTaskType<FileCleanPayload, FileCleanResult>({
       fileId: (result) => result.outputFileId,
       rejectsFileId: (result) => result.rejectsFileId,
       reportFileId: (result) => result.reportFileId,
-      summary: ({ report }): CleaningSummary => ({
-        rowsIn: report.rowsIn,
-        rowsOut: report.rowsOut,
-        rowsRejected: report.rowsRejected,
-        duplicatesRemoved: report.duplicatesRemoved,
-        emptyRowsDropped: report.emptyRowsDropped,
-      }),
+      summary: ({ report }) => cleaningSummary(report),
     },
   },
+  completedEvent: { type: 'file.cleaned', data: fileCleanedData },
 });
 
 export class FileChecksumPayload {

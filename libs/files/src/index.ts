@@ -1,5 +1,6 @@
 // Files: storage drivers and metadata, shared by both apps. HTTP routes: `@conveyor/files/api`.
 export * from './file.entity';
+export * from './file-view';
 export * from './files.module';
 export * from './files.service';
 export * from './storage/file-storage';

@@ -11,6 +11,7 @@ export * from './flows/flow-settler';
 export * from './intake/instant';
 export * from './intake/job-relay';
 export * from './intake/request-fingerprint';
+export * from './intake/task-callback-guard';
 export * from './intake/task-factory';
 export * from './intake/task-request';
 export * from './ledger/flow-policy';

@@ -23,6 +23,8 @@ export interface TaskJobData {
   onFailure?: FlowPolicy;
   /** For a task of a pipeline: its input and the steps after it. */
   pipeline?: TaskPipeline;
+  /** The task has a per-task callback (its URL stays in the ledger): its end concerns the webhooks. */
+  callback?: true;
 }
 
 /** Failure reasons BullMQ sets itself, outside any processor (stalled or started too often). */
@@ -32,6 +34,14 @@ export interface TaskJob {
   name: string;
   data: TaskJobData;
   opts: JobsOptions;
+}
+
+/**
+ * What a worker knows of a job's task for the transition hooks (webhooks), so they decide from
+ * memory whether its state changes concern them: tenant, type, flow root, callback.
+ */
+export function jobSubject(taskId: string, type: string, data: TaskJobData) {
+  return { tenantId: data.tenantId, type, flowRoot: data.rootId === taskId, callback: data.callback === true };
 }
 
 /**
@@ -61,6 +71,7 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       ...(row.rootId ? { rootId: row.rootId } : {}),
       ...(row.onFailure ? { onFailure: row.onFailure } : {}),
       ...(row.pipeline ? { pipeline: row.pipeline } : {}),
+      ...(row.callbackUrl ? { callback: true as const } : {}),
     },
     opts: {
       jobId: row.id,

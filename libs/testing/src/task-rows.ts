@@ -38,6 +38,7 @@ export function taskRow(overrides: Partial<TaskEntity> = {}): TaskEntity {
     scheduleTick: null,
     onFailure: null,
     pipeline: null,
+    callbackUrl: null,
     ...overrides,
   } satisfies TaskEntity);
 }

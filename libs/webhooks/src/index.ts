@@ -2,9 +2,11 @@
 // is `@conveyor/webhooks/api`, the delivery side `@conveyor/webhooks/worker`.
 export * from './delivery/retry-schedule';
 export * from './delivery/webhook-sender';
+export * from './endpoints/callback-endpoints.service';
 export * from './endpoints/webhook-deliveries.service';
 export * from './endpoints/webhook-endpoints.service';
 export * from './events/event-match';
+export * from './events/flow-node-counts';
 export * from './events/outbox-rows';
 export * from './events/subscription-cache';
 export * from './events/task-event-recorder';

@@ -1,7 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { TASK_TRANSITION_HOOKS } from '@conveyor/tasks';
+import { TASK_CALLBACK_GUARD, TASK_TRANSITION_HOOKS } from '@conveyor/tasks';
+import { CallbackEndpoints } from './endpoints/callback-endpoints.service';
 import { WebhookDeliveriesService } from './endpoints/webhook-deliveries.service';
 import { WebhookEndpointsService } from './endpoints/webhook-endpoints.service';
 import { SubscriptionCache } from './events/subscription-cache';
@@ -16,8 +17,8 @@ import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
 /**
  * Webhooks on top of the tasks core, in the API and the worker alike: endpoints and their
  * log, the SSRF guard, the subscription cache, and the task transition hook that writes the
- * outbox. Global so the tasks lib's ledger writers find TASK_TRANSITION_HOOKS without
- * importing this lib.
+ * outbox, and the per-task callbacks' guard. Global so the tasks lib's ledger writers find
+ * TASK_TRANSITION_HOOKS (and its task factory TASK_CALLBACK_GUARD) without importing this lib.
  */
 @Global()
 @Module({
@@ -35,7 +36,19 @@ import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
     { provide: TASK_TRANSITION_HOOKS, useExisting: TaskEventRecorder },
     WebhookEndpointsService,
     WebhookDeliveriesService,
+    CallbackEndpoints,
+    { provide: TASK_CALLBACK_GUARD, useExisting: CallbackEndpoints },
   ],
-  exports: [WEBHOOK_CLOCK, WEBHOOK_RESOLVER, UrlGuard, SubscriptionCache, TASK_TRANSITION_HOOKS, WebhookEndpointsService, WebhookDeliveriesService],
+  exports: [
+    WEBHOOK_CLOCK,
+    WEBHOOK_RESOLVER,
+    UrlGuard,
+    SubscriptionCache,
+    TASK_TRANSITION_HOOKS,
+    TASK_CALLBACK_GUARD,
+    WebhookEndpointsService,
+    WebhookDeliveriesService,
+    CallbackEndpoints,
+  ],
 })
 export class WebhooksCoreModule {}

@@ -173,7 +173,7 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     const untagged = await task(tenant, { tags: ['us'] });
     const otherType = await task(tenant, { type: 'system.sleep', payload: { ms: 1 }, tags: ['eu'] });
     const other = await task(uniqueName('other'));
-    const subject = { subject: { tenantId: tenant, type: 'system.noop' } };
+    const subject = { subject: { tenantId: tenant, type: 'system.noop', flowRoot: false, callback: false } };
 
     await writer.write(wanted.id, { status: 'retrying', attempts: 1, error: { code: 'X', message: 'x' } }, subject);
     await writer.write(wanted.id, { status: 'active', attempts: 2 }, subject);
@@ -182,8 +182,16 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     await writer.write(wanted.id, { status: 'active', attempts: 3 }, subject);
     await writer.write(wanted.id, { status: 'completed', result: { n: 1 }, finishedAt: new Date() }, subject);
     await writer.write(untagged.id, { status: 'completed', finishedAt: new Date() }, subject);
-    await writer.write(otherType.id, { status: 'completed', finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.sleep' } });
-    await writer.write(other.id, { status: 'completed', finishedAt: new Date() }, { subject: { tenantId: other.tenantId, type: 'system.noop' } });
+    await writer.write(
+      otherType.id,
+      { status: 'completed', finishedAt: new Date() },
+      { subject: { tenantId: tenant, type: 'system.sleep', flowRoot: false, callback: false } },
+    );
+    await writer.write(
+      other.id,
+      { status: 'completed', finishedAt: new Date() },
+      { subject: { tenantId: other.tenantId, type: 'system.noop', flowRoot: false, callback: false } },
+    );
 
     const written = await events.find({ where: { tenantId: tenant }, order: { type: 'ASC' } });
     expect(written.map((e) => [e.type, e.taskId])).toEqual([
@@ -205,7 +213,11 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     await endpoint(tenant, (await receiver()).url());
     const cancelled = await task(tenant);
     await app.get(TaskLedgerService).transition(tenant, cancelled.id, ['queued'], { status: 'cancelled', finishedAt: new Date() });
-    await writer.write(cancelled.id, { status: 'completed', finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.noop' } });
+    await writer.write(
+      cancelled.id,
+      { status: 'completed', finishedAt: new Date() },
+      { subject: { tenantId: tenant, type: 'system.noop', flowRoot: false, callback: false } },
+    );
     expect(await events.countBy({ taskId: cancelled.id })).toBe(0);
     expect((await dataSource.getRepository(TaskEntity).findOneByOrFail({ id: cancelled.id })).status).toBe('cancelled');
   });
@@ -216,7 +228,11 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     const quiet = await task(tenant);
     const spy = jest.spyOn(dataSource, 'transaction');
     try {
-      await writer.write(quiet.id, { status: 'completed', finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.noop' } });
+      await writer.write(
+        quiet.id,
+        { status: 'completed', finishedAt: new Date() },
+        { subject: { tenantId: tenant, type: 'system.noop', flowRoot: false, callback: false } },
+      );
       expect(spy).not.toHaveBeenCalled();
     } finally {
       spy.mockRestore();
@@ -229,7 +245,11 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     const r = await receiver((_n, _req, res) => void res.writeHead(204).end());
     const hook = await endpoint(tenant, r.url('/in?x=1'));
     const done = await task(tenant);
-    await writer.write(done.id, { status: 'completed', result: { rows: 3 }, finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.noop' } });
+    await writer.write(
+      done.id,
+      { status: 'completed', result: { rows: 3 }, finishedAt: new Date() },
+      { subject: { tenantId: tenant, type: 'system.noop', flowRoot: false, callback: false } },
+    );
     const [delivery] = await deliveriesOf(hook.id);
     expect((await attemptsReach(delivery.id, 1)).status).toBe('succeeded');
 
@@ -451,7 +471,11 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
       await recorder.record(manager, [{ taskId: waiting.id, status: 'cancelled', tenantId: tenant, type: 'system.noop' }]);
     });
     // A worker that was running it writes `cancelled` too: same transition, no second event.
-    await writer.write(waiting.id, { status: 'cancelled', finishedAt: new Date() }, { subject: { tenantId: tenant, type: 'system.noop' } });
+    await writer.write(
+      waiting.id,
+      { status: 'cancelled', finishedAt: new Date() },
+      { subject: { tenantId: tenant, type: 'system.noop', flowRoot: false, callback: false } },
+    );
     expect((await events.findBy({ taskId: waiting.id })).map((e) => e.type)).toEqual(['task.cancelled']);
   });
 

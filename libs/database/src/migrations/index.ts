@@ -7,6 +7,7 @@ import { CreateSchedules1764000000005 } from './1764000000005-create-schedules';
 import { TaskFlows1764000000006 } from './1764000000006-task-flows';
 import { CreateWebhooks1764000000007 } from './1764000000007-create-webhooks';
 import { TaskPipeline1764000000009 } from './1764000000009-task-pipeline';
+import { TaskCallbacks1764000000010 } from './1764000000010-task-callbacks';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -22,4 +23,5 @@ export const MIGRATIONS = [
   TaskFlows1764000000006,
   CreateWebhooks1764000000007,
   TaskPipeline1764000000009,
+  TaskCallbacks1764000000010,
 ];

@@ -1,7 +1,7 @@
 import { Controller, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import { ApiExtraModels, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { toFileView } from '@conveyor/files/api';
+import { toFileView } from '@conveyor/files';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { PIPELINE_ERRORS, PipelineStepDto, toTaskView } from '@conveyor/tasks/api';
 import { CLEANING_JOB_BODY, CleaningJobView } from './cleaning-job.dto';

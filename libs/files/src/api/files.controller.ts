@@ -3,21 +3,8 @@ import { ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
-import type { FileEntity } from '../file.entity';
+import { toFileView } from '../file-view';
 import { FilesService } from '../files.service';
-
-export function toFileView(file: FileEntity) {
-  return {
-    id: file.id,
-    name: file.name,
-    contentType: file.contentType,
-    size: file.size,
-    sha256: file.sha256,
-    kind: file.kind,
-    taskId: file.taskId,
-    createdAt: file.createdAt.toISOString(),
-  };
-}
 
 const notFound = () => ApiError.notFound('FILE_NOT_FOUND', 'No such file');
 const FileId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: notFound }));

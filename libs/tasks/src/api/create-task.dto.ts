@@ -42,6 +42,13 @@ export class TaskTemplateDto {
 }
 
 /** Body of `POST /v1/tasks` and each item of a batch. */
+/** `callback` of `POST /v1/tasks`: where the task's terminal event is sent, signed, once. */
+export class TaskCallbackDto {
+  @IsString()
+  @MaxLength(2048)
+  url: string;
+}
+
 export class CreateTaskDto extends TaskTemplateDto implements TaskRequest {
   @IsOptional()
   @IsInt()
@@ -72,6 +79,12 @@ export class CreateTaskDto extends TaskTemplateDto implements TaskRequest {
   @MaxLength(255)
   @Matches(/^[\x21-\x7e]+$/, { message: 'idempotencyKey must be printable ASCII without spaces' })
   idempotencyKey?: string;
+
+  /** The task's terminal event (completed, failed, cancelled, expired) goes to this URL too, signed with the tenant's callback secret. */
+  @IsOptional()
+  @IsObject()
+  @NestedDto(() => TaskCallbackDto, {})
+  callback?: TaskCallbackDto;
 }
 
 export class CreateTaskBatchDto {

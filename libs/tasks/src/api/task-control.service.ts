@@ -103,7 +103,14 @@ export class TaskControlService {
    */
   private cancelInLedger(task: TaskEntity, from: readonly TaskStatus[], change: { error: TaskError; finishedAt: Date }): Promise<boolean> {
     const { tenantId, id } = task;
-    const transition = { taskId: id, status: 'cancelled' as const, tenantId, type: task.type };
+    const transition = {
+      taskId: id,
+      status: 'cancelled' as const,
+      tenantId,
+      type: task.type,
+      flowRoot: task.rootId === id,
+      callback: task.callbackUrl !== null,
+    };
     if (!this.hooks?.wants(transition)) return this.ledger.transition(tenantId, id, from, { status: 'cancelled', ...change });
     const hooks = this.hooks;
     return this.ledger.inTransaction(async (manager) => {

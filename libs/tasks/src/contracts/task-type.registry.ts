@@ -35,6 +35,11 @@ export class TaskTypeRegistry {
     return types.sort((a, b) => a.type.localeCompare(b.type));
   }
 
+  /** The domain event types that completions of the registered types make (see CompletedEvent). */
+  completedEventTypes(): string[] {
+    return [...new Set([...this.types.values()].flatMap((t) => (t.completedEvent ? [t.completedEvent.type] : [])))].sort();
+  }
+
   queues(): string[] {
     return [...new Set([...this.types.values()].map((t) => t.queue))].sort();
   }

@@ -1,5 +1,7 @@
 import type { Type } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { AppConfig } from '@conveyor/config';
+import type { TaskEntity } from '../ledger/task.entity';
 import type { PipelineRole } from '../pipeline/pipeline';
 
 export interface BackoffPolicy {
@@ -41,6 +43,19 @@ export interface DeclaredSchedule {
 }
 
 /**
+ * An event of the type's own domain, sent (by the webhooks) when a task of it completes, in the
+ * transaction of that completion and besides `task.completed`: e.g. `export.completed` with the
+ * export's view. `data` reads the completed row, and may read more in the completion's
+ * transaction (`manager`); it must not write (a re-run of the task calls it again, and the
+ * outbox then keeps the first event).
+ */
+export interface CompletedEvent {
+  /** `<domain>.<event>`; endpoints subscribe to it by name or family (`export.*`). */
+  readonly type: string;
+  data(task: TaskEntity, manager: EntityManager): unknown;
+}
+
+/**
  * A task type, declared once in its domain's contract file. Producer (API) and processor
  * (worker) both import the same object, so the type name and queue are spelled only there.
  * `R` is carried only in the type system, so handlers and clients agree on the result shape.
@@ -60,6 +75,8 @@ export interface TaskTypeDefinition<P extends object = object, R = unknown> {
   readonly systemOnly: boolean;
   /** Its part in pipelines (`then` steps): what it takes as a step, what it hands on. */
   readonly pipeline: PipelineRole<P, R>;
+  /** The domain event its completion makes, if any (see CompletedEvent). */
+  readonly completedEvent?: CompletedEvent;
   /** Phantom field for the result type; never set at run time. */
   readonly __result?: R;
 }
@@ -85,6 +102,7 @@ export function defineTaskType<P extends object, R>(definition: {
   systemOnly?: boolean;
   /** Declares the type a pipeline step (`takes`) and/or what it hands on to the next one (`handsOn`). */
   pipeline?: PipelineRole<P, R>;
+  completedEvent?: CompletedEvent;
 }): TaskTypeDefinition<P, R> {
   if (!TYPE_NAME.test(definition.type)) {
     throw new Error(`Task type "${definition.type}" must look like "domain.action" (lowercase, dot-separated)`);
@@ -105,5 +123,6 @@ export function defineTaskType<P extends object, R>(definition: {
     schedules: Object.freeze([...(definition.schedules ?? [])]),
     systemOnly: definition.systemOnly ?? false,
     pipeline: Object.freeze({ ...definition.pipeline }),
+    ...(definition.completedEvent ? { completedEvent: Object.freeze({ ...definition.completedEvent }) } : {}),
   });
 }

@@ -1,8 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { failsParent, type FlowPolicy } from '../ledger/flow-policy';
 import { TaskEntity } from '../ledger/task.entity';
 import { isTerminal, TASK_STATUSES, type TaskError, type TaskStatus } from '../ledger/task-status';
+import { TASK_TRANSITION_HOOKS, type TaskTransition, type TaskTransitionHooks } from '../ledger/task-transition-hooks';
 import type { CommitEffects } from './commit-effects';
 
 /** A flow parent to look at again: one of its children reached a terminal state. */
@@ -32,9 +33,13 @@ const IDS_PER_STATEMENT = 500;
  * transactions are then counted one after the other, and the second sees the first (without the
  * lock each could count the other as still running, and the parent would wait forever).
  * Every change is conditional on the parent still `waiting`, so settling twice changes nothing.
+ * The nodes it fails or cancels pass through the transition hooks like any other state change,
+ * in the same transaction (their webhook events commit with them or not at all).
  */
 @Injectable()
 export class FlowSettler {
+  constructor(@Optional() @Inject(TASK_TRANSITION_HOOKS) private readonly hooks?: TaskTransitionHooks) {}
+
   /** Settles these parents and, up the tree, every parent that ended because of them. */
   async settle(manager: EntityManager, parents: FlowParentRef[], effects: CommitEffects): Promise<void> {
     // Locked in id order, so two transactions settling the same parents never deadlock on them.
@@ -54,7 +59,7 @@ export class FlowSettler {
     const nodes = await manager
       .getRepository(TaskEntity)
       .createQueryBuilder('t')
-      .select(['t.id', 't.parentId', 't.status', 't.queue', 't.onFailure'])
+      .select(['t.id', 't.type', 't.parentId', 't.rootId', 't.status', 't.queue', 't.onFailure', 't.callbackUrl'])
       .where('t.tenantId = :tenantId AND t.rootId = :rootId', { tenantId, rootId })
       .getMany();
     const children = new Map<string, TaskEntity[]>();
@@ -87,6 +92,18 @@ export class FlowSettler {
     }
     effects.cancelled.push(...doomed.map(({ id, queue, onFailure }) => ({ id, queue, onFailure })));
     if (doomed.some((node) => node.id === rootId)) effects.flowsFinished.push('cancelled');
+    await this.announce(
+      manager,
+      doomed.map((node) => transitionOf({ ...node, tenantId }, 'cancelled')),
+    );
+  }
+
+  /** Hands the nodes this transaction ended to the transition hooks (they re-read the rows: one skipped by its UPDATE is left out). */
+  private async announce(manager: EntityManager, transitions: TaskTransition[]): Promise<void> {
+    const hooks = this.hooks;
+    if (!hooks) return;
+    const wanted = transitions.filter((transition) => hooks.wants(transition));
+    if (wanted.length > 0) await hooks.record(manager, wanted);
   }
 
   /** Returns the grandparent to settle next when this parent ended. */
@@ -164,5 +181,11 @@ export class FlowSettler {
         effects,
       );
     }
+    // After the siblings: a root's flow.completed counts them as they end in this transaction.
+    await this.announce(manager, [transitionOf(parent, 'failed')]);
   }
+}
+
+function transitionOf(task: Pick<TaskEntity, 'id' | 'tenantId' | 'type' | 'rootId' | 'callbackUrl'>, status: TaskStatus): TaskTransition {
+  return { taskId: task.id, status, tenantId: task.tenantId, type: task.type, flowRoot: task.rootId === task.id, callback: task.callbackUrl !== null };
 }

@@ -1,4 +1,4 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { HttpStatus, Inject, Injectable, Optional } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
@@ -11,6 +11,7 @@ import { jobForTask } from '../task-job';
 import { parseInstant } from './instant';
 import type { PreparedTask } from './job-relay';
 import { requestFingerprint } from './request-fingerprint';
+import { TASK_CALLBACK_GUARD, type TaskCallbackGuard } from './task-callback-guard';
 import { MAX_DELAY_MS, type TaskOrigin, type TaskRequest } from './task-request';
 
 /**
@@ -25,6 +26,7 @@ export class TaskFactory {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: TaskTypeRegistry,
+    @Optional() @Inject(TASK_CALLBACK_GUARD) private readonly callbacks?: TaskCallbackGuard,
   ) {}
 
   async prepare(tenantId: string, requests: TaskRequest[], origin?: TaskOrigin): Promise<PreparedTask[]> {
@@ -80,6 +82,12 @@ export class TaskFactory {
       if (request.runAt !== undefined && parseInstant(request.runAt)! - now > MAX_DELAY_MS) {
         details.push({ field: `${at}runAt`, message: 'may be at most one year ahead, like delayMs' });
         continue;
+      }
+      if (request.callback) {
+        const refusal = this.callbacks ? await this.callbacks.check(tenantId, request.callback.url) : 'callbacks are not delivered by this deployment';
+        // Like an endpoint's URL: the whole request is refused with the guard's own code.
+        if (refusal)
+          throw ApiError.badRequest('WEBHOOK_URL_FORBIDDEN', `The callback URL is not allowed: ${refusal}`, [{ field: `${at}callback.url`, message: refusal }]);
       }
       if (request.idempotencyKey) {
         if (keysSeen.has(request.idempotencyKey)) {
@@ -143,6 +151,7 @@ export class TaskFactory {
       scheduleTick: origin?.scheduleTick ?? null,
       onFailure: null,
       pipeline: origin?.pipeline ?? null,
+      callbackUrl: request.callback?.url ?? null,
     } satisfies TaskEntity);
 
     return { row, job: jobForTask(row, definition, now) };

@@ -20,6 +20,8 @@ export interface TaskRequest {
   timeoutMs?: number;
   idempotencyKey?: string;
   tags?: string[];
+  /** Send this task's terminal event, signed, to this URL (see TaskCallbackGuard). */
+  callback?: { url: string };
 }
 
 /**

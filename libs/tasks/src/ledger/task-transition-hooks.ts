@@ -8,6 +8,12 @@ export interface TaskTransition {
   /** Known to writers that hold the job (the worker) or the row (the API); lets a hook skip a tenant cheaply. */
   tenantId?: string;
   type?: string;
+  /**
+   * Whether the task is a flow's root, and whether it carries a per-task callback. Undefined
+   * means the writer does not know: a hook must then assume it might.
+   */
+  flowRoot?: boolean;
+  callback?: boolean;
 }
 
 /**

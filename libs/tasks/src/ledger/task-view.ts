@@ -32,6 +32,7 @@ export function toTaskView(task: TaskEntity) {
     scheduleId: task.scheduleId ?? null,
     scheduledTick: iso(task.scheduleTick ?? null),
     pipeline: task.pipeline ?? null,
+    callback: task.callbackUrl ? { url: task.callbackUrl } : null,
   };
 }
 

@@ -116,4 +116,11 @@ export class TaskEntity {
    */
   @Column({ type: 'json', nullable: true })
   pipeline: TaskPipeline | null;
+
+  /**
+   * Where the task's terminal event is sent, signed, once (`callback: {url}` of the request);
+   * null for none. Checked by the SSRF guard when the task is accepted and before every attempt.
+   */
+  @Column({ name: 'callback_url', type: 'varchar', length: 2048, nullable: true })
+  callbackUrl: string | null;
 }

@@ -536,7 +536,7 @@ describe('TaskRunner', () => {
         finishedAt: expect.any(Date),
       },
       // Who the change is about, for the transition hooks (webhooks).
-      { subject: { tenantId: 'tenant-a', type: 'spec.run' } },
+      { subject: { tenantId: 'tenant-a', type: 'spec.run', flowRoot: false, callback: false } },
     );
     expect(t.metrics.attemptStarted).not.toHaveBeenCalled();
     expect(t.metrics.completed).not.toHaveBeenCalled();
@@ -648,7 +648,7 @@ describe('TaskRunner', () => {
     expect(writer.write).toHaveBeenCalledWith(
       TASK_ID,
       expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'UNKNOWN_TASK_TYPE' }) }),
-      { subject: { tenantId: 'tenant-a', type: 'spec.run' } },
+      { subject: { tenantId: 'tenant-a', type: 'spec.run', flowRoot: false, callback: false } },
     );
   });
 

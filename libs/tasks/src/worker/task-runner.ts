@@ -20,7 +20,7 @@ import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-
 import { storableJson } from '../ledger/storable-json';
 import { isTerminal, type TaskError } from '../ledger/task-status';
 import { CANCEL_REASON } from '../task-cancellation';
-import type { TaskJobData } from '../task-job';
+import { jobSubject, type TaskJobData } from '../task-job';
 
 export interface BoundHandler {
   definition: TaskTypeDefinition;
@@ -248,7 +248,10 @@ export class TaskRunner {
     const { parentId, onFailure, tenantId } = job.data;
     const taskId = job.id as string;
     // The subject lets transition hooks (webhooks) decide from memory whether this change concerns them.
-    const options: WriteOptions = { subject: { tenantId, type: job.name }, ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}) };
+    const options: WriteOptions = {
+      subject: jobSubject(taskId, job.name, job.data),
+      ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}),
+    };
     // Completed or expired: the processor returns and BullMQ files the job as completed.
     const completesJob = change.status === 'completed' || change.status === 'expired';
     if (completesJob) this.retention.keep(job);

@@ -63,7 +63,7 @@ export interface WriteOptions {
 }
 
 /** Who a change is about (see WriteOptions.subject). */
-export type TaskSubject = Pick<TaskTransition, 'tenantId' | 'type'>;
+export type TaskSubject = Omit<TaskTransition, 'taskId' | 'status'>;
 
 interface PendingWrite {
   patch: TaskStatePatch;

@@ -48,6 +48,16 @@ export class RotatedSecretView {
   previousSecretValidUntil: string;
 }
 
+/** The tenant's callback signing secret (`GET /v1/webhooks/callbacks`). */
+export class CallbackSecretView {
+  /** `whsec_` + base64: verify per-task callbacks with it (Standard Webhooks). */
+  secret: string;
+  /** Until when the previous secret still signs beside it after a rotation; null when none does. */
+  previousSecretValidUntil: string | null;
+  /** The callback endpoint: its log is `GET /v1/webhooks/endpoints/<endpointId>/deliveries`. */
+  endpointId: string;
+}
+
 export class WebhookDeliveryView {
   id: string;
   endpointId: string;

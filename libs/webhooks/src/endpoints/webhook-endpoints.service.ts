@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { ApiError } from '@conveyor/http';
+import { TaskTypeRegistry } from '@conveyor/tasks';
 import { deliveryRow, eventId, eventRow } from '../events/outbox-rows';
 import { SubscriptionCache } from '../events/subscription-cache';
 import { UrlGuard, WebhookUrlForbidden } from '../security/url-guard';
@@ -25,10 +26,9 @@ export interface EndpointInput {
 export const endpointNotFound = () => ApiError.notFound('WEBHOOK_ENDPOINT_NOT_FOUND', 'No such webhook endpoint');
 
 /** A subscription pattern is an event type, a family wildcard of known types (`task.*`), or `*`. */
-function unknownPatterns(patterns: string[]): string[] {
+function unknownPatterns(patterns: string[], known: readonly string[]): string[] {
   return patterns.filter(
-    (pattern) =>
-      pattern !== '*' && !EVENT_TYPES.includes(pattern) && !(pattern.endsWith('.*') && EVENT_TYPES.some((type) => type.startsWith(pattern.slice(0, -1)))),
+    (pattern) => pattern !== '*' && !known.includes(pattern) && !(pattern.endsWith('.*') && known.some((type) => type.startsWith(pattern.slice(0, -1)))),
   );
 }
 
@@ -41,7 +41,13 @@ export class WebhookEndpointsService {
     private readonly guard: UrlGuard,
     private readonly subscriptions: SubscriptionCache,
     @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
+    private readonly registry: TaskTypeRegistry,
   ) {}
+
+  /** This lib's event types and those the registered task types declare. */
+  eventTypes(): string[] {
+    return [...EVENT_TYPES, ...this.registry.completedEventTypes()];
+  }
 
   private get endpoints() {
     return this.dataSource.getRepository(WebhookEndpointEntity);
@@ -53,6 +59,7 @@ export class WebhookEndpointsService {
     const row = Object.assign(new WebhookEndpointEntity(), {
       id: uuidv7(),
       tenantId,
+      kind: 'endpoint',
       url: input.url,
       events: [...new Set(input.events)],
       filter: input.filter ?? null,
@@ -74,13 +81,18 @@ export class WebhookEndpointsService {
   }
 
   async get(tenantId: string, id: string): Promise<WebhookEndpointEntity> {
-    const row = await this.endpoints.findOneBy({ tenantId, id });
+    // The tenant's callback endpoint is reached through /v1/webhooks/callbacks only.
+    const row = await this.endpoints.findOneBy({ tenantId, id, kind: 'endpoint' });
     if (!row) throw endpointNotFound();
     return row;
   }
 
   list(tenantId: string, limit: number, before?: string): Promise<WebhookEndpointEntity[]> {
-    const query = this.endpoints.createQueryBuilder('e').where('e.tenantId = :tenantId', { tenantId }).orderBy('e.id', 'DESC').limit(limit);
+    const query = this.endpoints
+      .createQueryBuilder('e')
+      .where('e.tenantId = :tenantId AND e.kind = :kind', { tenantId, kind: 'endpoint' })
+      .orderBy('e.id', 'DESC')
+      .limit(limit);
     if (before) query.andWhere('e.id < :before', { before });
     return query.getMany();
   }
@@ -109,7 +121,7 @@ export class WebhookEndpointsService {
   }
 
   async remove(tenantId: string, id: string): Promise<void> {
-    const result = await this.endpoints.delete({ tenantId, id });
+    const result = await this.endpoints.delete({ tenantId, id, kind: 'endpoint' });
     if (!result.affected) throw endpointNotFound();
     await this.changed();
   }
@@ -149,10 +161,11 @@ export class WebhookEndpointsService {
   /** Refuses bad patterns and forbidden URLs (the SSRF guard resolves the host now, and again at every delivery). */
   private async validate(input: EndpointInput): Promise<void> {
     if (input.events) {
-      const unknown = unknownPatterns(input.events);
+      const known = this.eventTypes();
+      const unknown = unknownPatterns(input.events, known);
       if (unknown.length > 0) {
         throw ApiError.badRequest('UNKNOWN_EVENT_TYPE', `Unknown event types: ${unknown.join(', ')}`, [
-          { field: 'events', message: `known: ${EVENT_TYPES.join(', ')}, a family wildcard such as task.*, or *` },
+          { field: 'events', message: `known: ${known.join(', ')}, a family wildcard such as task.*, or *` },
         ]);
       }
     }

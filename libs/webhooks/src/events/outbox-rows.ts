@@ -25,12 +25,13 @@ export function eventRow(fields: { id: string; tenantId: string; type: string; t
   });
 }
 
-/** A delivery of `event` to one endpoint, due at once. */
-export function deliveryRow(event: WebhookEventEntity, endpointId: string, at: Date): WebhookDeliveryEntity {
+/** A delivery of `event` to one endpoint (to `url` instead of the endpoint's for a per-task callback), due at once. */
+export function deliveryRow(event: WebhookEventEntity, endpointId: string, at: Date, url: string | null = null): WebhookDeliveryEntity {
   return Object.assign(new WebhookDeliveryEntity(), {
     id: uuidv7(),
     tenantId: event.tenantId,
     endpointId,
+    url,
     eventId: event.id,
     eventType: event.type,
     taskId: event.taskId,

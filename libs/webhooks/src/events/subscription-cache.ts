@@ -71,7 +71,7 @@ export class SubscriptionCache implements OnApplicationBootstrap, OnApplicationS
     try {
       const rows = await this.dataSource.getRepository(WebhookEndpointEntity).find({
         select: { id: true, tenantId: true, events: true, filter: true, activeFrom: true },
-        where: { enabled: true },
+        where: { enabled: true, kind: 'endpoint' },
       });
       const byTenant = new Map<string, Subscription[]>();
       for (const row of rows) byTenant.set(row.tenantId, [...(byTenant.get(row.tenantId) ?? []), row]);
@@ -98,7 +98,7 @@ export class SubscriptionCache implements OnApplicationBootstrap, OnApplicationS
     if (this.trusted) return tenantIds.flatMap((tenantId) => this.byTenant.get(tenantId) ?? []);
     return manager.getRepository(WebhookEndpointEntity).find({
       select: { id: true, tenantId: true, events: true, filter: true, activeFrom: true },
-      where: { enabled: true, tenantId: In(tenantIds) },
+      where: { enabled: true, kind: 'endpoint', tenantId: In(tenantIds) },
     });
   }
 }

@@ -16,6 +16,10 @@ export class WebhookDeliveryEntity {
   @Column({ name: 'endpoint_id', type: 'varchar', length: 36 })
   endpointId: string;
 
+  /** A per-task callback's URL, called instead of its endpoint's (the tenant's callback endpoint); null for an endpoint's delivery. */
+  @Column({ type: 'varchar', length: 2048, nullable: true })
+  url: string | null;
+
   @Column({ name: 'event_id', type: 'varchar', length: 64 })
   eventId: string;
 

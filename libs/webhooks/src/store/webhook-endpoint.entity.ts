@@ -8,6 +8,13 @@ export interface EndpointFilter {
   tags?: string[];
 }
 
+/**
+ * `endpoint`: a receiver the tenant registered. `callback`: the tenant's one callback endpoint
+ * (see callback-endpoint.ts): it signs per-task callbacks, keeps their log and subscribes to
+ * nothing.
+ */
+export type EndpointKind = 'endpoint' | 'callback';
+
 /** A tenant's webhook receiver. */
 @Entity({ name: 'webhook_endpoints' })
 export class WebhookEndpointEntity {
@@ -17,6 +24,9 @@ export class WebhookEndpointEntity {
 
   @Column({ name: 'tenant_id', type: 'varchar', length: 64 })
   tenantId: string;
+
+  @Column({ type: 'varchar', length: 16, default: 'endpoint' })
+  kind: EndpointKind;
 
   @Column({ type: 'varchar', length: 2048 })
   url: string;

@@ -57,14 +57,15 @@ export class DeliveryAttempts {
       return 'failed';
     }
     const startedAt = new Date(this.clock.now());
-    const outcome = await this.send(endpoint, event);
+    const outcome = await this.send(endpoint, event, delivery.url ?? endpoint.url);
     return this.record(delivery, endpoint, claim, startedAt, outcome);
   }
 
-  private async send(endpoint: WebhookEndpointEntity, event: WebhookEventEntity): Promise<SendOutcome> {
+  /** `url`: the endpoint's, or a per-task callback's own (signed with the tenant's callback secret). */
+  private async send(endpoint: WebhookEndpointEntity, event: WebhookEventEntity, url: string): Promise<SendOutcome> {
     let target;
     try {
-      target = await this.guard.check(endpoint.url);
+      target = await this.guard.check(url);
     } catch (error) {
       if (!(error instanceof WebhookUrlForbidden)) throw error;
       return { statusCode: null, latencyMs: 0, error: `WEBHOOK_URL_FORBIDDEN: ${error.reason}`, excerpt: null };
@@ -126,6 +127,8 @@ export class DeliveryAttempts {
    * WEBHOOK_DISABLE_AFTER_MS disables the endpoint, saying why.
    */
   private async endpointHealth(manager: EntityManager, endpoint: WebhookEndpointEntity, ok: boolean, now: Date, error: string | null): Promise<void> {
+    // Callbacks each have their own URL: one receiver's failures say nothing of the others.
+    if (endpoint.kind === 'callback') return;
     const endpoints = manager.getRepository(WebhookEndpointEntity);
     if (ok) {
       if (endpoint.failingSince) await endpoints.update({ id: endpoint.id }, { failingSince: null });

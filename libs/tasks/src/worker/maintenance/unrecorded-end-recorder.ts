@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import { CommitEffectsRelay } from '../../flows/commit-effects.relay';
 import { finishedRuns } from '../../recovery/lost-job-requeuer';
 import { LostJobsRepository, type UnfinishedTaskRef } from '../../recovery/lost-jobs.repository';
-import { BULLMQ_GAVE_UP, type TaskJobData } from '../../task-job';
+import { BULLMQ_GAVE_UP, jobSubject, type TaskJobData } from '../../task-job';
 import { CompletedJobRetention } from '../completed-job-retention';
 import { MAX_ERROR_MESSAGE } from '../task-runner';
 import { TaskStateWriter, type TaskStatePatch } from '../task-state-writer';
@@ -39,7 +39,7 @@ export class UnrecordedEndRecorder {
       if (state !== 'completed' && state !== 'failed') continue;
       const { tenantId, parentId, onFailure } = job.data;
       const effects = await this.writer.write(row.id, this.endOf(job, state), {
-        subject: { tenantId, type: job.name },
+        subject: jobSubject(row.id, job.name, job.data),
         ...(onFailure && parentId ? { flowParent: { id: parentId, tenantId } } : {}),
       });
       await this.effects.apply(effects);

@@ -224,7 +224,7 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
           name: 'system',
           paused: false,
           workers: expect.any(Number),
-          taskTypes: ['system.gather', 'system.log', 'system.noop', 'system.sleep'],
+          taskTypes: ['system.gather', 'system.log', 'system.noop', 'system.sleep', 'webhook.announce'],
         }),
         expect.objectContaining({ name: 'file-processing', taskTypes: ['file.checksum', 'file.clean'] }),
       ]),

@@ -8,6 +8,7 @@
 #   MODE=migrate          apply pending migrations and exit (`migrate --revert` undoes the last)
 #   MODE=validate-config  check the environment and exit
 #   MODE=keys             the API key CLI (arguments pass through)
+#   MODE=bg-migrations    the background migrations CLI (arguments pass through: status, start <name>, …)
 set -eu
 
 app=dist/apps/api/apps/api/src
@@ -17,8 +18,9 @@ case "${MODE:-}" in
   migrate) exec node "$app/migrate.js" "$@" ;;
   validate-config) exec node "$app/validate-config.js" "$@" ;;
   keys) exec node "$app/keys.js" "$@" ;;
+  bg-migrations) exec node "$app/bg-migrations.js" "$@" ;;
   *)
-    echo "docker-entrypoint: MODE must be api, worker, migrate, validate-config or keys (got '${MODE:-}')" >&2
+    echo "docker-entrypoint: MODE must be api, worker, migrate, validate-config, keys or bg-migrations (got '${MODE:-}')" >&2
     exit 64
     ;;
 esac

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '@conveyor/auth';
+import { BackgroundMigrationsApiModule } from '@conveyor/background-migrations/api';
 import { ExportsApiModule } from '@conveyor/exports/api';
 import { FilesModule } from '@conveyor/files';
 import { FileCleaningApiModule } from '@conveyor/file-cleaning/api';
@@ -25,6 +26,7 @@ import { WebhooksApiModule } from '@conveyor/webhooks/api';
     ExportsApiModule,
     SchedulesApiModule,
     WebhooksApiModule,
+    BackgroundMigrationsApiModule,
     HealthApiModule,
     MetricsApiModule,
   ],

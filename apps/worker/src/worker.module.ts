@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BackgroundMigrationsWorkerModule } from '@conveyor/background-migrations/worker';
 import { ExportsWorkerModule } from '@conveyor/exports/worker';
 import { FileCleaningWorkerModule } from '@conveyor/file-cleaning/worker';
 import { HealthWorkerModule } from '@conveyor/health/worker';
@@ -19,6 +20,7 @@ import { WebhooksWorkerModule } from '@conveyor/webhooks/worker';
     HealthWorkerModule,
     SchedulesWorkerModule,
     WebhooksWorkerModule,
+    BackgroundMigrationsWorkerModule,
   ],
 })
 export class WorkerModule {}

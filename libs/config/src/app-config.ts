@@ -68,6 +68,8 @@ export interface MaintenanceConfig {
   reconcileMinAgeMs: number;
   /** Period of the retention purge's system schedule (0: off, else at least 1000). */
   retentionIntervalMs: number;
+  /** Period of the background migrations' watch (restarts stalled chains; 0: off, else at least 1000). */
+  backgroundMigrationWatchMs: number;
 }
 
 /** The schedule runner: fires the due ticks of every schedule (see libs/schedules). */
@@ -411,7 +413,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push({ key: 'S3_BUCKET', problems: ['required when STORAGE_DRIVER=s3'] });
   }
   // Each is the everyMs of a system schedule, whose floor is 1 s (as for any schedule).
-  for (const key of ['RECONCILE_INTERVAL_MS', 'RETENTION_INTERVAL_MS'] as const) {
+  for (const key of ['RECONCILE_INTERVAL_MS', 'RETENTION_INTERVAL_MS', 'BACKGROUND_MIGRATION_WATCH_MS'] as const) {
     const value = env[key];
     if (typeof value === 'number' && value > 0 && value < 1000 && !problems.some((p) => p.key === key)) {
       problems.push({ key, problems: ['must be 0 (off) or at least 1000'] });
@@ -461,6 +463,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,
       reconcileMinAgeMs: env.RECONCILE_MIN_AGE_MS ?? 120_000,
       retentionIntervalMs: env.RETENTION_INTERVAL_MS ?? 3_600_000,
+      backgroundMigrationWatchMs: env.BACKGROUND_MIGRATION_WATCH_MS ?? 60_000,
     },
     scheduler: {
       enabled: env.SCHEDULER_ENABLED ?? null,

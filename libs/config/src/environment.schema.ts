@@ -363,6 +363,13 @@ export class EnvironmentSchema {
   @Max(604_800_000)
   RETENTION_INTERVAL_MS?: number;
 
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(86_400_000)
+  BACKGROUND_MIGRATION_WATCH_MS?: number;
+
   // --- schedules ------------------------------------------------------------------------
   /** Whether this process runs the schedule runner; unset: on in the worker, off in the API. */
   @IsOptional()

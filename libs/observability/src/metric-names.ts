@@ -17,4 +17,8 @@ export const METRIC = {
   flowChildFailures: 'conveyor_flow_child_failures_total',
   flowsFinished: 'conveyor_flows_finished_total',
   eventStreamReads: 'conveyor_event_stream_reads_total',
+  migrationRows: 'conveyor_background_migration_rows_total',
+  migrationBatches: 'conveyor_background_migration_batches_total',
+  migrationFailures: 'conveyor_background_migration_failures_total',
+  migrationBatchDuration: 'conveyor_background_migration_batch_duration_seconds',
 } as const;

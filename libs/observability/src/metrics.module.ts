@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { collectDefaultMetrics, register } from 'prom-client';
 import { METRIC } from './metric-names';
+import { MIGRATION_METRIC_PROVIDERS, MigrationMetrics } from './migration-metrics';
 import { TaskMetrics } from './task-metrics';
 
 /** Process metrics (CPU, memory, event loop, GC) once per process, with our prefix. */
@@ -82,9 +83,11 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Ticks whose time passed while no scheduler ran, by schedule, its missed policy and what became of them (run or dropped)',
       labelNames: ['schedule', 'policy', 'action'],
     }),
+    ...MIGRATION_METRIC_PROVIDERS,
     TaskMetrics,
+    MigrationMetrics,
   ],
-  exports: [TaskMetrics],
+  exports: [TaskMetrics, MigrationMetrics],
 })
 export class MetricsModule {
   constructor() {

@@ -8,6 +8,7 @@ import { TaskFlows1764000000006 } from './1764000000006-task-flows';
 import { CreateWebhooks1764000000007 } from './1764000000007-create-webhooks';
 import { TaskPipeline1764000000009 } from './1764000000009-task-pipeline';
 import { TaskCallbacks1764000000010 } from './1764000000010-task-callbacks';
+import { BackgroundMigrations1764000000011 } from './1764000000011-background-migrations';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -24,4 +25,5 @@ export const MIGRATIONS = [
   CreateWebhooks1764000000007,
   TaskPipeline1764000000009,
   TaskCallbacks1764000000010,
+  BackgroundMigrations1764000000011,
 ];

@@ -463,6 +463,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
     });
     const names = ['id', 'updated_at', ...keys.map((k) => COLUMNS[k].column)];
     const sets = names.slice(1).map((column) => `"${column}" = v."${column}"`);
+    if (keys.includes('finishedAt')) sets.push(durationSet('postgres', keys));
     const sql =
       `UPDATE tasks AS t SET ${sets.join(', ')} ` +
       `FROM (VALUES ${tuples.join(', ')}) AS v(${names.map((n) => `"${n}"`).join(', ')}) ` +
@@ -480,7 +481,22 @@ export class TaskStateWriter implements OnApplicationShutdown {
       return `SELECT ${cells.join(', ')}`;
     });
     const sets = names.slice(1).map((column) => `t.\`${column}\` = v.\`${column}\``);
+    if (keys.includes('finishedAt')) sets.push(durationSet('mysql', keys));
     const sql = `UPDATE tasks AS t JOIN (${selects.join(' UNION ALL ')}) AS v ON t.id = v.id ` + `SET ${sets.join(', ')} WHERE t.status <> 'cancelled'`;
     return { sql, params };
   }
+}
+
+/**
+ * `duration_ms` follows `finished_at` in the same UPDATE (finished_at − started_at, NULL while
+ * either is NULL), so list queries can sort by run time; rows older than the column get it from
+ * the `tasks.duration-ms` background migration.
+ */
+function durationSet(dialect: SqlDialect, keys: PatchKey[]): string {
+  if (dialect === 'postgres') {
+    const start = keys.includes('startedAt') ? 'COALESCE(v."started_at", t."started_at")' : 't."started_at"';
+    return `"duration_ms" = CAST(ROUND(EXTRACT(EPOCH FROM (v."finished_at" - ${start})) * 1000) AS bigint)`;
+  }
+  const start = keys.includes('startedAt') ? 'COALESCE(v.`started_at`, t.`started_at`)' : 't.`started_at`';
+  return `t.\`duration_ms\` = TIMESTAMPDIFF(MICROSECOND, ${start}, v.\`finished_at\`) DIV 1000`;
 }

@@ -21,7 +21,9 @@ const BASE = '/v1/admin/background-migrations';
 describe.each<SqlDialect>(['postgres', 'mysql'])('background migrations on %s', (dialect) => {
   let stack: Stack;
   let db: DataSource;
-  const rows = ROWS;
+  // The million rows once (PostgreSQL); MariaDB proves the same with a fifth of them, which keeps
+  // the suite's time in bounds (the batch and checkpoint SQL is dialect-tested in the integration suite).
+  const rows = dialect === 'postgres' ? ROWS : ROWS / 5;
   const view = async (name = 'test.counter') => (await http(stack.apiUrl, 'GET', `${BASE}/${name}`)).body;
   const killed = async (worker: AppProcess) => {
     worker.child.kill('SIGKILL');

@@ -8,7 +8,7 @@ import { ApiKeyAuthenticator } from '@conveyor/auth';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
-import { waitForDependencies } from '@conveyor/health';
+import { boundShutdown, waitForDependencies } from '@conveyor/health';
 import {
   ApiExceptionFilter,
   capConnectionsPerAddress,
@@ -65,6 +65,7 @@ async function bootstrap(): Promise<void> {
   await mountQueueDashboard(app);
   setupApiDocs(app);
   app.enableShutdownHooks();
+  boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
   await app.listen(config.port, '0.0.0.0');
   app.get(Logger).log(`API listening on port ${config.port}`, 'Bootstrap');
 }

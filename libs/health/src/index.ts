@@ -1,4 +1,5 @@
 // Shared readiness checks. Probe modules: `@conveyor/health/api` and `@conveyor/health/worker`.
+export * from './bounded-shutdown';
 export * from './health-check.providers';
 export * from './readiness.service';
 export * from './redis.health';

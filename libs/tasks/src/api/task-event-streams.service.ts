@@ -40,6 +40,8 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   private open = 0;
   /** By task id (ids are unique across tenants; the tenant scopes the read). */
   private readonly watches = new Map<string, Watch>();
+  /** How to end each open stream when the process stops. */
+  private readonly closers = new Set<() => void>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -119,7 +121,20 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
     };
   }
 
+  /** Registers how to end a stream when the process stops; returns the unregister. */
+  closeOnShutdown(close: () => void): () => void {
+    this.closers.add(close);
+    return () => this.closers.delete(close);
+  }
+
+  /**
+   * Ends every open stream before the HTTP server closes: an open stream would keep the server
+   * (and a deploy or `pm2 reload`) waiting until its task ends. Clients reconnect, with
+   * `Last-Event-ID`, to an instance that runs on.
+   */
   onModuleDestroy(): void {
+    for (const close of [...this.closers]) close();
+    this.closers.clear();
     for (const watch of this.watches.values()) clearTimeout(watch.timer);
     this.watches.clear();
   }

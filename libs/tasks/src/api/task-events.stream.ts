@@ -24,6 +24,7 @@ export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams,
   reply.hijack();
   const raw = reply.raw;
   let stopWatching: () => void = () => undefined;
+  let unregister: () => void = () => undefined;
   // Comments keep proxies from closing a quiet stream; `write` and `lastWrite` are set below.
   const keepAlive = setInterval(() => {
     if (Date.now() - lastWrite >= KEEPALIVE_MS) write(': keep-alive\n\n');
@@ -35,11 +36,13 @@ export function streamTaskEvents(reply: FastifyReply, streams: TaskEventStreams,
     ended = true;
     clearInterval(keepAlive);
     stopWatching();
+    unregister();
     release();
     if (!raw.writableEnded && !raw.destroyed) raw.end();
   };
   raw.once('close', end);
   raw.once('error', end);
+  unregister = streams.closeOnShutdown(end);
   // The client may have gone while the task was looked up: no 'close' would come any more.
   if (raw.destroyed || raw.socket?.destroyed !== false) return end();
   raw.writeHead(200, {

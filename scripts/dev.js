@@ -617,6 +617,15 @@ async function setUpDatabase(dataDir) {
 
   const port = intSetting('EMBEDDED_PG_PORT', 54329);
   const pgDataDir = path.join(dataDir, 'pglite');
+  // Something already answers there, most likely another launcher's embedded database (one with
+  // another DEV_DATA_DIR): our own server could not bind, and the readiness probe below would
+  // happily talk to theirs. Refuse rather than share another launcher's data without a word.
+  if (await probeTcp('127.0.0.1', port)) {
+    throw new LauncherError(
+      `port ${port} (embedded PostgreSQL) is already in use, probably by another dev launcher's embedded database; ` +
+        'set EMBEDDED_PG_PORT to a free port, or DATABASE_URL to share a database on purpose',
+    );
+  }
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
   say(`no DATABASE_URL: starting embedded PostgreSQL (PGlite) on 127.0.0.1:${port}, data in ${relativeToRoot(pgDataDir)}`);
   const child = startChild('postgres', 'service', process.execPath, [path.join(__dirname, 'embedded-postgres.js'), '--exit-with-parent'], {
@@ -803,6 +812,8 @@ function printBanner({ ports, database, redis, adminKey }) {
       `curl -s -X POST localhost:${ports.api}/v1/tasks -H 'authorization: Bearer ${adminKey.generated ? adminKey.key : '$CONVEYOR_ADMIN_KEY'}' ` +
         `-H 'content-type: application/json' -d '{"type":"system.sleep","payload":{"ms":300}}'`,
     ],
+    ['API docs', `${api}/docs`],
+    ['Queue dashboard', `${api}/admin/queues`],
     ['Worker health', `${worker}/health/ready`],
     ['Metrics', `${api}/metrics (API)   ${worker}/metrics (worker)`],
     ['Database', database.description],

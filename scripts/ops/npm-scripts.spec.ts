@@ -24,7 +24,7 @@ describe('npm scripts', () => {
   });
 
   it('migrates only through migrate / migrate:revert, never as part of starting an app', () => {
-    expect(scripts.migrate).toMatch(/^node dist\/apps\/api\/apps\/api\/src\/migrate\.js$/);
+    expect(scripts.migrate).toMatch(/^node scripts\/run-built\.js dist\/apps\/api\/apps\/api\/src\/migrate\.js$/);
     expect(scripts['migrate:revert']).toBe(`${scripts.migrate} --revert`);
     expect(scripts['validate-config']).toMatch(/validate-config\.js$/);
     for (const name of ['api:dev', 'api:debug', 'api:prod', 'worker:dev', 'worker:debug', 'worker:prod', 'pm2:start', 'pm2:reload']) {

@@ -8,6 +8,8 @@ import { http, waitForTerminal } from './support/stack';
  * The Quickstart's run line: `npm run dev` with no DATABASE_URL serves the embedded PostgreSQL
  * (PGlite), migrates, starts both apps and prints the banner; a task goes all the way through.
  */
+const base0 = (port: number) => `http://127.0.0.1:${port}`;
+
 describe('dev launcher (npm run dev) with the embedded database', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'conveyor-dev-'));
   const prefix = uniqueName('devlaunch');
@@ -34,6 +36,28 @@ describe('dev launcher (npm run dev) with the embedded database', () => {
     try {
       await waitFor(() => launcher.output().includes('Conveyor is running'), { timeoutMs: 60_000, what: `the banner\n${launcher.output()}` });
       expect(launcher.output()).toMatch(/embedded PostgreSQL \(PGlite\)/);
+      expect(launcher.output()).toMatch(new RegExp(`API docs +http://localhost:${api}/docs`));
+      expect(launcher.output()).toMatch(new RegExp(`Queue dashboard +http://localhost:${api}/admin/queues`));
+      expect((await http(base0(api), 'GET', '/docs/json')).status).toBe(200);
+
+      // a second launcher (own data dir, same embedded database port) refuses instead of sharing
+      const secondDir = mkdtempSync(join(tmpdir(), 'conveyor-dev2-'));
+      const second = startProcess(
+        join(__dirname, '..', '..', 'scripts', 'dev.js'),
+        {
+          DEV_DATA_DIR: secondDir,
+          PORT: String(await freePort()),
+          WORKER_HEALTH_PORT: String(await freePort()),
+          EMBEDDED_PG_PORT: String(pg),
+          QUEUE_PREFIX: prefix,
+        },
+        ['--no-build'],
+      );
+      const { code: secondCode } = await second.exited;
+      rmSync(secondDir, { recursive: true, force: true });
+      expect(secondCode).toBe(1);
+      expect(second.output()).toMatch(new RegExp(`port ${pg} \\(embedded PostgreSQL\\) is already in use, probably by another dev launcher`));
+      expect(second.output()).not.toMatch(/Conveyor is running/);
       const key = readFileSync(join(dataDir, 'dev-admin-key'), 'utf8').trim();
       const auth = { authorization: `Bearer ${key}` };
       const base = `http://127.0.0.1:${api}`;

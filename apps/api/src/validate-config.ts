@@ -1,10 +1,16 @@
-import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { ConfigValidationError, describeProblems, loadAppConfig, loadEnvFile, maskValue, suspiciousKeys } from '@conveyor/config';
 
-/** `npm run validate-config`: checks the environment (and .env) without connecting to anything. */
+/**
+ * `npm run validate-config`: checks the environment (and .env) without connecting to anything;
+ * names each bad key with its value (secrets masked) and warns about likely misspelt keys.
+ */
 try {
   loadEnvFile();
+  for (const [name, key] of suspiciousKeys(process.env)) {
+    console.warn(`warning: ${name} is not a Conveyor setting; did you mean ${key}? (it is ignored)`);
+  }
   const config = loadAppConfig();
-  const redact = (url?: string) => url?.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  const redact = (url?: string) => (url ? maskValue('URL', url) : url);
   console.log('configuration is valid');
   console.log(
     JSON.stringify(
@@ -21,6 +27,6 @@ try {
     ),
   );
 } catch (error) {
-  console.error(error instanceof ConfigValidationError ? error.message : error);
+  console.error(error instanceof ConfigValidationError ? describeProblems(error.problems, process.env) : error);
   process.exit(1);
 }

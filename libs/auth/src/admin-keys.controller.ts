@@ -1,16 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiError, RequireScopes, type Scope } from '@conveyor/http';
+import { ApiError, RequireScopes } from '@conveyor/http';
 import { ApiKeyService } from './api-key.service';
+import { apiKeyView } from './api-key.view';
 import { CreateApiKeyDto } from './create-api-key.dto';
-
-const view = (key: { id: string; tenantId: string; scopes: Scope[]; prefix: string; name: string | null; createdAt: Date }) => ({
-  id: key.id,
-  tenant: key.tenantId,
-  scopes: key.scopes,
-  prefix: key.prefix,
-  name: key.name,
-  createdAt: key.createdAt.toISOString(),
-});
 
 /** Key management; the plain key is shown once, in the answer to POST. */
 @Controller('v1/admin/keys')
@@ -26,7 +18,7 @@ export class AdminKeysController {
 
   @Get()
   async list() {
-    return { keys: (await this.keys.list()).map(view) };
+    return { keys: (await this.keys.list()).map(apiKeyView) };
   }
 
   @Delete(':id')

@@ -1,0 +1,58 @@
+import { loadAppConfig, type ConfigValidationError } from './app-config';
+import { describeProblems, knownEnvironmentKeys, maskValue, suspiciousKeys } from './config-diagnostics';
+
+describe('config diagnostics (validate-config)', () => {
+  it('knows the schema keys and the ops keys', () => {
+    const known = knownEnvironmentKeys();
+    for (const key of ['QUEUE_PREFIX', 'DATABASE_URL', 'WORKER_CONCURRENCY', 'EXPORT_LINK_SECRET', 'ENV_FILE', 'MODE']) expect(known).toContain(key);
+  });
+
+  it('flags likely typos of our keys and names the key meant', () => {
+    const env = { QUEUE_PREFX: 'x', WORKER_CONCURENCY: '5', DATABSE_URL: 'postgres://h/db', REDIS_ULR: 'redis://h', PROT: '3000', QUEUE_PREFIX: 'ok' };
+    expect(suspiciousKeys(env)).toEqual([
+      ['DATABSE_URL', 'DATABASE_URL'],
+      ['PROT', 'PORT'],
+      ['QUEUE_PREFX', 'QUEUE_PREFIX'],
+      ['REDIS_ULR', 'REDIS_URL'],
+      ['WORKER_CONCURENCY', 'WORKER_CONCURRENCY'],
+    ]);
+  });
+
+  it('leaves ordinary environment variables alone', () => {
+    const env = {
+      PATH: '/bin',
+      PWD: '/',
+      HOME: '/root',
+      TERM: 'xterm',
+      USER: 'u',
+      SHELL: 'sh',
+      LANG: 'C',
+      HOSTNAME: 'h',
+      NODE_OPTIONS: '',
+      npm_config_cache: 'x',
+      PORTS: '1',
+    };
+    expect(suspiciousKeys(env).filter(([name]) => name !== 'PORTS')).toEqual([]);
+  });
+
+  it('masks secrets and URL passwords, shows everything else', () => {
+    expect(maskValue('CONVEYOR_ADMIN_KEY', 'abcdefghij')).toBe('<10 characters, hidden>');
+    expect(maskValue('DB_PASSWORD', 'pw')).toBe('<2 characters, hidden>');
+    expect(maskValue('DATABASE_URL', 'postgres://me:s3cret@db:5432/x')).toBe('postgres://me:***@db:5432/x');
+    expect(maskValue('PORT', 'eighty')).toBe('eighty');
+  });
+
+  it('describes each problem with the value that caused it, secrets hidden', () => {
+    const env = { PORT: 'eighty', CONVEYOR_ADMIN_KEY: 'short-secret', DATABASE_URL: 'postgres://h/db' };
+    let error: ConfigValidationError | undefined;
+    try {
+      loadAppConfig(env);
+    } catch (caught) {
+      error = caught as ConfigValidationError;
+    }
+    const text = describeProblems(error!.problems, env);
+    expect(text).toMatch(/^ {2}- PORT="eighty": /m);
+    expect(text).toMatch(/^ {2}- CONVEYOR_ADMIN_KEY="<12 characters, hidden>": CONVEYOR_ADMIN_KEY must be at least 16 characters/m);
+    expect(text).not.toMatch(/short-secret/);
+  });
+});

@@ -28,7 +28,8 @@ run_all() {
   api_pid=$!
   node "$worker" &
   worker_pid=$!
-  # Once: a second SIGTERM would make a Nest app skip its graceful shutdown.
+  # Once: a second SIGTERM would make a Nest app skip its graceful shutdown. Called by the traps.
+  # shellcheck disable=SC2317
   forward() {
     [ -z "$stopping" ] || return 0
     stopping="$1"

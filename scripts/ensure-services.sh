@@ -2,7 +2,7 @@
 # Makes sure the local services the test suites talk to are up: Redis on 127.0.0.1:6379,
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) and MariaDB on
 # 127.0.0.1:3306 (root, empty password, database test).
-# Also installs Debian's chromium, the headless browser of the dashboard e2e test.
+# Also installs Debian's chromium, the headless browser of the dashboard e2e test, and shellcheck.
 #
 # Idempotent: a service that already answers is left alone. One that does not is installed from
 # Debian's packages if its server is missing, started, provisioned (users, auth, database) and
@@ -225,11 +225,19 @@ ensure_chromium() {
   status Chromium ok "/usr/bin/chromium (installed)"
 }
 
+# Not a service: the linter the ops tests run over the shell scripts (deploy.sh, the entry point).
+ensure_shellcheck() {
+  if command -v shellcheck >/dev/null 2>&1; then status shellcheck ok "$(command -v shellcheck) (already installed)"; return 0; fi
+  apt_install shellcheck || return 1
+  status shellcheck ok "$(command -v shellcheck) (installed)"
+}
+
 say "checking local services"
 ensure_redis || { status Redis FAIL "could not bring up Redis on 127.0.0.1:6379"; FAILED+=(Redis); }
 ensure_postgres || { status PostgreSQL FAIL "could not bring up PostgreSQL on 127.0.0.1:5432"; FAILED+=(PostgreSQL); }
 ensure_mariadb || { status MariaDB FAIL "could not bring up MariaDB on 127.0.0.1:3306"; FAILED+=(MariaDB); }
 ensure_chromium || { status Chromium FAIL "could not install chromium"; FAILED+=(Chromium); }
+ensure_shellcheck || { status shellcheck FAIL "could not install shellcheck"; FAILED+=(shellcheck); }
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
   say "not available: ${FAILED[*]} (see the messages above)" >&2

@@ -78,6 +78,10 @@ describe.each(DIALECTS)('security and tenancy on %s', (dialect) => {
     const bad = await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'Bad Tenant', scopes: ['root'] });
     expect(bad.status).toBe(400);
     expect(bad.body.error.details.map((d: { field: string }) => d.field)).toEqual(expect.arrayContaining(['tenant', 'scopes']));
+    // The system tenant (declared schedules, housekeeping runs) gets no key.
+    const reserved = await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'system', scopes: ['tasks:read'] });
+    expect(reserved.status).toBe(400);
+    expect(reserved.body.error.code).toBe('TENANT_RESERVED');
   });
 
   it('answers 403 when a key lacks the scope', async () => {

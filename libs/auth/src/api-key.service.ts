@@ -6,7 +6,7 @@ import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
 import { ApiKeyEntity } from './api-key.entity';
-import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '@conveyor/http';
+import { ApiError, DEFAULT_TENANT, SCOPES, SYSTEM_TENANT, type Principal, type Scope } from '@conveyor/http';
 
 const KEY_PATTERN = /^cvk_([0-9a-f]{8})_[A-Za-z0-9_-]{32}$/;
 /**
@@ -55,6 +55,13 @@ export class ApiKeyService {
   }
 
   async create(tenant: string, scopes: Scope[], name?: string): Promise<CreatedApiKey> {
+    // The system tenant owns code-declared schedules and housekeeping runs; a key of its own
+    // would let a client read, cancel or retry them.
+    if (tenant === SYSTEM_TENANT) {
+      throw ApiError.badRequest('TENANT_RESERVED', `tenant "${SYSTEM_TENANT}" is reserved for Conveyor's own schedules and housekeeping`, [
+        { field: 'tenant', message: 'reserved' },
+      ]);
+    }
     const prefix = randomBytes(4).toString('hex');
     const key = `cvk_${prefix}_${randomBytes(24).toString('base64url')}`;
     const row = Object.assign(new ApiKeyEntity(), {

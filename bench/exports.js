@@ -172,7 +172,9 @@ async function fileExport(rows, { api, stack, request, worker, log }) {
   const task = await request('GET', `/v1/tasks/${created.id}`);
   const seconds = (Date.parse(task.finishedAt) - Date.parse(task.startedAt)) / 1000;
   const entry = { source: 'file', rows, format: 'jsonl', seconds, rowsPerSec: Math.round(rows / seconds), bytes: view.bytes, workerPeakRssMb: peak };
-  log(`  conveyor file→jsonl: ${rows} rows in ${seconds.toFixed(2)} s, ${entry.rowsPerSec} rows/s, ${(view.bytes / 1e6).toFixed(0)} MB, worker peak RSS ${peak} MB`);
+  log(
+    `  conveyor file→jsonl: ${rows} rows in ${seconds.toFixed(2)} s, ${entry.rowsPerSec} rows/s, ${(view.bytes / 1e6).toFixed(0)} MB, worker peak RSS ${peak} MB`,
+  );
   return entry;
 }
 

@@ -109,12 +109,17 @@ export async function storeCleanedFile(
   const taskId = uuidv7();
   const output = new PassThrough({ highWaterMark: 1024 * 1024 });
   const stored = files.store(tenantId, output, { name: `${options.name ?? 'data'}.clean`, contentType: 'text/plain', kind: 'output', taskId });
-  const report = await cleanStream({ input: Buffer.isBuffer(input) ? Readable.from([input]) : input, output, rules: options.rules, outputFormat: options.outputFormat });
+  const report = await cleanStream({
+    input: Buffer.isBuffer(input) ? Readable.from([input]) : input,
+    output,
+    rules: options.rules,
+    outputFormat: options.outputFormat,
+  });
   const file = await stored;
   await files.rename(file, `${options.name ?? 'data'}.clean.${report.output.format}`, 'text/plain');
   const result: FileCleanResult = { outputFileId: file.id, rejectsFileId: uuidv7(), reportFileId: uuidv7(), report };
   await dataSource
     .getRepository(TaskEntity)
-    .save(taskRow({ id: taskId, tenantId, type: 'file.clean', queue: 'file-processing', status: 'completed', payload: {}, result: result as never, attempts: 1 }));
+    .save(taskRow({ id: taskId, tenantId, type: 'file.clean', queue: 'file-processing', status: 'completed', payload: {}, result, attempts: 1 }));
   return file.id;
 }

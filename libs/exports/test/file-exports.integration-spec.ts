@@ -53,7 +53,8 @@ describe.each(DIALECTS)('exports of cleaned files on %s', (dialect) => {
   };
   const content = async (result: ExportResult) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of await files.open((await files.findOne('acme', result.fileId)) ?? (await files.findOne('big', result.fileId))!)) chunks.push(chunk as Buffer);
+    for await (const chunk of await files.open((await files.findOne('acme', result.fileId)) ?? (await files.findOne('big', result.fileId))!))
+      chunks.push(chunk as Buffer);
     const bytes = Buffer.concat(chunks);
     expect(bytes.length).toBe(result.bytes);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.sha256);
@@ -190,7 +191,12 @@ describe.each(DIALECTS)('exports of cleaned files on %s', (dialect) => {
     expect(result.rows).toBe(BIG_ROWS);
     const text = await content(result);
     const last = text.slice(text.lastIndexOf('\n', text.length - 2) + 1, -1);
-    expect(JSON.parse(last)).toEqual({ id: String(BIG_ROWS), email: `user${BIG_ROWS}@example.com`, amount: (BIG_ROWS % 977) / 4, comment: `a, "quoted" comment about row ${BIG_ROWS}` });
+    expect(JSON.parse(last)).toEqual({
+      id: String(BIG_ROWS),
+      email: `user${BIG_ROWS}@example.com`,
+      amount: (BIG_ROWS % 977) / 4,
+      comment: `a, "quoted" comment about row ${BIG_ROWS}`,
+    });
     const percents = context.progressCalls.map(([percent]) => percent);
     expect(percents.filter((percent) => percent > 0 && percent < 100).length).toBeGreaterThan(10);
     const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;

@@ -53,7 +53,9 @@ export class ExportsService implements OnApplicationBootstrap {
       const cleaned = await findCleanedFile(this.files, (tenant, taskId) => this.ledger.findOne(tenant, taskId), tenantId, payload.fileId!);
       if (cleaned === 'not-found') throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
       if (cleaned === 'not-cleaned-output')
-        throw ApiError.badRequest(EXPORT_ERRORS.notCleanedOutput, 'The file is not a cleaned output', [{ field: 'fileId', message: NOT_CLEANED_OUTPUT_MESSAGE }]);
+        throw ApiError.badRequest(EXPORT_ERRORS.notCleanedOutput, 'The file is not a cleaned output', [
+          { field: 'fileId', message: NOT_CLEANED_OUTPUT_MESSAGE },
+        ]);
     }
     const { tasks, created } = await this.producer.enqueue(tenantId, [
       { type: EXPORT_CREATE.type, payload: payload as unknown as Record<string, unknown>, ...(idempotencyKey ? { idempotencyKey } : {}) },

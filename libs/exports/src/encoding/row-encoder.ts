@@ -78,8 +78,9 @@ export class CsvEncoder implements RowEncoder {
       const cell = cells[i];
       if (cell === null) continue;
       // Numbers are the database's own (no quotes, nothing to escape), whether typed or as text.
-      if (typeof cell === 'number' || typeof cell === 'boolean' || this.columns[i].kind === 'number') line += String(cell);
-      else line += this.text(typeof cell === 'string' ? cell : JSON.stringify(cell));
+      if (typeof cell === 'object') line += this.text(JSON.stringify(cell));
+      else if (typeof cell !== 'string' || this.columns[i].kind === 'number') line += String(cell);
+      else line += this.text(cell);
     }
     return line + '\r\n';
   }
@@ -100,6 +101,7 @@ const keysOf = (columns: readonly ExportColumn[]) => columns.map((column) => `${
 
 function jsonValue(cell: Cell, kind: CellKind): string {
   if (cell === null) return 'null';
+  if (typeof cell === 'object') return JSON.stringify(cell);
   // JSON text and numbers (typed, or as the database's text) are JSON values already.
   if (kind === 'json' || kind === 'number' || typeof cell === 'number') return String(cell);
   return JSON.stringify(cell);

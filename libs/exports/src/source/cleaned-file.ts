@@ -21,8 +21,7 @@ export interface CleanedFile {
 
 export type CleanedFileLookup = CleanedFile | 'not-found' | 'not-cleaned-output';
 
-const typeOf = (type: string | undefined): CleanedValueType =>
-  type === 'integer' || type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'text';
+const typeOf = (type: string | undefined): CleanedValueType => (type === 'integer' || type === 'number' ? 'number' : type === 'boolean' ? 'boolean' : 'text');
 
 /**
  * The tenant's file `fileId`, if it is the cleaned output of a completed `file.clean` task: its

@@ -126,7 +126,8 @@ export class FileRowsSource implements ExportRowSource {
       if (tooLong) throw new Error(`a line of the cleaned file is longer than ${MAX_ROW_CHARS} characters: ${at(file, line)}`);
       if (text.trim() === '') return;
       const object = JSON.parse(text) as Record<string, Cell | undefined> | null;
-      if (object === null || typeof object !== 'object' || Array.isArray(object)) throw new Error(`a line of the cleaned file is not a JSON object: ${at(file, line)}`);
+      if (object === null || typeof object !== 'object' || Array.isArray(object))
+        throw new Error(`a line of the cleaned file is not a JSON object: ${at(file, line)}`);
       const row = new Array<Cell>(width);
       // Own keys only: a column named like an Object.prototype member must not read the prototype's.
       for (let c = 0; c < width; c += 1) row[c] = Object.hasOwn(object, columns[c]) ? (object[columns[c]] ?? null) : null;

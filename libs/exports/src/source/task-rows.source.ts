@@ -128,10 +128,7 @@ export class TaskRowsSource {
     const fetch = (after: string | undefined): Promise<Cell[][]> => {
       const where = this.where();
       if (after !== undefined) where.add((p) => `t.id > ${p}`, after);
-      return query(
-        `SELECT ${select.join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`,
-        where.params,
-      );
+      return query(`SELECT ${select.join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`, where.params);
     };
 
     let next: Promise<Cell[][]> | undefined = fetch(undefined);
@@ -139,7 +136,8 @@ export class TaskRowsSource {
       while (next) {
         signal?.throwIfAborted();
         const rows: Cell[][] = await next;
-        next = rows.length === this.pageSize ? fetch(String(rows[rows.length - 1][keyAt])) : undefined;
+        // Ids come as text in both dialects.
+        next = rows.length === this.pageSize ? fetch(rows[rows.length - 1][keyAt] as string) : undefined;
         // A prefetch the caller no longer wants (it stopped) must not surface as an unhandled rejection.
         next?.catch(() => undefined);
         for (const row of rows) {

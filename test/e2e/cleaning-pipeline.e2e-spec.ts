@@ -145,6 +145,43 @@ describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
       expect((await task(clean.id)).children).toEqual([expect.objectContaining({ id: checksum.id })]);
     });
 
+    it('cleans, then exports the cleaned rows as JSON Lines: the export is downloadable, its rows are the cleaned ones, and the next step is handed it', async () => {
+      const steps = [{ type: 'export.create', payload: { source: 'file', format: 'jsonl' } }, { type: 'file.checksum' }];
+      const accepted = await postCleaningJob({ rules: JSON.stringify(rules), then: JSON.stringify(steps) });
+      expect(accepted.status).toBe(202);
+      const clean = await waitForTerminal(stack.apiUrl, accepted.body.task.id, 30_000);
+      expect(clean.status).toBe('completed');
+      const cleanedFileId = (clean.result as { outputFileId: string }).outputFileId;
+
+      const [exported, checksum] = await finishedChain(clean.id, 2);
+      expect(exported).toMatchObject({ type: 'export.create', status: 'completed', attempts: 1, parentId: clean.id, rootId: clean.id });
+      expect(exported.payload).toEqual({ source: 'file', format: 'jsonl', fileId: cleanedFileId });
+      const view = (await http(stack.apiUrl, 'GET', `/v1/exports/${exported.id}`)).body;
+      expect(view).toMatchObject({ status: 'completed', source: 'file', format: 'jsonl', rows: 3, fileName: 'crm.clean.jsonl' });
+      const download = await fetch(view.downloadUrl);
+      expect(download.status).toBe(200);
+      const bytes = Buffer.from(await download.arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(view.sha256);
+      // The rows of the cleaned CSV, typed as the cleaning typed them (age an integer, an emptied date null).
+      expect(
+        bytes
+          .toString()
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+      ).toEqual([
+        { email: 'ann@example.com', full_name: 'Ann Lee', signup_date: '2024-01-05', age: 34 },
+        { email: 'bob@example.com', full_name: 'Bob', signup_date: '2024-02-05', age: 41 },
+        { email: 'dora@example.com', full_name: 'Dora', signup_date: null, age: 50 },
+      ]);
+
+      // The step after it is handed the export: its id and its file (now the chain's latest file).
+      const exportFileId = exported.result.fileId as string;
+      expect(checksum).toMatchObject({ type: 'file.checksum', status: 'completed', parentId: exported.id, payload: { fileId: exportFileId } });
+      expect(checksum.result).toMatchObject({ fileId: exportFileId, sha256: view.sha256, bytes: view.bytes, lines: 3 });
+      expect(checksum.pipeline!.input).toMatchObject({ exportId: exported.id, fileId: exportFileId, rows: 3, sha256: view.sha256, bytes: view.bytes });
+    });
+
     it('takes JSON naming a file uploaded before, with the same pipeline', async () => {
       const form = new FormData();
       form.append('file', new Blob([fixture('dirty.csv')], { type: 'text/csv' }), 'crm.csv');

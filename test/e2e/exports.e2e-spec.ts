@@ -167,13 +167,13 @@ describe('exports end to end', () => {
       id: string;
     };
     await refuse({ source: 'file', format: 'jsonl', fileId: theirs.id }, 404, 'FILE_NOT_FOUND');
-    // Declared in the contract, not implemented yet: refused up front rather than failing later.
+    // An upload is no cleaned output: refused up front rather than failing later.
     const mine = new FormData();
     mine.append('file', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'mine.csv');
     const own = (await (
       await fetch(`${stack.apiUrl}/v1/files`, { method: 'POST', body: mine, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })
     ).json()) as { id: string };
-    await refuse({ source: 'file', format: 'jsonl', fileId: own.id }, 400, 'SOURCE_NOT_AVAILABLE');
+    await refuse({ source: 'file', format: 'jsonl', fileId: own.id }, 400, 'NOT_CLEANED_OUTPUT', 'fileId');
 
     expect((await http(stack.apiUrl, 'GET', '/v1/tasks?type=export.create&limit=200')).body.tasks.length).toBe(before);
     // An id that is not an export's.

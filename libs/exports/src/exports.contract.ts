@@ -66,11 +66,11 @@ export class TaskExportFiltersDto extends TaskFilters {
 }
 
 export class ExportCreatePayload {
-  /** `tasks`: the tenant's ledger; `file`: a stored CSV/TSV/JSONL file (e.g. a cleaning output) re-encoded. */
+  /** `tasks`: the tenant's ledger; `file`: a cleaning output (CSV, TSV or JSON Lines) of the tenant, re-encoded. */
   @IsIn(EXPORT_SOURCES)
   source: ExportSource;
 
-  /** source `file`: the file to re-encode, of the caller's tenant. */
+  /** source `file`: the cleaned output (`outputFileId` of a completed file.clean) to re-encode; as a pipeline step, the file the step before handed on. */
   @ValidateIf((payload: ExportCreatePayload) => payload.source === 'file' || payload.fileId !== undefined)
   @IsUUID()
   fileId?: string;
@@ -97,6 +97,8 @@ export class ExportCreatePayload {
 
 /** What a finished export leaves in its task's result; `GET /v1/exports/:id` reads it. */
 export interface ExportResult {
+  /** The export's id (its task's), so a pipeline step after it can name it. */
+  exportId: string;
   fileId: string;
   storageKey: string;
   name: string;
@@ -113,11 +115,22 @@ export const EXPORT_CREATE = defineTaskType<ExportCreatePayload, ExportResult>({
   type: 'export.create',
   queue: EXPORT_QUEUE,
   description:
-    'Streams the tenant’s tasks (list filters, a creation-time range, chosen fields) or a stored CSV/TSV/JSONL file to storage as CSV, JSON Lines or JSON, optionally gzipped.',
+    'Streams the tenant’s tasks (list filters, a creation-time range, chosen fields) or a cleaned CSV/TSV/JSONL file to storage as CSV, JSON Lines or JSON, optionally gzipped.',
   payload: ExportCreatePayload,
   // An export re-runs from the start after a crash (its partial object is discarded), so a few attempts and a long limit.
   defaults: { maxAttempts: 3, timeoutMs: 6 * 3600 * 1000, backoff: { type: 'exponential', delayMs: 5000, jitter: 0.5 } },
   completedEvent: { type: 'export.completed', data: exportCompletedData },
+  // As a `then` step (`"source":"file"`) it exports the chain's latest file; the export's file becomes the next step's `fileId`.
+  pipeline: {
+    takes: { fileId: 'fileId' },
+    handsOn: {
+      exportId: (result) => result.exportId,
+      fileId: (result) => result.fileId,
+      rows: (result) => result.rows,
+      sha256: (result) => result.sha256,
+      bytes: (result) => result.bytes,
+    },
+  },
 });
 
 export const EXPORT_TASK_TYPES = [EXPORT_CREATE] as const;
@@ -127,8 +140,8 @@ export const EXPORT_ERRORS = {
   invalidTimeRange: 'INVALID_TIME_RANGE',
   fileNotFound: 'FILE_NOT_FOUND',
   notForSource: 'NOT_FOR_SOURCE',
-  /** source `file`: declared (so a pipeline step can name it) but not implemented yet. */
-  sourceNotAvailable: 'SOURCE_NOT_AVAILABLE',
+  /** source `file`: the file is not the cleaned output of a completed file.clean (an upload, rejects, a report, an export). */
+  notCleanedOutput: 'NOT_CLEANED_OUTPUT',
 } as const;
 
 /** createdTo must be after createdFrom; undefined when the range is fine. */
@@ -137,9 +150,13 @@ export function timeRangeProblem(filters: TaskExportFiltersDto | undefined): str
   return parseInstant(filters.createdFrom)! < parseInstant(filters.createdTo)! ? undefined : 'createdTo must be after createdFrom';
 }
 
-/** A field the chosen source does not take (filters or a delimiter the file source ignores would mislead); undefined when fine. */
+/** A field the chosen source does not take (filters the file source would ignore would mislead); undefined when fine. */
 export function sourceProblem(payload: ExportCreatePayload): { field: string; message: string } | undefined {
   if (payload.source === 'tasks' && payload.fileId !== undefined) return { field: 'fileId', message: 'only source "file" takes a fileId' };
   if (payload.source === 'file' && payload.filters !== undefined) return { field: 'filters', message: 'only source "tasks" takes filters' };
   return undefined;
 }
+
+/** The HTTP answer and task failure for a source file that is not a cleaned output. */
+export const NOT_CLEANED_OUTPUT_MESSAGE =
+  'source "file" exports a cleaned output (outputFileId of a completed file.clean task); this file is an upload, rejects, a report or an export';

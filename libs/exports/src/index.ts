@@ -4,5 +4,7 @@ export * from './download-link';
 export * from './encoding/export-stream';
 export * from './encoding/row-encoder';
 export * from './exports.contract';
+export * from './source/cleaned-file';
 export * from './source/export-source';
+export * from './source/file-rows.source';
 export * from './source/task-rows.source';

@@ -25,7 +25,7 @@ export class ExportsController {
   @ApiResponse({
     status: 400,
     description:
-      'VALIDATION_FAILED (unknown source, format or field, filters that do not parse), INVALID_TIME_RANGE, NOT_FOR_SOURCE, SOURCE_NOT_AVAILABLE (source "file", not yet)',
+      'VALIDATION_FAILED (unknown source, format or field, filters that do not parse), INVALID_TIME_RANGE, NOT_FOR_SOURCE (filters with source "file", fileId with "tasks"), NOT_CLEANED_OUTPUT (source "file" names an upload, rejects, a report or an export rather than a cleaned output)',
   })
   @ApiResponse({ status: 404, description: 'FILE_NOT_FOUND: source "file" names no file of this tenant' })
   async create(

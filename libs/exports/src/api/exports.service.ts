@@ -5,7 +5,16 @@ import { ApiError } from '@conveyor/http';
 import { TaskLedgerService, type TaskEntity } from '@conveyor/tasks';
 import { TaskControlService, TaskProducer } from '@conveyor/tasks/api';
 import { DownloadLinks, type SignedLink } from '../download-link';
-import { EXPORT_CREATE, EXPORT_ERRORS, sourceProblem, timeRangeProblem, type ExportCreatePayload, type ExportResult } from '../exports.contract';
+import {
+  EXPORT_CREATE,
+  EXPORT_ERRORS,
+  NOT_CLEANED_OUTPUT_MESSAGE,
+  sourceProblem,
+  timeRangeProblem,
+  type ExportCreatePayload,
+  type ExportResult,
+} from '../exports.contract';
+import { findCleanedFile } from '../source/cleaned-file';
 import { toExportView, type DownloadLink, type ExportView } from './export-view.dto';
 
 const notFound = () => ApiError.notFound('EXPORT_NOT_FOUND', 'No such export');
@@ -41,10 +50,12 @@ export class ExportsService implements OnApplicationBootstrap {
     if (range)
       throw ApiError.badRequest(EXPORT_ERRORS.invalidTimeRange, 'The time range is the wrong way round', [{ field: 'filters.createdTo', message: range }]);
     if (payload.source === 'file') {
-      if (!(await this.files.findOne(tenantId, payload.fileId!))) throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
-      throw ApiError.badRequest(EXPORT_ERRORS.sourceNotAvailable, 'Exports of source "file" are not available yet', [
-        { field: 'source', message: 'use "tasks"' },
-      ]);
+      const cleaned = await findCleanedFile(this.files, (tenant, taskId) => this.ledger.findOne(tenant, taskId), tenantId, payload.fileId!);
+      if (cleaned === 'not-found') throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
+      if (cleaned === 'not-cleaned-output')
+        throw ApiError.badRequest(EXPORT_ERRORS.notCleanedOutput, 'The file is not a cleaned output', [
+          { field: 'fileId', message: NOT_CLEANED_OUTPUT_MESSAGE },
+        ]);
     }
     const { tasks, created } = await this.producer.enqueue(tenantId, [
       { type: EXPORT_CREATE.type, payload: payload as unknown as Record<string, unknown>, ...(idempotencyKey ? { idempotencyKey } : {}) },

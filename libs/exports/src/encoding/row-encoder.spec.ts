@@ -80,6 +80,25 @@ describe('JSON encoders', () => {
   });
 });
 
+describe('value cells (a file source: JSON values as JavaScript)', () => {
+  const values: ExportColumn[] = [
+    { name: 'text', kind: 'value' },
+    { name: 'n', kind: 'value' },
+    { name: 'flag', kind: 'value' },
+    { name: 'nested', kind: 'value' },
+  ];
+  const row: Cell[] = ['=1+1', -2.5, false, { a: [1, 'x,y'] }];
+
+  it('CSV: text escaped and quoted, numbers and booleans as literals, objects as JSON text', () => {
+    expect(createEncoder('csv', values).row(row)).toBe('\'=1+1,-2.5,false,"{""a"":[1,""x,y""]}"\r\n');
+    expect(createEncoder('csv', values).row([null, null, true, []])).toBe(',,true,[]\r\n');
+  });
+
+  it('JSON Lines: each cell as the JSON value it is', () => {
+    expect(JSON.parse(createEncoder('jsonl', values).row(row))).toEqual({ text: '=1+1', n: -2.5, flag: false, nested: { a: [1, 'x,y'] } });
+  });
+});
+
 describe('export stream', () => {
   async function* pages(count: number, size: number): AsyncGenerator<Cell[][]> {
     for (let p = 0; p < count; p += 1) yield Array.from({ length: size }, (_, i) => [`row ${p * size + i}`, i, '{}']);

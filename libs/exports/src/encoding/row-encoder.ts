@@ -1,15 +1,19 @@
 import type { ExportFormat } from '../exports.contract';
 
-/** How a cell is written: text is quoted or escaped, a number is written as is, json is JSON text. */
-export type CellKind = 'text' | 'number' | 'json';
+/**
+ * How a cell is written: text is quoted or escaped, a number is written as is, json is JSON text;
+ * `value` holds a JSON value as JavaScript (a string, number, boolean, object or array), e.g. a
+ * field of a JSON Lines file, written as text, a literal or JSON text as the format wants.
+ */
+export type CellKind = 'text' | 'number' | 'json' | 'value';
 
 export interface ExportColumn {
   name: string;
   kind: CellKind;
 }
 
-/** One value of a row; a `json` cell holds JSON text. */
-export type Cell = string | number | null;
+/** One value of a row; a `json` cell holds JSON text; only a `value` cell holds a boolean or an object. */
+export type Cell = string | number | boolean | object | null;
 
 /**
  * Turns rows into the bytes of one format. Encoders work on strings a page at a time, so the
@@ -74,7 +78,9 @@ export class CsvEncoder implements RowEncoder {
       const cell = cells[i];
       if (cell === null) continue;
       // Numbers are the database's own (no quotes, nothing to escape), whether typed or as text.
-      line += typeof cell === 'number' || this.columns[i].kind === 'number' ? String(cell) : this.text(cell);
+      if (typeof cell === 'object') line += this.text(JSON.stringify(cell));
+      else if (typeof cell !== 'string' || this.columns[i].kind === 'number') line += String(cell);
+      else line += this.text(cell);
     }
     return line + '\r\n';
   }
@@ -95,9 +101,10 @@ const keysOf = (columns: readonly ExportColumn[]) => columns.map((column) => `${
 
 function jsonValue(cell: Cell, kind: CellKind): string {
   if (cell === null) return 'null';
+  if (typeof cell === 'object') return JSON.stringify(cell);
   // JSON text and numbers (typed, or as the database's text) are JSON values already.
-  if (kind === 'json' || kind === 'number') return String(cell);
-  return typeof cell === 'number' ? String(cell) : JSON.stringify(cell);
+  if (kind === 'json' || kind === 'number' || typeof cell === 'number') return String(cell);
+  return JSON.stringify(cell);
 }
 
 function jsonObject(keys: readonly string[], columns: readonly ExportColumn[], cells: readonly Cell[]): string {

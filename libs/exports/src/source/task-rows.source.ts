@@ -111,21 +111,24 @@ export class TaskRowsSource {
    * on this one, so the database and the encoder overlap; at most two pages are held.
    */
   async *pages(signal?: AbortSignal): AsyncGenerator<Cell[][]> {
-    const key = this.dialect === 'postgres' ? 't.id::text' : 't.id';
     const select = this.fields.map((field) => {
       const [column, shape] = COLUMNS[field];
       return selectExpression(this.dialect, column, shape);
     });
+    // The keyset is the id: its own cell when the export has it (one string less to parse per row), else one more column.
+    const width = select.length;
+    let keyAt = this.fields.indexOf('id');
+    if (keyAt < 0) {
+      keyAt = width;
+      select.push(this.dialect === 'postgres' ? 't.id::text' : 't.id');
+    }
     const jsonAt = this.fields.map((field) => COLUMNS[field][1] === 'json');
     const runner = this.dataSource.createQueryRunner('slave');
     const query = rawArrayQuery(this.dialect, await runner.connect());
     const fetch = (after: string | undefined): Promise<Cell[][]> => {
       const where = this.where();
       if (after !== undefined) where.add((p) => `t.id > ${p}`, after);
-      return query(
-        `SELECT ${[...select, key].join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`,
-        where.params,
-      );
+      return query(`SELECT ${select.join(', ')} FROM tasks t WHERE ${where.clauses.join(' AND ')} ORDER BY t.id LIMIT ${this.pageSize}`, where.params);
     };
 
     let next: Promise<Cell[][]> | undefined = fetch(undefined);
@@ -133,12 +136,13 @@ export class TaskRowsSource {
       while (next) {
         signal?.throwIfAborted();
         const rows: Cell[][] = await next;
-        // The key is the last column of each row; taken off, the row is the page's cells.
-        next = rows.length === this.pageSize ? fetch(String(rows[rows.length - 1][select.length])) : undefined;
+        // Ids come as text in both dialects.
+        next = rows.length === this.pageSize ? fetch(rows[rows.length - 1][keyAt] as string) : undefined;
         // A prefetch the caller no longer wants (it stopped) must not surface as an unhandled rejection.
         next?.catch(() => undefined);
         for (const row of rows) {
-          row.length = select.length;
+          // An added key column is taken off: the row is the page's cells.
+          row.length = width;
           // MySQL's own JSON type comes back parsed (MariaDB's is text); the encoders want JSON text.
           for (let c = 0; c < row.length; c += 1) if (jsonAt[c] && row[c] !== null && typeof row[c] !== 'string') row[c] = JSON.stringify(row[c]);
         }

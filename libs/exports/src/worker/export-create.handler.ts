@@ -1,11 +1,21 @@
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { FilesService } from '@conveyor/files';
-import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
+import { HandlesTask, TaskEntity, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
 import { exportStream } from '../encoding/export-stream';
 import { createEncoder } from '../encoding/row-encoder';
-import { EXPORT_CREATE, EXPORT_ERRORS, timeRangeProblem, type ExportCreatePayload, type ExportResult } from '../exports.contract';
+import {
+  EXPORT_CREATE,
+  EXPORT_ERRORS,
+  NOT_CLEANED_OUTPUT_MESSAGE,
+  sourceProblem,
+  timeRangeProblem,
+  type ExportCreatePayload,
+  type ExportResult,
+} from '../exports.contract';
+import { findCleanedFile } from '../source/cleaned-file';
 import type { ExportRowSource } from '../source/export-source';
+import { FileRowsSource } from '../source/file-rows.source';
 import { TaskRowsSource } from '../source/task-rows.source';
 
 /**
@@ -50,6 +60,7 @@ export class ExportCreateHandler implements TaskHandler<ExportCreatePayload, Exp
     });
     context.progress(100, `${written} rows, ${file.size} bytes`);
     return {
+      exportId: context.taskId,
       fileId: file.id,
       storageKey: file.storageKey,
       name: file.name,
@@ -62,13 +73,20 @@ export class ExportCreateHandler implements TaskHandler<ExportCreatePayload, Exp
     };
   }
 
+  /** The API refused these already; a pipeline step is checked here (`source: "tasks"` as a step is handed a fileId). */
   private async openSource(payload: ExportCreatePayload, tenantId: string): Promise<ExportRowSource> {
+    const misplaced = sourceProblem(payload);
+    if (misplaced) throw new TaskFailure(EXPORT_ERRORS.notForSource, `${misplaced.field} does not apply to source "${payload.source}"`, false);
     if (payload.source === 'tasks') {
       const problem = timeRangeProblem(payload.filters);
       if (problem) throw new TaskFailure(EXPORT_ERRORS.invalidTimeRange, problem, false);
       const tasks = new TaskRowsSource(this.dataSource, tenantId, payload.filters);
       return { name: 'tasks', columns: () => tasks.columns(), count: () => tasks.count(), pages: (signal) => tasks.pages(signal) };
     }
-    throw new TaskFailure(EXPORT_ERRORS.sourceNotAvailable, 'exports of source "file" are not available yet', false);
+    const tasks = this.dataSource.getRepository(TaskEntity);
+    const cleaned = await findCleanedFile(this.files, (tenant, id) => tasks.findOneBy({ tenantId: tenant, id }), tenantId, payload.fileId!);
+    if (cleaned === 'not-found') throw new TaskFailure(EXPORT_ERRORS.fileNotFound, `no file ${payload.fileId} in this tenant`, false);
+    if (cleaned === 'not-cleaned-output') throw new TaskFailure(EXPORT_ERRORS.notCleanedOutput, NOT_CLEANED_OUTPUT_MESSAGE, false);
+    return new FileRowsSource((file) => this.files.open(file), cleaned, payload.format !== 'csv');
   }
 }

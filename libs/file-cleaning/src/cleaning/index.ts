@@ -25,3 +25,6 @@ export {
 export { DEFAULT_DATE_FORMATS, DEFAULT_DATETIME_FORMATS } from './date-formats';
 export type { FileFormat } from './format-sniffer';
 export type { InputEncoding } from './input-decoder';
+// The readers, for domains that read a cleaned file back (exports re-encode one).
+export { CsvParser, type CsvRecordSink } from './csv-parser';
+export { JsonlReader } from './jsonl-reader';

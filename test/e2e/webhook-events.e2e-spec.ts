@@ -176,4 +176,41 @@ describe('webhook events', () => {
     expect(cleaned.data).toMatchObject({ file: { kind: 'output', taskId: cleanId }, taskId: cleanId, summary: { rowsOut: expect.any(Number) } });
     expect(announced.data).toMatchObject({ message: 'crm import cleaned', rootId: cleanId, taskId: announce.id, input: { fileId: cleaned.data.file.id } });
   });
+  it('runs the shipped pipeline: clean, export the cleaned rows, announce them; each event once', async () => {
+    const hook = await createEndpoint('/shipped', ['file.cleaned', 'export.completed', 'pipeline.completed']);
+    if (!workers.some((worker) => worker.child.exitCode === null && worker.child.signalCode === null)) await startWorker();
+    const form = new FormData();
+    form.append('rules', readFileSync(join(FIXTURES, 'rules.json')).toString());
+    form.append(
+      'then',
+      JSON.stringify([
+        { type: 'export.create', payload: { source: 'file', format: 'jsonl' } },
+        { type: 'webhook.announce', payload: { message: 'crm import ready' } },
+      ]),
+    );
+    form.append('file', new Blob([readFileSync(join(FIXTURES, 'dirty.csv'))], { type: 'text/csv' }), 'crm.csv');
+    const response = await fetch(`${stack.apiUrl}/v1/cleaning-jobs`, { method: 'POST', body: form, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(response.status).toBe(202);
+    const cleanId: string = ((await response.json()) as { task: { id: string } }).task.id;
+
+    await waitFor(() => receivedAt('/shipped', hook.secret).length >= 3, { timeoutMs: 60_000, what: 'the three events' });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // nothing more may follow
+    const events = receivedAt('/shipped', hook.secret);
+    expect(events.map((e) => e.type).sort()).toEqual(['export.completed', 'file.cleaned', 'pipeline.completed']);
+    const chain = (await call('GET', `/v1/tasks?rootId=${cleanId}`)).body.tasks as Array<{ id: string; type: string; status: string }>;
+    const exported = chain.find((task) => task.type === 'export.create')!;
+    const announce = chain.find((task) => task.type === 'webhook.announce')!;
+    expect([exported.status, announce.status]).toEqual(['completed', 'completed']);
+    const byType = Object.fromEntries(events.map((e) => [e.type, e]));
+    expect(byType['export.completed'].data).toMatchObject({ export: { id: exported.id, status: 'completed', source: 'file', format: 'jsonl', rows: 3 } });
+    // The announcement is handed the export: its id and its file, downloadable by the receiver.
+    expect(byType['pipeline.completed'].data).toMatchObject({
+      message: 'crm import ready',
+      rootId: cleanId,
+      taskId: announce.id,
+      input: { exportId: exported.id, rows: 3 },
+    });
+    const view = (await call('GET', `/v1/exports/${exported.id}`)).body;
+    expect((await fetch(view.downloadUrl)).status).toBe(200);
+  });
 });

@@ -75,19 +75,8 @@ esac
 [[ -z "$revert" || "$command" == migrate ]] || usage_error "--revert goes with migrate"
 [[ "$LINES" =~ ^[0-9]+$ ]] || fail "DEPLOY_LOG_LINES must be a whole number" 2
 
-# A setting as the apps see it: the environment first, then the env file.
-setting() {
-  local name="$1" value="${!1:-}"
-  if [[ -z "$value" ]]; then
-    local env_file="${ENV_FILE:-.env}"
-    [[ "$env_file" = /* ]] || env_file="$ROOT/$env_file"
-    if [[ -f "$env_file" ]]; then
-      value="$(sed -n "s/^[[:space:]]*\(export[[:space:]]\+\)\?${name}[[:space:]]*=[[:space:]]*//p" "$env_file" | tail -n 1)"
-      value="${value%\"}"; value="${value#\"}"; value="${value%\'}"; value="${value#\'}"
-    fi
-  fi
-  printf '%s' "$value"
-}
+# shellcheck source=scripts/lib/setting.sh disable=SC1091
+source "$ROOT/scripts/lib/setting.sh"
 
 mask() { sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#g' <<<"$1"; }
 

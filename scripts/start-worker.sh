@@ -40,19 +40,8 @@ fi
 say() { printf '%s\n' "$*"; }
 fail() { printf 'start-worker: %s\n' "$*" >&2; }
 
-# A setting as the worker will see it: the environment first, then the .env file.
-setting() {
-  local name="$1" default="$2" value="${!1:-}"
-  if [[ -z "$value" ]]; then
-    local env_file="${ENV_FILE:-.env}"
-    [[ "$env_file" = /* ]] || env_file="$ROOT/$env_file"
-    if [[ -f "$env_file" ]]; then
-      value="$(sed -n "s/^[[:space:]]*\(export[[:space:]]\+\)\?${name}[[:space:]]*=[[:space:]]*//p" "$env_file" | tail -n 1)"
-      value="${value%\"}"; value="${value#\"}"; value="${value%\'}"; value="${value#\'}"
-    fi
-  fi
-  printf '%s' "${value:-$default}"
-}
+# shellcheck source=scripts/lib/setting.sh disable=SC1091
+source "$ROOT/scripts/lib/setting.sh"
 
 HEALTH_PORT="$(setting WORKER_HEALTH_PORT 3001)"
 GRACE_MS="$(setting SHUTDOWN_GRACE_MS 30000)"

@@ -151,7 +151,11 @@ exit "\${STUB_EXIT:-0}"
   // shellcheck is a Debian package (scripts/ensure-services.sh installs it): CI always runs this.
   const hasShellcheck = spawnSync('sh', ['-c', 'command -v shellcheck']).status === 0;
   (hasShellcheck || process.env.CI ? it : it.skip)('is clean under shellcheck', () => {
-    const result = spawnSync('shellcheck', [SCRIPT, join(ROOT, 'scripts/docker-entrypoint.sh')], { encoding: 'utf8' });
+    const result = spawnSync(
+      'shellcheck',
+      [SCRIPT, join(ROOT, 'scripts/docker-entrypoint.sh'), join(ROOT, 'scripts/start-worker.sh'), join(ROOT, 'scripts/lib/setting.sh')],
+      { encoding: 'utf8' },
+    );
     expect(result.stdout).toBe('');
   });
 });

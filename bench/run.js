@@ -2,26 +2,36 @@
 'use strict';
 /**
  * Conveyor vs raw BullMQ, measured side by side in one run on the built apps as real processes:
+ *   idle       resident memory of the API and of a worker 10 s after boot (ready), from /proc
+ *   sse        1,000 open task event streams while nothing changes: the API's ledger reads/s, CPU
+ *              and memory; Last-Event-ID resumption with the streams open
  *   enqueue    autocannon on POST /v1/tasks and /v1/tasks/batch vs bare Fastify + queue.add/addBulk
  *   processing N pre-enqueued system.noop tasks drained by Conveyor workers (ledger on) vs raw
- *              BullMQ Workers, concurrency 1/10/50, one and two processes
+ *              BullMQ Workers and (ledger on PostgreSQL) graphile-worker in batched mode,
+ *              concurrency 1/10/50, one and two processes
  *   latency    enqueue → completed at a steady ~50 % of the measured max processing rate
  *   profile    (--profile) CPU profiles of the API and the worker under load
  * Results: bench/results/<timestamp>.json (+ latest.json), docs/benchmarks.md, docs/img/*.svg.
  *
  * Usage: npm run bench            quick mode (about 3 minutes)
  *        npm run bench:full       longer runs, more rounds
- *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only enqueue,processing,latency]
- *                          [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
+ *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only idle,sse,enqueue,processing,latency]
+ *                          [--no-peer] [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
  *                          [--processing 1x10,2x50[:TASKS]] [--reps N] [--latency-rate TASKS_PER_S] [--help]
  * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
  * else during the run changes nothing.
+ * --no-peer leaves graphile-worker out of the processing phase.
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
  */
 const { reexecOnProjectNode } = require('../scripts/lib/project-node');
 
 const MODES = {
   smoke: {
+    idleAfterSeconds: 1,
+    sseStreams: 30,
+    sseQuietSeconds: 1,
+    sseResumeSample: 3,
+    sseNoReplayWaitMs: 300,
     enqueueSeconds: 2,
     warmupSeconds: 0,
     reps: 1,
@@ -39,6 +49,12 @@ const MODES = {
     profileConcurrency: 50,
   },
   quick: {
+    idleAfterSeconds: 10,
+    sseStreams: 1000,
+    // Longer than the streams' 30 s safety read, which a shorter window would hide.
+    sseQuietSeconds: 35,
+    sseResumeSample: 20,
+    sseNoReplayWaitMs: 1000,
     enqueueSeconds: 5,
     warmupSeconds: 2,
     reps: 2,
@@ -60,6 +76,11 @@ const MODES = {
     profileConcurrency: 50,
   },
   full: {
+    idleAfterSeconds: 10,
+    sseStreams: 1000,
+    sseQuietSeconds: 65,
+    sseResumeSample: 50,
+    sseNoReplayWaitMs: 1000,
     enqueueSeconds: 10,
     warmupSeconds: 3,
     reps: 3,
@@ -83,6 +104,8 @@ const MODES = {
   },
 };
 
+const PHASES = ['idle', 'sse', 'enqueue', 'processing', 'latency'];
+
 const KNOWN_FLAGS = new Set([
   '--smoke',
   '--quick',
@@ -96,6 +119,7 @@ const KNOWN_FLAGS = new Set([
   '--keep-logs',
   '--dist',
   '--processing',
+  '--no-peer',
   '--reps',
   '--latency-rate',
   '--help',
@@ -124,7 +148,9 @@ function parseArgs(argv) {
     return i === -1 ? fallback : argv[i + 1];
   };
   const modeName = flags.has('--smoke') ? 'smoke' : flags.has('--full') ? 'full' : 'quick';
-  const only = value('--only', 'enqueue,processing,latency').split(',');
+  const only = value('--only', PHASES.join(',')).split(',');
+  const unknownPhases = only.filter((phase) => !PHASES.includes(phase));
+  if (unknownPhases.length > 0) throw new Error(`--only: unknown phase(s) ${unknownPhases.join(', ')}; phases: ${PHASES.join(', ')}`);
   const mode = { ...MODES[modeName] };
   // --processing 1x50,2x50[:tasks] picks the processing rows (processes x concurrency).
   const processing = value('--processing', null);
@@ -145,6 +171,7 @@ function parseArgs(argv) {
     dialect: value('--db', 'postgres'),
     only: new Set(only),
     profile: flags.has('--profile'),
+    peer: !flags.has('--no-peer'),
     out: value('--out', null),
     docs: !flags.has('--no-docs') && modeName !== 'smoke',
     logLevel: value('--log-level', 'info'),
@@ -162,6 +189,9 @@ async function main() {
   const { environment } = require('./lib/machine');
   const { enqueuePhase } = require('./lib/enqueue');
   const { processingPhase } = require('./lib/processing');
+  const { idlePhase } = require('./lib/idle');
+  const { ssePhase } = require('./lib/sse');
+  const { startGraphilePeer } = require('./lib/graphile-peer');
   const { latencyPhase } = require('./lib/latency');
   const { profilePhase } = require('./lib/profile');
   const { writeReport, checkTargets } = require('./lib/report');
@@ -195,20 +225,55 @@ async function main() {
     const stack = await startStack(run, { dialect: options.dialect, logLevel: options.logLevel, log });
     // What this run created (and removed again at the end): the smoke test checks it is gone.
     results.resources = { database: stack.db.name, queuePrefixes: Object.values(stack.prefixes) };
-    const api = await stack.startApi({ cpus: CPU.server });
-    const baseline = await stack.startBaselineApi({ cpus: CPU.server });
+    // graphile-worker's database and schema are made while the apps boot.
+    let peerSkipped = null;
+    if (!options.peer) peerSkipped = '--no-peer';
+    else if (options.dialect !== 'postgres') peerSkipped = 'it needs PostgreSQL; this run keeps the ledger on MySQL';
+    const peerStarting = options.only.has('processing') && !peerSkipped ? startGraphilePeer(run) : null;
+    peerStarting?.catch(() => undefined); // awaited, and its error thrown, in the processing phase
+    // Started together; the idle phase's worker too (on the other core), so their idle 10 s overlap.
+    const ready = (promise) => promise.then((started) => ({ ...started, readyAt: Date.now() }));
+    const [api, baseline, idleWorker] = await Promise.all([
+      ready(stack.startApi({ cpus: CPU.server })),
+      stack.startBaselineApi({ cpus: CPU.server }),
+      options.only.has('idle') ? ready(stack.startWorker({ name: 'idle-worker', appDefaults: true, cpus: CPU.load })) : null,
+    ]);
     Object.assign(stack, { api: api.record, apiUrl: api.url, baselineApi: baseline.record, baselineUrl: baseline.url });
     const { serverPid } = require('./lib/stack');
     const ctx = { run, stack, mode: options.mode, log, redisPid: serverPid('redis-server')?.[0] };
     results.rssMb = { apiIdle: rssMb(api.record.pid) };
 
+    // How long each phase took, for whoever has to fit the run into a time budget.
+    results.phaseSeconds = { setup: Math.round((Date.now() - started.getTime()) / 100) / 10 };
+    const timed = async (phase, fn) => {
+      const t0 = Date.now();
+      try {
+        return await fn();
+      } finally {
+        results.phaseSeconds[phase] = Math.round((Date.now() - t0) / 100) / 10;
+      }
+    };
+    // First, while the API has served nothing yet.
+    if (idleWorker) results.idle = await timed('idle', () => idlePhase(ctx, { api, worker: idleWorker }));
+    if (options.only.has('sse')) {
+      results.sse = await timed('sse', () => ssePhase(ctx));
+      await stack.reset();
+    }
+
     if (options.only.has('enqueue')) {
-      results.enqueue = await enqueuePhase(ctx);
+      results.enqueue = await timed('enqueue', () => enqueuePhase(ctx));
       results.rssMb.apiAfterEnqueue = rssMb(api.record.pid);
       await stack.reset();
     }
     if (options.only.has('processing')) {
-      results.processing = await processingPhase(ctx);
+      if (peerSkipped) ctx.peerSkipped = { name: 'graphile-worker', skipped: peerSkipped };
+      results.processing = await timed('processing', async () => {
+        if (peerStarting) {
+          ctx.peer = await peerStarting;
+          results.resources.peerDatabase = ctx.peer.database;
+        }
+        return processingPhase(ctx);
+      });
       await stack.reset();
     }
     if (options.only.has('latency')) {
@@ -226,7 +291,7 @@ async function main() {
           basis = `50 % of Conveyor's max single-task enqueue rate (${enqueueMax} req/s), below 50 % of its processing rate (${best.summary.conveyor} tasks/s)`;
         }
       }
-      results.latency = await latencyPhase(ctx, { rate, basis, concurrency: best?.concurrency ?? 10 });
+      results.latency = await timed('latency', () => latencyPhase(ctx, { rate, basis, concurrency: best?.concurrency ?? 10 }));
       await stack.reset();
     }
     if (options.profile) {

@@ -94,7 +94,7 @@ class Run {
       stdio: ['ignore', pipeStdout ? 'pipe' : fd, fd],
     });
     fs.closeSync(fd);
-    const record = { name, child, logFile, exited: false };
+    const record = { name, child, logFile, exited: false, startedAt: Date.now() };
     record.exitPromise = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         record.exited = true;
@@ -210,14 +210,21 @@ async function snapshotDist(run, distDir = path.join(ROOT, 'dist')) {
   }
 }
 
-/** Resident memory of a process in MB, from /proc; null elsewhere. */
-function rssMb(pid) {
+/**
+ * A memory field of a process's /proc status in MB (VmRSS: resident now, VmHWM: peak, RssAnon:
+ * the process's own memory, RssFile: mapped files such as the node binary); null elsewhere.
+ */
+function statusMb(pid, field) {
   try {
-    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 102.4) / 10;
+    return Math.round(Number(new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 102.4) / 10;
   } catch {
     return null;
   }
 }
+/** Resident memory of a process in MB, from /proc; null elsewhere. */
+const rssMb = (pid) => statusMb(pid, 'VmRSS');
+/** Peak resident memory of a process so far in MB, from /proc; null elsewhere. */
+const peakRssMb = (pid) => statusMb(pid, 'VmHWM');
 
 /** CPU time (user + system, ms) a process has used so far, from /proc; null elsewhere. */
 function cpuMs(pid) {
@@ -275,8 +282,8 @@ function waitForLine(record, pattern, timeoutMs = 30_000) {
 }
 
 /** A fresh database on the local server; registered for removal with the run. */
-async function createDatabase(run, dialect) {
-  const name = uniqueName('conveyor_bench');
+async function createDatabase(run, dialect, prefix = 'conveyor_bench') {
+  const name = uniqueName(prefix);
   const adminUrl = new URL(dialect === 'postgres' ? POSTGRES_ADMIN_URL : MYSQL_ADMIN_URL);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -347,6 +354,8 @@ module.exports = {
   sleep,
   cpuMs,
   rssMb,
+  peakRssMb,
+  statusMb,
   uniqueName,
   freePort,
   waitReady,

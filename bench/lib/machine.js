@@ -15,6 +15,7 @@ const PACKAGES = [
   'typeorm',
   'pg',
   'mysql2',
+  'graphile-worker',
   'nestjs-pino',
   'autocannon',
   'vega',

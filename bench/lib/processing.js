@@ -6,7 +6,8 @@
  * the last job as BullMQ recorded it (the newest score of the queue's completed set, written by
  * the worker when it acknowledged the job). Conveyor's worker acknowledges a job only after the
  * ledger says `completed`, so that moment includes the ledger write. Rounds alternate
- * conveyor / baseline with the same workers kept running, after one unmeasured warm-up drain.
+ * conveyor / baseline (/ graphile-worker, see graphile-peer.js) with the same workers kept
+ * running, after one unmeasured warm-up drain.
  */
 const { CPU } = require('./stack');
 const { QUEUE, NAME, jobData, jobOptions } = require('./baseline-job');
@@ -18,7 +19,9 @@ const FILL_BATCH = 1000;
 
 async function fill(ctx, system, count) {
   const { stack } = ctx;
-  if (system === 'conveyor') {
+  if (system === 'graphile') {
+    await ctx.peer.fill(count);
+  } else if (system === 'conveyor') {
     // Through the API: ledger rows and jobs, exactly as a client would create them.
     const senders = 2;
     let left = count;
@@ -30,7 +33,7 @@ async function fill(ctx, system, count) {
           const body = JSON.stringify({ tasks: Array.from({ length: size }, () => ({ type: NAME, payload: {} })) });
           const response = await fetch(`${stack.apiUrl}/v1/tasks/batch`, { method: 'POST', headers: stack.authHeaders, body });
           if (response.status !== 202) throw new Error(`filling the queue: /v1/tasks/batch answered ${response.status}: ${await response.text()}`);
-          await response.arrayBuffer().catch(() => undefined);
+          for (const task of (await response.json()).tasks) ctx.filledIds?.push(task.id);
         }
       }),
     );
@@ -47,6 +50,7 @@ const PENDING_STATES = ['waiting', 'active', 'prioritized', 'delayed', 'waiting-
 
 /** Resumes the paused queue and waits until nothing is left in it; returns tasks/s. */
 async function drain(ctx, system, count, timeoutMs, pids = []) {
+  if (system === 'graphile') return ctx.peer.drain(count, timeoutMs, pids);
   const dbPids = system === 'conveyor' ? await ctx.stack.databaseServerPids() : [];
   const dbBefore = dbPids.map(cpuMs);
   const redisBefore = ctx.redisPid ? cpuMs(ctx.redisPid) : null;
@@ -97,31 +101,44 @@ function cpusFor(procs, index) {
 }
 
 async function processingPhase(ctx) {
-  const { stack, mode, log } = ctx;
+  const { stack, mode, log, peer } = ctx;
+  // graphile-worker (when the ledger is on PostgreSQL) takes its turn after the other two.
+  const systems = peer ? [...SYSTEMS, 'graphile'] : SYSTEMS;
   const results = [];
+  let peerRan = 0;
+  // The ids of every task this phase created through the API, for the ledger check.
+  ctx.filledIds = [];
   await Promise.all(SYSTEMS.map((system) => stack.queues[system].pause()));
   for (const config of mode.processing) {
     const { procs, concurrency, tasks } = config;
     const workers = [];
-    const pids = { conveyor: [], baseline: [] };
+    const pids = { conveyor: [], baseline: [], graphile: [] };
+    const peerWorkers = [];
     for (let i = 0; i < procs; i += 1) {
       const conveyor = await stack.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `worker-c${concurrency}-${i}` });
       const raw = await stack.startRawWorker({ concurrency, cpus: cpusFor(procs, i), name: `raw-worker-c${concurrency}-${i}` });
       workers.push(conveyor, raw);
       pids.conveyor.push(conveyor.record.pid);
       pids.baseline.push(raw.record.pid);
+      if (peer) {
+        const graphile = await peer.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `graphile-worker-c${concurrency}-${i}` });
+        workers.push(graphile);
+        peerWorkers.push(graphile);
+        pids.graphile.push(graphile.record.pid);
+      }
     }
     const timeoutMs = Math.max(60_000, tasks * 20);
-    const rss = { idle: { conveyor: rssMb(pids.conveyor[0]), baseline: rssMb(pids.baseline[0]) } };
+    const rssOf = () => Object.fromEntries(systems.map((system) => [system, rssMb(pids[system][0])]));
+    const rss = { idle: rssOf() };
     try {
       const warm = Math.min(tasks, mode.warmupTasks);
-      for (const system of SYSTEMS) {
+      for (const system of systems) {
         await fill(ctx, system, warm);
         await drain(ctx, system, warm, timeoutMs);
       }
-      const runs = { conveyor: [], baseline: [] };
+      const runs = Object.fromEntries(systems.map((system) => [system, []]));
       for (let round_ = 0; round_ < mode.reps; round_ += 1) {
-        for (const system of SYSTEMS) {
+        for (const system of systems) {
           await fill(ctx, system, tasks);
           await sleep(200); // let the API's and Redis' work from filling settle
           const result = await drain(ctx, system, tasks, timeoutMs, pids[system]);
@@ -134,31 +151,74 @@ async function processingPhase(ctx) {
       const summary = compare(runs.conveyor, runs.baseline, 'tasksPerSec');
       const cpu = compare(runs.conveyor, runs.baseline, 'workerCpuUsPerTask', { higherIsBetter: false });
       const busy = compare(runs.conveyor, runs.baseline, 'workerCpuPct', { higherIsBetter: false });
-      rss.afterRounds = { conveyor: rssMb(pids.conveyor[0]), baseline: rssMb(pids.baseline[0]) };
-      results.push({ procs, concurrency, tasks, runs, summary, workerCpuUsPerTask: cpu, workerCpuPct: busy, workerRssMb: rss });
+      rss.afterRounds = rssOf();
+      const config_ = { procs, concurrency, tasks, runs, summary, workerCpuUsPerTask: cpu, workerCpuPct: busy, workerRssMb: rss };
+      if (peer) config_.peer = peerSummary(runs);
+      results.push(config_);
       log(
-        `processing ${procs} process(es) × concurrency ${concurrency}: conveyor ${summary.conveyor} vs raw ${summary.baseline} tasks/s → ratio ${summary.ratio}`,
+        `processing ${procs} process(es) × concurrency ${concurrency}: conveyor ${summary.conveyor} vs raw ${summary.baseline} tasks/s → ratio ${summary.ratio}` +
+          (peer
+            ? `; graphile-worker ${config_.peer.vsRaw.peer} tasks/s → ${config_.peer.vsRaw.ratio} of raw, conveyor ${config_.peer.conveyorVsPeer.ratio} of graphile-worker`
+            : ''),
       );
     } finally {
       await Promise.all(workers.map((w) => w.record.stop()));
     }
+    for (const worker of peerWorkers) {
+      const ran = /jobs run: (\d+)/.exec(worker.record.tail());
+      if (!ran) throw new Error(`${worker.record.name} did not say how many jobs it ran:\n${worker.record.tail()}`);
+      peerRan += Number(ran[1]);
+    }
   }
-  // Every task Conveyor drained must be `completed` in the ledger (housekeeping runs of system
-  // schedules wait on the maintenance queue, which the bench's workers do not consume).
-  const rows = await stack.db.query(`SELECT status, COUNT(*) AS n FROM tasks WHERE type = 'system.noop' GROUP BY status`);
-  const ledger = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  // Every task Conveyor drained must be `completed` in the ledger. Counted by id: a request the
+  // enqueue phase's load generator gave up on may still have reached the API and left a row
+  // after that phase's reset; such rows are reported, not counted.
   const expected = results.reduce((sum, r) => sum + r.tasks * mode.reps + Math.min(r.tasks, mode.warmupTasks), 0);
-  if ((ledger.completed ?? 0) !== expected || Object.keys(ledger).some((status) => status !== 'completed')) {
-    throw new Error(`ledger after processing: ${JSON.stringify(ledger)}, expected ${expected} completed`);
+  const ledger = await statusesOf(stack.db, ctx.filledIds);
+  if (ctx.filledIds.length !== expected || (ledger.completed ?? 0) !== expected || Object.keys(ledger).some((status) => status !== 'completed')) {
+    throw new Error(`ledger after processing: ${JSON.stringify(ledger)} of ${ctx.filledIds.length} tasks created, expected ${expected} completed`);
   }
+  const all = await stack.db.query('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status');
+  const otherRows = Object.fromEntries(all.map((r) => [r.status, Number(r.n) - (ledger[r.status] ?? 0)]).filter(([, n]) => n > 0));
+  // The peer ran every job it drained exactly once (its workers count what they ran).
+  if (peer && peerRan !== expected) throw new Error(`graphile-worker ran ${peerRan} jobs, ${expected} were added`);
   return {
     settings: {
       rounds: mode.reps,
       warmupTasks: mode.warmupTasks,
       pinning: CPU.server === undefined ? 'none' : '1 process: CPU 0; 2 processes: CPU 0 and CPU 1',
     },
-    ledgerCheck: { completed: ledger.completed, expected },
+    ledgerCheck: { completed: ledger.completed, expected, otherRows },
+    ...(peer ? { peerCheck: { ran: peerRan, expected } } : {}),
+    peer: peer ? { name: peer.name, version: peer.version, settings: peer.settings } : (ctx.peerSkipped ?? null),
     configs: results,
+  };
+}
+
+/** Status counts of the ledger rows with these ids. */
+async function statusesOf(db, ids) {
+  const counts = {};
+  for (let i = 0; i < ids.length; i += 1000) {
+    const chunk = ids.slice(i, i + 1000);
+    const placeholders = db.dialect === 'postgres' ? chunk.map((_, j) => `$${j + 1}`).join(', ') : chunk.map(() => '?').join(', ');
+    for (const row of await db.query(`SELECT status, COUNT(*) AS n FROM tasks WHERE id IN (${placeholders}) GROUP BY status`, chunk)) {
+      counts[row.status] = (counts[row.status] ?? 0) + Number(row.n);
+    }
+  }
+  return counts;
+}
+
+/**
+ * The peer's rounds against raw BullMQ's and Conveyor's, paired by round like every ratio here
+ * (`compare` names its two sides conveyor/baseline; renamed so the JSON reads as what it is).
+ */
+function peerSummary(runs) {
+  const rename = ({ conveyor, baseline, ...rest }, a, b) => ({ [a]: conveyor, [b]: baseline, ...rest });
+  return {
+    vsRaw: rename(compare(runs.graphile, runs.baseline, 'tasksPerSec'), 'peer', 'raw'),
+    conveyorVsPeer: rename(compare(runs.conveyor, runs.graphile, 'tasksPerSec'), 'conveyor', 'peer'),
+    workerCpuUsPerTask: rename(compare(runs.graphile, runs.baseline, 'workerCpuUsPerTask', { higherIsBetter: false }), 'peer', 'raw'),
+    workerCpuPct: rename(compare(runs.graphile, runs.baseline, 'workerCpuPct', { higherIsBetter: false }), 'peer', 'raw'),
   };
 }
 

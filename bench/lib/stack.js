@@ -33,6 +33,11 @@ async function startStack(run, options) {
     MAX_UNFINISHED_TASKS_PER_TENANT: '100000000',
     WORKER_QUEUES: QUEUE,
     SHUTDOWN_GRACE_MS: '5000',
+    // The SSE phase opens all its streams (1,000 in quick and full mode) with one key from one
+    // address: the per-key and per-process caps sit above that, the per-address cap is off.
+    SSE_MAX_STREAMS_PER_KEY: '5000',
+    SSE_MAX_STREAMS: '5000',
+    HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
     STORAGE_DIR: path.join(run.dir, 'storage'),
   };
 
@@ -97,13 +102,17 @@ async function startStack(run, options) {
       return { record, url: `http://${HOST}:${port}` };
     },
 
-    /** One Conveyor worker process (ledger on) consuming the `system` queue. */
-    async startWorker({ concurrency, cpus, name = 'worker', profile } = {}) {
+    /**
+     * One Conveyor worker process (ledger on) consuming the `system` queue; `appDefaults` leaves
+     * its queues and concurrency to the app's defaults (every queue), as a deployment would.
+     */
+    async startWorker({ concurrency, cpus, name = 'worker', profile, appDefaults = false } = {}) {
       const port = await freePort();
+      const { WORKER_QUEUES, ...common } = env;
       const record = run.spawnNode(name, APP_ENTRY.worker, {
         env: {
-          ...env,
-          WORKER_CONCURRENCY: String(concurrency),
+          ...common,
+          ...(appDefaults ? {} : { WORKER_QUEUES, WORKER_CONCURRENCY: String(concurrency) }),
           WORKER_HEALTH_PORT: String(port),
           WORKER_ID: uniqueName(name),
           ...(profile ? { CPU_PROFILE_PORT: String(profile.port), CPU_PROFILE_FILE: profile.file } : {}),

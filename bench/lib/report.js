@@ -11,10 +11,37 @@ const { writeGeneratedPage } = require('./generated-page');
 const BEGIN = '<!-- bench:generated:begin (written by bench/lib/report.js; edit outside these markers) -->';
 const END = '<!-- bench:generated:end -->';
 
-const TARGETS = { enqueue: 0.6, processing: 0.8, latencyP99Ms: 20 };
+const TARGETS = { enqueue: 0.6, processing: 0.8, latencyP99Ms: 20, sseQuietReadsPerSec: 1 };
 
 function checkTargets(results) {
   const targets = [];
+  const idle = results.idle;
+  if (idle) {
+    for (const side of ['worker', 'api']) {
+      const { rssMb } = idle[side];
+      targets.push({
+        name: `idle RSS of the ${side === 'api' ? 'API' : 'worker'} ${idle.afterSeconds} s after boot`,
+        target: `≤ ${idle.targetsMb[side]} MB`,
+        actual: `${rssMb} MB`,
+        met: typeof rssMb === 'number' && rssMb <= idle.targetsMb[side],
+      });
+    }
+  }
+  const sse = results.sse;
+  if (sse) {
+    targets.push({
+      name: `ledger reads with ${sse.streams} open event streams, nothing changing`,
+      target: `≈ 0/s (≤ ${TARGETS.sseQuietReadsPerSec}/s)`,
+      actual: `${sse.quiet.readsPerSec}/s`,
+      met: sse.quiet.readsPerSec <= TARGETS.sseQuietReadsPerSec,
+    });
+    targets.push({
+      name: `Last-Event-ID resumption with ${sse.streams} streams open`,
+      target: 'works',
+      actual: sse.resumption.ok ? 'works' : 'failed',
+      met: sse.resumption.ok,
+    });
+  }
   const single = results.enqueue?.single?.summary.throughput;
   if (single)
     targets.push({
@@ -107,9 +134,16 @@ function markdown(results, charts) {
     const p = results.processing;
     out.push('', '### Processing', '');
     out.push(
-      `Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor.`,
+      `Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor${
+        Object.keys(p.ledgerCheck.otherRows ?? {}).length > 0
+          ? ` (rows left by earlier phases, not counted: ${Object.entries(p.ledgerCheck.otherRows)
+              .map(([status, n]) => `${n} ${status}`)
+              .join(', ')})`
+          : ''
+      }.${p.peerCheck ? ` graphile-worker ran ${fmt(p.peerCheck.ran)} jobs of ${fmt(p.peerCheck.expected)} added.` : ''}`,
       '',
     );
+    const peer = p.configs.some((c) => c.peer);
     out.push(
       table(
         [
@@ -118,8 +152,9 @@ function markdown(results, charts) {
           'Conveyor tasks/s',
           'raw BullMQ tasks/s',
           'ratio',
-          'worker CPU µs/task (Conveyor / raw)',
-          'worker busy % (Conveyor / raw)',
+          ...(peer ? ['graphile-worker tasks/s', 'graphile-worker ÷ raw', 'Conveyor ÷ graphile-worker'] : []),
+          `worker CPU µs/task (Conveyor / raw${peer ? ' / graphile-worker' : ''})`,
+          `worker busy % (Conveyor / raw${peer ? ' / graphile-worker' : ''})`,
         ],
         p.configs.map((c) => [
           `${c.procs} × ${c.concurrency}`,
@@ -127,8 +162,13 @@ function markdown(results, charts) {
           fmt(c.summary.conveyor),
           fmt(c.summary.baseline),
           `**${fmt(c.summary.ratio, 2)}×**`,
-          c.workerCpuUsPerTask ? `${fmt(c.workerCpuUsPerTask.conveyor)} / ${fmt(c.workerCpuUsPerTask.baseline)}` : '–',
-          c.workerCpuPct ? `${fmt(c.workerCpuPct.conveyor)} / ${fmt(c.workerCpuPct.baseline)}` : '–',
+          ...(peer ? (c.peer ? [fmt(c.peer.vsRaw.peer), `${fmt(c.peer.vsRaw.ratio, 2)}×`, `${fmt(c.peer.conveyorVsPeer.ratio, 2)}×`] : ['–', '–', '–']) : []),
+          c.workerCpuUsPerTask
+            ? [c.workerCpuUsPerTask.conveyor, c.workerCpuUsPerTask.baseline, ...(peer ? [c.peer?.workerCpuUsPerTask.peer] : [])].map((v) => fmt(v)).join(' / ')
+            : '–',
+          c.workerCpuPct
+            ? [c.workerCpuPct.conveyor, c.workerCpuPct.baseline, ...(peer ? [c.peer?.workerCpuPct.peer] : [])].map((v) => fmt(v)).join(' / ')
+            : '–',
         ]),
       ),
     );
@@ -136,6 +176,12 @@ function markdown(results, charts) {
       '',
       "Worker busy % = the worker processes' CPU time over the drain's wall time (per process): well below 100 % means the worker waits (on Redis or on the ledger), not computes.",
     );
+    if (p.peer?.skipped) out.push('', `graphile-worker not measured in this run: ${p.peer.skipped}.`);
+    else if (p.peer)
+      out.push(
+        '',
+        `Peer: graphile-worker ${p.peer.version} in batched mode (local queue of ${p.peer.settings.localQueueSize} jobs, \`completeJobBatchDelay\` and \`failJobBatchDelay\` 0, pool ${p.peer.settings.maxPoolSize}), its own database on the same PostgreSQL server, the same number of no-op jobs (\`maxAttempts\` 1) added with \`addJobs\` in one transaction committed at the start of the clock, the same processes, concurrency and pinning; clock from COMMIT to the last job's completion written; rounds interleaved with the other two.`,
+      );
   }
   if (results.latency) {
     const l = results.latency;
@@ -164,6 +210,58 @@ function markdown(results, charts) {
         '',
         `Ledger view (\`finished_at − created_at\`, Conveyor only): p50 ${fmt(l.conveyor.ledgerMs.p50, 1)} ms, p95 ${fmt(l.conveyor.ledgerMs.p95, 1)} ms, p99 ${fmt(l.conveyor.ledgerMs.p99, 1)} ms.`,
       );
+  }
+  if (results.idle) {
+    const i = results.idle;
+    out.push('', '### Idle memory', '');
+    out.push(
+      `Resident memory (\`VmRSS\` from \`/proc\`) ${i.afterSeconds} s after each process finished booting (answered its readiness probe; the time to ready is in the table), nothing queued, \`NODE_ENV=production\`: the run's API before any request reached it, and a worker with the app's default queues and concurrency started for this alone. Own = \`RssAnon\` (heaps, buffers), mapped files = \`RssFile\` (mostly the node binary's code, shared by every node process on the machine); peak = \`VmHWM\` so far; idle CPU = CPU used from ready to the reading, as % of one core.`,
+      '',
+    );
+    const row = (name, r, target) => [
+      name,
+      `**${fmt(r.rssMb, 1)} MB**`,
+      `≤ ${target} MB`,
+      `${fmt(r.anonMb, 1)} / ${fmt(r.fileMb, 1)} MB`,
+      `${fmt(r.peakRssMb, 1)} MB`,
+      `${fmt(r.readyMs)} ms`,
+      `${fmt(r.idleCpuPct, 2)} %`,
+    ];
+    out.push(
+      table(
+        ['process', `RSS ${i.afterSeconds} s after boot`, 'target', 'of which own / mapped files', 'peak RSS', 'ready after', 'idle CPU'],
+        [row('worker', i.worker, i.targetsMb.worker), row('API', i.api, i.targetsMb.api)],
+      ),
+    );
+  }
+  if (results.sse) {
+    const e = results.sse;
+    const r = e.resumption;
+    out.push('', '### Event streams at rest', '');
+    out.push(
+      `${fmt(e.streams)} \`GET /v1/tasks/:id/events\` streams open at once on one API process (one queued task each, no worker running, so nothing changes), opened in ${fmt(e.openSeconds, 1)} s with ${fmt(e.readsToOpen)} ledger reads (one per stream). Then ${fmt(e.quiet.seconds, 1)} s of quiet: ledger reads counted by \`conveyor_event_stream_reads_total\`, the API's CPU from \`/proc\`.`,
+      '',
+    );
+    out.push(
+      table(
+        ['streams open', 'ledger reads/s', 'reads in the window', 'API CPU', 'API RSS before → with streams', 'per stream', 'events sent in the window'],
+        [
+          [
+            fmt(e.quiet.streamsOpen),
+            `**${fmt(e.quiet.readsPerSec, 2)}**`,
+            fmt(e.quiet.reads),
+            `${fmt(e.quiet.apiCpuPct, 2)} %`,
+            `${fmt(e.apiRssMb.before, 1)} → ${fmt(e.apiRssMb.withStreams, 1)} MB`,
+            `${fmt(e.apiRssMb.perStreamKb, 1)} KB`,
+            fmt(e.quiet.eventsReceived),
+          ],
+        ],
+      ),
+    );
+    out.push(
+      '',
+      `\`Last-Event-ID\` resumption with the other streams open (${r.ok ? 'all as expected' : '**not as expected**'}): reconnecting with the last id seen sent nothing again on ${fmt(r.unchanged.streams - r.unchanged.replayed)} of ${fmt(r.unchanged.streams)} streams, and the task's later cancellation arrived on ${fmt(r.unchanged.changeDelivered)} of them (p50 ${fmt(r.pushAfterCancelMs.p50, 1)} ms, p99 ${fmt(r.pushAfterCancelMs.p99, 1)} ms after the cancel was sent); a task cancelled while its client was away came back at once with its new status on ${fmt(r.changed.newStatusAtOnce)} of ${fmt(r.changed.streams)}; an outdated id brought the current status, unchanged id, on ${fmt(r.stale.currentStatusAtOnce)} of ${fmt(r.stale.streams)}.`,
+    );
   }
   if (results.profile) {
     out.push('', '### CPU profile (top self time)', '');
@@ -214,6 +312,7 @@ function chartSpecs(results) {
   const specs = [];
   const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', width: 420, height: 220, config: { font: 'sans-serif', background: 'white' } };
   const color = { field: 'system', type: 'nominal', scale: { domain: ['Conveyor', 'baseline'], range: ['#4c78a8', '#9ecae9'] }, title: null };
+  const withPeer = { ...color, scale: { domain: ['Conveyor', 'baseline', 'graphile-worker'], range: ['#4c78a8', '#9ecae9', '#f58518'] } };
   if (results.enqueue) {
     const values = [];
     for (const kind of ['single', 'batch']) {
@@ -242,20 +341,22 @@ function chartSpecs(results) {
     const values = results.processing.configs.flatMap((c) => [
       { config: `${c.procs} × c${c.concurrency}`, system: 'Conveyor', tasks: c.summary.conveyor },
       { config: `${c.procs} × c${c.concurrency}`, system: 'baseline', tasks: c.summary.baseline },
+      ...(c.peer ? [{ config: `${c.procs} × c${c.concurrency}`, system: 'graphile-worker', tasks: c.peer.vsRaw.peer }] : []),
     ]);
+    const peer = results.processing.configs.some((c) => c.peer);
     specs.push({
       file: 'bench-processing.svg',
       title: 'Processing throughput (tasks/s)',
       spec: {
         ...base,
-        title: 'Processing: tasks/s (median), Conveyor worker + ledger vs raw BullMQ Worker',
+        title: `Processing: tasks/s (median), Conveyor worker + ledger vs raw BullMQ Worker${peer ? ' and graphile-worker' : ''}`,
         data: { values },
         mark: 'bar',
         encoding: {
           x: { field: 'config', type: 'nominal', title: 'processes × concurrency', sort: null, axis: { labelAngle: 0 } },
-          xOffset: { field: 'system' },
+          xOffset: { field: 'system', sort: null },
           y: { field: 'tasks', type: 'quantitative', title: 'tasks/s' },
-          color,
+          color: peer ? withPeer : color,
         },
       },
     });

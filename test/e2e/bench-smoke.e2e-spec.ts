@@ -74,6 +74,41 @@ describe('benchmark suite (smoke mode)', () => {
     expect(result.processing.ledgerCheck.completed).toBe(result.processing.ledgerCheck.expected);
   });
 
+  it('measured idle RSS of the API and a worker from /proc, with the targets', () => {
+    for (const side of ['api', 'worker']) {
+      const reading = result.idle[side];
+      expect([reading.rssMb, reading.peakRssMb, reading.readyMs].every(positive)).toBe(true);
+      expect(reading.peakRssMb).toBeGreaterThanOrEqual(reading.rssMb);
+    }
+    expect(result.idle.targetsMb).toEqual({ worker: 120, api: 150 });
+    expect(result.targets.map((t: { name: string }) => t.name)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^idle RSS of the worker/), expect.stringMatching(/^idle RSS of the API/)]),
+    );
+  });
+
+  it('held every event stream open through a quiet window, counted ledger reads and checked Last-Event-ID resumption', () => {
+    const sse = result.sse;
+    expect(sse.quiet.streamsOpen).toBe(sse.streams);
+    // Opening reads each stream's row once; a quiet window sends nothing (keep-alives are comments).
+    expect(sse.readsToOpen).toBeGreaterThanOrEqual(sse.streams);
+    expect(sse.quiet.eventsReceived).toBe(0);
+    expect(sse.quiet.reads).toBeGreaterThanOrEqual(0);
+    expect(typeof sse.quiet.readsPerSec).toBe('number');
+    expect(positive(sse.apiRssMb.withStreams)).toBe(true);
+    expect(sse.resumption.ok).toBe(true);
+    expect(sse.resumption.unchanged).toMatchObject({ replayed: 0, changeDelivered: sse.resumption.unchanged.streams });
+    expect(sse.resumption.changed.newStatusAtOnce).toBe(sse.resumption.changed.streams);
+    expect(sse.resumption.stale.currentStatusAtOnce).toBe(sse.resumption.stale.streams);
+  });
+
+  it('measured graphile-worker in the same processing rounds, and it ran every job once', () => {
+    const [config] = result.processing.configs;
+    expect(config.runs.graphile).toHaveLength(config.runs.baseline.length);
+    expect([config.peer.vsRaw.peer, config.peer.vsRaw.ratio, config.peer.conveyorVsPeer.ratio].every(positive)).toBe(true);
+    expect(result.processing.peer).toMatchObject({ name: 'graphile-worker', version: expect.stringMatching(/^\d+\./) });
+    expect(result.processing.peerCheck.ran).toBe(result.processing.peerCheck.expected);
+  });
+
   it('measured end-to-end latency with every task completed', () => {
     for (const system of ['conveyor', 'baseline']) {
       const run = result.latency[system];
@@ -82,7 +117,7 @@ describe('benchmark suite (smoke mode)', () => {
       expect([run.endToEndMs.p50, run.endToEndMs.p95, run.endToEndMs.p99].every(positive)).toBe(true);
     }
     expect(positive(result.latency.conveyor.ledgerMs.count)).toBe(true);
-    expect(result.targets.length).toBeGreaterThanOrEqual(4);
+    expect(result.targets.length).toBeGreaterThanOrEqual(8);
   });
 
   it('stopped every process it started', () => {
@@ -98,12 +133,15 @@ describe('benchmark suite (smoke mode)', () => {
     expect(alive).toEqual([]);
   });
 
-  it('removed its database and Redis keys', async () => {
+  it("removed its databases (the ledger's and graphile-worker's) and Redis keys", async () => {
     const client = new Client({ connectionString: TEST_POSTGRES_URL });
     await client.connect();
     try {
-      const { rows } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [result.resources.database]);
-      expect(rows).toHaveLength(0);
+      expect(result.resources.peerDatabase).toMatch(/^conveyor_bench_gw_/);
+      const { rows } = await client.query('SELECT datname FROM pg_database WHERE datname = ANY($1)', [
+        [result.resources.database, result.resources.peerDatabase],
+      ]);
+      expect(rows).toEqual([]);
     } finally {
       await client.end();
     }

@@ -136,9 +136,9 @@ function markdown(results, charts) {
     out.push(
       `Pre-enqueued \`system.noop\` tasks drained from a paused queue; clock from \`resume()\` to the last job's finish time in Redis. ${p.settings.rounds} interleaved rounds per row after a warm-up drain; medians. Ledger check: ${fmt(p.ledgerCheck.completed)} rows \`completed\` of ${fmt(p.ledgerCheck.expected)} drained by Conveyor${
         Object.keys(p.ledgerCheck.otherRows ?? {}).length > 0
-          ? ` (rows left by earlier phases, not counted: ${Object.entries(p.ledgerCheck.otherRows)
+          ? ` (other rows, not counted: ${Object.entries(p.ledgerCheck.otherRows)
               .map(([status, n]) => `${n} ${status}`)
-              .join(', ')})`
+              .join(', ')}; the workers' scheduled housekeeping runs wait on the \`maintenance\` queue, which the bench's workers do not serve)`
           : ''
       }.${p.peerCheck ? ` graphile-worker ran ${fmt(p.peerCheck.ran)} jobs of ${fmt(p.peerCheck.expected)} added.` : ''}`,
       '',

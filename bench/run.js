@@ -27,7 +27,7 @@ const { reexecOnProjectNode } = require('../scripts/lib/project-node');
 
 const MODES = {
   smoke: {
-    idleAfterSeconds: 1,
+    idleAfterSeconds: 0.5,
     sseStreams: 30,
     sseQuietSeconds: 1,
     sseResumeSample: 3,

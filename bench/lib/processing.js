@@ -114,14 +114,21 @@ async function processingPhase(ctx) {
     const workers = [];
     const pids = { conveyor: [], baseline: [], graphile: [] };
     const peerWorkers = [];
-    for (let i = 0; i < procs; i += 1) {
-      const conveyor = await stack.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `worker-c${concurrency}-${i}` });
-      const raw = await stack.startRawWorker({ concurrency, cpus: cpusFor(procs, i), name: `raw-worker-c${concurrency}-${i}` });
+    // Every process of the row boots at once (they wait idle until their turn anyway).
+    const started = await Promise.all(
+      Array.from({ length: procs }, (_, i) =>
+        Promise.all([
+          stack.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `worker-c${concurrency}-${i}` }),
+          stack.startRawWorker({ concurrency, cpus: cpusFor(procs, i), name: `raw-worker-c${concurrency}-${i}` }),
+          peer ? peer.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `graphile-worker-${procs}x${concurrency}-${i}` }) : null,
+        ]),
+      ),
+    );
+    for (const [conveyor, raw, graphile] of started) {
       workers.push(conveyor, raw);
       pids.conveyor.push(conveyor.record.pid);
       pids.baseline.push(raw.record.pid);
-      if (peer) {
-        const graphile = await peer.startWorker({ concurrency, cpus: cpusFor(procs, i), name: `graphile-worker-${procs}x${concurrency}-${i}` });
+      if (graphile) {
         workers.push(graphile);
         peerWorkers.push(graphile);
         pids.graphile.push(graphile.record.pid);

@@ -18,14 +18,20 @@ const LOG_FLUSH_MS = 100;
  * the largest single cost of its event loop (16 % at concurrency 50). Flushed on exit and at
  * shutdown; a `kill -9` loses at most the last 100 ms of lines.
  */
-const stdout = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
+const buffered = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
 setInterval(() => {
   try {
-    stdout.flush();
+    buffered.flush();
   } catch {
     // Not open yet, or closed: the next tick (or the exit flush) writes it.
   }
 }, LOG_FLUSH_MS).unref();
+/**
+ * Where the lines go: the buffer on fd 1, unless a supervisor took over `process.stdout` (pm2's
+ * cluster mode sends what the app writes there to its log files; fd 1 goes nowhere then).
+ */
+const stdoutTakenOver = process.stdout.write !== Object.getPrototypeOf(process.stdout).write;
+const stdout = stdoutTakenOver ? process.stdout : buffered;
 
 /**
  * Structured JSON logs for both apps. In the API every line carries the request id (taken
@@ -69,7 +75,7 @@ export class ObservabilityLoggerModule implements OnApplicationShutdown {
   /** A signal re-raised after the shutdown ends the process without the exit handlers: flush now. */
   onApplicationShutdown(): void {
     try {
-      stdout.flushSync();
+      buffered.flushSync();
     } catch {
       // Not writable any more (a closed pipe): nothing left to save.
     }

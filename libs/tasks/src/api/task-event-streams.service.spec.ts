@@ -16,12 +16,19 @@ function fakeFeed() {
   return { feed, service: { subscribe } as unknown as TaskChangeFeed };
 }
 
-function streams(limits: { streamsPerKey: number; streamsPerProcess: number }, findOne = jest.fn(async () => ({ id: 't' }) as TaskEntity | null)) {
+/** A row as the ledger returns it; `version` is its updated_at. */
+const row = (id: string, version = 1) => ({ id, updatedAt: new Date(version) }) as TaskEntity;
+
+function streams(limits: { streamsPerKey: number; streamsPerProcess: number }, findOne = jest.fn(async () => row('t') as TaskEntity | null)) {
   const config = { limits } as unknown as AppConfig;
   const { feed, service } = fakeFeed();
+  const findMany = jest.fn(async (_tenant: string, ids: string[]) => ids.map((id) => row(id)));
   return {
-    streams: new TaskEventStreams(config, { findOne } as unknown as TaskLedgerService, service, { eventStreamRead: jest.fn() } as unknown as TaskMetrics),
+    streams: new TaskEventStreams(config, { findOne, findMany } as unknown as TaskLedgerService, service, {
+      eventStreamRead: jest.fn(),
+    } as unknown as TaskMetrics),
     findOne,
+    findMany,
     feed,
   };
 }
@@ -86,8 +93,8 @@ describe('TaskEventStreams.watch', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(findOne.mock.calls.slice(3)).toEqual([['ten', 't']]);
     expect(seen).toEqual([
-      ['a', { id: 't' }],
-      ['b', { id: 't' }],
+      ['a', row('t')],
+      ['b', row('t')],
     ]);
     stopA();
     stopB();
@@ -95,30 +102,67 @@ describe('TaskEventStreams.watch', () => {
     feed.announce(['t', 'u']);
     await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS * 2);
     expect(findOne).toHaveBeenCalledTimes(4);
+    s.onModuleDestroy();
+  });
+
+  it('reads every watched row at the safety interval in one query per tenant, however many streams', async () => {
+    const { streams: s, findOne, findMany } = streams({ streamsPerKey: 2000, streamsPerProcess: 2000 });
+    await s.onModuleInit();
+    const seen = new Map<string, number>();
+    const ids = Array.from({ length: 600 }, (_, i) => `t${i}`);
+    for (const id of ids) s.watch('ten', id, () => seen.set(id, (seen.get(id) ?? 0) + 1));
+    s.watch('other', 'x', () => seen.set('x', (seen.get('x') ?? 0) + 1));
+    await jest.advanceTimersByTimeAsync(0);
+    const firstReads = findOne.mock.calls.length;
+    await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS);
+    // 601 streams: three queries (two batches of one tenant, one of the other), no single reads.
+    expect(findMany.mock.calls.map(([tenant, batch]) => [tenant, batch.length])).toEqual([
+      ['ten', 500],
+      ['ten', 100],
+      ['other', 1],
+    ]);
+    expect(findOne).toHaveBeenCalledTimes(firstReads);
+    expect([...seen.values()].every((count) => count === 2)).toBe(true);
+    expect(seen.size).toBe(601);
+    s.onModuleDestroy();
+  });
+
+  it('drops a read older than the version it already handed on', async () => {
+    const reads = [row('t', 5), row('t', 3), row('t', 7)];
+    const findOne = jest.fn(async () => reads.shift()!);
+    const { streams: s, feed } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
+    await s.onModuleInit();
+    const seen: number[] = [];
+    s.watch('ten', 't', (current) => seen.push(current!.updatedAt.getTime()));
+    await jest.advanceTimersByTimeAsync(0);
+    feed.announce(['t']);
+    await jest.advanceTimersByTimeAsync(0);
+    feed.announce(['t']);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([5, 7]);
+    s.onModuleDestroy();
   });
 
   it('looks again after the safety interval, after a reconnect, and once more for a change during a read', async () => {
     let finish: (row: TaskEntity) => void = () => undefined;
     const findOne = jest.fn(() => new Promise<TaskEntity | null>((resolve) => (finish = resolve)));
-    const { streams: s, feed } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
+    const { streams: s, feed, findMany } = streams({ streamsPerKey: 5, streamsPerProcess: 5 }, findOne);
     await s.onModuleInit();
     const seen: unknown[] = [];
-    s.watch('ten', 't', (row) => seen.push(row));
+    s.watch('ten', 't', (current) => seen.push(current?.id));
     // Two changes announced while the first read is under way: one more read, not two.
     feed.announce(['t']);
     feed.announce(['t']);
-    finish({ id: 'first' } as TaskEntity);
+    finish(row('first', 1));
     await jest.advanceTimersByTimeAsync(0);
     expect(findOne).toHaveBeenCalledTimes(2);
-    finish({ id: 'second' } as TaskEntity);
+    finish(row('second', 2));
     await jest.advanceTimersByTimeAsync(0);
-    expect(seen).toEqual([{ id: 'first' }, { id: 'second' }]);
+    expect(seen).toEqual(['first', 'second']);
     await jest.advanceTimersByTimeAsync(STREAM_SAFETY_POLL_MS);
-    expect(findOne).toHaveBeenCalledTimes(3);
-    finish({ id: 'third' } as TaskEntity);
-    await jest.advanceTimersByTimeAsync(0);
+    expect(findMany).toHaveBeenCalledWith('ten', ['t']);
     feed.resync();
-    expect(findOne).toHaveBeenCalledTimes(4);
+    expect(findOne).toHaveBeenCalledTimes(3);
     s.onModuleDestroy();
   });
 

@@ -7,10 +7,12 @@ import type { TaskEntity } from '../ledger/task.entity';
 import { TaskChangeFeed } from '../task-change-feed';
 
 /**
- * How often a stream reads its task's row even when no change was announced: pub/sub is at most
- * once, so a change announced while this process was not listening is picked up by then.
+ * How often the watched rows are read even when no change was announced: pub/sub is at most
+ * once, so a change announced while this process was not listening is picked up by then. One
+ * query per tenant and SAFETY_READ_BATCH rows, however many streams are open.
  */
 export const STREAM_SAFETY_POLL_MS = 30_000;
+const SAFETY_READ_BATCH = 500;
 /** Streams end when their task does; a client refused a slot should not hammer meanwhile. */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -21,7 +23,8 @@ interface Watch {
   tenantId: string;
   id: string;
   listeners: Set<TaskRowListener>;
-  timer?: NodeJS.Timeout;
+  /** The version (updated_at) of the newest row handed to the listeners: an older read is dropped. */
+  version: number;
   /** A read is under way; `again` asks for one more when it ends (a change came meanwhile). */
   reading: boolean;
   again: boolean;
@@ -31,8 +34,9 @@ interface Watch {
  * The open task event streams of this process: each holds a slot, capped per API key and per
  * process (SSE_MAX_STREAMS_PER_KEY, SSE_MAX_STREAMS), and every stream of one task shares one
  * ledger read per change. Changes are pushed (TaskChangeFeed: the writers announce the ids they
- * committed), so a stream whose task does not change costs one read per STREAM_SAFETY_POLL_MS;
- * when the feed's subscription comes back after a disconnect, every watched row is read again.
+ * committed), so streams whose tasks do not change cost one batched read of all their rows per
+ * STREAM_SAFETY_POLL_MS; when the feed's subscription comes back after a disconnect, every
+ * watched row is read again.
  */
 @Injectable()
 export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
@@ -42,6 +46,7 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   private readonly watches = new Map<string, Watch>();
   /** How to end each open stream when the process stops. */
   private readonly closers = new Set<() => void>();
+  private safetyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -62,6 +67,8 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
         for (const watch of this.watches.values()) this.read(watch);
       },
     );
+    this.safetyTimer = setInterval(() => void this.safetyRead(), STREAM_SAFETY_POLL_MS);
+    this.safetyTimer.unref();
   }
 
   /** Open streams now: of one key, or of the process. */
@@ -106,7 +113,7 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   watch(tenantId: string, id: string, listener: TaskRowListener): () => void {
     let watch = this.watches.get(id);
     if (!watch) {
-      watch = { tenantId, id, listeners: new Set(), reading: false, again: false };
+      watch = { tenantId, id, listeners: new Set(), version: 0, reading: false, again: false };
       this.watches.set(id, watch);
     }
     const joined = watch;
@@ -114,10 +121,7 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
     this.read(joined);
     return () => {
       joined.listeners.delete(listener);
-      if (joined.listeners.size === 0 && this.watches.get(id) === joined) {
-        clearTimeout(joined.timer);
-        this.watches.delete(id);
-      }
+      if (joined.listeners.size === 0 && this.watches.get(id) === joined) this.watches.delete(id);
     };
   }
 
@@ -135,7 +139,7 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     for (const close of [...this.closers]) close();
     this.closers.clear();
-    for (const watch of this.watches.values()) clearTimeout(watch.timer);
+    clearInterval(this.safetyTimer);
     this.watches.clear();
   }
 
@@ -144,7 +148,6 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
       watch.again = true;
       return;
     }
-    clearTimeout(watch.timer);
     watch.reading = true;
     void this.readOnce(watch);
   }
@@ -154,15 +157,42 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
     this.metrics.eventStreamRead();
     const row = await this.ledger.findOne(watch.tenantId, watch.id).catch(() => undefined);
     watch.reading = false;
-    // Every listener may have left while the read was under way.
-    if (this.watches.get(watch.id) !== watch) return;
-    for (const listener of [...watch.listeners]) listener(row);
-    if (this.watches.get(watch.id) !== watch) return;
-    if (watch.again) {
+    this.deliver(watch, row);
+    if (this.watches.get(watch.id) === watch && watch.again) {
       watch.again = false;
       this.read(watch);
-    } else {
-      watch.timer = setTimeout(() => this.read(watch), STREAM_SAFETY_POLL_MS);
     }
+  }
+
+  /** The safety read: every watched row, a batch per query, handed on like a change. */
+  private async safetyRead(): Promise<void> {
+    const byTenant = new Map<string, Watch[]>();
+    for (const watch of this.watches.values()) byTenant.set(watch.tenantId, [...(byTenant.get(watch.tenantId) ?? []), watch]);
+    for (const [tenantId, watches] of byTenant) {
+      for (let i = 0; i < watches.length; i += SAFETY_READ_BATCH) {
+        const batch = watches.slice(i, i + SAFETY_READ_BATCH);
+        this.metrics.eventStreamRead();
+        const rows = await this.ledger
+          .findMany(
+            tenantId,
+            batch.map((watch) => watch.id),
+          )
+          .catch(() => undefined);
+        const found = new Map(rows?.map((row) => [row.id, row]));
+        for (const watch of batch) this.deliver(watch, rows ? (found.get(watch.id) ?? null) : undefined);
+      }
+    }
+  }
+
+  /** Hands a read row to the watch's listeners, unless the watch is gone or already saw a newer version. */
+  private deliver(watch: Watch, row: TaskEntity | null | undefined): void {
+    // Every listener may have left while the read was under way.
+    if (this.watches.get(watch.id) !== watch) return;
+    if (row) {
+      const version = row.updatedAt.getTime();
+      if (version < watch.version) return;
+      watch.version = version;
+    }
+    for (const listener of [...watch.listeners]) listener(row);
   }
 }

@@ -157,6 +157,12 @@ export class TaskLedgerService {
     return this.tasks.findOneBy({ tenantId: typeof tenantId === 'string' ? tenantId : In([...tenantId]), id });
   }
 
+  /** These tasks of one tenant (those that exist). */
+  findMany(tenantId: string, ids: readonly string[]): Promise<TaskEntity[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.tasks.findBy({ tenantId, id: In([...ids]) });
+  }
+
   findByIdempotencyKeys(tenantId: string, keys: string[]): Promise<TaskEntity[]> {
     if (keys.length === 0) return Promise.resolve([]);
     return this.tasks.findBy({ tenantId, idempotencyKey: In(keys) });

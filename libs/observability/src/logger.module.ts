@@ -30,7 +30,7 @@ setInterval(() => {
  * Where the lines go: the buffer on fd 1, unless a supervisor took over `process.stdout` (pm2's
  * cluster mode sends what the app writes there to its log files; fd 1 goes nowhere then).
  */
-const stdoutTakenOver = process.stdout.write !== Object.getPrototypeOf(process.stdout).write;
+const stdoutTakenOver = process.stdout.write !== (Object.getPrototypeOf(process.stdout) as NodeJS.WriteStream).write;
 const stdout = stdoutTakenOver ? process.stdout : buffered;
 
 /**

@@ -39,4 +39,8 @@ module.exports = {
     },
   ],
   testTimeout: 60_000,
+  // Two test files at a time, even on two cores (Jest's default there is one): integration and
+  // e2e files mostly wait on processes, databases and timers, and each isolates itself (own
+  // database, BullMQ prefix, ports; private Redis/PostgreSQL for fault tests).
+  maxWorkers: 2,
 };

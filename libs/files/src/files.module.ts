@@ -5,10 +5,15 @@ import { FileEntity } from './file.entity';
 import { FilesService } from './files.service';
 import { FILE_STORAGE, type FileStorage } from './storage/file-storage';
 import { LocalFileStorage } from './storage/local-file-storage';
-import { S3FileStorage } from './storage/s3-file-storage';
 
-export function createFileStorage(config: AppConfig): FileStorage {
-  return config.storage.driver === 's3' ? new S3FileStorage(config.storage.s3!) : new LocalFileStorage(config.storage.dir);
+/**
+ * The configured store. The S3 driver (and with it the AWS SDK, some 30 MB of memory in every
+ * process) is loaded only when STORAGE_DRIVER=s3.
+ */
+export async function createFileStorage(config: AppConfig): Promise<FileStorage> {
+  if (config.storage.driver !== 's3') return new LocalFileStorage(config.storage.dir);
+  const { S3FileStorage } = await import('./storage/s3-file-storage.js');
+  return new S3FileStorage(config.storage.s3!);
 }
 
 /** File storage (local directory or S3-compatible, by STORAGE_DRIVER) and file metadata; both apps use it. */
@@ -22,6 +27,6 @@ export class FilesModule implements OnModuleDestroy {
   constructor(@Inject(FILE_STORAGE) private readonly storage: FileStorage) {}
 
   onModuleDestroy(): void {
-    if (this.storage instanceof S3FileStorage) this.storage.destroy();
+    this.storage.destroy?.();
   }
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '@conveyor/database';
-import { FileEntity, FilesService, FileTooLargeError, LocalFileStorage, S3FileStorage, storageKey, type FileStorage } from '@conveyor/files';
+import { FileEntity, FilesService, FileTooLargeError, LocalFileStorage, storageKey, type FileStorage } from '@conveyor/files';
+import { S3FileStorage } from '@conveyor/files/s3';
 import { createTestDatabase, DIALECTS, freePort, type TestDatabase } from '@conveyor/testing';
 import { uuidv7 } from 'uuidv7';
 

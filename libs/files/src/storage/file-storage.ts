@@ -14,6 +14,8 @@ export interface FileStorage {
    * sign one themselves (S3); absent for the local driver, whose files the API serves.
    */
   signedDownloadUrl?(key: string, options: { expiresInSeconds: number; fileName: string; contentType: string }): Promise<string>;
+  /** Releases the store's connections (S3's sockets) at shutdown. */
+  destroy?(): void;
 }
 
 export const FILE_STORAGE = Symbol('FILE_STORAGE');

@@ -46,16 +46,17 @@ module.exports = {
       name: 'lib-to-lib-via-index-only',
       severity: 'error',
       comment:
-        'A lib uses another lib only through its public face, `@conveyor/<lib>` (libs/<lib>/src/index.ts), ' + 'never by a deep relative path into its src.',
+        'A lib uses another lib only through its public faces, `@conveyor/<lib>` (libs/<lib>/src/index.ts) and its `/api`, `/worker` ' +
+        'or `/s3` entries, never by a deep relative path into its src.',
       from: { path: '^libs/([^/]+)/' },
-      to: { path: '^libs/[^/]+/', pathNot: ['^libs/$1/', '^libs/[^/]+/src/((api|worker)/)?index\\.ts$'] },
+      to: { path: '^libs/[^/]+/', pathNot: ['^libs/$1/', '^libs/[^/]+/src/((api|worker|s3)/)?index\\.ts$'] },
     },
     {
       name: 'app-to-lib-via-index-only',
       severity: 'error',
       comment: 'Apps, too, see a lib only through `@conveyor/<lib>`.',
       from: { path: '^apps/' },
-      to: { path: '^libs/[^/]+/', pathNot: '^libs/[^/]+/src/((api|worker)/)?index\\.ts$' },
+      to: { path: '^libs/[^/]+/', pathNot: '^libs/[^/]+/src/((api|worker|s3)/)?index\\.ts$' },
     },
     {
       name: 'worker-app-reaches-no-controller',

@@ -95,10 +95,10 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
   };
 
   const endpoint = async (tenant: string, url: string, events: string[] = ['task.*'], extra: Record<string, unknown> = {}) => {
-    const row = await endpoints.create(tenant, { url, events, ...extra });
+    const { endpoint: row, secret } = await endpoints.create(tenant, { url, events, ...extra });
     // Past its activation; the cache of this process was refreshed by the create itself.
     clock.t += ACTIVATION_MS + 1;
-    return row;
+    return { ...row, secret };
   };
 
   const deliveriesOf = (endpointId: string) => deliveries.find({ where: { endpointId }, order: { id: 'ASC' } });
@@ -132,6 +132,8 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
       WEBHOOK_DISABLE_AFTER_MS: String(DISABLE_AFTER_MS),
       WEBHOOK_SECRET_GRACE_MS: String(GRACE_MS),
       WEBHOOK_ENDPOINT_CONCURRENCY: '2',
+      // Secrets sealed at rest (webhook-events.integration-spec runs without a key: plain, as in development).
+      WEBHOOK_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
       // The test dispatches itself (dispatchOnce); the worker's own loop stays out of the way.
       WEBHOOK_POLL_INTERVAL_MS: '60000',
     });

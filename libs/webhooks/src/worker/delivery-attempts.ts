@@ -6,6 +6,8 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { retryDelayMs } from '../delivery/retry-schedule';
 import { sendWebhook, type SendOutcome } from '../delivery/webhook-sender';
 import { UrlGuard, WebhookUrlForbidden } from '../security/url-guard';
+import { EndpointSecrets } from '../signing/endpoint-secrets';
+import { SecretUnreadable } from '../signing/secret-sealer';
 import { signedHeaders } from '../signing/webhook-signature';
 import { WebhookAttemptEntity } from '../store/webhook-attempt.entity';
 import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
@@ -31,6 +33,7 @@ export class DeliveryAttempts {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly guard: UrlGuard,
     @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
+    private readonly secrets: EndpointSecrets,
   ) {}
 
   /**
@@ -70,9 +73,14 @@ export class DeliveryAttempts {
       if (!(error instanceof WebhookUrlForbidden)) throw error;
       return { statusCode: null, latencyMs: 0, error: `WEBHOOK_URL_FORBIDDEN: ${error.reason}`, excerpt: null };
     }
-    const secrets = [endpoint.secret];
-    if (endpoint.previousSecret && endpoint.previousSecretUntil && endpoint.previousSecretUntil.getTime() > this.clock.now())
-      secrets.push(endpoint.previousSecret);
+    let secrets: string[];
+    try {
+      secrets = this.secrets.signing(endpoint, this.clock.now());
+    } catch (error) {
+      if (!(error instanceof SecretUnreadable)) throw error;
+      // The operator's to fix (a key missing here); retried on the schedule meanwhile.
+      return { statusCode: null, latencyMs: 0, error: `WEBHOOK_SECRET_UNREADABLE: ${error.message}`, excerpt: null };
+    }
     // Signed with the wall clock: receivers check the timestamp against theirs.
     const headers = signedHeaders(secrets, event.id, Math.floor(Date.now() / 1000), event.body);
     return sendWebhook(target, headers, event.body, this.config.webhooks.timeoutMs);
@@ -127,8 +135,9 @@ export class DeliveryAttempts {
    * WEBHOOK_DISABLE_AFTER_MS disables the endpoint, saying why.
    */
   private async endpointHealth(manager: EntityManager, endpoint: WebhookEndpointEntity, ok: boolean, now: Date, error: string | null): Promise<void> {
-    // Callbacks each have their own URL: one receiver's failures say nothing of the others.
-    if (endpoint.kind === 'callback') return;
+    // Callbacks each have their own URL: one receiver's failures say nothing of the others. A
+    // secret this worker cannot open is no fault of the receiver's either.
+    if (endpoint.kind === 'callback' || error?.startsWith('WEBHOOK_SECRET_UNREADABLE')) return;
     const endpoints = manager.getRepository(WebhookEndpointEntity);
     if (ok) {
       if (endpoint.failingSince) await endpoints.update({ id: endpoint.id }, { failingSince: null });

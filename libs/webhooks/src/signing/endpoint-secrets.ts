@@ -16,6 +16,8 @@ export interface EndpointWithSecret {
 
 /** A rotation that lost its race this many times in a row (a busy reseal pass) gives up. */
 const ROTATE_TRIES = 3;
+/** Opened secrets kept by a process (the endpoints it delivers to most recently). */
+const OPENED_CACHE = 1000;
 
 /**
  * The one place endpoint signing secrets are made, sealed, opened and rotated. Plain secrets
@@ -24,6 +26,8 @@ const ROTATE_TRIES = 3;
  */
 @Injectable()
 export class EndpointSecrets {
+  private readonly openedCache = new Map<string, string>();
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -47,10 +51,25 @@ export class EndpointSecrets {
    * rotation's grace period. Throws SecretUnreadable when a key is missing here.
    */
   signing(endpoint: WebhookEndpointEntity, now: number): string[] {
-    const secrets = [this.sealer.open(endpoint.sealedSecret, endpoint.id)];
+    const secrets = [this.opened(endpoint.sealedSecret, endpoint.id)];
     if (endpoint.sealedPreviousSecret && endpoint.previousSecretUntil && endpoint.previousSecretUntil.getTime() > now)
-      secrets.push(this.sealer.open(endpoint.sealedPreviousSecret, endpoint.id));
+      secrets.push(this.opened(endpoint.sealedPreviousSecret, endpoint.id));
     return secrets;
+  }
+
+  /**
+   * Opens a sealed value once per process, not once per attempt (a receiver gets thousands):
+   * keyed by the sealed text itself, so a rotation or reseal (new text) is never served stale.
+   */
+  private opened(sealed: string, endpointId: string): string {
+    const key = `${endpointId}|${sealed}`;
+    let secret = this.openedCache.get(key);
+    if (secret === undefined) {
+      secret = this.sealer.open(sealed, endpointId);
+      if (this.openedCache.size >= OPENED_CACHE) this.openedCache.delete(this.openedCache.keys().next().value!);
+      this.openedCache.set(key, secret);
+    }
+    return secret;
   }
 
   /**

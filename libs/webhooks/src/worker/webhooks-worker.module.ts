@@ -4,6 +4,7 @@ import { TaskContractsModule, TaskTypeRegistry } from '@conveyor/tasks';
 import { WebhooksCoreModule } from '../webhooks-core.module';
 import { WEBHOOK_TASK_TYPES, WEBHOOKS_QUEUE } from '../webhooks.contract';
 import { AnnounceHandler } from './announce.handler';
+import { AttemptLog } from './attempt-log';
 import { DeliveryAttempts } from './delivery-attempts';
 import { DeliveryDispatcher } from './delivery-dispatcher';
 import { EndpointSlots } from './endpoint-slots';
@@ -22,6 +23,7 @@ import { WebhookRetention } from './webhook-retention.service';
     { provide: 'webhooks:own-queue', inject: [TaskTypeRegistry], useFactory: (registry: TaskTypeRegistry) => registry.registerOwnQueue(WEBHOOKS_QUEUE) },
     DeliveryDispatcher,
     DeliveryAttempts,
+    AttemptLog,
     EndpointSlots,
     WebhookDeliveryProcessor,
     WebhookRetention,

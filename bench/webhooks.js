@@ -60,6 +60,8 @@ async function main() {
       WEBHOOK_ALLOW_HTTP: 'true',
       WEBHOOK_POLL_INTERVAL_MS: '50',
       WEBHOOK_ACTIVATION_DELAY_MS: '500',
+      // The bench's own client opens a connection per request: the API's per-address cap would reset some.
+      HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
       ...(process.env.BENCH_DB_POOL ? { DB_POOL_SIZE: process.env.BENCH_DB_POOL } : {}),
       ...(process.env.BENCH_ENDPOINT_CONCURRENCY ? { WEBHOOK_ENDPOINT_CONCURRENCY: process.env.BENCH_ENDPOINT_CONCURRENCY } : {}),
     });

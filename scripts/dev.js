@@ -797,6 +797,24 @@ function devAdminKey(dataDir) {
   }
 }
 
+/**
+ * Webhook signing secrets are stored sealed under WEBHOOK_SECRET_KEY. Without one the launcher
+ * makes one for this data directory (<data>/dev-webhook-secret-key, owner-only), so the dev
+ * stack stores no secret in plain text and keeps opening them across restarts.
+ */
+function devWebhookSecretKey(dataDir) {
+  if (process.env.WEBHOOK_SECRET_KEY) return process.env.WEBHOOK_SECRET_KEY;
+  const file = path.join(dataDir, 'dev-webhook-secret-key');
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    const key = require('node:crypto').randomBytes(32).toString('base64');
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  }
+}
+
 function printBanner({ ports, database, redis, adminKey }) {
   const api = `http://localhost:${ports.api}`;
   const worker = `http://localhost:${ports.worker}`;
@@ -866,6 +884,7 @@ async function main() {
     // ./data/storage unless DEV_DATA_DIR moves it).
     STORAGE_DIR: process.env.STORAGE_DIR || path.join(dataDir, 'storage'),
     CONVEYOR_ADMIN_KEY: adminKey.key,
+    WEBHOOK_SECRET_KEY: devWebhookSecretKey(dataDir),
     ...database.env,
     ...redis.env,
   });

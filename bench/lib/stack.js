@@ -27,6 +27,8 @@ async function startStack(run, options) {
     REDIS_URL,
     QUEUE_PREFIX: conveyorPrefix,
     CONVEYOR_ADMIN_KEY: adminKey,
+    // Production refuses to store webhook secrets without it (they are sealed at rest).
+    WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     RATE_LIMIT_PER_MINUTE: '0',
     // The bench queues far more than a tenant may keep waiting by default; a cap this high keeps
     // the backlog count in the path without refusing.

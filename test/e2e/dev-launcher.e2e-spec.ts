@@ -59,6 +59,8 @@ describe('dev launcher (npm run dev) with the embedded database', () => {
       expect(second.output()).toMatch(new RegExp(`port ${pg} \\(embedded PostgreSQL\\) is already in use, probably by another dev launcher`));
       expect(second.output()).not.toMatch(/Conveyor is running/);
       const key = readFileSync(join(dataDir, 'dev-admin-key'), 'utf8').trim();
+      // Webhook secrets are sealed in development too, under a key made for this data directory.
+      expect(Buffer.from(readFileSync(join(dataDir, 'dev-webhook-secret-key'), 'utf8').trim(), 'base64')).toHaveLength(32);
       const auth = { authorization: `Bearer ${key}` };
       const base = `http://127.0.0.1:${api}`;
       const created = await http(base, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 300 } }, auth);

@@ -96,6 +96,10 @@ export interface WebhooksConfig {
   activationDelayMs: number;
   pollIntervalMs: number;
   maxPayloadBytes: number;
+  /** Encrypts signing secrets at rest (32 bytes); null: none configured (see libs/webhooks secret-sealer). */
+  secretKey: Buffer | null;
+  /** Former keys, for decryption only (key rotation). */
+  secretKeysOld: Buffer[];
 }
 
 export interface TaskDefaultsConfig {
@@ -378,6 +382,25 @@ function parsePorts(raw: string | undefined, problems: ConfigProblem[]): Array<[
   return ranges;
 }
 
+const KEY_HINT = 'must be 32 random bytes in base64 (44 characters), e.g. `openssl rand -base64 32`';
+
+/** A 32-byte key in base64 (standard or URL-safe alphabet); anything else is a problem of `key`. */
+function parseKey(key: string, raw: string, problems: ConfigProblem[]): Buffer | null {
+  const text = raw.trim();
+  const bytes = /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64') : null;
+  if (bytes?.length === 32) return bytes;
+  problems.push({ key, problems: [KEY_HINT] });
+  return null;
+}
+
+function parseSecretKeys(env: EnvironmentSchema, problems: ConfigProblem[]): { secretKey: Buffer | null; secretKeysOld: Buffer[] } {
+  const secretKey = env.WEBHOOK_SECRET_KEY ? parseKey('WEBHOOK_SECRET_KEY', env.WEBHOOK_SECRET_KEY, problems) : null;
+  const secretKeysOld = splitList(env.WEBHOOK_SECRET_KEYS_OLD)
+    .map((entry) => parseKey('WEBHOOK_SECRET_KEYS_OLD', entry, problems))
+    .filter((key): key is Buffer => key !== null);
+  return { secretKey, secretKeysOld };
+}
+
 function parseCidrs(raw: string | undefined, problems: ConfigProblem[]): string[] {
   const entries = splitList(raw);
   const bad = entries.filter((entry) => !entry.includes('/') || !isAddressOrCidr(entry));
@@ -424,6 +447,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, problems);
   const allowedPorts = problems.some((p) => p.key === 'WEBHOOK_ALLOWED_PORTS') ? null : parsePorts(env.WEBHOOK_ALLOWED_PORTS, problems);
   const allowedCidrs = parseCidrs(env.WEBHOOK_ALLOWED_CIDRS, problems);
+  const secretKeys = parseSecretKeys(env, problems);
   const headersTimeoutMs = env.HTTP_HEADERS_TIMEOUT_MS ?? 10_000;
   const requestTimeoutMs = env.HTTP_REQUEST_TIMEOUT_MS ?? 300_000;
   if (headersTimeoutMs > requestTimeoutMs) {
@@ -481,6 +505,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       activationDelayMs: env.WEBHOOK_ACTIVATION_DELAY_MS ?? 5000,
       pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS ?? 250,
       maxPayloadBytes: env.WEBHOOK_MAX_PAYLOAD_BYTES ?? 64 * 1024,
+      ...secretKeys,
     },
     storageDir: env.STORAGE_DIR ?? './data/storage',
     storage: {

@@ -455,6 +455,19 @@ export class EnvironmentSchema {
   @Max(60_000)
   WEBHOOK_POLL_INTERVAL_MS?: number;
 
+  /**
+   * Key that encrypts endpoint signing secrets at rest (AES-256-GCM): 32 random bytes in base64.
+   * Checked in loadAppConfig (length and encoding).
+   */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_SECRET_KEY?: string;
+
+  /** Former WEBHOOK_SECRET_KEYs, comma-separated: they decrypt secrets still sealed under them, never encrypt. */
+  @IsOptional()
+  @IsString()
+  WEBHOOK_SECRET_KEYS_OLD?: string;
+
   /** Largest event body; a bigger task view is sent without payload and result (by reference). */
   @IsOptional()
   @Transform(toInt)

@@ -5,6 +5,7 @@ export * from './contracts/task-failure';
 export * from './contracts/task-handler';
 export * from './contracts/task-type';
 export * from './contracts/task-type.registry';
+export * from './failpoints';
 export * from './flows/commit-effects';
 export * from './flows/commit-effects.relay';
 export * from './flows/flow-settler';

@@ -8,6 +8,9 @@ import { WebhookEndpointsService } from './endpoints/webhook-endpoints.service';
 import { SubscriptionCache } from './events/subscription-cache';
 import { TaskEventRecorder } from './events/task-event-recorder';
 import { systemResolver, UrlGuard, WEBHOOK_RESOLVER, type Resolver } from './security/url-guard';
+import { EndpointSecrets } from './signing/endpoint-secrets';
+import { SecretKeyCheck } from './signing/secret-key-check';
+import { SecretSealer } from './signing/secret-sealer';
 import { WebhookAttemptEntity } from './store/webhook-attempt.entity';
 import { WebhookDeliveryEntity } from './store/webhook-delivery.entity';
 import { WebhookEndpointEntity } from './store/webhook-endpoint.entity';
@@ -17,7 +20,7 @@ import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
 /**
  * Webhooks on top of the tasks core, in the API and the worker alike: endpoints and their
  * log, the SSRF guard, the subscription cache, and the task transition hook that writes the
- * outbox, and the per-task callbacks' guard. Global so the tasks lib's ledger writers find
+ * outbox, the per-task callbacks' guard, and the signing secrets' sealing (checked at boot). Global so the tasks lib's ledger writers find
  * TASK_TRANSITION_HOOKS (and its task factory TASK_CALLBACK_GUARD) without importing this lib.
  */
 @Global()
@@ -31,6 +34,14 @@ import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
       inject: [APP_CONFIG, WEBHOOK_RESOLVER],
       useFactory: (config: AppConfig, resolver: Resolver) => new UrlGuard(config.webhooks, resolver),
     },
+    {
+      provide: SecretSealer,
+      inject: [APP_CONFIG],
+      // Plain storage without a key only outside production (see SecretKeyCheck and the README).
+      useFactory: (config: AppConfig) => new SecretSealer(config.webhooks.secretKey, config.webhooks.secretKeysOld, config.env !== 'production'),
+    },
+    EndpointSecrets,
+    SecretKeyCheck,
     SubscriptionCache,
     TaskEventRecorder,
     { provide: TASK_TRANSITION_HOOKS, useExisting: TaskEventRecorder },
@@ -43,6 +54,8 @@ import { systemClock, WEBHOOK_CLOCK } from './webhook-clock';
     WEBHOOK_CLOCK,
     WEBHOOK_RESOLVER,
     UrlGuard,
+    SecretSealer,
+    EndpointSecrets,
     SubscriptionCache,
     TASK_TRANSITION_HOOKS,
     TASK_CALLBACK_GUARD,

@@ -60,9 +60,9 @@ describe.each(DIALECTS)('webhook events on %s', (dialect) => {
     return r;
   };
   const endpoint = async (tenant: string, url: string, events: string[]) => {
-    const row = await endpoints.create(tenant, { url, events });
+    const { endpoint: row, secret } = await endpoints.create(tenant, { url, events });
     clock.t += ACTIVATION_MS + 1;
-    return row;
+    return { ...row, secret };
   };
   const eventsOf = (taskId: string) => events.find({ where: { taskId }, order: { type: 'ASC' } });
   const bodyOf = (event: WebhookEventEntity) => JSON.parse(event.body) as { type: string; data: Record<string, unknown> };

@@ -1,4 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Queue } from 'bullmq';
 import { register } from 'prom-client';
@@ -95,10 +97,10 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
   };
 
   const endpoint = async (tenant: string, url: string, events: string[] = ['task.*'], extra: Record<string, unknown> = {}) => {
-    const row = await endpoints.create(tenant, { url, events, ...extra });
+    const { endpoint: row, secret } = await endpoints.create(tenant, { url, events, ...extra });
     // Past its activation; the cache of this process was refreshed by the create itself.
     clock.t += ACTIVATION_MS + 1;
-    return row;
+    return { ...row, secret };
   };
 
   const deliveriesOf = (endpointId: string) => deliveries.find({ where: { endpointId }, order: { id: 'ASC' } });
@@ -132,6 +134,8 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
       WEBHOOK_DISABLE_AFTER_MS: String(DISABLE_AFTER_MS),
       WEBHOOK_SECRET_GRACE_MS: String(GRACE_MS),
       WEBHOOK_ENDPOINT_CONCURRENCY: '2',
+      // Secrets sealed at rest (webhook-events.integration-spec runs without a key: plain, as in development).
+      WEBHOOK_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
       // The test dispatches itself (dispatchOnce); the worker's own loop stays out of the way.
       WEBHOOK_POLL_INTERVAL_MS: '60000',
     });
@@ -401,6 +405,42 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     const [attempt] = await attemptsOf(ping.id);
     expect(attempt).toMatchObject({ statusCode: null, error: expect.stringMatching(/^WEBHOOK_URL_FORBIDDEN: rebind\.test resolves to 10\.0\.0\.7/) });
     expect(r.received).toHaveLength(1);
+  });
+
+  it('reuses a kept-alive connection for the next delivery, and sends again on a fresh one when the receiver dropped it', async () => {
+    const tenant = uniqueName('t');
+    // Answers two requests, then drops the connection the third arrives on without answering (a
+    // receiver that closed an idle connection just as it was reused).
+    const perSocket = new Map<Socket, number>();
+    const received: string[] = [];
+    const server = createServer((request, response) => {
+      const n = (perSocket.get(request.socket) ?? 0) + 1;
+      perSocket.set(request.socket, n);
+      if (received.length >= 2 && n > 1) return void request.socket.destroy();
+      request.resume().on('end', () => {
+        received.push(String(request.headers['webhook-id']));
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const hook = await endpoint(tenant, `http://127.0.0.1:${port}/keep`);
+      const pings = [];
+      for (let i = 0; i < 3; i++) {
+        const ping = await endpoints.sendTest(tenant, hook.id);
+        expect((await attemptsReach(ping.id, 1)).status).toBe('succeeded');
+        pings.push(ping);
+      }
+      // The second ping reused the first one's connection; the third found it dropped and went
+      // out again on a new connection, within the same attempt.
+      expect(received).toEqual(pings.map((p) => p.eventId));
+      expect([...perSocket.values()]).toEqual([3, 1]);
+      expect((await attemptsOf(pings[2].id)).map((a) => [a.statusCode, a.error])).toEqual([[200, null]]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses forbidden URLs at registration with WEBHOOK_URL_FORBIDDEN', async () => {

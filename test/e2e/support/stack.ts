@@ -16,6 +16,8 @@ import type { SqlDialect } from '@conveyor/database';
 
 /** The bootstrap admin key every test stack starts with (tenant "default", every scope). */
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+/** The key every test stack seals webhook signing secrets with (32 bytes, base64). */
+export const TEST_WEBHOOK_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface Stack {
   env: Record<string, string>;
@@ -45,6 +47,7 @@ export async function startStack(options: { dialect?: SqlDialect; worker?: boole
     WORKER_HEALTH_PORT: String(workerPort),
     PROGRESS_UPDATE_INTERVAL_MS: '50',
     CONVEYOR_ADMIN_KEY: TEST_ADMIN_KEY,
+    WEBHOOK_SECRET_KEY: TEST_WEBHOOK_SECRET_KEY,
     SHUTDOWN_GRACE_MS: '5000',
     ...options.env,
   };

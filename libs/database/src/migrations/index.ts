@@ -9,6 +9,7 @@ import { CreateWebhooks1764000000007 } from './1764000000007-create-webhooks';
 import { TaskPipeline1764000000009 } from './1764000000009-task-pipeline';
 import { TaskCallbacks1764000000010 } from './1764000000010-task-callbacks';
 import { BackgroundMigrations1764000000011 } from './1764000000011-background-migrations';
+import { WebhookSealedSecrets1764000000012 } from './1764000000012-webhook-sealed-secrets';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -26,4 +27,5 @@ export const MIGRATIONS = [
   TaskPipeline1764000000009,
   TaskCallbacks1764000000010,
   BackgroundMigrations1764000000011,
+  WebhookSealedSecrets1764000000012,
 ];

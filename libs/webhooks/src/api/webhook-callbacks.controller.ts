@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, HttpStatus, Inject, Post } from '@nestjs/com
 import { ApiResponse } from '@nestjs/swagger';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { CallbackEndpoints } from '../endpoints/callback-endpoints.service';
-import type { WebhookEndpointEntity } from '../store/webhook-endpoint.entity';
+import type { EndpointWithSecret } from '../signing/endpoint-secrets';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
 import { CallbackSecretView, RotatedSecretView } from './webhook-views.dto';
 
@@ -20,6 +20,7 @@ export class WebhookCallbacksController {
   @Get()
   @RequireScopes('tasks:write')
   @ApiResponse({ status: 200, type: CallbackSecretView, description: "The tenant's callback signing secret (made on first use)" })
+  @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING / WEBHOOK_SECRET_UNREADABLE: the server lacks a key' })
   async get(@CurrentTenant() tenantId: string): Promise<CallbackSecretView> {
     return this.view(await this.callbacks.get(tenantId));
   }
@@ -28,13 +29,14 @@ export class WebhookCallbacksController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: RotatedSecretView, description: 'A new callback secret; both sign until previousSecretValidUntil' })
+  @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING / WEBHOOK_SECRET_UNREADABLE: the server lacks a key' })
   async rotate(@CurrentTenant() tenantId: string): Promise<RotatedSecretView> {
-    const endpoint = await this.callbacks.rotateSecret(tenantId);
-    return { secret: endpoint.secret, previousSecretValidUntil: endpoint.previousSecretUntil!.toISOString() };
+    const { endpoint, secret } = await this.callbacks.rotateSecret(tenantId);
+    return { secret, previousSecretValidUntil: endpoint.previousSecretUntil!.toISOString() };
   }
 
-  private view(endpoint: WebhookEndpointEntity): CallbackSecretView {
+  private view({ endpoint, secret }: EndpointWithSecret): CallbackSecretView {
     const grace = endpoint.previousSecretUntil && endpoint.previousSecretUntil.getTime() > this.clock.now() ? endpoint.previousSecretUntil.toISOString() : null;
-    return { secret: endpoint.secret, previousSecretValidUntil: grace, endpointId: endpoint.id };
+    return { secret, previousSecretValidUntil: grace, endpointId: endpoint.id };
   }
 }

@@ -35,9 +35,10 @@ export class WebhookEndpointsController {
   @RequireScopes('tasks:write')
   @ApiResponse({ status: 201, type: WebhookEndpointCreatedView, description: 'Created; `secret` is shown this once' })
   @ApiResponse({ status: 400, description: 'WEBHOOK_URL_FORBIDDEN (SSRF guard), UNKNOWN_EVENT_TYPE, VALIDATION_FAILED' })
+  @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING: a production server without WEBHOOK_SECRET_KEY stores no secret' })
   async create(@CurrentTenant() tenantId: string, @Body() body: CreateWebhookEndpointDto): Promise<WebhookEndpointCreatedView> {
-    const endpoint = await this.endpoints.create(tenantId, body);
-    return { ...toEndpointView(endpoint, this.clock.now()), secret: endpoint.secret };
+    const { endpoint, secret } = await this.endpoints.create(tenantId, body);
+    return { ...toEndpointView(endpoint, this.clock.now()), secret };
   }
 
   @Get()
@@ -80,9 +81,10 @@ export class WebhookEndpointsController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: RotatedSecretView, description: 'The new secret, shown this once; both sign until previousSecretValidUntil' })
+  @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING / WEBHOOK_SECRET_UNREADABLE: the server lacks a key' })
   async rotate(@CurrentTenant() tenantId: string, @EndpointId() id: string): Promise<RotatedSecretView> {
-    const endpoint = await this.endpoints.rotateSecret(tenantId, id);
-    return { secret: endpoint.secret, previousSecretValidUntil: endpoint.previousSecretUntil!.toISOString() };
+    const { endpoint, secret } = await this.endpoints.rotateSecret(tenantId, id);
+    return { secret, previousSecretValidUntil: endpoint.previousSecretUntil!.toISOString() };
   }
 
   @Post(':id/test')

@@ -1,7 +1,7 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
 import type { CheckedTarget } from '../security/url-guard';
+import { pinnedLookup } from './target-agents';
 
 /** Most of a response body read; the rest is dropped unread. */
 export const RESPONSE_READ_BYTES = 64 * 1024;
@@ -17,29 +17,42 @@ export interface SendOutcome {
   excerpt: string | null;
 }
 
-/** A lookup that answers with the address the guard checked: the connection goes there and nowhere else. */
-function pinnedLookup(target: CheckedTarget): LookupFunction {
-  return (_hostname, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [target]);
-    else callback(null, target.address, target.family);
-  };
-}
-
 /**
  * POSTs one signed body to a checked target. Success is a 2xx within `timeoutMs` (the whole
  * exchange: a receiver that trickles its answer times out too); redirects are not followed.
  * The host name still goes in Host and TLS SNI, and the certificate is checked against it.
+ * With an `agent` (see TargetAgents) the connection may be a kept-alive one; a kept-alive
+ * connection the receiver closed just as the request went out (reset before any answer) is
+ * retried once on a fresh connection: the receiver saw nothing, and it would be sent again
+ * anyway after a failed attempt (deliveries are at least once, with the same webhook-id).
  */
-export function sendWebhook(target: CheckedTarget, headers: Record<string, string>, body: string, timeoutMs: number): Promise<SendOutcome> {
+export async function sendWebhook(
+  target: CheckedTarget,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  agent?: Agent,
+): Promise<SendOutcome> {
   const started = performance.now();
+  const first = await post(target, headers, body, timeoutMs, agent);
+  const outcome = first.staleConnection ? await post(target, headers, body, Math.max(1, timeoutMs - (performance.now() - started)), agent) : first;
+  return { statusCode: outcome.statusCode, error: outcome.error, excerpt: outcome.excerpt, latencyMs: Math.round(performance.now() - started) };
+}
+
+interface Exchange extends Omit<SendOutcome, 'latencyMs'> {
+  /** A reused connection failed before any answer. */
+  staleConnection?: boolean;
+}
+
+function post(target: CheckedTarget, headers: Record<string, string>, body: string, timeoutMs: number, agent: Agent | undefined): Promise<Exchange> {
   const request = target.url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise<SendOutcome>((resolve) => {
+  return new Promise<Exchange>((resolve) => {
     let settled = false;
-    const finish = (outcome: Omit<SendOutcome, 'latencyMs'>) => {
+    const finish = (outcome: Exchange) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ...outcome, latencyMs: Math.round(performance.now() - started) });
+      resolve(outcome);
     };
     const req = request(
       {
@@ -48,7 +61,7 @@ export function sendWebhook(target: CheckedTarget, headers: Record<string, strin
         port: target.port,
         path: `${target.url.pathname}${target.url.search}`,
         lookup: pinnedLookup(target),
-        agent: false,
+        agent: agent ?? false,
         headers: {
           ...headers,
           'content-type': 'application/json',
@@ -62,36 +75,51 @@ export function sendWebhook(target: CheckedTarget, headers: Record<string, strin
           const ok = status >= 200 && status < 300;
           const error = ok ? null : status >= 300 && status < 400 ? `redirect (${status}) not followed` : `status ${status}`;
           finish({ statusCode: status, error, excerpt });
-          response.destroy();
         }),
     );
     const timer = setTimeout(() => {
-      finish({ statusCode: null, error: `no answer within ${timeoutMs} ms`, excerpt: null });
+      finish({ statusCode: null, error: `no answer within ${Math.round(timeoutMs)} ms`, excerpt: null });
       req.destroy();
     }, timeoutMs);
     req.on('error', (error: NodeJS.ErrnoException) =>
-      finish({ statusCode: null, error: error.code ? `${error.code}: ${error.message}` : error.message, excerpt: null }),
+      finish({
+        statusCode: null,
+        error: error.code ? `${error.code}: ${error.message}` : error.message,
+        excerpt: null,
+        staleConnection: req.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE'),
+      }),
     );
     req.end(body);
   });
 }
 
+/**
+ * Reads up to RESPONSE_READ_BYTES and returns the excerpt kept (text, cut at
+ * RESPONSE_EXCERPT_BYTES). An answer read to its end leaves the connection reusable; a longer
+ * one is cut off with its connection.
+ */
 /** Reads up to RESPONSE_READ_BYTES and returns the excerpt kept (text, cut at RESPONSE_EXCERPT_BYTES). */
 function readCapped(response: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const done = () => {
-      response.removeAllListeners('data');
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
       resolve(Buffer.concat(chunks).subarray(0, RESPONSE_EXCERPT_BYTES).toString('utf8'));
     };
     response.on('data', (chunk: Buffer) => {
+      if (done) return;
       chunks.push(chunk);
       size += chunk.length;
-      if (size >= RESPONSE_READ_BYTES) done();
+      if (size >= RESPONSE_READ_BYTES) {
+        finish();
+        response.destroy();
+      }
     });
-    response.on('end', done);
-    response.on('error', done);
-    response.on('close', done);
+    response.on('end', finish);
+    response.on('error', finish);
+    response.on('close', finish);
   });
 }

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import type { TaskCallbackGuard } from '@conveyor/tasks';
 import { UrlGuard, WebhookUrlForbidden } from '../security/url-guard';
-import { generateSecret } from '../signing/webhook-signature';
+import { EndpointSecrets, type EndpointWithSecret } from '../signing/endpoint-secrets';
 import { insertIgnoringDuplicates } from '../store/insert-ignoring-duplicates';
 import { WebhookEndpointEntity } from '../store/webhook-endpoint.entity';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
@@ -35,10 +34,10 @@ export class CallbackEndpoints implements TaskCallbackGuard {
   private readonly known = new Set<string>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly guard: UrlGuard,
     @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
+    private readonly secrets: EndpointSecrets,
   ) {}
 
   async check(tenantId: string, url: string): Promise<string | null> {
@@ -66,8 +65,8 @@ export class CallbackEndpoints implements TaskCallbackGuard {
       filter: null,
       description: 'per-task callbacks',
       enabled: true,
-      secret: generateSecret(),
-      previousSecret: null,
+      sealedSecret: this.secrets.issue(id).sealed,
+      sealedPreviousSecret: null,
       previousSecretUntil: null,
       activeFrom: now,
       failingSince: null,
@@ -81,23 +80,19 @@ export class CallbackEndpoints implements TaskCallbackGuard {
     return id;
   }
 
-  /** The tenant's callback endpoint (made on first use). */
-  async get(tenantId: string): Promise<WebhookEndpointEntity> {
-    const id = await this.ensure(tenantId);
-    return this.dataSource.getRepository(WebhookEndpointEntity).findOneByOrFail({ id, tenantId });
+  /** The tenant's callback endpoint (made on first use) and its secret in the clear. */
+  async get(tenantId: string): Promise<EndpointWithSecret> {
+    const endpoint = await this.load(tenantId);
+    return { endpoint, secret: this.secrets.reveal(endpoint) };
   }
 
   /** A new callback secret; the previous one keeps signing beside it for WEBHOOK_SECRET_GRACE_MS. */
-  async rotateSecret(tenantId: string): Promise<WebhookEndpointEntity> {
-    const row = await this.get(tenantId);
-    const now = this.clock.now();
-    const changes = {
-      secret: generateSecret(),
-      previousSecret: row.secret,
-      previousSecretUntil: new Date(now + this.config.webhooks.secretGraceMs),
-      updatedAt: new Date(now),
-    };
-    await this.dataSource.getRepository(WebhookEndpointEntity).update({ id: row.id, tenantId }, changes);
-    return Object.assign(row, changes);
+  rotateSecret(tenantId: string): Promise<EndpointWithSecret> {
+    return this.secrets.rotate(() => this.load(tenantId));
+  }
+
+  private async load(tenantId: string): Promise<WebhookEndpointEntity> {
+    const id = await this.ensure(tenantId);
+    return this.dataSource.getRepository(WebhookEndpointEntity).findOneByOrFail({ id, tenantId });
   }
 }

@@ -8,7 +8,7 @@ import { TaskTypeRegistry } from '@conveyor/tasks';
 import { deliveryRow, eventId, eventRow } from '../events/outbox-rows';
 import { SubscriptionCache } from '../events/subscription-cache';
 import { UrlGuard, WebhookUrlForbidden } from '../security/url-guard';
-import { generateSecret } from '../signing/webhook-signature';
+import { EndpointSecrets, type EndpointWithSecret } from '../signing/endpoint-secrets';
 import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
 import { WebhookEndpointEntity, type EndpointFilter } from '../store/webhook-endpoint.entity';
 import { WebhookEventEntity } from '../store/webhook-event.entity';
@@ -42,6 +42,7 @@ export class WebhookEndpointsService {
     private readonly subscriptions: SubscriptionCache,
     @Inject(WEBHOOK_CLOCK) private readonly clock: Clock,
     private readonly registry: TaskTypeRegistry,
+    private readonly secrets: EndpointSecrets,
   ) {}
 
   /** This lib's event types and those the registered task types declare. */
@@ -53,11 +54,14 @@ export class WebhookEndpointsService {
     return this.dataSource.getRepository(WebhookEndpointEntity);
   }
 
-  async create(tenantId: string, input: EndpointInput & { url: string; events: string[] }): Promise<WebhookEndpointEntity> {
+  /** The new endpoint and its secret in the clear (shown to the tenant this once; stored sealed). */
+  async create(tenantId: string, input: EndpointInput & { url: string; events: string[] }): Promise<EndpointWithSecret> {
     await this.validate(input);
     const now = new Date(this.clock.now());
+    const id = uuidv7();
+    const { secret, sealed } = this.secrets.issue(id);
     const row = Object.assign(new WebhookEndpointEntity(), {
-      id: uuidv7(),
+      id,
       tenantId,
       kind: 'endpoint',
       url: input.url,
@@ -65,8 +69,8 @@ export class WebhookEndpointsService {
       filter: input.filter ?? null,
       description: input.description ?? null,
       enabled: input.enabled ?? true,
-      secret: generateSecret(),
-      previousSecret: null,
+      sealedSecret: sealed,
+      sealedPreviousSecret: null,
       previousSecretUntil: null,
       activeFrom: this.activation(now),
       failingSince: null,
@@ -77,7 +81,7 @@ export class WebhookEndpointsService {
     } satisfies WebhookEndpointEntity);
     await this.endpoints.insert(row);
     await this.changed();
-    return row;
+    return { endpoint: row, secret };
   }
 
   async get(tenantId: string, id: string): Promise<WebhookEndpointEntity> {
@@ -126,18 +130,9 @@ export class WebhookEndpointsService {
     await this.changed();
   }
 
-  /** A new secret; the previous one keeps signing (as a second signature) for WEBHOOK_SECRET_GRACE_MS. */
-  async rotateSecret(tenantId: string, id: string): Promise<WebhookEndpointEntity> {
-    const row = await this.get(tenantId, id);
-    const now = this.clock.now();
-    const changes = {
-      secret: generateSecret(),
-      previousSecret: row.secret,
-      previousSecretUntil: new Date(now + this.config.webhooks.secretGraceMs),
-      updatedAt: new Date(now),
-    };
-    await this.endpoints.update({ tenantId, id }, changes);
-    return Object.assign(row, changes);
+  /** A new secret (in the clear, shown once); the previous one keeps signing beside it for WEBHOOK_SECRET_GRACE_MS. */
+  rotateSecret(tenantId: string, id: string): Promise<EndpointWithSecret> {
+    return this.secrets.rotate(() => this.get(tenantId, id));
   }
 
   /** Sends a `ping` event to this endpoint only, through the ordinary delivery path (log, retries). */

@@ -10,7 +10,7 @@ export interface EndpointFilter {
 
 /**
  * `endpoint`: a receiver the tenant registered. `callback`: the tenant's one callback endpoint
- * (see callback-endpoint.ts): it signs per-task callbacks, keeps their log and subscribes to
+ * (see callback-endpoints.service.ts): it signs per-task callbacks, keeps their log and subscribes to
  * nothing.
  */
 export type EndpointKind = 'endpoint' | 'callback';
@@ -44,12 +44,16 @@ export class WebhookEndpointEntity {
   @Column({ type: 'boolean' })
   enabled: boolean;
 
-  /** `whsec_` + base64 of the key; never shown after creation or rotation. */
-  @Column({ type: 'varchar', length: 128 })
-  secret: string;
+  /**
+   * The signing secret (`whsec_` + base64 of the key) sealed by SecretSealer: never the secret
+   * itself, except legacy plain rows. Opened only to sign, or to show the tenant once.
+   */
+  @Column({ name: 'secret', type: 'varchar', length: 255 })
+  sealedSecret: string;
 
-  @Column({ name: 'previous_secret', type: 'varchar', length: 128, nullable: true })
-  previousSecret: string | null;
+  /** The secret before the last rotation, sealed likewise; signs beside it until previousSecretUntil. */
+  @Column({ name: 'previous_secret', type: 'varchar', length: 255, nullable: true })
+  sealedPreviousSecret: string | null;
 
   @Column({ name: 'previous_secret_until', type: 'timestamp', precision: 3, nullable: true })
   previousSecretUntil: Date | null;

@@ -34,6 +34,9 @@ export class WebhookDeliveryProcessor implements OnApplicationBootstrap, BeforeA
       prefix: this.config.queuePrefix,
       concurrency,
       name: this.config.worker.id,
+      // As for task queues: a dead worker's attempts are taken over (same claim) once its lock lapses.
+      lockDuration: this.config.worker.lockDurationMs,
+      stalledInterval: this.config.worker.stalledIntervalMs,
     });
     this.worker.on('error', (error) => this.logger.error({ err: error }, 'webhooks worker error'));
     await this.worker.waitUntilReady();

@@ -32,9 +32,18 @@ describe('Redis outage at enqueue', () => {
     const downSince = Date.now();
 
     const started = Date.now();
-    const refused = await post({ type: 'system.sleep', payload: { ms: 20 }, tags: ['refused'] });
+    const refused = await post({ type: 'system.sleep', payload: { ms: 20 }, tags: ['refused'] }, { 'x-request-id': 'refused-at-enqueue' });
     expect(Date.now() - started).toBeLessThan(2500);
     expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 503, code: 'QUEUE_UNAVAILABLE' });
+    // Lines logged while the request was served name it, and its own line is an error.
+    const linesOf = () => stack.api!.logs().filter((line) => (line.req as { id?: string } | undefined)?.id === 'refused-at-enqueue');
+    await waitFor(() => linesOf().some((line) => line.msg === 'request errored'), { what: 'the refused request line' });
+    expect(linesOf().map((line) => line.msg)).toEqual(expect.arrayContaining(['enqueue refused: queue unavailable', 'request errored']));
+    expect(linesOf().find((line) => line.msg === 'request errored')).toMatchObject({
+      level: 50,
+      res: { statusCode: 503 },
+      err: { message: 'failed with status code 503' },
+    });
     const refusedBatch = await http(stack.apiUrl, 'POST', '/v1/tasks/batch', { tasks: [{ type: 'system.noop', payload: {}, tags: ['refused'] }] });
     expect(refusedBatch.status).toBe(503);
     expect(refusedBatch.body.error.code).toBe('QUEUE_UNAVAILABLE');

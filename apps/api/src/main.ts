@@ -20,7 +20,7 @@ import {
   trustedPeer,
   useSecurityHeaders,
 } from '@conveyor/http';
-import { bootLogger, installHttpMetrics, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { bootLogger, installHttpMetrics, installRequestLogging, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 
@@ -42,7 +42,8 @@ async function bootstrap(): Promise<void> {
     return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
-  app.useLogger(app.get(Logger));
+  // Request logs from Fastify hooks; the app's logger names the request on lines logged within one.
+  installRequestLogging(app);
   // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
   // upgrade-insecure-requests would make browsers fetch Swagger UI's assets over https when the
   // API is reached over plain http by host name (e.g. inside a cluster), leaving a blank page.

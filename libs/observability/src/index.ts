@@ -5,4 +5,5 @@ export * from './metrics.module';
 export * from './migration-metrics';
 export * from './task-metrics';
 export * from './request-id';
+export * from './request-logging';
 export * from './boot-logger';

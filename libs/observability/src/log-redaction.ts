@@ -6,7 +6,7 @@ export const SECRET_RESPONSE_HEADERS = ['set-cookie'];
  * The headers with their secrets replaced, copied only when there is one to replace. Done in
  * the req/res serializers rather than by pino's path redaction, which clones the logged object
  * on every line (~6 % of the API's busy time in a profile under load); a serializer runs once
- * per request logger.
+ * per request line (or request logger).
  */
 export function censorHeaders<T extends Record<string, unknown> | undefined>(headers: T, names: readonly string[]): T {
   if (!headers) return headers;

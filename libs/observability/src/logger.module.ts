@@ -1,12 +1,9 @@
-import type { IncomingMessage } from 'node:http';
-import { Module, RequestMethod, type OnApplicationShutdown } from '@nestjs/common';
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { censorHeaders, CENSOR, SECRET_REQUEST_HEADERS, SECRET_RESPONSE_HEADERS } from './log-redaction';
-import { requestIdOf } from './request-id';
-
-const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
+import { CENSOR } from './log-redaction';
+import { serializeRequest, serializeResponse } from './request-logging';
 
 /** Log bytes gathered before a write, and the longest a line waits for company. */
 const LOG_BUFFER_BYTES = 4096;
@@ -43,27 +40,21 @@ const stdout = stdoutTakenOver ? process.stdout : buffered;
     LoggerModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        // The library's default route pattern does not reach Fastify routes in Nest 12; an
-        // explicit catch-all does (checked by the e2e request-id log test).
-        forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+        // No middleware: the API logs requests from Fastify hooks (installRequestLogging), which
+        // is cheaper than Nest's Express-style middleware bridge and sees every request.
+        forRoutes: [],
         pinoHttp: [
           {
             level: config.logLevel,
             base: { service: process.env.CONVEYOR_SERVICE ?? 'conveyor' },
-            serializers: {
-              // pino-http hands these the standard serialized req/res (fresh objects; their
-              // `headers` may be the live request's, hence the copy in censorHeaders).
-              req: (req: { headers?: Record<string, unknown> }) => Object.assign(req, { headers: censorHeaders(req.headers, SECRET_REQUEST_HEADERS) }),
-              res: (res: { headers?: Record<string, unknown> }) => Object.assign(res, { headers: censorHeaders(res.headers, SECRET_RESPONSE_HEADERS) }),
-            },
+            // Our serializers take what installRequestLogging logs (the Fastify request, the raw
+            // response) as they are, without pino-http's standard ones in front.
+            wrapSerializers: false,
+            serializers: { req: serializeRequest, res: serializeResponse, err: pino.stdSerializers.err },
             // LOG_REDACT_PAYLOAD_FIELDS: secrets inside task payloads, wherever a payload is logged.
             ...(config.security.redactPayloadFields.length > 0
               ? { redact: { paths: config.security.redactPayloadFields.flatMap((field) => [`payload.${field}`, `*.payload.${field}`]), censor: CENSOR } }
               : {}),
-            genReqId: requestIdOf,
-            autoLogging: { ignore: (request: IncomingMessage) => QUIET_PATHS.test(request.url ?? '') },
-            customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>
-              err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
           },
           stdout,
         ],

@@ -4,8 +4,8 @@ import type { IncomingMessage } from 'node:http';
 const SAFE_ID = /^[\w.:-]{1,128}$/;
 
 /**
- * One request id per request, shared by Fastify (`request.id`, the response header) and the
- * pino-http logger: the first caller stores it on the raw request and the second reuses it.
+ * One request id per request (Fastify's `genReqId`: `request.id`, the response header, the
+ * request logs), stored on the raw request so a second caller gets the same one.
  * A caller's own `x-request-id` is kept when it is short and safe.
  */
 export function requestIdOf(request: IncomingMessage): string {

@@ -20,3 +20,12 @@ export function redisFailureOf(error: unknown): RedisFailure {
   if (error instanceof ReplyError) return 'refused';
   return error instanceof Error && NOT_SENT.test(error.message) ? 'refused' : 'unknown';
 }
+
+/**
+ * The same for a pipeline of several commands (BullMQ's addBulk): Redis runs each on its own,
+ * so an error answer to one of them says nothing of the others, which may have run. Only a
+ * pipeline ioredis never sent is refused as a whole.
+ */
+export function pipelineFailureOf(error: unknown): RedisFailure {
+  return error instanceof ReplyError ? 'unknown' : redisFailureOf(error);
+}

@@ -3,7 +3,8 @@ import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisFailureOf, type RedisFailure } from '@conveyor/queue';
+import { pipelineFailureOf, redisFailureOf, type RedisFailure } from '@conveyor/queue';
+import { failpoint } from '../failpoints';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskJob } from '../task-job';
@@ -17,16 +18,33 @@ export type AddOutcome = 'added' | RedisFailure;
 /** Longest a caller waits for Redis to confirm adds; unconfirmed ones are `unknown`. */
 export const ADD_TIMEOUT_MS = 2000;
 
+/** Shared adds in flight per queue (see addShared); later callers' jobs wait and go out together. */
+const MAX_SHARED_ADDS = 2;
+/** Jobs in one shared add at most; a caller with more goes alone. */
+const MAX_JOBS_PER_ADD = 1000;
+
+interface QueuedAdd {
+  queue: Queue;
+  jobs: TaskJob[];
+  settle(outcome: AddOutcome): void;
+}
+
 /**
- * Hands jobs of rows already in the ledger to BullMQ (job id = task id), one `add` or
- * `addBulk` per queue, and says per job what Redis can have done with it. What to make of a
- * failed add is the caller's decision (the API refuses or accepts, a follow-up relay leaves
- * the row to the reconciler); this only reports.
+ * Hands jobs of rows already in the ledger to BullMQ (job id = task id) and says per job what
+ * Redis can have done with it. What to make of a failed add is the caller's decision (the API
+ * refuses or accepts, a follow-up relay leaves the row to the reconciler); this only reports.
+ *
+ * Concurrent callers share their adds: while adds to a queue are in flight, the jobs of every
+ * caller that arrives meanwhile wait and then go out together in one `addBulk` (one pipeline),
+ * so under load many requests cost one round trip to Redis, and when idle a caller waits for
+ * nothing. Every caller keeps its own outcome (see runSharedAdd).
  */
 @Injectable()
 export class JobRelay {
   private readonly logger = new Logger(JobRelay.name);
   private readonly queues = new Map<string, Queue>();
+  private readonly waiting = new Map<string, QueuedAdd[]>();
+  private readonly inFlight = new Map<string, number>();
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -39,19 +57,15 @@ export class JobRelay {
     prepared.forEach((item, index) => byQueue.set(item.row.queue, [...(byQueue.get(item.row.queue) ?? []), index]));
     const outcomes: AddOutcome[] = prepared.map(() => 'unknown');
     const adds = [...byQueue].map(async ([queueName, indexes]) => {
-      const queue = this.queue(queueName);
-      const items = indexes.map((index) => prepared[index]);
-      try {
-        await (items.length === 1 ? queue.add(items[0].job.name, items[0].job.data, items[0].job.opts) : queue.addBulk(items.map((item) => item.job)));
-        for (const index of indexes) outcomes[index] = 'added';
-      } catch (error) {
-        const failure = redisFailureOf(error);
-        for (const index of indexes) outcomes[index] = failure;
-        this.logger.warn({ err: error, queue: queueName, jobs: items.length, outcome: failure }, 'adding jobs to the queue failed');
-      }
+      const outcome = await this.addShared(
+        queueName,
+        indexes.map((index) => prepared[index].job),
+      );
+      for (const index of indexes) outcomes[index] = outcome;
     });
     let timer: NodeJS.Timeout | undefined;
-    // Past the deadline, unsettled adds stay `unknown`; their promises settle on their own.
+    // Past the deadline, unsettled adds stay `unknown`: sent or still waiting for their turn,
+    // they may land later (their promises settle on their own), as an unanswered add may.
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, ADD_TIMEOUT_MS);
     });
@@ -61,6 +75,56 @@ export class JobRelay {
       clearTimeout(timer);
     }
     return [...outcomes];
+  }
+
+  private addShared(queueName: string, jobs: TaskJob[]): Promise<AddOutcome> {
+    // Resolved first: a queue nobody registered fails its caller, not the group.
+    const queue = this.queue(queueName);
+    return new Promise<AddOutcome>((settle) => {
+      const waiting = this.waiting.get(queueName) ?? [];
+      this.waiting.set(queueName, waiting);
+      waiting.push({ queue, jobs, settle });
+      this.startSharedAdds(queueName);
+    });
+  }
+
+  private startSharedAdds(queueName: string): void {
+    const waiting = this.waiting.get(queueName)!;
+    while ((this.inFlight.get(queueName) ?? 0) < MAX_SHARED_ADDS && waiting.length > 0) {
+      const group = [waiting.shift()!];
+      let count = group[0].jobs.length;
+      while (waiting.length > 0 && count + waiting[0].jobs.length <= MAX_JOBS_PER_ADD) {
+        const next = waiting.shift()!;
+        group.push(next);
+        count += next.jobs.length;
+      }
+      this.inFlight.set(queueName, (this.inFlight.get(queueName) ?? 0) + 1);
+      void this.runSharedAdd(queueName, group).finally(() => {
+        this.inFlight.set(queueName, this.inFlight.get(queueName)! - 1);
+        this.startSharedAdds(queueName);
+      });
+    }
+  }
+
+  /**
+   * One add for the whole group; every caller gets its outcome. Not sent (no connection):
+   * refused for all, nothing of it exists. Answered with an error: a pipeline is not atomic
+   * (Redis may have run the jobs before the one that failed, and an add tried again could be
+   * refused while the first one's job exists), so `unknown` for all: the rows stay and the
+   * reconciler queues whatever Redis did not get. A job alone keeps the single add's answer.
+   */
+  private async runSharedAdd(queueName: string, group: QueuedAdd[]): Promise<void> {
+    if (group.length > 1) failpoint('before-shared-add');
+    const jobs = group.flatMap((queued) => queued.jobs);
+    const { queue } = group[0];
+    let outcome: AddOutcome = 'added';
+    try {
+      await (jobs.length === 1 ? queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : queue.addBulk(jobs));
+    } catch (error) {
+      outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
+      this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');
+    }
+    for (const queued of group) queued.settle(outcome);
   }
 
   /** Queues are registered through BullModule by each domain's contracts module. */

@@ -11,3 +11,4 @@ export * from './unread-body';
 export * from './http-server-limits';
 export * from './page.query';
 export * from './security-headers';
+export * from './fast-body-check';

@@ -46,6 +46,16 @@ export function NestedDto(type: () => Function, options: ValidationOptions = { e
   };
 }
 
+/** Whether `key` of DTO class `type` is declared @OpaqueJson. */
+export function isOpaqueJson(type: Function, key: string): boolean {
+  return shapeOf(type)?.opaque.includes(key) ?? false;
+}
+
+/** The class of `key` of DTO class `type` when it is declared @NestedDto. */
+export function nestedDtoOf(type: Function, key: string): (() => Function) | undefined {
+  return shapeOf(type)?.nested.find(([nestedKey]) => nestedKey === key)?.[1];
+}
+
 type Path = Array<string | number>;
 
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -19,6 +19,20 @@ const NEGATIVE_TTL_MS = 5000;
 const MAX_CACHED = 10_000;
 const MAX_CACHED_UNKNOWN = 10_000;
 
+/**
+ * Working keys presented lately, with their sha256: a request with a key seen within this long
+ * costs a map lookup instead of a hash (~3 % of the API's CPU per enqueue). Only the hash is
+ * cached, never the decision: whether the key still works is asked of `known` on every request,
+ * so a revocation in this process takes effect at once, as before.
+ */
+const PRESENTED_TTL_MS = 60_000;
+
+interface PresentedKey {
+  hash: string;
+  bootstrap: boolean;
+  cached: boolean;
+}
+
 export const BOOTSTRAP_KEY_ID = 'bootstrap-admin';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -42,6 +56,7 @@ export interface CreatedApiKey {
 export class ApiKeyService {
   private readonly known = new BoundedTtlCache<Principal>(MAX_CACHED);
   private readonly unknown = new BoundedTtlCache<true>(MAX_CACHED_UNKNOWN);
+  private readonly presented = new BoundedTtlCache<PresentedKey>(MAX_CACHED);
   private readonly bootstrapHash?: Buffer;
 
   constructor(
@@ -52,6 +67,19 @@ export class ApiKeyService {
   ) {
     const admin = config.security.adminKey;
     if (admin) this.bootstrapHash = Buffer.from(sha256(admin), 'hex');
+  }
+
+  /** A presented key's hash, and whether it is the bootstrap key: from the cache, or computed. */
+  private identify(presented: string, now: number): PresentedKey {
+    const cached = this.presented.get(presented, now);
+    if (cached) return cached;
+    const hash = sha256(presented);
+    return { hash, bootstrap: !!this.bootstrapHash && timingSafeEqual(Buffer.from(hash, 'hex'), this.bootstrapHash), cached: false };
+  }
+
+  /** Caches a working key's hash; keys that do not work never enter, so they cannot push working ones out. */
+  private remember(presented: string, key: PresentedKey, now: number): void {
+    if (!key.cached) this.presented.set(presented, { ...key, cached: true }, now + PRESENTED_TTL_MS);
   }
 
   async create(tenant: string, scopes: Scope[], name?: string): Promise<CreatedApiKey> {
@@ -98,20 +126,26 @@ export class ApiKeyService {
    * undefined when only a lookup can tell.
    */
   peek(presented: string): Principal | null | undefined {
-    const hash = sha256(presented);
-    if (this.bootstrapHash && timingSafeEqual(Buffer.from(hash, 'hex'), this.bootstrapHash)) {
+    const now = Date.now();
+    const key = this.identify(presented, now);
+    if (key.bootstrap) {
+      this.remember(presented, key, now);
       return { keyId: BOOTSTRAP_KEY_ID, tenantId: DEFAULT_TENANT, scopes: SCOPES };
     }
     if (!KEY_PATTERN.test(presented)) return null;
-    const now = Date.now();
-    return this.known.get(hash, now) ?? (this.unknown.get(hash, now) ? null : undefined);
+    const principal = this.known.get(key.hash, now);
+    if (principal) {
+      this.remember(presented, key, now);
+      return principal;
+    }
+    return this.unknown.get(key.hash, now) ? null : undefined;
   }
 
   /** The principal a presented key stands for, or null; looks it up unless peek() knows. */
   async verify(presented: string): Promise<Principal | null> {
     const known = this.peek(presented);
     if (known !== undefined) return known;
-    const hash = sha256(presented);
+    const { hash } = this.identify(presented, Date.now());
     const row = await this.keys.findOneBy({ keyHash: hash, revokedAt: IsNull() });
     this.metrics?.apiKeyLookup(row ? 'found' : 'unknown');
     const until = Date.now() + Math.min(NEGATIVE_TTL_MS, this.config.security.authCacheTtlMs);

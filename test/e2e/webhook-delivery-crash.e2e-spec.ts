@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { freePort, startProcess, APP_ENTRY, TestReceiver, uniqueName, waitFor, waitUntilReady } from '@conveyor/testing';
-import { http, startStack, type Stack } from './support/stack';
+import { http, startStack, type Stack, localWebhookEnv } from './support/stack';
 
 const PINGS = 300;
 const ENDPOINTS = 5;
@@ -24,11 +24,7 @@ describe('webhook deliveries when the worker is killed', () => {
     stack = await startStack({
       worker: false,
       env: {
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_ALLOWED_PORTS: '*',
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ACTIVATION_DELAY_MS: '500',
-        WEBHOOK_POLL_INTERVAL_MS: '50',
+        ...localWebhookEnv(),
         WORKER_LOCK_DURATION_MS: '2000',
         WORKER_STALLED_INTERVAL_MS: '1000',
       },

@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { DataSource } from 'typeorm';
 import { secretKeyId } from '@conveyor/webhooks';
 import { APP_ENTRY, freePort, startProcess, TestReceiver, uniqueName, waitFor, waitUntilReady } from '@conveyor/testing';
-import { http, startStack, TEST_WEBHOOK_SECRET_KEY, type Stack } from './support/stack';
+import { http, startStack, TEST_WEBHOOK_SECRET_KEY, type Stack, localWebhookEnv } from './support/stack';
 
 const ENDPOINTS = 150;
 const NEW_KEY = randomBytes(32).toString('base64');
@@ -32,11 +32,7 @@ describe('webhook secret keys', () => {
     stack = await startStack({
       worker: false,
       env: {
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_ALLOWED_PORTS: '*',
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ACTIVATION_DELAY_MS: '500',
-        WEBHOOK_POLL_INTERVAL_MS: '50',
+        ...localWebhookEnv(),
       },
     });
     db = await new DataSource({ type: 'postgres', url: stack.database.url }).initialize();

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { freePort, TestReceiver, uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
-import { http, startStack, waitForTerminal, type Stack } from './support/stack';
+import { http, startStack, waitForTerminal, type Stack, localWebhookEnv } from './support/stack';
 
 const LOCK_MS = 2000;
 const STALL_CHECK_MS = 1000;
@@ -53,11 +53,7 @@ describe('webhooks', () => {
     stack = await startStack({
       worker: false,
       env: {
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WEBHOOK_ALLOWED_PORTS: '*',
-        WEBHOOK_ALLOW_HTTP: 'true',
-        WEBHOOK_ACTIVATION_DELAY_MS: String(ACTIVATION_MS),
-        WEBHOOK_POLL_INTERVAL_MS: '50',
+        ...localWebhookEnv(ACTIVATION_MS),
         WORKER_LOCK_DURATION_MS: String(LOCK_MS),
         WORKER_STALLED_INTERVAL_MS: String(STALL_CHECK_MS),
       },

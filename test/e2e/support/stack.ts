@@ -32,6 +32,20 @@ export interface Stack {
 }
 
 /**
+ * Settings for a stack whose webhooks deliver to a receiver in the test: loopback allowed over
+ * plain http on any port, endpoints active after `activationMs`, the outbox polled every 50 ms.
+ */
+export function localWebhookEnv(activationMs = 500): Record<string, string> {
+  return {
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    WEBHOOK_ALLOWED_PORTS: '*',
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ACTIVATION_DELAY_MS: String(activationMs),
+    WEBHOOK_POLL_INTERVAL_MS: '50',
+  };
+}
+
+/**
  * A private Conveyor deployment for one test file: its own database (migrated), its own
  * BullMQ prefix, and the built API and worker as separate processes on free ports.
  */

@@ -14,7 +14,7 @@
  */
 const path = require('node:path');
 const os = require('node:os');
-const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 
 function parseArgs(argv) {
   const value = (name, fallback) => {
@@ -105,12 +105,4 @@ async function main() {
   }
 }
 
-if (!reexecOnProjectNode()) {
-  main().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error instanceof Error ? error.stack : error);
-      process.exit(1);
-    },
-  );
-}
+runMainOnProjectNode(main);

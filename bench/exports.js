@@ -14,7 +14,7 @@
  * The integration test's million-row export runs with EXPORT_TEST_ROWS=1000000 (see
  * libs/exports/test/exports.integration-spec.ts).
  */
-const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 
 const SEED_CHUNK = 1_000_000;
 
@@ -178,9 +178,4 @@ async function fileExport(rows, { api, stack, request, worker, log }) {
   return entry;
 }
 
-if (!reexecOnProjectNode()) {
-  main().catch((error) => {
-    process.stderr.write(`${error.stack ?? error}\n`);
-    process.exit(1);
-  });
-}
+runMainOnProjectNode(main);

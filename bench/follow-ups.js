@@ -8,7 +8,7 @@
  * parents + N/2 follow-ups. A ratio near 1 means a follow-up costs about what a task costs.
  * Usage: node bench/follow-ups.js [--tasks 4000] [--concurrency 10] [--rounds 3] [--db postgres|mysql]
  */
-const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 
 async function main() {
   const { Run, snapshotDist } = require('./lib/infra');
@@ -61,9 +61,4 @@ async function main() {
   }
 }
 
-if (!reexecOnProjectNode()) {
-  main().catch((error) => {
-    process.stderr.write(`${error.stack ?? error}\n`);
-    process.exit(1);
-  });
-}
+runMainOnProjectNode(main);

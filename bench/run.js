@@ -23,7 +23,7 @@
  * --no-peer leaves graphile-worker out of the processing phase.
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
  */
-const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 
 const MODES = {
   smoke: {
@@ -324,14 +324,6 @@ async function main() {
   }
 }
 
-if (!reexecOnProjectNode()) {
-  main().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error instanceof Error ? error.stack : error);
-      process.exit(1);
-    },
-  );
-}
+runMainOnProjectNode(main);
 
 module.exports = { MODES, parseArgs };

@@ -12,7 +12,7 @@
  *        (--profile: a CPU profile of the worker during the throughput phase, summarised by origin)
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
  */
-const { reexecOnProjectNode } = require('../scripts/lib/project-node');
+const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 
 const HEALTHY = 9;
 const SLOW_MS = 5000;
@@ -195,9 +195,4 @@ async function main() {
   }
 }
 
-if (!reexecOnProjectNode()) {
-  main().catch((error) => {
-    process.stderr.write(`${error.stack ?? error}\n`);
-    process.exit(1);
-  });
-}
+runMainOnProjectNode(main);

@@ -77,4 +77,29 @@ function reexecOnProjectNode(nodeArgs = []) {
   return true;
 }
 
-module.exports = { ROOT, LOCAL_NODE, REQUIRED_NODE_MAJOR, dependenciesStale, ensureDependencies, onProjectNode, reexecOnProjectNode, recordInstalledLock };
+/**
+ * A script's entry: on the project's Node, runs `main` and exits 0 when it resolves, 1 with the
+ * error's stack when it rejects; on another Node, re-runs the script there (reexecOnProjectNode).
+ */
+function runMainOnProjectNode(main) {
+  if (reexecOnProjectNode()) return;
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error instanceof Error ? error.stack : error);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = {
+  ROOT,
+  LOCAL_NODE,
+  REQUIRED_NODE_MAJOR,
+  dependenciesStale,
+  ensureDependencies,
+  onProjectNode,
+  reexecOnProjectNode,
+  recordInstalledLock,
+  runMainOnProjectNode,
+};

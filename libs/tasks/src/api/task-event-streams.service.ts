@@ -167,7 +167,11 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   /** The safety read: every watched row, a batch per query, handed on like a change. */
   private async safetyRead(): Promise<void> {
     const byTenant = new Map<string, Watch[]>();
-    for (const watch of this.watches.values()) byTenant.set(watch.tenantId, [...(byTenant.get(watch.tenantId) ?? []), watch]);
+    for (const watch of this.watches.values()) {
+      const list = byTenant.get(watch.tenantId);
+      if (list) list.push(watch);
+      else byTenant.set(watch.tenantId, [watch]);
+    }
     for (const [tenantId, watches] of byTenant) {
       for (let i = 0; i < watches.length; i += SAFETY_READ_BATCH) {
         const batch = watches.slice(i, i + SAFETY_READ_BATCH);

@@ -2,6 +2,7 @@ import { Global, Module, type OnModuleDestroy, Inject } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { FileEntity } from './file.entity';
+import { FilesPurgeParticipant } from './files-purge.participant';
 import { FilesService } from './files.service';
 import { FILE_STORAGE, type FileStorage } from './storage/file-storage';
 import { LocalFileStorage } from './storage/local-file-storage';
@@ -16,11 +17,14 @@ export async function createFileStorage(config: AppConfig): Promise<FileStorage>
   return new S3FileStorage(config.storage.s3!);
 }
 
-/** File storage (local directory or S3-compatible, by STORAGE_DRIVER) and file metadata; both apps use it. */
+/**
+ * File storage (local directory or S3-compatible, by STORAGE_DRIVER) and file metadata; both apps
+ * use it. In the worker, retention removes files through FilesPurgeParticipant.
+ */
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([FileEntity])],
-  providers: [{ provide: FILE_STORAGE, inject: [APP_CONFIG], useFactory: createFileStorage }, FilesService],
+  providers: [{ provide: FILE_STORAGE, inject: [APP_CONFIG], useFactory: createFileStorage }, FilesService, FilesPurgeParticipant],
   exports: [FILE_STORAGE, FilesService],
 })
 export class FilesModule implements OnModuleDestroy {

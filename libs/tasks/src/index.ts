@@ -16,6 +16,7 @@ export * from './intake/task-callback-guard';
 export * from './intake/task-factory';
 export * from './intake/task-request';
 export * from './ledger/flow-policy';
+export * from './ledger/purge-participant';
 export * from './ledger/task-filters.dto';
 export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';

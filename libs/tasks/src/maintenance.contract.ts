@@ -26,7 +26,7 @@ export interface RetentionResult {
   batches: number[];
   /** Runs of the housekeeping tasks deleted beyond the latest MAINTENANCE_RUNS_KEPT of each type. */
   maintenanceRunsDeleted: number;
-  /** Uploads removed for age (task outputs are removed with their tasks and not counted here). */
+  /** Records of purge participants removed for age: uploads (task outputs go with their tasks, uncounted). */
   filesDeleted: number;
 }
 

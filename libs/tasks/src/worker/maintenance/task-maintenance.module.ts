@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { FlowSweeper } from '../../flows/flow-sweeper';
 import { MAINTENANCE_TASK_TYPES } from '../../maintenance.contract';
 import { TaskContractsModule } from '../../task-contracts.module';
@@ -12,12 +13,12 @@ import { UnrecordedEndRecorder } from './unrecorded-end-recorder';
 /**
  * The worker's housekeeping: the reconciler (re-queues tasks whose job vanished from Redis)
  * (with the flow sweep: settles a flow parent its children left waiting) and retention
- * (deletes old finished tasks), run as the `system.reconcile` and
+ * (deletes old finished tasks, and what purge participants keep for them), run as the `system.reconcile` and
  * `system.retention` tasks that their code-declared system schedules create: one task per
  * tick across all processes, on the `maintenance` queue.
  */
 @Module({
-  imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES), LedgerWriterModule],
+  imports: [DiscoveryModule, TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES), LedgerWriterModule],
   providers: [FlowSweeper, LedgerRetentionRepository, UnrecordedEndRecorder, TaskReconciler, TaskRetention, ReconcileHandler, RetentionHandler],
   exports: [TaskReconciler, TaskRetention],
 })

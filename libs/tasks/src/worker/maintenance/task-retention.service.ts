@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { FilesService } from '@conveyor/files';
+import { PurgeParticipant, type TaskPurgeParticipant } from '../../ledger/purge-participant';
 import { MAINTENANCE_RUNS_KEPT, MAINTENANCE_TASK_TYPES, type RetentionResult } from '../../maintenance.contract';
 import { RegisteredQueues } from '../../recovery/registered-queues';
 import { LedgerRetentionRepository, type FinishedTaskRef } from './ledger-retention.repository';
@@ -10,22 +11,30 @@ const BATCH_SIZE = 500;
 /**
  * One purge, run as the `system.retention` task: deletes finished tasks (completed, failed,
  * cancelled, expired) that finished more than TASK_TTL_SECONDS ago, with their jobs and output
- * files, then uploads older than that, then the housekeeping runs beyond the latest
+ * participants' records (see TaskPurgeParticipant: output files, …), then the participants' own
+ * older records (uploads), then the housekeeping runs beyond the latest
  * MAINTENANCE_RUNS_KEPT of each type. Ids are selected first through an index and deleted 500
  * per statement, so each statement is short and locks few rows; the delete re-checks the
  * condition, so a task retried in between stays, and two purges at once only share the work.
  */
 @Injectable()
-export class TaskRetention {
+export class TaskRetention implements OnApplicationBootstrap {
   private readonly logger = new Logger(TaskRetention.name);
+  private participants: TaskPurgeParticipant[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly ledger: LedgerRetentionRepository,
     private readonly queues: RegisteredQueues,
-    // Present when the process stores files: task outputs and old uploads go with the tasks.
-    @Optional() private readonly files?: FilesService,
+    private readonly discovery: DiscoveryService,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.participants = this.discovery
+      .getProviders({ metadataKey: PurgeParticipant.KEY })
+      .map((wrapper) => wrapper.instance as TaskPurgeParticipant)
+      .filter(Boolean);
+  }
 
   /** `finishedBefore` overrides now − TASK_TTL_SECONDS (tests: the schema's minimum TTL is 60 s); `signal` stops it between batches. */
   async purgeOnce(options: { finishedBefore?: Date; signal?: AbortSignal } = {}): Promise<RetentionResult> {
@@ -41,7 +50,7 @@ export class TaskRetention {
         report.batches.push(deleted);
       },
     );
-    report.filesDeleted = await this.purgeUploads(cutoff, signal);
+    for (const participant of this.participants) report.filesDeleted += (await participant.purgeBefore?.(cutoff, signal)) ?? 0;
     for (const { type } of MAINTENANCE_TASK_TYPES) {
       const oldestKept = await this.ledger.oldestKeptRun(type, MAINTENANCE_RUNS_KEPT);
       if (!oldestKept) continue;
@@ -78,25 +87,10 @@ export class TaskRetention {
       const kept = deleted < ids.length ? new Set(await this.ledger.findExistingIds(ids)) : new Set<string>();
       const purged = batch.filter((task) => !kept.has(task.id));
       await this.removeJobs(purged);
-      await this.files?.remove(await this.files.findForTasks(purged.map((task) => task.id)));
+      const purgedIds = purged.map((task) => task.id);
+      for (const participant of this.participants) await participant.tasksPurged(purgedIds);
       if (batch.length < BATCH_SIZE) break;
     }
-  }
-
-  private async purgeUploads(cutoff: Date, signal: AbortSignal): Promise<number> {
-    if (!this.files) return 0;
-    let removed = 0;
-    for (
-      let uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE);
-      uploads.length > 0;
-      uploads = await this.files.findUploadsBefore(cutoff, BATCH_SIZE)
-    ) {
-      signal.throwIfAborted();
-      await this.files.remove(uploads);
-      removed += uploads.length;
-      if (uploads.length < BATCH_SIZE) break;
-    }
-    return removed;
   }
 
   /**

@@ -1,10 +1,10 @@
 'use strict';
 /**
- * Turns bench/results/cleaning-latest.json into the generated part of
+ * Turns a raw cleaning result (bench/results/cleaning-<time>.json, kept locally by every run) into the generated part of
  * docs/benchmarks-file-cleaning.md (between the BEGIN/END markers: hand-written text around
  * them is kept) and SVG charts docs/img/cleaning-*.svg (vega-lite → vega → SVG, no browser).
  *
- *   node bench/file-cleaning/report.js [bench/results/cleaning-latest.json]
+ *   node bench/file-cleaning/report.js [raw result; default: the one cleaning-latest.json names]
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -414,7 +414,12 @@ async function writeDocs(result) {
 module.exports = { writeDocs, markdown, chartSpecs };
 
 if (require.main === module) {
-  const file = path.resolve(process.argv[2] ?? path.join(ROOT, 'bench', 'results', 'cleaning-latest.json'));
+  const committed = path.join(ROOT, 'bench', 'results', 'cleaning-latest.json');
+  const file = path.resolve(ROOT, process.argv[2] ?? JSON.parse(fs.readFileSync(committed, 'utf8')).rawResult.file);
+  if (!fs.existsSync(file)) {
+    process.stderr.write(`${path.relative(ROOT, file)} is not here: the charts need a raw result, which only the machine that ran the benchmark keeps\n`);
+    process.exit(1);
+  }
   writeDocs(JSON.parse(fs.readFileSync(file, 'utf8'))).then(
     (written) => written.forEach((f) => process.stdout.write(`wrote ${path.relative(ROOT, f)}\n`)),
     (error) => {

@@ -159,13 +159,9 @@ function parseArgs(argv) {
         throw new Error(`unknown option ${arg} (see --help)`);
     }
   }
-  // The committed result goes with the committed docs: a --no-docs run must not replace it.
-  options.json ??= path.join(
-    ROOT,
-    'bench',
-    'results',
-    options.docs ? 'cleaning-latest.json' : `cleaning-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
-  );
+  // Every run keeps its raw result locally; a --docs run also writes the committed summary
+  // (cleaning-latest.json, see committedSummary) that goes with the committed docs.
+  options.json ??= path.join(ROOT, 'bench', 'results', `cleaning-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const labels = options.sizes
     .split(',')
     .map((s) => s.trim().toUpperCase())
@@ -789,6 +785,9 @@ async function main() {
   fs.writeFileSync(options.json, `${JSON.stringify(result, null, 2)}\n`);
   log(`wrote ${path.relative(ROOT, options.json)}`);
   if (options.docs) {
+    const committed = path.join(ROOT, 'bench', 'results', 'cleaning-latest.json');
+    fs.writeFileSync(committed, `${JSON.stringify(committedSummary(result, options.json), null, 2)}\n`);
+    log(`wrote ${path.relative(ROOT, committed)}`);
     const { writeDocs } = require('./report');
     const written = await writeDocs(result);
     for (const file of written) log(`wrote ${path.relative(ROOT, file)}`);
@@ -801,6 +800,30 @@ async function main() {
     }
     log('deleted the generated inputs');
   }
+}
+
+/**
+ * What is committed: the settings, summaries, ratios, memory verdicts and profiles, without the
+ * raw samples (every timed run, every RSS point over time), which stay in the local raw file
+ * named by `rawFile` (charts and docs are drawn from the raw result before this is written).
+ */
+function committedSummary(result, rawFile) {
+  const { runs, ...rest } = result;
+  const series = Object.fromEntries(
+    Object.entries(result.memory.overTime?.series ?? {}).map(([tool, entry]) => [
+      tool,
+      { ...Object.fromEntries(Object.entries(entry).filter(([, value]) => value === null || typeof value !== 'object')), samples: entry.points?.length ?? 0 },
+    ]),
+  );
+  return {
+    ...rest,
+    rawResult: {
+      file: path.relative(ROOT, rawFile),
+      runs: runs.length,
+      note: 'raw samples stay local (bench/results is ignored but for the committed summaries)',
+    },
+    memory: { ...result.memory, overTime: result.memory.overTime && { ...result.memory.overTime, series } },
+  };
 }
 
 function printTable(result) {

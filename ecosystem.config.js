@@ -3,18 +3,23 @@
 /**
  * pm2 process file for the built apps (`npm run build` first):
  *
- *   npx pm2 start ecosystem.config.js                     # API (cluster) + worker (fork)
- *   npx pm2 start ecosystem.config.js --only conveyor-worker
- *   npx pm2 start ecosystem.config.js --env production
- *   npx pm2 reload ecosystem.config.js                    # rolling: API without downtime, workers one by one
- *   npx pm2 delete ecosystem.config.js
+ *   pm2 start ecosystem.config.js                         # API (2 instances) + worker
+ *   pm2 start ecosystem.config.js --only conveyor-worker
+ *   pm2 start ecosystem.config.js --env production
+ *   pm2 reload ecosystem.config.js                        # rolling: API without downtime, workers one by one
+ *   pm2 delete ecosystem.config.js
  *
- * pm2 comes from the project's devDependencies: `npx pm2` (or the `pm2:*` npm scripts) runs it
- * on the project's Node 24, and the pm2 daemon, which hosts the API's cluster, runs on the Node
- * that first started it. The apps read their configuration from the environment pm2 is started
+ * Any pm2 works, on whatever Node runs it (pm2 itself needs Node 18+): a global one, `npx pm2`,
+ * or the `pm2:*` npm scripts. The apps always run on Node 24 — the project's own
+ * (node_modules/node, from `npm ci`), else pm2's Node when that is 24 or newer — through pm2's
+ * `interpreter`. That is why the API runs as fork instances that share PORT (SO_REUSEPORT,
+ * HTTP_REUSE_PORT) rather than in pm2's cluster mode, whose workers are forked from the pm2
+ * daemon on the daemon's own Node. A reload restarts one API instance at a time and moves on
+ * once the new one answers (`wait_ready`: the API signals "ready" when it listens), so the
+ * others keep serving. The apps read their configuration from the environment pm2 is started
  * in, then `.env` (see .env.example). Settings of this file:
  *
- *   API_INSTANCES       API processes in cluster mode, sharing PORT (default 2; "max" = one per CPU)
+ *   API_INSTANCES       API processes, sharing PORT (default 2; "max" = one per CPU)
  *   WORKER_INSTANCES    worker processes in fork mode (default 1). Instance n gets WORKER_ID
  *                       "<WORKER_ID or hostname>-n" and health port WORKER_HEALTH_PORT + n.
  *   API_MAX_MEMORY      restart an API process above this RSS (default 768M)
@@ -26,16 +31,18 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { parseEnv } = require('node:util');
 
-const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
-if (NODE_MAJOR < 24) {
-  // The daemon forks the API's cluster on its own Node, so an old system Node would run the apps.
+const ROOT = __dirname;
+const PROJECT_NODE = path.join(ROOT, 'node_modules', 'node', 'bin', 'node');
+
+/** The Node 24 the apps run on, whatever Node runs pm2. */
+function appNode() {
+  if (fs.existsSync(PROJECT_NODE)) return PROJECT_NODE;
+  if (Number(process.versions.node.split('.')[0]) >= 24) return process.execPath;
   throw new Error(
-    `pm2 runs on Node ${process.versions.node}; Conveyor needs Node 24. Use the project's pm2 and Node: ` +
-      '`npx pm2 …` or `npm run pm2:start` (and `npx pm2 kill` a daemon started by another Node).',
+    `pm2 runs on Node ${process.versions.node} and the project's Node 24 is not installed: run \`npm ci\` ` +
+      '(it puts Node 24 in node_modules/node), or run pm2 on Node 24.',
   );
 }
-
-const ROOT = __dirname;
 // The apps read `.env` themselves; this file reads it too (without exporting it) so that the few
 // settings it derives values from (grace, health port) agree with what the apps will see.
 const envFile = path.resolve(ROOT, process.env.ENV_FILE || '.env');
@@ -70,6 +77,7 @@ function instances(name, fallback) {
 
 const common = {
   cwd: ROOT,
+  interpreter: appNode(),
   autorestart: true,
   // A crash loop (e.g. the database is down) backs off instead of spinning.
   exp_backoff_restart_delay: 200,
@@ -89,15 +97,16 @@ module.exports = {
       ...common,
       name: 'conveyor-api',
       script: 'dist/apps/api/apps/api/src/main.js',
-      exec_mode: 'cluster',
+      exec_mode: 'fork',
       instances: instances('API_INSTANCES', 2),
       kill_timeout: API_KILL_TIMEOUT_MS,
-      // A reload starts the new process and retires the old one once the new one listens.
+      // A reload restarts instance after instance, each once the one before says "ready".
+      wait_ready: true,
       listen_timeout: 30_000,
       max_memory_restart: setting('API_MAX_MEMORY') || '768M',
       out_file: path.join(LOG_DIR, 'conveyor-api.out.log'),
       error_file: path.join(LOG_DIR, 'conveyor-api.error.log'),
-      env: { CONVEYOR_SERVICE: 'conveyor-api' },
+      env: { CONVEYOR_SERVICE: 'conveyor-api', HTTP_REUSE_PORT: 'true' },
     },
     {
       ...common,

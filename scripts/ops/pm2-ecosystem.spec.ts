@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './support/dockerfile';
@@ -22,13 +22,15 @@ interface App {
   env: Record<string, string | number>;
   env_production: Record<string, string>;
   listen_timeout?: number;
+  wait_ready?: boolean;
+  interpreter: string;
 }
 
 const NODE = process.execPath; // Node 24: the tests run on the project's Node
 const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ENV_FILE: '/nonexistent' };
 
-function load(env: Record<string, string> = {}, node = NODE): { apps?: App[]; error?: string } {
-  const result = spawnSync(node, ['-e', 'process.stdout.write(JSON.stringify(require(process.argv[1])))', join(ROOT, 'ecosystem.config.js')], {
+function load(env: Record<string, string> = {}, node = NODE, file = join(ROOT, 'ecosystem.config.js')): { apps?: App[]; error?: string } {
+  const result = spawnSync(node, ['-e', 'process.stdout.write(JSON.stringify(require(process.argv[1])))', file], {
     env: { ...BASE_ENV, ...env },
     encoding: 'utf8',
   });
@@ -38,12 +40,13 @@ function load(env: Record<string, string> = {}, node = NODE): { apps?: App[]; er
 const app = (apps: App[] | undefined, name: string) => apps!.find((a) => a.name === name)!;
 
 describe('ecosystem.config.js', () => {
-  it('declares the API in cluster mode and the worker in fork mode, on the built entry points', () => {
+  it('declares the API as fork instances sharing the port and the worker in fork mode, on the built entry points', () => {
     const { apps, error } = load();
     expect(error).toBeUndefined();
     expect(apps!.map((a) => a.name)).toEqual(['conveyor-api', 'conveyor-worker']);
     const scripts = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts;
-    expect(app(apps, 'conveyor-api')).toMatchObject({ exec_mode: 'cluster', instances: 2, script: scripts['start:api'].replace('node ', '') });
+    expect(app(apps, 'conveyor-api')).toMatchObject({ exec_mode: 'fork', instances: 2, script: scripts['start:api'].replace('node ', '') });
+    expect(app(apps, 'conveyor-api')).toMatchObject({ wait_ready: true, env: { HTTP_REUSE_PORT: 'true' } });
     expect(app(apps, 'conveyor-worker')).toMatchObject({ exec_mode: 'fork', instances: 1, script: scripts['start:worker'].replace('node ', '') });
   });
 
@@ -88,10 +91,24 @@ describe('ecosystem.config.js', () => {
     expect(existsSync(worker.node_args![1])).toBe(true);
   });
 
+  const projectNode = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+  it("runs both apps on the project's Node 24 whatever Node pm2 runs on", () => {
+    for (const a of load().apps!) expect(realpathSync(a.interpreter)).toBe(projectNode);
+  });
+
   const systemNode = spawnSync('/usr/bin/node', ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' });
   const oldNode = systemNode.status === 0 && Number(systemNode.stdout) < 24;
-  (oldNode ? it : it.skip)('refuses to run under a Node older than 24 (the pm2 daemon would run the API on it)', () => {
-    expect(load({}, '/usr/bin/node').error).toMatch(/Conveyor needs Node 24.*npx pm2/s);
+  (oldNode ? it : it.skip)("under an older pm2 Node it still picks the project's Node 24, and without one says how to get it", () => {
+    for (const a of load({}, '/usr/bin/node').apps!) expect(realpathSync(a.interpreter)).toBe(projectNode);
+    // A copy of the file in a folder without node_modules: no Node 24 to use.
+    const dir = mkdtempSync(join(tmpdir(), 'conveyor-eco-'));
+    try {
+      copyFileSync(join(ROOT, 'ecosystem.config.js'), join(dir, 'ecosystem.config.js'));
+      expect(load({}, '/usr/bin/node', join(dir, 'ecosystem.config.js')).error).toMatch(/project's Node 24 is not installed: run `npm ci`/);
+      expect(load({}, NODE, join(dir, 'ecosystem.config.js')).apps!.map((a) => a.interpreter)).toEqual([NODE, NODE]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -67,8 +67,11 @@ async function bootstrap(): Promise<void> {
   setupApiDocs(app);
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
-  await app.listen(config.port, '0.0.0.0');
+  // Fastify hands the options to net.Server#listen, which takes reusePort on Node 24 (Linux).
+  await app.listen({ port: config.port, host: '0.0.0.0', ...(config.http.reusePort ? { reusePort: true } : {}) });
   app.get(Logger).log(`API listening on port ${config.port}`, 'Bootstrap');
+  // pm2 (wait_ready) retires the next instance of a rolling restart only once this one serves.
+  process.send?.('ready');
 }
 
 bootstrap().catch((error: unknown) => {

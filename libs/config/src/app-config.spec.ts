@@ -242,6 +242,7 @@ describe('loadAppConfig', () => {
         requestTimeoutMs: 300_000,
         keepAliveTimeoutMs: 72_000,
         maxConnectionsPerAddress: 256,
+        reusePort: false,
         trustProxy: false,
       });
       expect(security.authFailuresPerMinute).toBe(60);

@@ -170,6 +170,8 @@ export interface HttpServerConfig {
   keepAliveTimeoutMs: number;
   /** Open connections per client address (0: no cap); trusted proxies are exempt. */
   maxConnectionsPerAddress: number;
+  /** SO_REUSEPORT: API processes share the port (rolling restarts without a cluster master). */
+  reusePort: boolean;
   trustProxy: TrustedProxies;
 }
 
@@ -556,6 +558,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       requestTimeoutMs,
       keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? 72_000,
       maxConnectionsPerAddress: env.HTTP_MAX_CONNECTIONS_PER_ADDRESS ?? 256,
+      reusePort: env.HTTP_REUSE_PORT ?? false,
       trustProxy,
     },
   };

@@ -166,6 +166,15 @@ export class EnvironmentSchema {
   @Max(1_000_000)
   HTTP_MAX_CONNECTIONS_PER_ADDRESS?: number;
 
+  /**
+   * Listen with SO_REUSEPORT (Linux): several API processes share PORT and the kernel spreads
+   * connections over them, so one can restart while the others serve (pm2's fork instances).
+   */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  HTTP_REUSE_PORT?: boolean;
+
   /** Payload fields (comma list, dot paths allowed) censored in logs. */
   @IsOptional()
   @IsString()

@@ -22,6 +22,7 @@ describe('httpServerTimeoutOptions', () => {
       requestTimeoutMs: 2000,
       keepAliveTimeoutMs: 5000,
       maxConnectionsPerAddress: 0,
+      reusePort: false,
       trustProxy: false,
     });
     expect(options).toMatchObject({ requestTimeout: 2000, keepAliveTimeout: 5000, trustProxy: false, http: { headersTimeout: 1000, requestTimeout: 2000 } });

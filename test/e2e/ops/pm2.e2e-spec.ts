@@ -1,11 +1,27 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { createTestDatabase, deleteRedisPrefix, freePort, migrate, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
 import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
 
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
+const PROJECT_NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
+
+/**
+ * The Node an operator's pm2 would run on: the first `node` on PATH outside the project (the
+ * system's; Node 20 on these machines), else the project's own.
+ */
+function operatorNode(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'node');
+    if (!dir.includes('node_modules') && existsSync(candidate) && realpathSync(candidate) !== PROJECT_NODE) return candidate;
+  }
+  return process.execPath;
+}
+const OPERATOR_NODE = operatorNode();
+const OPERATOR_NODE_VERSION = execFileSync(OPERATOR_NODE, ['--version'], { encoding: 'utf8' }).trim();
 
 interface Pm2Process {
   name: string;
@@ -15,10 +31,11 @@ interface Pm2Process {
 }
 
 /**
- * `pm2 start ecosystem.config.js` as an operator runs it, with the project's own pm2 on a private
- * PM2_HOME (never the machine's pm2), against real PostgreSQL and Redis.
+ * `pm2 start ecosystem.config.js` as an operator runs it: pm2 on the machine's own Node (20 here,
+ * not the project's 24), on a private PM2_HOME (never the machine's pm2 daemon), against real
+ * PostgreSQL and Redis. The apps must still run on the project's Node 24.
  */
-describe('pm2 with ecosystem.config.js', () => {
+describe(`pm2 on ${OPERATOR_NODE_VERSION} with ecosystem.config.js`, () => {
   let database: TestDatabase;
   let dir: string;
   let env: Record<string, string>;
@@ -28,7 +45,7 @@ describe('pm2 with ecosystem.config.js', () => {
   const workerUrl = (instance: number) => `http://127.0.0.1:${workerPort + instance}`;
 
   const pm2 = async (...args: string[]) => {
-    const result = await runCommand(process.execPath, [PM2, ...args], env, { timeoutMs: 60_000 });
+    const result = await runCommand(OPERATOR_NODE, [PM2, ...args], env, { timeoutMs: 60_000 });
     if (result.code !== 0) throw new Error(`pm2 ${args.join(' ')} exited ${result.code}:\n${result.output}`);
     return result;
   };
@@ -68,25 +85,27 @@ describe('pm2 with ecosystem.config.js', () => {
 
   afterAll(async () => {
     // `pm2 kill` stops the apps and this test's daemon; then anything left with this prefix.
-    if (dir && existsSync(env.PM2_HOME)) await runCommand(process.execPath, [PM2, 'kill'], env, { timeoutMs: 30_000 }).catch(() => undefined);
+    if (dir && existsSync(env.PM2_HOME)) await runCommand(OPERATOR_NODE, [PM2, 'kill'], env, { timeoutMs: 30_000 }).catch(() => undefined);
     await killAllWithEnv('QUEUE_PREFIX', prefix).catch(() => undefined);
     await database?.drop();
     await deleteRedisPrefix(prefix);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('start brings the API (cluster ×2) and the worker (fork ×2, own WORKER_ID and port each) online', async () => {
+  it('start brings the API (×2 sharing the port) and the worker (×2, own WORKER_ID and port each) online on Node 24', async () => {
     await pm2('start', 'ecosystem.config.js');
     await Promise.all([ready(apiUrl), ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
 
     const processes = await list();
     const summary = processes.map((p) => [p.name, p.pm2_env.exec_mode, p.pm2_env.status]).sort();
     expect(summary).toEqual([
-      ['conveyor-api', 'cluster_mode', 'online'],
-      ['conveyor-api', 'cluster_mode', 'online'],
+      ['conveyor-api', 'fork_mode', 'online'],
+      ['conveyor-api', 'fork_mode', 'online'],
       ['conveyor-worker', 'fork_mode', 'online'],
       ['conveyor-worker', 'fork_mode', 'online'],
     ]);
+    // every app process runs the project's Node 24, whatever Node pm2 itself runs on
+    expect(processes.map((p) => realpathSync(readlinkSync(`/proc/${p.pid}/exe`)))).toEqual(processes.map(() => PROJECT_NODE));
     const worker = processes.find((p) => p.name === 'conveyor-worker')!;
     expect(worker.pm2_env.kill_timeout).toBeGreaterThan(Number(env.SHUTDOWN_GRACE_MS));
 

@@ -53,6 +53,11 @@ describe('task lifecycle (API + worker processes, PostgreSQL)', () => {
     const done = await waitForTerminal(stack.apiUrl, body.id);
     expect(done).toMatchObject({ status: 'completed', attempts: 3, error: null });
     expect(done.result).toMatchObject({ attempt: 3 });
+    // The retrying row said when the next attempt would run, and BullMQ waited exactly that long:
+    // the last attempt started no earlier than the last recorded scheduledFor.
+    expect(done.scheduledFor).not.toBeNull();
+    expect(Date.parse(done.scheduledFor!)).toBeGreaterThan(Date.parse(done.createdAt));
+    expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(done.scheduledFor!));
   });
 
   it('fails for good after maxAttempts, keeping the last error', async () => {

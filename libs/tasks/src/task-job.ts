@@ -1,8 +1,8 @@
 import type { JobsOptions, KeepJobs } from 'bullmq';
-import type { TaskTypeDefinition } from './contracts/task-type';
 import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
 import type { TaskPipeline } from './pipeline/pipeline';
+import { jobAttempts, RETRY_BACKOFF_TYPE } from './retry-policy';
 
 /** What a BullMQ job carries: the job name is the task type and the job id is the task id. */
 export interface TaskJobData {
@@ -57,8 +57,7 @@ const KEEP_FAILED: KeepJobs = { age: 3600, count: 1000 };
  * The BullMQ job for a ledger row: used to enqueue, to retry by hand, and to re-queue a row
  * whose job vanished from Redis. The job's attempts are what the row has left.
  */
-export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now = Date.now()): TaskJob {
-  const { backoff } = definition.defaults;
+export function jobForTask(row: TaskEntity, now = Date.now()): TaskJob {
   return {
     name: row.type,
     data: {
@@ -78,8 +77,10 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       // BullMQ: lower number runs first and equal priorities keep FIFO order, like ours.
       priority: row.priority,
       delay: row.scheduledFor ? Math.max(0, row.scheduledFor.getTime() - now) : 0,
-      attempts: Math.max(1, row.maxAttempts - row.attempts),
-      backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
+      attempts: jobAttempts(row),
+      // The runner decides each wait (the type's backoff, or a TaskFailure's retryAfterMs) and
+      // records it; BullMQ takes it through retryBackoffStrategy.
+      backoff: { type: RETRY_BACKOFF_TYPE },
       removeOnComplete: KEEP_COMPLETED,
       removeOnFail: KEEP_FAILED,
     },

@@ -42,7 +42,7 @@ export class FlowsService {
         onFailure: node.onFailure,
         ...(node.hasChildren ? { status: 'waiting' } : {}),
       });
-      prepared[index].job = jobForTask(row, this.registry.get(row.type)!);
+      prepared[index].job = jobForTask(row);
     });
     const { root: stored, created } = await this.producer.enqueueFlow(tenantId, prepared);
     const rows = created ? prepared.map((p) => p.row) : await this.ledger.findFlow(tenantId, stored.id, MAX_ROWS_SHOWN);

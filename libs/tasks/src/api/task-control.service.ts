@@ -9,6 +9,7 @@ import { TaskChangeFeed } from '../task-change-feed';
 import type { TaskEntity } from '../ledger/task.entity';
 import { isTerminal, type TaskError, type TaskStatus } from '../ledger/task-status';
 import { TASK_TRANSITION_HOOKS, type TaskTransitionHooks } from '../ledger/task-transition-hooks';
+import { maxAttemptsAfterManualRetry } from '../retry-policy';
 import { jobForTask } from '../task-job';
 import { JobRelay } from '../intake/job-relay';
 
@@ -176,7 +177,7 @@ export class TaskControlService {
     if (task.rootId !== null && (task.onFailure !== null || task.rootId === task.id)) await this.checkFlowRetry(task);
     const definition = this.registry.get(task.type);
     if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
-    const maxAttempts = task.attempts + task.attemptBudget;
+    const maxAttempts = maxAttemptsAfterManualRetry(task);
     // The finished job may still sit in Redis under the same id; it must go before re-adding.
     // Done before the ledger changes, so a Redis failure here leaves everything as it was.
     await this.removeFinishedJob(task.queue, id);
@@ -186,7 +187,7 @@ export class TaskControlService {
     // Read before the add: the answer describes the retry, not how far the new run has got.
     const retried = (await this.ledger.findOne(tenantId, id))!;
     const row = { ...task, status: 'queued' as const, maxAttempts, scheduledFor: null, expiresAt: null };
-    const [outcome] = await this.relay.add([{ row, job: jobForTask(row, definition) }]);
+    const [outcome] = await this.relay.add([{ row, job: jobForTask(row) }]);
     if (outcome === 'refused') {
       // Redis never ran the add: put the task back as it was, the retry was not accepted.
       await this.ledger.transition(tenantId, id, ['queued'], {

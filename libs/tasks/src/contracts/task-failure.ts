@@ -1,15 +1,21 @@
 /**
  * An expected, classified failure of a task attempt. `code` lands in the ledger's error.code.
- * `retryable: false` ends the task at once instead of using its remaining attempts.
+ * `retryable: false` ends the task at once instead of using its remaining attempts;
+ * `retryAfterMs` sets the wait before the next attempt instead of the type's backoff (a rate
+ * limit's Retry-After, say).
  */
 export class TaskFailure extends Error {
+  readonly retryAfterMs?: number;
+
   constructor(
     readonly code: string,
     message: string,
     readonly retryable = true,
+    options: { retryAfterMs?: number } = {},
   ) {
     super(message);
     this.name = 'TaskFailure';
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = Math.max(0, Math.round(options.retryAfterMs));
   }
 }
 

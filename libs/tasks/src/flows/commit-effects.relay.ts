@@ -41,7 +41,7 @@ export class CommitEffectsRelay {
     if (rows.length === 0) return;
     const prepared = rows.flatMap((row) => {
       const definition = this.registry.get(row.type);
-      return definition ? [{ row, job: jobForTask(row, definition) }] : [];
+      return definition ? [{ row, job: jobForTask(row) }] : [];
     });
     const outcomes = await this.relay.add(prepared);
     prepared.forEach(({ row }, index) => {

@@ -7,6 +7,7 @@ import { ApiError, findUnsafeInput, flattenValidationErrors, isPlainlyValid, uns
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskEntity } from '../ledger/task.entity';
+import { initialMaxAttempts } from '../retry-policy';
 import { jobForTask } from '../task-job';
 import { parseInstant } from './instant';
 import type { PreparedTask } from './job-relay';
@@ -116,7 +117,7 @@ export class TaskFactory {
     // Validation ran the same parser, so a runAt that got here is one it reads.
     const runAt = request.runAt ? parseInstant(request.runAt)! : now + (request.delayMs ?? 0);
     const delay = Math.max(0, runAt - now);
-    const maxAttempts = request.maxAttempts ?? definition.defaults.maxAttempts ?? this.config.tasks.maxAttempts;
+    const maxAttempts = initialMaxAttempts(request.maxAttempts, definition, this.config.tasks.maxAttempts);
     const timeoutMs = request.timeoutMs ?? definition.defaults.timeoutMs ?? this.config.tasks.timeoutMs;
     const priority = request.priority ?? definition.defaults.priority;
     const expiresAt = request.expiresInMs ? new Date(now + request.expiresInMs) : null;
@@ -156,6 +157,6 @@ export class TaskFactory {
       callbackUrl: request.callback?.url ?? null,
     } satisfies TaskEntity);
 
-    return { row, job: jobForTask(row, definition, now) };
+    return { row, job: jobForTask(row, now) };
   }
 }

@@ -1,4 +1,4 @@
-import { attemptsUsed } from './lost-job-requeuer';
+import { attemptsUsed } from '../retry-policy';
 
 describe('attemptsUsed (what a re-queued task has spent)', () => {
   const interrupted = { code: 'INTERRUPTED', message: 'shutdown' };

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskEntity } from '../ledger/task.entity';
+import { attemptsUsed, finishedRuns } from '../retry-policy';
 import { jobForTask } from '../task-job';
 import { LostJobsRepository, type UnfinishedTaskRef } from './lost-jobs.repository';
 import { RegisteredQueues } from './registered-queues';
@@ -24,11 +25,6 @@ export interface RequeueReport {
 /** What a row's BullMQ job says about the run the row waits for or runs. */
 export type JobVerdict = 'present' | 'missing' | 'ended-unrecorded';
 
-/** Runs of a finished job, the interrupted one included (see attemptNumber; a finished job counts its end in attemptsMade). */
-export function finishedRuns(job: Pick<Job, 'attemptsStarted' | 'attemptsMade' | 'data'>): number {
-  return ((job.data as { attemptOffset?: number }).attemptOffset ?? 0) + Math.max(job.attemptsStarted, job.attemptsMade);
-}
-
 /**
  * Judges an unfinished row by its job. No job: missing. A job not finished: present. A
  * finished job is a run that ended: the one an `active` row runs, or a waiting row's if the
@@ -41,17 +37,6 @@ export function judgeJob(row: Pick<TaskEntity, 'status' | 'attempts'>, job: Job 
   if (!job.finishedOn) return 'present';
   if (!WAITING.has(row.status) || finishedRuns(job) > row.attempts) return 'ended-unrecorded';
   return 'missing';
-}
-
-/**
- * Attempts a row has used up. An attempt that never finished does not count, as BullMQ does
- * not count a stalled run: the one an `active` row was running when its job vanished, or the
- * one a shutdown interrupted (`queued` with INTERRUPTED). Any other attempt has ended (a
- * `retrying` row's last one failed; a retried task keeps its finished ones).
- */
-export function attemptsUsed(row: Pick<TaskEntity, 'status' | 'attempts' | 'error'>): number {
-  const unfinished = row.status === 'active' || (row.status === 'queued' && row.error?.code === 'INTERRUPTED');
-  return unfinished ? Math.max(0, row.attempts - 1) : row.attempts;
 }
 
 /**
@@ -116,7 +101,7 @@ export class LostJobRequeuer {
       return false;
     }
     const now = new Date();
-    const job = jobForTask({ ...row, attempts: attemptsUsed(row) }, definition, now.getTime());
+    const job = jobForTask({ ...row, attempts: attemptsUsed(row) }, now.getTime());
     // The budget leaves out a run that never ended; the count of starts keeps it (see attemptNumber).
     if (row.attempts > 0) job.data.attemptOffset = row.attempts;
     const status = (job.opts.delay ?? 0) > 0 ? 'scheduled' : 'queued';

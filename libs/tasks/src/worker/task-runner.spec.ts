@@ -15,6 +15,7 @@ import type { TaskEntity } from '../ledger/task.entity';
 import type { CompletedJobRetention } from './completed-job-retention';
 import type { TaskStateWriter } from './task-state-writer';
 import type { TaskJobData } from '../task-job';
+import { retryBackoffStrategy } from '../retry-policy';
 import { TaskRunner } from './task-runner';
 
 class SpecPayload {}
@@ -248,16 +249,25 @@ describe('TaskRunner', () => {
     expect(t.patchWith('completed')!.result).toBeNull();
   });
 
-  it('marks a failed first attempt of three as retrying with HANDLER_ERROR and rethrows the same error', async () => {
+  it('marks a failed first attempt of three as retrying with HANDLER_ERROR, when it runs next, and rethrows the same error', async () => {
     const failure = new Error('disk full');
     const t = setup(async () => {
       throw failure;
     });
+    const before = Date.now();
     const thrown = await t.run().catch((e: unknown) => e);
     expect(thrown).toBe(failure);
     expect(t.statuses()).toEqual(['active', 'retrying']);
     const patch = t.patchWith('retrying')!;
-    expect(patch).toEqual({ status: 'retrying', error: { code: 'HANDLER_ERROR', message: 'disk full' } });
+    expect(patch).toEqual({ status: 'retrying', error: { code: 'HANDLER_ERROR', message: 'disk full' }, scheduledFor: expect.any(Date) });
+    // the type's backoff (default: exponential from 1 s, half of it random) decides the wait,
+    // and BullMQ gets the same wait through the error
+    const delayMs = retryBackoffStrategy(1, 'conveyor', failure);
+    expect(delayMs).toBeGreaterThanOrEqual(500);
+    expect(delayMs).toBeLessThan(1000);
+    const failedAt = (patch.scheduledFor as Date).getTime() - delayMs;
+    expect(failedAt).toBeGreaterThanOrEqual(before);
+    expect(failedAt).toBeLessThanOrEqual(Date.now());
     expect(patch).not.toHaveProperty('finishedAt');
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number));
     expect(t.metrics.completed).not.toHaveBeenCalled();
@@ -488,7 +498,8 @@ describe('TaskRunner', () => {
       // eslint-disable-next-line @typescript-eslint/only-throw-error -- a handler throwing a non-Error is the case under test
       throw 'x'.repeat(5000);
     });
-    await expect(t.run()).rejects.toBe('x'.repeat(5000));
+    // BullMQ is handed an Error (it records `message`), carrying the wait the runner decided.
+    await expect(t.run()).rejects.toThrow('x'.repeat(5000));
     expect(t.patchWith('retrying')!.error).toEqual({ code: 'HANDLER_ERROR', message: 'x'.repeat(2000) });
   });
 

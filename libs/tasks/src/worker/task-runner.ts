@@ -19,6 +19,7 @@ import { FollowUps } from './follow-ups';
 import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
 import { isTerminal, type TaskError } from '../ledger/task-status';
+import { afterFailure, attemptNumber, maxAttemptsOf, withRetryDelay } from '../retry-policy';
 import { CANCEL_REASON } from '../task-cancellation';
 import { jobSubject, type TaskJobData } from '../task-job';
 
@@ -71,16 +72,6 @@ function storableResult(result: unknown, maxBytes: number): unknown {
 }
 
 /**
- * The number of this attempt: every start of the task so far, this one included. Counts keep
- * going across manual retries (the job's own count starts after the offset), and a run that a
- * crash or a shutdown cut short counts too: BullMQ records those in `attemptsStarted`, never
- * in `attemptsMade`, and a ledger that left them out would hide that a handler ran twice.
- */
-export function attemptNumber(job: Pick<Job, 'attemptsStarted' | 'attemptsMade'> & { data: Pick<TaskJobData, 'attemptOffset'> }): number {
-  return (job.data.attemptOffset ?? 0) + Math.max(job.attemptsStarted, job.attemptsMade + 1);
-}
-
-/**
  * Runs one attempt of one task: the wrapper every handler gets for free. It binds the log
  * context, records state in the ledger, enforces the time limit through an AbortSignal,
  * throttles progress, classifies failures and records metrics. Handlers stay thin.
@@ -116,11 +107,7 @@ export class TaskRunner {
   private async attempt(job: Job<TaskJobData>, { definition, handler }: BoundHandler, attempt: number, lease: JobLease) {
     const taskId = job.id as string;
     const { type, queue } = definition;
-    const offset = job.data.attemptOffset ?? 0;
-    const maxAttempts = offset + (job.opts.attempts ?? 1);
-    // The retry decision counts failed attempts only, as BullMQ does: a run a crash cut short
-    // is a start (so `attempt` above counts it) but not a failure.
-    const failures = offset + job.attemptsMade + 1;
+    const maxAttempts = maxAttemptsOf(job);
     const started = Date.now();
     if (job.data.expiresAt !== undefined && started > job.data.expiresAt) {
       // Not started before its deadline: it must never run. Completing the job (not failing
@@ -210,20 +197,21 @@ export class TaskRunner {
       if (error instanceof TaskCancelledError) return this.cancelled(job, error, started);
       const seconds = (Date.now() - started) / 1000;
       const taskError = toTaskError(error);
-      const retryable = !(error instanceof TaskFailure) || error.retryable;
-      const final = !retryable || failures >= maxAttempts;
+      const { final, retryable, delayMs } = afterFailure(error, job, definition.defaults.backoff);
+      const failedAt = Date.now();
       await this.record(job, {
         status: final ? 'failed' : 'retrying',
         error: taskError,
-        ...(final ? { finishedAt: new Date() } : {}),
+        ...(final ? { finishedAt: new Date(failedAt) } : { scheduledFor: new Date(failedAt + delayMs) }),
       });
       this.metrics.failed(type, queue, taskError.code, final, seconds);
       this.logger.warn(
-        { err: error, code: taskError.code, final, durationMs: Math.round(seconds * 1000) },
+        { err: error, code: taskError.code, final, durationMs: Math.round(seconds * 1000), ...(final ? {} : { retryInMs: delayMs }) },
         final ? 'task failed' : 'task attempt failed; will retry',
       );
-      // UnrecoverableError tells BullMQ not to use the remaining attempts.
-      throw !retryable ? new UnrecoverableError(taskError.message) : error;
+      // UnrecoverableError tells BullMQ not to use the remaining attempts; otherwise BullMQ
+      // waits the delay recorded above (retryBackoffStrategy reads it off the error).
+      throw !retryable ? new UnrecoverableError(taskError.message) : withRetryDelay(error, delayMs);
     } finally {
       clearTimeout(timer);
       lease.signal?.removeEventListener('abort', interrupt);

@@ -20,6 +20,8 @@ export interface TaskStatePatch {
   progress?: TaskProgress | null;
   startedAt?: Date;
   finishedAt?: Date | null;
+  /** A `retrying` task's next attempt (see afterFailure). */
+  scheduledFor?: Date | null;
   workerId?: string;
 }
 
@@ -33,6 +35,7 @@ const COLUMNS: Record<PatchKey, { column: string; kind: 'text' | 'int' | 'json' 
   progress: { column: 'progress', kind: 'json' },
   startedAt: { column: 'started_at', kind: 'time' },
   finishedAt: { column: 'finished_at', kind: 'time' },
+  scheduledFor: { column: 'scheduled_for', kind: 'time' },
   workerId: { column: 'worker_id', kind: 'text' },
 };
 

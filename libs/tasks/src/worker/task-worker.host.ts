@@ -7,6 +7,7 @@ import { TASK_HANDLER_METADATA, type TaskHandler } from '../contracts/task-handl
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { failpoint } from '../failpoints';
+import { retryBackoffStrategy } from '../retry-policy';
 import { BULLMQ_GAVE_UP, type TaskJobData } from '../task-job';
 import { CompletedJobRetention } from './completed-job-retention';
 import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
@@ -62,6 +63,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
         stalledInterval: this.config.worker.stalledIntervalMs,
         autorun: false,
         name: this.config.worker.id,
+        settings: { backoffStrategy: retryBackoffStrategy },
       });
       worker.on('error', (error) => this.logger.error({ err: error, queue }, 'worker error'));
       // BullMQ fails a job that stalled (its worker died) more often than allowed without

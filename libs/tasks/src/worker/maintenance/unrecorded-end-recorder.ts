@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CommitEffectsRelay } from '../../flows/commit-effects.relay';
-import { finishedRuns } from '../../recovery/lost-job-requeuer';
+import { finishedRuns } from '../../retry-policy';
 import { LostJobsRepository, type UnfinishedTaskRef } from '../../recovery/lost-jobs.repository';
 import { BULLMQ_GAVE_UP, jobSubject, type TaskJobData } from '../../task-job';
 import { CompletedJobRetention } from '../completed-job-retention';

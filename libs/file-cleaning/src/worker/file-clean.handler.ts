@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { FilesService, type FileEntity } from '@conveyor/files';
-import { HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
+import { failpoint, HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
 import { CleaningError } from '../cleaning/cleaning-error';
 import { FILE_CLEAN, type FileCleanPayload, type FileCleanResult } from '../file-cleaning.contract';
 import { cleanInThread } from './clean-in-thread';
@@ -24,6 +24,9 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
   async handle(payload: FileCleanPayload, context: TaskContext): Promise<FileCleanResult> {
     const source = await this.files.findOne(context.tenantId, payload.fileId);
     if (!source) throw new TaskFailure('FILE_NOT_FOUND', `no file ${payload.fileId} in this tenant`, false);
+    // An earlier attempt may have stored its files and died before its completion was recorded:
+    // they belong to no result, so they go before this attempt stores its own.
+    await this.files.remove((await this.files.findForTasks([context.taskId])).filter((file) => file.kind !== 'upload' && file.id !== source.id));
 
     // keep:"last" reads the input twice, so the engine gets a way to open it, not one stream.
     const open = (): Readable => {
@@ -90,6 +93,7 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
       kind: 'report',
       taskId: context.taskId,
     });
+    failpoint('file-clean-after-store');
     context.progress(100, `${report.rowsOut} rows out, ${report.rowsRejected} rejected, ${report.duplicatesRemoved} duplicates removed`);
     return { outputFileId: outputFile.id, rejectsFileId: rejectsFile.id, reportFileId: reportFile.id, report };
   }

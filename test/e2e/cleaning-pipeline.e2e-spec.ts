@@ -263,6 +263,8 @@ describe.each(DIALECTS)('cleaning pipeline (%s)', (dialect: SqlDialect) => {
         [[{ type: 'system.log', payload: { level: 'debug' } }], 'INVALID_PIPELINE_STEP', 'then[0].payload.level'],
         [[{ type: 'file.checksum', payload: { fileId: '01936f7c-0000-7000-8000-000000000001' } }], 'INVALID_PIPELINE_STEP', 'then[0].payload.fileId'],
         [[{ type: 'system.log', maxAttempts: 0 }], 'INVALID_PIPELINE_STEP', 'then[0].maxAttempts'],
+        // the pipeline would hand this export a fileId, which source "tasks" does not take
+        [[{ type: 'export.create', payload: { source: 'tasks', format: 'csv' } }], 'NOT_FOR_SOURCE', 'then[0].payload.source'],
         [Array.from({ length: 11 }, () => ({ type: 'system.log' })), 'PIPELINE_TOO_LONG', 'then'],
         [{ type: 'system.log' }, 'INVALID_PIPELINE_STEP', 'then'],
       ];

@@ -1,5 +1,20 @@
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsObject, IsOptional, IsUUID, ValidateIf, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsUUID,
+  Validate,
+  ValidateIf,
+  ValidateNested,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
 import { defineTaskType, IsInstant, parseInstant, TaskFilters } from '@conveyor/tasks';
 import { exportCompletedData } from './export-events';
 
@@ -65,9 +80,34 @@ export class TaskExportFiltersDto extends TaskFilters {
   fields?: TaskExportField[];
 }
 
+/** Where an export failure or refusal comes from; the same codes in HTTP errors and task errors. */
+export const EXPORT_ERRORS = {
+  invalidTimeRange: 'INVALID_TIME_RANGE',
+  fileNotFound: 'FILE_NOT_FOUND',
+  notForSource: 'NOT_FOR_SOURCE',
+  /** source `file`: the file is not the cleaned output of a completed file.clean (an upload, rejects, a report, an export). */
+  notCleanedOutput: 'NOT_CLEANED_OUTPUT',
+} as const;
+
+/**
+ * The fields of one source only, checked with the payload wherever a task is made (the API, a
+ * follow-up, a pipeline step whose fileId the pipeline fills in later).
+ */
+@ValidatorConstraint({ name: 'sourceFields' })
+class SourceFields implements ValidatorConstraintInterface {
+  validate(_source: unknown, args: ValidationArguments): boolean {
+    return sourceProblem(args.object as ExportCreatePayload) === undefined;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    return sourceProblem(args.object as ExportCreatePayload)?.message ?? 'fields of another source';
+  }
+}
+
 export class ExportCreatePayload {
   /** `tasks`: the tenant's ledger; `file`: a cleaning output (CSV, TSV or JSON Lines) of the tenant, re-encoded. */
   @IsIn(EXPORT_SOURCES)
+  @Validate(SourceFields, { context: { code: EXPORT_ERRORS.notForSource } })
   source: ExportSource;
 
   /** source `file`: the cleaned output (`outputFileId` of a completed file.clean) to re-encode; as a pipeline step, the file the step before handed on. */
@@ -134,15 +174,6 @@ export const EXPORT_CREATE = defineTaskType<ExportCreatePayload, ExportResult>({
 });
 
 export const EXPORT_TASK_TYPES = [EXPORT_CREATE] as const;
-
-/** Where an export failure or refusal comes from; the same codes in HTTP errors and task errors. */
-export const EXPORT_ERRORS = {
-  invalidTimeRange: 'INVALID_TIME_RANGE',
-  fileNotFound: 'FILE_NOT_FOUND',
-  notForSource: 'NOT_FOR_SOURCE',
-  /** source `file`: the file is not the cleaned output of a completed file.clean (an upload, rejects, a report, an export). */
-  notCleanedOutput: 'NOT_CLEANED_OUTPUT',
-} as const;
 
 /** createdTo must be after createdFrom; undefined when the range is fine. */
 export function timeRangeProblem(filters: TaskExportFiltersDto | undefined): string | undefined {

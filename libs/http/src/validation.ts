@@ -7,13 +7,21 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   const details: ApiErrorDetail[] = [];
   for (const error of errors) {
     const field = parent ? (/^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`) : error.property;
-    for (const message of Object.values(error.constraints ?? {})) details.push({ field, message });
+    // A constraint may name its own code (`context: {code}` on the decorator): a rule with a
+    // name of its own in the contract, such as NOT_FOR_SOURCE.
+    for (const [constraint, message] of Object.entries(error.constraints ?? {})) {
+      const code = (error.contexts?.[constraint] as { code?: unknown } | undefined)?.code;
+      details.push(typeof code === 'string' ? { field, message, code } : { field, message });
+    }
     if (error.children?.length) details.push(...flattenValidationErrors(error.children, field));
   }
   return details;
 }
 
+/** VALIDATION_FAILED, or the code of the first problem that names one. */
 export function validationFailed(details: ApiErrorDetail[]): ApiError {
+  const coded = details.find((detail) => detail.code !== undefined);
+  if (coded) return ApiError.badRequest(String(coded.code), `${coded.field}: ${coded.message}`, details);
   return ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', details);
 }
 

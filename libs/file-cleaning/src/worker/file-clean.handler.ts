@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { FilesService, type FileEntity } from '@conveyor/files';
-import { failpoint, HandlesTask, TaskFailure, type TaskContext, type TaskHandler } from '@conveyor/tasks';
+import { failpoint, HandlesTask, TaskFailure, TaskLedgerService, type TaskContext, type TaskHandler } from '@conveyor/tasks';
 import { CleaningError } from '../cleaning/cleaning-error';
 import { FILE_CLEAN, type FileCleanPayload, type FileCleanResult } from '../file-cleaning.contract';
 import { cleanInThread } from './clean-in-thread';
@@ -19,14 +19,15 @@ function baseName(name: string): string {
  */
 @HandlesTask(FILE_CLEAN)
 export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileCleanResult> {
-  constructor(private readonly files: FilesService) {}
+  constructor(
+    private readonly files: FilesService,
+    private readonly ledger: TaskLedgerService,
+  ) {}
 
   async handle(payload: FileCleanPayload, context: TaskContext): Promise<FileCleanResult> {
     const source = await this.files.findOne(context.tenantId, payload.fileId);
     if (!source) throw new TaskFailure('FILE_NOT_FOUND', `no file ${payload.fileId} in this tenant`, false);
-    // An earlier attempt may have stored its files and died before its completion was recorded:
-    // they belong to no result, so they go before this attempt stores its own.
-    await this.files.remove((await this.files.findForTasks([context.taskId])).filter((file) => file.kind !== 'upload' && file.id !== source.id));
+    await this.discardEarlierRuns(context, source.id);
 
     // keep:"last" reads the input twice, so the engine gets a way to open it, not one stream.
     const open = (): Readable => {
@@ -96,6 +97,20 @@ export class FileCleanHandler implements TaskHandler<FileCleanPayload, FileClean
     failpoint('file-clean-after-store');
     context.progress(100, `${report.rowsOut} rows out, ${report.rowsRejected} rejected, ${report.duplicatesRemoved} duplicates removed`);
     return { outputFileId: outputFile.id, rejectsFileId: rejectsFile.id, reportFileId: reportFile.id, report };
+  }
+
+  /**
+   * An earlier attempt may have stored its files and died before its completion was recorded:
+   * they belong to no result, so they go before this attempt stores its own. The files of a
+   * recorded result stay (a completion committed but never acknowledged runs again, and what
+   * came after it, a pipeline step say, was handed those files).
+   */
+  private async discardEarlierRuns(context: TaskContext, sourceId: string): Promise<void> {
+    const earlier = (await this.files.findForTasks([context.taskId])).filter((file) => file.kind !== 'upload' && file.id !== sourceId);
+    if (earlier.length === 0) return;
+    const recorded = (await this.ledger.findOne(context.tenantId, context.taskId))?.result as Partial<FileCleanResult> | null | undefined;
+    const kept = new Set([recorded?.outputFileId, recorded?.rejectsFileId, recorded?.reportFileId]);
+    await this.files.remove(earlier.filter((file) => !kept.has(file.id)));
   }
 
   private async discard(results: PromiseSettledResult<FileEntity>[]): Promise<void> {

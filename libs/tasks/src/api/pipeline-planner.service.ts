@@ -9,6 +9,9 @@ import { TaskFactory } from '../intake/task-factory';
 import { inputKeysTaken, MAX_PIPELINE_STEPS, type PipelineStepRequest, type TaskPipeline } from '../pipeline/pipeline';
 import { PipelineStepDto } from './pipeline-step.dto';
 
+/** What a field the pipeline fills holds while a step is checked at request time. */
+const FILLED_BY_PIPELINE = '<filled by the pipeline>';
+
 /** The codes a refused pipeline answers with (400), one per kind of problem. */
 export const PIPELINE_ERRORS = {
   tooLong: 'PIPELINE_TOO_LONG',
@@ -120,12 +123,25 @@ export class PipelinePlanner {
   }
 
   /**
-   * The step as TaskFactory will create it, without the fields the pipeline fills: their
-   * problems (a required `fileId` is missing now) are dropped, every other one is kept.
+   * The step as TaskFactory will create it. First without the fields the pipeline fills: their
+   * problems (a required `fileId` is missing now) are dropped, every other one is kept. Then, if
+   * that passes, with placeholders in those fields, for the problems their presence makes
+   * (export.create with source "tasks" takes no fileId, and the pipeline would hand it one).
    */
   private async checkContract(tenantId: string, step: PipelineStepRequest, filled: string[]): Promise<ApiErrorDetail[]> {
+    const problems = await this.prepareProblems(tenantId, step, filled, {});
+    if (problems.length > 0 || filled.length === 0) return problems;
+    return this.prepareProblems(tenantId, step, filled, Object.fromEntries(filled.map((field) => [field, FILLED_BY_PIPELINE])));
+  }
+
+  private async prepareProblems(
+    tenantId: string,
+    step: PipelineStepRequest,
+    filled: string[],
+    placeholders: Record<string, string>,
+  ): Promise<ApiErrorDetail[]> {
     try {
-      await this.factory.prepare(tenantId, [{ ...step, payload: step.payload ?? {} }]);
+      await this.factory.prepare(tenantId, [{ ...step, payload: { ...step.payload, ...placeholders } }]);
       return [];
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -135,7 +151,7 @@ export class PipelinePlanner {
       return details.map((detail) => ({
         ...detail,
         field: detail.field ?? 'payload',
-        code: error.code === 'VALIDATION_FAILED' ? PIPELINE_ERRORS.invalidStep : error.code,
+        code: detail.code ?? (error.code === 'VALIDATION_FAILED' ? PIPELINE_ERRORS.invalidStep : error.code),
       }));
     }
   }

@@ -3,12 +3,21 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { METRIC } from './metric-names';
 
-export type QueueDepthReader = () => Promise<Array<{ queue: string; counts: Record<string, number> }>>;
+/** What one scrape learns of a queue: jobs per state, consuming workers, the next job's wait (s). */
+export interface QueueScrape {
+  queue: string;
+  counts?: Record<string, number>;
+  workers?: number;
+  oldestWaitingSeconds?: number;
+}
+export type QueueDepthReader = () => Promise<QueueScrape[]>;
+export type LedgerBacklogReader = () => number;
 
 /** The one place metrics are recorded; processors and producers call these methods. */
 @Injectable()
 export class TaskMetrics {
   private depthReaders: QueueDepthReader[] = [];
+  private backlogReader?: LedgerBacklogReader;
 
   constructor(
     @InjectMetric(METRIC.tasksEnqueued) private readonly enqueuedTotal: Counter<string>,
@@ -28,21 +37,49 @@ export class TaskMetrics {
     @InjectMetric(METRIC.flowChildFailures) private readonly flowChildFailures: Counter<string>,
     @InjectMetric(METRIC.flowsFinished) private readonly flowsFinished: Counter<string>,
     @InjectMetric(METRIC.eventStreamReads) private readonly eventStreamReads: Counter<string>,
+    @InjectMetric(METRIC.queueWorkers) private readonly queueWorkers: Gauge<string>,
+    @InjectMetric(METRIC.queueOldestWaiting) private readonly queueOldestWaiting: Gauge<string>,
+    @InjectMetric(METRIC.ledgerWriteErrors) private readonly ledgerWriteErrors: Counter<string>,
+    @InjectMetric(METRIC.ledgerWriteBacklog) private readonly ledgerWriteBacklog: Gauge<string>,
+    @InjectMetric(METRIC.workerConsuming) private readonly workerConsuming: Gauge<string>,
   ) {
-    // Queue depth is read from Redis when Prometheus scrapes, not polled in the background.
+    // Queue gauges are read from Redis when Prometheus scrapes, not polled in the background.
+    // prom-client collects every metric of a scrape at once: the three share one read.
     const readers = () => this.depthReaders;
-    const gauge = this.queueJobs;
-    (gauge as unknown as { collect?: () => Promise<void> }).collect = async function collect() {
+    let reading: Promise<void> | undefined;
+    const readQueues = async () => {
       for (const read of readers()) {
         try {
-          for (const { queue, counts } of await read()) {
-            for (const [state, value] of Object.entries(counts)) gauge.set({ queue, state }, value);
+          for (const { queue, counts, workers, oldestWaitingSeconds } of await read()) {
+            for (const [state, value] of Object.entries(counts ?? {})) queueJobs.set({ queue, state }, value);
+            if (workers !== undefined) queueWorkers.set({ queue }, workers);
+            if (oldestWaitingSeconds !== undefined) queueOldestWaiting.set({ queue }, oldestWaitingSeconds);
           }
         } catch {
           // Redis unreachable: keep the last values; health reports the outage.
         }
       }
     };
+    const collect = () => (reading ??= readQueues().finally(() => (reading = undefined)));
+    for (const gauge of [queueJobs, queueWorkers, queueOldestWaiting]) collectOnScrape(gauge, collect);
+    collectOnScrape(this.ledgerWriteBacklog, () => {
+      if (this.backlogReader) this.ledgerWriteBacklog.set(this.backlogReader());
+    });
+  }
+
+  /** The ledger writer's count of uncommitted changes, read at scrape time (worker only). */
+  onLedgerBacklogScrape(reader: LedgerBacklogReader): void {
+    this.backlogReader = reader;
+  }
+
+  /** A ledger flush failed: `connection` (its changes kept and retried) or `rejected` (the database refused the data). */
+  ledgerWriteFailed(kind: 'connection' | 'rejected'): void {
+    this.ledgerWriteErrors.inc({ kind });
+  }
+
+  /** 1 when this worker process can take jobs of the queue (its BullMQ Worker running and connected), else 0. */
+  consuming(queue: string, ok: boolean): void {
+    this.workerConsuming.set({ queue }, ok ? 1 : 0);
   }
 
   onQueueDepthScrape(reader: QueueDepthReader): void {
@@ -114,4 +151,9 @@ export class TaskMetrics {
   eventStreamRead(): void {
     this.eventStreamReads.inc();
   }
+}
+
+/** Makes a gauge run `read` whenever the registry is scraped (prom-client calls `collect`). */
+function collectOnScrape(gauge: Gauge<string>, read: () => void | Promise<void>): void {
+  (gauge as unknown as { collect?: () => void | Promise<void> }).collect = read;
 }

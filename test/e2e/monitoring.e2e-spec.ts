@@ -139,6 +139,22 @@ describe('monitoring: metrics, dashboard, worker readiness', () => {
     expect(value(api.samples, 'conveyor_queue_jobs', { queue: 'system', state: 'completed' })).toBeGreaterThanOrEqual(0);
   });
 
+  it('probes and scrapes write no log line on either app', async () => {
+    const [apiBefore, workerBefore] = [stack.api!.logs().length, stack.worker!.logs().length];
+    for (const base of [stack.apiUrl, stack.workerUrl]) {
+      for (const path of ['/health/live', '/health/ready', '/metrics', '/metrics?probe=1']) expect((await http(base, 'GET', path)).status).toBe(200);
+    }
+    // A request after them: once its line is out, theirs would be too.
+    await http(stack.apiUrl, 'GET', '/v1/tasks?limit=1', undefined, { 'x-request-id': 'after-probes' });
+    await waitFor(() => stack.api!.logs().some((line) => (line.req as { id?: string } | undefined)?.id === 'after-probes'), {
+      what: 'the line after the probes',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the worker's buffered log lines are written every 100 ms
+    const mentionsProbe = (line: Record<string, unknown>) => /\/(health\/(live|ready)|metrics)\b/.test(JSON.stringify(line));
+    expect(stack.api!.logs().slice(apiBefore).filter(mentionsProbe)).toEqual([]);
+    expect(stack.worker!.logs().slice(workerBefore).filter(mentionsProbe)).toEqual([]);
+  });
+
   it('the dashboard and the alert rules query only metrics the apps export', async () => {
     const exported = new Set([...exportedNames((await scrape(stack.apiUrl)).types), ...exportedNames((await scrape(stack.workerUrl)).types)]);
     const dashboard = JSON.parse(readFileSync(join(ROOT, 'k8s/monitoring/conveyor-dashboard.json'), 'utf8'));

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
-import { startPrivateRedis, waitFor, type PrivateRedis } from '@conveyor/testing';
+import { startPrivatePostgres, startPrivateRedis, waitFor, type PrivateDatabaseServer, type PrivateRedis } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack } from './support/stack';
 
 interface Sample {
@@ -192,7 +192,12 @@ describe('monitoring: metrics, dashboard, worker readiness', () => {
   it('worker readiness reports per queue whether it can consume, and why not while Redis is away', async () => {
     const ready = await http(stack.workerUrl, 'GET', '/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body.worker).toMatchObject({ status: 'ok', reasons: [], ledger: { backlog: 0, writeBehindMax: 1000, failingFlushes: 0 } });
+    // A recent event-loop stall (a loaded machine) may make it `degraded`; nothing else may.
+    expect(ready.body.worker).toMatchObject({
+      status: expect.stringMatching(/^(ok|degraded)$/),
+      ledger: { backlog: 0, writeBehindMax: 1000, failingFlushes: 0 },
+    });
+    expect(ready.body.worker.reasons.filter((reason: string) => !reason.includes('event loop'))).toEqual([]);
     expect(ready.body.worker.consume).toEqual(expect.arrayContaining([{ queue: 'system', canConsume: true, running: true, blockingConnection: 'ready' }]));
     expect(ready.body.worker.consume.map((q: { queue: string }) => q.queue).sort()).toEqual([...ready.body.worker.queues].sort());
 
@@ -228,5 +233,71 @@ describe('monitoring: metrics, dashboard, worker readiness', () => {
     expect(back.body.worker.consume.every((q: { canConsume: boolean }) => q.canConsume)).toBe(true);
     const after = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
     expect((await waitForTerminal(stack.apiUrl, after.body.id)).status).toBe('completed');
+  });
+});
+
+/**
+ * The ledger database goes away while tasks finish (a private PostgreSQL server, stopped and
+ * started): the worker's readiness names the lagging ledger writer, its metrics count the failed
+ * flushes and the backlog, and once the database is back every change is committed.
+ */
+describe('monitoring: the ledger writer while the database is away', () => {
+  let db: PrivateDatabaseServer;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    db = await startPrivatePostgres();
+    stack = await startStack({ env: { DATABASE_URL: db.url, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '1000', WORKER_WRITE_BEHIND_MAX: '2' } });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await db?.destroy();
+  });
+
+  it('reports the backlog over WORKER_WRITE_BEHIND_MAX and failing flushes, counts them, and commits everything afterwards', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i += 1) ids.push((await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 2500 } })).body.id);
+    await waitFor(
+      async () => {
+        const statuses = await Promise.all(ids.map(async (id) => (await http(stack.apiUrl, 'GET', `/v1/tasks/${id}`)).body.status));
+        return statuses.every((status) => status === 'active');
+      },
+      { timeoutMs: 30_000, what: 'the four tasks active' },
+    );
+
+    await db.stop();
+    try {
+      const lagging = await waitFor(
+        async () => {
+          const response = await http(stack.workerUrl, 'GET', '/health/ready');
+          return response.body.worker?.ledger?.backlog > 2 && response.body.worker.ledger.failingFlushes > 0 ? response : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the ledger backlog over the limit, flushes failing' },
+      );
+      expect(lagging.status).toBe(503); // the database check fails too
+      expect(lagging.body.worker.reasons).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^ledger backlog \d+ is over WORKER_WRITE_BEHIND_MAX \(2\): completions wait for their commit$/),
+          expect.stringMatching(/^ledger writes failing \(\d+ in a row\); changes kept and retried$/),
+        ]),
+      );
+      const metrics = parseExposition((await http(stack.workerUrl, 'GET', '/metrics')).body as string).samples;
+      expect(metrics.find((s) => s.name === 'conveyor_ledger_write_errors_total' && s.labels.kind === 'connection')?.value).toBeGreaterThanOrEqual(1);
+      expect(metrics.find((s) => s.name === 'conveyor_ledger_write_backlog')?.value).toBeGreaterThan(2);
+    } finally {
+      await db.start();
+    }
+
+    for (const id of ids) expect((await waitForTerminal(stack.apiUrl, id, 60_000)).status).toBe('completed');
+    const ready = await waitFor(
+      async () => {
+        const response = await http(stack.workerUrl, 'GET', '/health/ready');
+        return response.status === 200 && response.body.worker.ledger.backlog === 0 ? response : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the worker ready again, its ledger writer caught up' },
+    );
+    expect(ready.body.worker.ledger).toMatchObject({ backlog: 0, failingFlushes: 0 });
+    expect(ready.body.worker.reasons.filter((reason: string) => !reason.includes('event loop'))).toEqual([]);
   });
 });

@@ -36,7 +36,7 @@ export class QueueGauges implements OnModuleInit {
  * has been ready to run: since it was added, since its delay ended, or (a retry) no earlier
  * than its last attempt started. 0 when none waits.
  */
-async function nextJobWaitSeconds(queue: Queue, now = Date.now()): Promise<number> {
+export async function nextJobWaitSeconds(queue: Queue, now = Date.now()): Promise<number> {
   const heads = await Promise.all([queue.getJobs(['wait'], 0, 0, true), queue.getJobs(['prioritized'], 0, 0, true)]);
   const readySince = heads.flat().map((job: Job | undefined) => (job ? Math.max(job.timestamp + (job.delay ?? 0), job.processedOn ?? 0) : now));
   return readySince.length === 0 ? 0 : Math.max(0, (now - Math.min(...readySince)) / 1000);

@@ -241,13 +241,16 @@ describe('monitoring: metrics, dashboard, worker readiness', () => {
  * started): the worker's readiness names the lagging ledger writer, its metrics count the failed
  * flushes and the backlog, and once the database is back every change is committed.
  */
-describe('monitoring: the ledger writer while the database is away', () => {
+describe('monitoring: the ledger writer while the database is away (tenant labels on)', () => {
   let db: PrivateDatabaseServer;
   let stack: Stack;
 
   beforeAll(async () => {
     db = await startPrivatePostgres();
-    stack = await startStack({ env: { DATABASE_URL: db.url, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '1000', WORKER_WRITE_BEHIND_MAX: '2' } });
+    stack = await startStack({
+      // METRICS_TENANT_LABEL: this stack's task counters carry the tenant (the other one's must not).
+      env: { DATABASE_URL: db.url, DB_CONNECT_TIMEOUT_MS: '1000', DB_STATEMENT_TIMEOUT_MS: '1000', WORKER_WRITE_BEHIND_MAX: '2', METRICS_TENANT_LABEL: 'true' },
+    });
   });
 
   afterAll(async () => {
@@ -299,5 +302,9 @@ describe('monitoring: the ledger writer while the database is away', () => {
     );
     expect(ready.body.worker.ledger).toMatchObject({ backlog: 0, failingFlushes: 0 });
     expect(ready.body.worker.reasons.filter((reason: string) => !reason.includes('event loop'))).toEqual([]);
+    const withTenant = (samples: Sample[], name: string) =>
+      samples.find((s) => s.name === name && s.labels.tenant === 'default' && s.labels.type === 'system.sleep')?.value;
+    expect(withTenant(parseExposition((await http(stack.workerUrl, 'GET', '/metrics')).body as string).samples, 'conveyor_tasks_completed_total')).toBe(4);
+    expect(withTenant(parseExposition((await http(stack.apiUrl, 'GET', '/metrics')).body as string).samples, 'conveyor_tasks_enqueued_total')).toBe(4);
   });
 });

@@ -26,12 +26,13 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 @Global()
 @Module({
   providers: [
-    makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue'] }),
-    makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue'] }),
+    // `tenant` only with METRICS_TENANT_LABEL=true (TaskMetrics leaves it out otherwise).
+    makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue', 'tenant'] }),
+    makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue', 'tenant'] }),
     makeCounterProvider({
       name: METRIC.tasksFailed,
       help: 'Failed task attempts; final="true" when no attempt is left',
-      labelNames: ['type', 'queue', 'code', 'final'],
+      labelNames: ['type', 'queue', 'code', 'final', 'tenant'],
     }),
     makeCounterProvider({
       name: METRIC.tasksRequeued,
@@ -65,7 +66,11 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Ledger reads made for task event streams (one per change of a watched task, shared by its streams)',
     }),
     makeGaugeProvider({ name: METRIC.queueJobs, help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'] }),
-    makeGaugeProvider({ name: METRIC.queueWorkers, help: 'BullMQ workers connected to the queue, across all processes (read at scrape time)', labelNames: ['queue'] }),
+    makeGaugeProvider({
+      name: METRIC.queueWorkers,
+      help: 'BullMQ workers connected to the queue, across all processes (read at scrape time)',
+      labelNames: ['queue'],
+    }),
     makeGaugeProvider({
       name: METRIC.queueOldestWaiting,
       help: 'Seconds the job a worker would take next has been ready to run (0 when none waits; read at scrape time)',

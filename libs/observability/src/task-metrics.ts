@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { METRIC } from './metric-names';
 
 /** What one scrape learns of a queue: jobs per state, consuming workers, the next job's wait (s). */
@@ -20,6 +21,7 @@ export class TaskMetrics {
   private backlogReader?: LedgerBacklogReader;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectMetric(METRIC.tasksEnqueued) private readonly enqueuedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksCompleted) private readonly completedTotal: Counter<string>,
     @InjectMetric(METRIC.tasksFailed) private readonly failedTotal: Counter<string>,
@@ -86,8 +88,8 @@ export class TaskMetrics {
     this.depthReaders.push(reader);
   }
 
-  enqueued(type: string, queue: string, count = 1): void {
-    this.enqueuedTotal.inc({ type, queue }, count);
+  enqueued(type: string, queue: string, count = 1, tenant?: string): void {
+    this.enqueuedTotal.inc({ type, queue, ...this.tenantLabel(tenant) }, count);
   }
 
   /** Tasks accepted although Redis did not confirm their job (the reconciler covers them). */
@@ -99,13 +101,13 @@ export class TaskMetrics {
     if (waitSeconds >= 0) this.wait.observe({ type, queue }, waitSeconds);
   }
 
-  completed(type: string, queue: string, seconds: number): void {
-    this.completedTotal.inc({ type, queue });
+  completed(type: string, queue: string, seconds: number, tenant?: string): void {
+    this.completedTotal.inc({ type, queue, ...this.tenantLabel(tenant) });
     this.duration.observe({ type, queue, outcome: 'completed' }, seconds);
   }
 
-  failed(type: string, queue: string, code: string, final: boolean, seconds: number): void {
-    this.failedTotal.inc({ type, queue, code, final: String(final) });
+  failed(type: string, queue: string, code: string, final: boolean, seconds: number, tenant?: string): void {
+    this.failedTotal.inc({ type, queue, code, final: String(final), ...this.tenantLabel(tenant) });
     this.duration.observe({ type, queue, outcome: final ? 'failed' : 'retrying' }, seconds);
   }
 
@@ -150,6 +152,11 @@ export class TaskMetrics {
 
   eventStreamRead(): void {
     this.eventStreamReads.inc();
+  }
+
+  /** `{ tenant }` when METRICS_TENANT_LABEL allows it: one series per tenant is the operator's choice. */
+  private tenantLabel(tenant: string | undefined): { tenant?: string } {
+    return this.config.metricsTenantLabel && tenant ? { tenant } : {};
   }
 }
 

@@ -14,6 +14,8 @@
  *
  * Flags: --no-build, --check (start everything, print the banner, stop cleanly: for tests).
  * Environment: PORT, WORKER_HEALTH_PORT, LOG_LEVEL, NODE_ENV, SHUTDOWN_GRACE_MS (as the apps),
+ * LOG_PRETTY (1: readable log lines through pino-pretty, 0: the apps' JSON; default: readable on
+ * a terminal, see scripts/lib/dev-log-format.js),
  * DEV_DATA_DIR (default <project>/data), EMBEDDED_PG_PORT (54329), DEV_REDIS_PORT (63790),
  * DEV_READY_TIMEOUT_MS (60000).
  *
@@ -258,7 +260,7 @@ let stateFile = null;
  * reaches only the launcher, which then stops them once and in order: a second signal would make
  * a Nest app skip its graceful shutdown, and Redis/PostgreSQL must outlive the apps' draining.
  */
-function startChild(name, kind, command, args, { env = process.env, prefixOutput = true, stdin = 'ignore', match } = {}) {
+function startChild(name, kind, command, args, { env = process.env, prefixOutput = true, stdin = 'ignore', match, format = (line) => [line] } = {}) {
   if (shutdown) throw CANCELLED;
   const proc = spawn(command, args, {
     cwd: ROOT,
@@ -283,8 +285,14 @@ function startChild(name, kind, command, args, { env = process.env, prefixOutput
   if (prefixOutput) {
     const prefix = `${tag(name)} `;
     // Line-buffered so that the two apps' lines never interleave mid-line.
-    readline.createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
-    readline.createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', (line) => process.stderr.write(`${prefix}${line}\n`));
+    const print = (stream) => (line) =>
+      stream.write(
+        format(line)
+          .map((text) => `${prefix}${text}\n`)
+          .join(''),
+      );
+    readline.createInterface({ input: proc.stdout, crlfDelay: Infinity }).on('line', print(process.stdout));
+    readline.createInterface({ input: proc.stderr, crlfDelay: Infinity }).on('line', print(process.stderr));
   }
   children.push(child);
   saveState();
@@ -768,8 +776,15 @@ async function runMigrations(env) {
 
 /** Step 6b: both apps, then wait until both report ready. */
 async function startApps(env, ports) {
-  startChild('api', 'app', process.execPath, [ENTRY.api], { env, match: ENTRY.api });
-  startChild('worker', 'app', process.execPath, [ENTRY.worker], { env, match: ENTRY.worker });
+  // Loaded here, not at the top: the launcher runs without node_modules until step 4.
+  const { lineFormatter, wantsPretty } = require('./lib/dev-log-format');
+  const format = lineFormatter({
+    pretty: wantsPretty(process.env, process.stdout.isTTY),
+    colorize: useColor,
+    onMissing: () => warn('LOG_PRETTY: pino-pretty is not installed (a devDependency); showing the JSON lines'),
+  });
+  startChild('api', 'app', process.execPath, [ENTRY.api], { env, match: ENTRY.api, format });
+  startChild('worker', 'app', process.execPath, [ENTRY.worker], { env, match: ENTRY.worker, format });
   const timeoutMs = intSetting('DEV_READY_TIMEOUT_MS', 60_000);
   const urls = [`http://127.0.0.1:${ports.api}/health/ready`, `http://127.0.0.1:${ports.worker}/health/ready`];
   // An app that dies meanwhile starts the shutdown (see startChild), which ends this wait.

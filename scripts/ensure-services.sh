@@ -2,7 +2,8 @@
 # Makes sure the local services the test suites talk to are up: Redis on 127.0.0.1:6379,
 # PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth, database test) and MariaDB on
 # 127.0.0.1:3306 (root, empty password, database test).
-# Also installs Debian's chromium, the headless browser of the dashboard e2e test, and shellcheck.
+# Also installs Debian's chromium, the headless browser of the dashboard e2e test, shellcheck, and
+# promtool (Debian's prometheus package) for the alert-rule tests.
 #
 # Idempotent: a service that already answers is left alone. One that does not is installed from
 # Debian's packages if its server is missing, started, provisioned (users, auth, database) and
@@ -232,12 +233,26 @@ ensure_shellcheck() {
   status shellcheck ok "$(command -v shellcheck) (installed)"
 }
 
+# Not a service: promtool checks and unit-tests k8s/monitoring's alert rules. Debian's package
+# also brings the Prometheus server, which the tests never run: stop it if the install started it.
+ensure_promtool() {
+  if command -v promtool >/dev/null 2>&1; then status promtool ok "$(command -v promtool) (already installed)"; return 0; fi
+  apt_install prometheus || return 1
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif command -v service >/dev/null 2>&1; then
+    as_root service prometheus stop >/dev/null 2>&1 || true
+  fi
+  status promtool ok "$(command -v promtool) (installed)"
+}
+
 say "checking local services"
 ensure_redis || { status Redis FAIL "could not bring up Redis on 127.0.0.1:6379"; FAILED+=(Redis); }
 ensure_postgres || { status PostgreSQL FAIL "could not bring up PostgreSQL on 127.0.0.1:5432"; FAILED+=(PostgreSQL); }
 ensure_mariadb || { status MariaDB FAIL "could not bring up MariaDB on 127.0.0.1:3306"; FAILED+=(MariaDB); }
 ensure_chromium || { status Chromium FAIL "could not install chromium"; FAILED+=(Chromium); }
 ensure_shellcheck || { status shellcheck FAIL "could not install shellcheck"; FAILED+=(shellcheck); }
+ensure_promtool || { status promtool FAIL "could not install prometheus (promtool)"; FAILED+=(promtool); }
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
   say "not available: ${FAILED[*]} (see the messages above)" >&2

@@ -30,11 +30,17 @@ describe('dev launcher (npm run dev) with the embedded database', () => {
         EMBEDDED_PG_PORT: String(pg),
         QUEUE_PREFIX: prefix,
         REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+        LOG_PRETTY: '1',
       },
       ['--no-build'],
     );
     try {
       await waitFor(() => launcher.output().includes('Conveyor is running'), { timeoutMs: 60_000, what: `the banner\n${launcher.output()}` });
+      // LOG_PRETTY=1: the apps' JSON lines shown through pino-pretty, still tagged by app.
+      const apiLine = new RegExp(`\\[api\\] \\[\\d\\d:\\d\\d:\\d\\d\\.\\d{3}\\] INFO: Bootstrap: API listening on port ${api}`);
+      const workerLine = /\[worker\] \[[\d:.]+\] INFO: Bootstrap: worker started/;
+      await waitFor(() => apiLine.test(launcher.output()) && workerLine.test(launcher.output()), { what: `readable app lines\n${launcher.output()}` });
+      expect(launcher.output()).not.toMatch(/\[api\] \{"level"/);
       expect(launcher.output()).toMatch(/embedded PostgreSQL \(PGlite\)/);
       expect(launcher.output()).toMatch(new RegExp(`API docs +http://localhost:${api}/docs`));
       expect(launcher.output()).toMatch(new RegExp(`Queue dashboard +http://localhost:${api}/admin/queues`));

@@ -109,7 +109,8 @@ describe('worker process and app boundaries', () => {
     expect(ready.body.worker.queues).toEqual(['system']);
     const metrics = await http(`http://127.0.0.1:${port}`, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
-    expect(metrics.body).toMatch(/conveyor_process_resident_memory_bytes/);
+    expect(metrics.body).toMatch(/^process_resident_memory_bytes /m);
+    expect(metrics.body).toMatch(/^nodejs_eventloop_lag_seconds /m);
     expect((await http(`http://127.0.0.1:${port}`, 'GET', '/nope')).status).toBe(404);
     await worker.stop();
   });

@@ -179,6 +179,8 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   port: number;
   logLevel: string;
+  /** METRICS_TENANT_LABEL: task counters carry a `tenant` label (off: no series per tenant). */
+  metricsTenantLabel: boolean;
   database: DatabaseConfig;
   redis: RedisConfig;
   queuePrefix: string;
@@ -461,6 +463,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     env: (env.NODE_ENV as AppConfig['env']) ?? 'development',
     port: env.PORT ?? 3000,
     logLevel: env.LOG_LEVEL ?? 'info',
+    metricsTenantLabel: env.METRICS_TENANT_LABEL ?? false,
     database,
     redis,
     queuePrefix: env.QUEUE_PREFIX ?? 'conveyor',

@@ -30,6 +30,12 @@ export class EnvironmentSchema {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
 
+  /** A `tenant` label on the task counters (one series per tenant: only with few tenants). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  METRICS_TENANT_LABEL?: boolean;
+
   /** How long an app waits at start for the database and Redis before giving up. */
   @IsOptional()
   @Transform(toInt)

@@ -1,4 +1,8 @@
-/** Every metric Conveyor exports; all names carry the `conveyor_` prefix. */
+/**
+ * Every metric Conveyor exports; all names carry the `conveyor_` prefix. The process and
+ * runtime metrics (`process_*`, `nodejs_*`) keep prom-client's standard names, which stock
+ * Node.js dashboards expect. Labels stay bounded: never a task id or a tenant.
+ */
 export const METRIC = {
   tasksEnqueued: 'conveyor_tasks_enqueued_total',
   tasksCompleted: 'conveyor_tasks_completed_total',
@@ -8,6 +12,11 @@ export const METRIC = {
   taskDuration: 'conveyor_task_duration_seconds',
   taskWait: 'conveyor_task_wait_seconds',
   queueJobs: 'conveyor_queue_jobs',
+  queueWorkers: 'conveyor_queue_workers',
+  queueOldestWaiting: 'conveyor_queue_oldest_waiting_seconds',
+  ledgerWriteErrors: 'conveyor_ledger_write_errors_total',
+  ledgerWriteBacklog: 'conveyor_ledger_write_backlog',
+  workerConsuming: 'conveyor_worker_consuming',
   httpRequests: 'conveyor_http_requests_total',
   httpDuration: 'conveyor_http_request_duration_seconds',
   apiKeyLookups: 'conveyor_api_key_lookups_total',

@@ -5,28 +5,34 @@ import { METRIC } from './metric-names';
 import { MIGRATION_METRIC_PROVIDERS, MigrationMetrics } from './migration-metrics';
 import { TaskMetrics } from './task-metrics';
 
-/** Process metrics (CPU, memory, event loop, GC) once per process, with our prefix. */
+/**
+ * Process and runtime metrics (CPU, memory, event loop lag, GC, handles) once per process,
+ * under prom-client's standard names (`process_*`, `nodejs_*`) so stock Node.js dashboards work.
+ */
 function startDefaultMetrics(): void {
-  if (!register.getSingleMetric('conveyor_process_cpu_user_seconds_total')) collectDefaultMetrics({ prefix: 'conveyor_' });
+  if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
 }
 
-const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** From a millisecond no-op to a four-hour export: tasks run for anything in between. */
+const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400];
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /**
- * Prometheus metrics for both apps: process metrics plus Conveyor's own, in prom-client's
- * default registry. The API serves it at `/metrics` (`@conveyor/observability/api`); the
- * worker, which has no HTTP app, serves it from its health server.
+ * Prometheus metrics for both apps, declared once here through `@willsoto/nestjs-prometheus`
+ * providers: process metrics plus Conveyor's own, in prom-client's default registry. The API
+ * serves it at `/metrics` (`@conveyor/observability/api`); the worker, which has no HTTP app,
+ * serves the same registry from its health server.
  */
 @Global()
 @Module({
   providers: [
-    makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue'] }),
-    makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue'] }),
+    // `tenant` only with METRICS_TENANT_LABEL=true (TaskMetrics leaves it out otherwise).
+    makeCounterProvider({ name: METRIC.tasksEnqueued, help: 'Tasks accepted into a queue', labelNames: ['type', 'queue', 'tenant'] }),
+    makeCounterProvider({ name: METRIC.tasksCompleted, help: 'Tasks that completed', labelNames: ['type', 'queue', 'tenant'] }),
     makeCounterProvider({
       name: METRIC.tasksFailed,
       help: 'Failed task attempts; final="true" when no attempt is left',
-      labelNames: ['type', 'queue', 'code', 'final'],
+      labelNames: ['type', 'queue', 'code', 'final', 'tenant'],
     }),
     makeCounterProvider({
       name: METRIC.tasksRequeued,
@@ -60,6 +66,27 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Ledger reads made for task event streams (one per change of a watched task, shared by its streams)',
     }),
     makeGaugeProvider({ name: METRIC.queueJobs, help: 'Jobs per queue and state (read at scrape time)', labelNames: ['queue', 'state'] }),
+    makeGaugeProvider({
+      name: METRIC.queueWorkers,
+      help: 'BullMQ workers connected to the queue, across all processes (read at scrape time)',
+      labelNames: ['queue'],
+    }),
+    makeGaugeProvider({
+      name: METRIC.queueOldestWaiting,
+      help: 'Seconds the job a worker would take next has been ready to run (0 when none waits; read at scrape time)',
+      labelNames: ['queue'],
+    }),
+    makeCounterProvider({
+      name: METRIC.ledgerWriteErrors,
+      help: 'Failed ledger flushes of the worker: connection (changes kept and retried) or rejected (the database refused the data)',
+      labelNames: ['kind'],
+    }),
+    makeGaugeProvider({ name: METRIC.ledgerWriteBacklog, help: 'Task state changes the worker has not committed to the ledger yet (read at scrape time)' }),
+    makeGaugeProvider({
+      name: METRIC.workerConsuming,
+      help: "1 when this worker process can take the queue's jobs (its BullMQ worker running, blocking connection up), else 0",
+      labelNames: ['queue'],
+    }),
     makeCounterProvider({ name: METRIC.httpRequests, help: 'HTTP requests', labelNames: ['method', 'route', 'status'] }),
     makeHistogramProvider({
       name: METRIC.httpDuration,

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { register } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
+import { TaskMetrics } from '@conveyor/observability';
+import { consumeStatus, TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
 import { ReadinessService } from '../readiness.service';
 import { EventLoopMonitor } from './event-loop-monitor';
 
@@ -22,6 +23,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     private readonly host: TaskWorkerHost,
     private readonly writer: TaskStateWriter,
     private readonly eventLoop: EventLoopMonitor,
+    private readonly metrics: TaskMetrics,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -57,6 +59,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
       }
       if (path === '/health/ready') return await this.ready(res);
       if (path === '/metrics') {
+        for (const queue of consumeStatus(this.host.runningWorkers)) this.metrics.consuming(queue.queue, queue.canConsume);
         res.writeHead(200, { 'content-type': register.contentType });
         res.end(await register.metrics());
         return;
@@ -68,22 +71,47 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     }
   }
 
+  /**
+   * 503 while stopping, when a consumed queue cannot be consumed (its BullMQ Worker stopped or
+   * its blocking Redis connection down) or a dependency is down. `degraded` (still 200) when the
+   * ledger writer lags: more uncommitted changes than WORKER_WRITE_BEHIND_MAX (completions then
+   * wait for their commit), or flushes failing. Every problem is listed in `worker.reasons`.
+   */
   private async ready(res: ServerResponse): Promise<void> {
+    const consume = consumeStatus(this.host.runningWorkers);
+    const backlog = this.writer.backlog;
+    const { writeBehindMax } = this.config.worker;
+    const failing = this.writer.failingFlushes;
+    const down = [
+      ...(this.stopping ? ['shutting down'] : []),
+      ...consume.filter((queue) => !queue.canConsume).map((queue) => `queue ${queue.queue} cannot be consumed: ${queue.reason}`),
+    ];
+    const degraded = [
+      ...(writeBehindMax > 0 && backlog > writeBehindMax
+        ? [`ledger backlog ${backlog} is over WORKER_WRITE_BEHIND_MAX (${writeBehindMax}): completions wait for their commit`]
+        : []),
+      ...(failing > 0 ? [`ledger writes failing (${failing} in a row); changes kept and retried`] : []),
+      ...(this.eventLoop.status().status === 'degraded' ? ['the event loop was blocked recently'] : []),
+    ];
     const worker = {
       workerId: this.config.worker.id,
+      status: down.length > 0 ? 'down' : degraded.length > 0 ? 'degraded' : 'ok',
+      reasons: [...down, ...degraded],
       queues: this.host.queues,
-      running: !this.stopping && this.host.runningWorkers.every((w) => w.isRunning()),
-      ledgerBacklog: this.writer.backlog,
+      running: down.length === 0,
+      consume,
+      ledger: { backlog, writeBehindMax, failingFlushes: failing },
+      ledgerBacklog: backlog,
       eventLoop: this.eventLoop.status(),
     };
-    if (!worker.running) return this.send(res, 503, { status: 'error', worker });
+    if (down.length > 0) return this.send(res, 503, { status: 'error', worker });
     try {
       const result = await this.readiness.check();
       this.send(res, 200, { ...result, worker });
     } catch (error) {
       // Terminus rejects with a 503 exception whose response is the full check result.
       const details = (error as { getResponse?: () => unknown }).getResponse?.();
-      this.send(res, 503, { status: 'error', details, worker });
+      this.send(res, 503, { status: 'error', details, worker: { ...worker, status: 'down' } });
     }
   }
 

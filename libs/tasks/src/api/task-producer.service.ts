@@ -102,7 +102,7 @@ export class TaskProducer {
 
   private accepted(tenantId: string, prepared: PreparedTask[]): void {
     this.backlog.accepted(tenantId, prepared.length);
-    for (const { row } of prepared) this.metrics.enqueued(row.type, row.queue);
+    for (const { row } of prepared) this.metrics.enqueued(row.type, row.queue, 1, row.tenantId);
   }
 
   /**

@@ -4,6 +4,7 @@ import { FlowsService } from './flows.service';
 import { MAINTENANCE_TASK_TYPES } from '../maintenance.contract';
 import { TaskContractsModule } from '../task-contracts.module';
 import { PipelinePlanner } from './pipeline-planner.service';
+import { QueueGauges } from './queue-gauges';
 import { QueueInspector } from './queue-inspector.service';
 import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
@@ -21,7 +22,7 @@ import { TenantBacklog } from './tenant-backlog';
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
   controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
+  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, QueueGauges, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

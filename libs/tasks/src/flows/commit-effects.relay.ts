@@ -45,7 +45,7 @@ export class CommitEffectsRelay {
     });
     const outcomes = await this.relay.add(prepared);
     prepared.forEach(({ row }, index) => {
-      if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue);
+      if (outcomes[index] === 'added') this.metrics.enqueued(row.type, row.queue, 1, row.tenantId);
     });
     const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
     if (unconfirmed > 0)

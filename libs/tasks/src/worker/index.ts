@@ -4,6 +4,7 @@ export * from './maintenance/task-maintenance.module';
 export * from './maintenance/task-reconciler.service';
 export * from './maintenance/task-retention.service';
 export * from './completed-job-retention';
+export * from './consume-status';
 export * from './ledger-writer.module';
 export * from './task-runner';
 export * from './task-state-writer';

@@ -136,7 +136,7 @@ describe('TaskRunner', () => {
     expect(t.patchWith('completed')).toEqual({ status: 'completed', result: { rows: 3 }, error: null, finishedAt: expect.any(Date) });
     // "active" may wait for company (it merges with a quick task's "completed"); the terminal state is flushed at once.
     expect(t.writer.soon).toEqual(['status,attempts,startedAt,finishedAt,workerId']);
-    expect(t.metrics.completed).toHaveBeenCalledWith('spec.run', 'spec-queue', expect.any(Number));
+    expect(t.metrics.completed).toHaveBeenCalledWith('spec.run', 'spec-queue', expect.any(Number), 'tenant-a');
     expect(t.metrics.failed).not.toHaveBeenCalled();
   });
 
@@ -269,7 +269,7 @@ describe('TaskRunner', () => {
     expect(failedAt).toBeGreaterThanOrEqual(before);
     expect(failedAt).toBeLessThanOrEqual(Date.now());
     expect(patch).not.toHaveProperty('finishedAt');
-    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number));
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number), 'tenant-a');
     expect(t.metrics.completed).not.toHaveBeenCalled();
   });
 
@@ -287,7 +287,7 @@ describe('TaskRunner', () => {
       error: { code: 'HANDLER_ERROR', message: 'still broken' },
       finishedAt: expect.any(Date),
     });
-    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number));
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number), 'tenant-a');
   });
 
   it('counts a run a crash cut short as an attempt in the ledger, but not against the retry budget', async () => {
@@ -466,7 +466,7 @@ describe('TaskRunner', () => {
       error: { code: 'BAD_INPUT', message: 'column "x" does not exist' },
       finishedAt: expect.any(Date),
     });
-    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'BAD_INPUT', true, expect.any(Number));
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'BAD_INPUT', true, expect.any(Number), 'tenant-a');
   });
 
   it.each([
@@ -520,7 +520,7 @@ describe('TaskRunner', () => {
     expect(signal!.aborted).toBe(true);
     expect(signal!.reason).toBe(thrown);
     expect(t.patchWith('retrying')!.error).toEqual({ code: 'TIMEOUT', message: 'attempt exceeded its 50 ms time limit' });
-    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'TIMEOUT', false, expect.any(Number));
+    expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'TIMEOUT', false, expect.any(Number), 'tenant-a');
   });
 
   it('clears its time limit when the handler finishes in time', async () => {

@@ -189,7 +189,7 @@ export class TaskRunner {
       const seconds = (Date.now() - started) / 1000;
       const completion = { status: 'completed' as const, result, error: null, finishedAt: new Date() };
       await this.record(job, completion, followUps?.all());
-      this.metrics.completed(type, queue, seconds);
+      this.metrics.completed(type, queue, seconds, job.data.tenantId);
       this.logger.info({ durationMs: Math.round(seconds * 1000) }, 'task completed');
       return result;
     } catch (error) {
@@ -204,7 +204,7 @@ export class TaskRunner {
         error: taskError,
         ...(final ? { finishedAt: new Date(failedAt) } : { scheduledFor: new Date(failedAt + delayMs) }),
       });
-      this.metrics.failed(type, queue, taskError.code, final, seconds);
+      this.metrics.failed(type, queue, taskError.code, final, seconds, job.data.tenantId);
       this.logger.warn(
         { err: error, code: taskError.code, final, durationMs: Math.round(seconds * 1000), ...(final ? {} : { retryInMs: delayMs }) },
         final ? 'task failed' : 'task attempt failed; will retry',
@@ -292,7 +292,7 @@ export class TaskRunner {
   /** Records a task BullMQ failed on its own (e.g. its workers kept dying mid-run). */
   async recordGaveUp(job: Job<TaskJobData>, reason: string): Promise<void> {
     await this.record(job, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
-    this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0);
+    this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0, job.data.tenantId);
     this.logger.error({ taskId: job.id, taskType: job.name }, `task failed by the queue: ${reason}`);
   }
 

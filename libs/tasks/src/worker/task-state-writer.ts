@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
+import { TaskMetrics } from '@conveyor/observability';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
 import { FlowSettler, type FlowParentRef } from '../flows/flow-settler';
 import { TaskChangeFeed } from '../task-change-feed';
@@ -146,8 +147,10 @@ export class TaskStateWriter implements OnApplicationShutdown {
     private readonly flows: FlowSettler,
     @Optional() private readonly feed?: TaskChangeFeed,
     @Optional() @Inject(TASK_TRANSITION_HOOKS) private readonly hooks?: TaskTransitionHooks,
+    @Optional() private readonly metrics?: TaskMetrics,
   ) {
     this.dialect = dialectOf(dataSource);
+    metrics?.onLedgerBacklogScrape(() => this.backlog);
     const extra = (dataSource.options as { extra?: { max?: number; connectionLimit?: number } }).extra;
     const poolSize = extra?.max ?? extra?.connectionLimit ?? 10;
     this.maxFlushes = Math.max(1, Math.min(MAX_CONCURRENT_FLUSHES, Math.floor(poolSize / 2)));
@@ -225,6 +228,11 @@ export class TaskStateWriter implements OnApplicationShutdown {
     return this.pending.size + this.inFlight.size;
   }
 
+  /** Flushes failed for the connection in a row (0 once one commits): the ledger is out of reach. */
+  get failingFlushes(): number {
+    return this.failures;
+  }
+
   /** Waits until everything queued so far is committed. */
   async drain(): Promise<void> {
     while (this.flushes > 0 || this.pending.size > 0) {
@@ -280,7 +288,9 @@ export class TaskStateWriter implements OnApplicationShutdown {
       this.failures = 0;
       committed = true;
     } catch (error) {
-      if (error instanceof UnstorableValueError || isRejectedData(error)) this.refused(batch, error);
+      const rejected = error instanceof UnstorableValueError || isRejectedData(error);
+      this.metrics?.ledgerWriteFailed(rejected ? 'rejected' : 'connection');
+      if (rejected) this.refused(batch, error);
       else await this.keepForRetry(batch, error);
     }
     // Bookkeeping before anyone hears of the commit, so `backlog` no longer counts these.

@@ -18,11 +18,14 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   return details;
 }
 
-/** VALIDATION_FAILED, or the code of the first problem that names one. */
 export function validationFailed(details: ApiErrorDetail[]): ApiError {
-  const coded = details.find((detail) => detail.code !== undefined);
-  if (coded) return ApiError.badRequest(String(coded.code), `${coded.field}: ${coded.message}`, details);
   return ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', details);
+}
+
+/** A request body's problems: VALIDATION_FAILED, or the code of the first rule that names one. */
+function bodyRefused(details: ApiErrorDetail[]): ApiError {
+  const coded = details.find((detail) => detail.code !== undefined);
+  return coded ? ApiError.badRequest(String(coded.code), `${coded.field}: ${coded.message}`, details) : validationFailed(details);
 }
 
 /** Global pipe: unknown fields are refused rather than silently dropped. */
@@ -31,6 +34,6 @@ export function createValidationPipe(): OpaqueJsonValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
+    exceptionFactory: (errors) => bodyRefused(flattenValidationErrors(errors)),
   });
 }

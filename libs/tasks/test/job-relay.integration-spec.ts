@@ -1,10 +1,9 @@
-import type { ModuleRef } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '@conveyor/config';
 import { redisConnectionOptions } from '@conveyor/queue';
 import { startPrivateRedis, taskRow, uniqueName, waitFor, type PrivateRedis } from '@conveyor/testing';
-import { JobRelay, type PreparedTask } from '@conveyor/tasks';
+import { JobRelay, type PreparedTask, type RegisteredQueues } from '@conveyor/tasks';
 
 /** A task bound for the `system` queue, with its job as the producer builds it (job id = task id). */
 function prepared(): PreparedTask {
@@ -28,8 +27,7 @@ describe('JobRelay on real Redis', () => {
     const connection = redisConnectionOptions({ url: redis.url, host: url.hostname, port: Number(url.port), db: 0, tls: false }, 'producer');
     queue = new Queue('system', { connection, prefix: uniqueName('relay') });
     await queue.waitUntilReady();
-    const moduleRef = { get: () => queue } as unknown as ModuleRef;
-    relay = new JobRelay(moduleRef, { queuePrefix: 'unused' } as AppConfig);
+    relay = new JobRelay({ get: () => queue } as unknown as RegisteredQueues, { queuePrefix: 'unused' } as AppConfig);
   });
 
   afterAll(async () => {

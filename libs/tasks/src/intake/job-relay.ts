@@ -1,6 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { pipelineFailureOf, redisFailureOf, type RedisFailure } from '@conveyor/queue';
@@ -8,6 +6,7 @@ import { failpoint } from '../failpoints';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskJob } from '../task-job';
+import { RegisteredQueues } from '../recovery/registered-queues';
 
 /** A ledger row and the BullMQ job that runs it. */
 export type PreparedTask = { row: TaskEntity; job: TaskJob };
@@ -42,12 +41,11 @@ interface QueuedAdd {
 @Injectable()
 export class JobRelay {
   private readonly logger = new Logger(JobRelay.name);
-  private readonly queues = new Map<string, Queue>();
   private readonly waiting = new Map<string, QueuedAdd[]>();
   private readonly inFlight = new Map<string, number>();
 
   constructor(
-    private readonly moduleRef: ModuleRef,
+    private readonly queues: RegisteredQueues,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -127,13 +125,10 @@ export class JobRelay {
     for (const queued of group) queued.settle(outcome);
   }
 
-  /** Queues are registered through BullModule by each domain's contracts module. */
+  /** A queue some contract of this process registers (through BullModule, see RegisteredQueues). */
   queue(name: string): Queue {
-    let queue = this.queues.get(name);
-    if (!queue) {
-      queue = this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
-      this.queues.set(name, queue);
-    }
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`no contract of this process registers queue "${name}"`);
     return queue;
   }
 

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { TEST_REDIS_URL, waitFor } from '@conveyor/testing';
+import { TEST_REDIS_URL, waitFor, type AppProcess } from '@conveyor/testing';
 import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 /** Most tasks that ran at the same moment, from the ledger's start and finish times. */
@@ -28,6 +28,7 @@ interface WorkerSettings {
 
 describe('queue controls across worker processes', () => {
   let stack: Stack;
+  let late: AppProcess | undefined;
   const call = (method: string, path: string, body?: unknown) => http(stack.apiUrl, method, path, body);
   const queue = () => call('GET', '/v1/queues/system');
   const enqueue = async (count: number, task: object) => {
@@ -88,7 +89,7 @@ describe('queue controls across worker processes', () => {
 
   it('gives a worker started after the change the stored concurrency, not its own configuration', async () => {
     await call('PATCH', '/v1/queues/system', { concurrency: 2 });
-    await stack.startWorker({ WORKER_ID: 'controls-late', WORKER_CONCURRENCY: '9' });
+    late = await stack.startWorker({ WORKER_ID: 'controls-late', WORKER_CONCURRENCY: '9' });
     const reports = await applied(['controls-a', 'controls-b', 'controls-late'], (w) => w.concurrency === 2);
     expect(reports.find((r) => r.workerId === 'controls-late')).toMatchObject({ concurrency: 2 });
     // Back to each worker's configuration: the late one runs 9 again.
@@ -147,6 +148,12 @@ describe('queue controls across worker processes', () => {
     expect(removed.body.settings.rateLimit).toBeNull();
     await applied(['controls-a', 'controls-b', 'controls-late'], (w) => w.rateLimit === null);
   }, 120_000);
+
+  it('withdraws the report of a worker that stops', async () => {
+    await late!.stop();
+    const { body } = await queue();
+    expect((body.workerSettings as WorkerSettings[]).map((w) => w.workerId)).toEqual(['controls-a', 'controls-b']);
+  }, 60_000);
 
   it('refuses bad input with a code', async () => {
     for (const [method, path] of [

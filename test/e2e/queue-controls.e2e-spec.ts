@@ -155,6 +155,25 @@ describe('queue controls across worker processes', () => {
     expect((body.workerSettings as WorkerSettings[]).map((w) => w.workerId)).toEqual(['controls-a', 'controls-b']);
   }, 60_000);
 
+  it('documents the queue routes with response schemas', async () => {
+    const document = (await call('GET', '/docs/json')).body;
+    const schema = (path: string, method: string) => document.paths[path][method].responses['200'].content['application/json'].schema;
+    for (const [path, method] of [
+      ['/v1/queues/{name}', 'get'],
+      ['/v1/queues/{name}', 'patch'],
+      ['/v1/queues/{name}/pause', 'post'],
+      ['/v1/queues/{name}/resume', 'post'],
+    ]) {
+      expect(schema(path, method)).toEqual({ $ref: '#/components/schemas/QueueDetailView' });
+    }
+    expect(document.paths['/v1/queues/{name}'].patch.operationId).toBe('updateQueue');
+    expect(document.components.schemas.QueueDetailView.properties.workerSettings).toMatchObject({
+      type: 'array',
+      items: { $ref: '#/components/schemas/QueueWorkerSettingsView' },
+    });
+    expect(document.components.schemas.UpdateQueueDto.properties.concurrency).toMatchObject({ minimum: 1, maximum: 1000 });
+  });
+
   it('refuses bad input with a code', async () => {
     for (const [method, path] of [
       ['GET', '/v1/queues/nosuch'],
@@ -176,6 +195,18 @@ describe('queue controls across worker processes', () => {
     ]) {
       const response = await call('PATCH', '/v1/queues/system', body);
       expect([body, response.status, response.body.error?.code]).toEqual([body, 400, 'VALIDATION_FAILED']);
+    }
+    // A tenant's key reads the queue but may not change it.
+    const key = (await call('POST', '/v1/admin/keys', { tenant: 'acme', scopes: ['tasks:read', 'tasks:write'] })).body.key;
+    const tenant = { authorization: `Bearer ${key}` };
+    expect((await http(stack.apiUrl, 'GET', '/v1/queues/system', undefined, tenant)).status).toBe(200);
+    for (const [method, path, body] of [
+      ['PATCH', '/v1/queues/system', { concurrency: 2 }],
+      ['POST', '/v1/queues/system/pause', undefined],
+      ['POST', '/v1/queues/system/resume', undefined],
+    ] as const) {
+      const response = await http(stack.apiUrl, method, path, body, tenant);
+      expect([path, response.status, response.body.error.code]).toEqual([path, 403, 'FORBIDDEN']);
     }
     // Nothing half-written: the refused changes left the settings as they were.
     expect((await queue()).body.settings).toMatchObject({ concurrency: null, rateLimit: null });

@@ -6,6 +6,9 @@ import { redisConnectionOptions } from '@conveyor/queue';
 import { queueSettingsChannel, SETTINGS_REFRESH_MS, type StoredQueueSettings } from '../queue-settings/queue-settings';
 import { QueueSettingsStore } from '../queue-settings/queue-settings.store';
 
+/** Longest shutdown waits for this process's reports to be withdrawn. */
+const WITHDRAW_WAIT_MS = 1000;
+
 /**
  * Applies the stored settings of each consumed queue to this process's BullMQ workers while
  * they run: on a message of the settings channel (at once), every SETTINGS_REFRESH_MS and after
@@ -49,12 +52,19 @@ export class QueueSettingsApplier {
     this.timer.unref();
   }
 
-  /** Stops following and withdraws this process's reports. */
+  /**
+   * Stops following and withdraws this process's reports, waiting at most WITHDRAW_WAIT_MS: with
+   * Redis away, shutdown goes on and the reports simply go stale.
+   */
   async detach(): Promise<void> {
     clearInterval(this.timer);
-    await this.subscriber?.quit().catch(() => undefined);
-    await Promise.all(this.workers.map((worker) => this.store.withdraw(worker.name, this.config.worker.id).catch(() => undefined)));
+    this.subscriber?.disconnect();
+    const workers = this.workers;
     this.workers = [];
+    const withdrawn = Promise.all(workers.map((worker) => this.store.withdraw(worker.name, this.config.worker.id).catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([withdrawn, new Promise((resolve) => (timer = setTimeout(resolve, WITHDRAW_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async refreshAll(): Promise<void> {

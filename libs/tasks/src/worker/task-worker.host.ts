@@ -86,10 +86,11 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
     if (this.workers.length === 0) return;
-    await this.settings.detach();
     const grace = this.config.worker.shutdownGraceMs;
     this.logger.log({ signal, graceMs: grace }, 'stopping: no new tasks, waiting for running ones');
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
+    // Settings changes no longer apply to workers that are closing; their reports go.
+    await this.settings.detach();
     let timer: NodeJS.Timeout | undefined;
     const expired = await Promise.race([closing.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
     clearTimeout(timer);

@@ -28,6 +28,8 @@ export * from './recovery/lost-job-requeuer';
 export * from './recovery/lost-jobs.repository';
 export * from './recovery/registered-queues';
 export * from './pipeline/pipeline';
+export * from './queue-settings/queue-settings';
+export * from './queue-settings/queue-settings.store';
 export * from './task-cancellation';
 export * from './task-change-feed';
 export * from './task-contracts.module';

@@ -12,6 +12,7 @@ import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskChangeFeed } from './task-change-feed';
 import { TaskEntity } from './ledger/task.entity';
+import { QueueSettingsStore } from './queue-settings/queue-settings.store';
 import { LostJobRequeuer } from './recovery/lost-job-requeuer';
 import { LostJobsRepository } from './recovery/lost-jobs.repository';
 import { RegisteredQueues } from './recovery/registered-queues';
@@ -27,6 +28,7 @@ const CORE_PROVIDERS = [
   LostJobsRepository,
   LostJobRequeuer,
   RegisteredQueues,
+  QueueSettingsStore,
 ];
 
 /**

@@ -23,6 +23,7 @@ export function taskRow(overrides: Partial<TaskEntity> = {}): TaskEntity {
     attemptBudget: 3,
     timeoutMs: 1000,
     idempotencyKey: null,
+    clientId: null,
     idempotencyHash: null,
     tags: null,
     createdAt: now,

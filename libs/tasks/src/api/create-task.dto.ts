@@ -1,7 +1,7 @@
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { NestedDto, OpaqueJson } from '@conveyor/http';
 import { IsInstant } from '../intake/instant';
-import { MAX_DELAY_MS, type TaskRequest } from '../intake/task-request';
+import { CLIENT_TASK_ID, CLIENT_TASK_ID_MAX, MAX_DELAY_MS, type TaskRequest } from '../intake/task-request';
 
 export const MAX_BATCH_SIZE = 1000;
 const ONE_YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -50,6 +50,17 @@ export class TaskCallbackDto {
 }
 
 export class CreateTaskDto extends TaskTemplateDto implements TaskRequest {
+  /**
+   * Your own id for the task, unique in your tenant (1–128 of letters, digits and `_ . : -`,
+   * starting with a letter or digit). Sent again with the same body it returns the same task;
+   * with another body it is refused (409 TASK_ID_REUSED). Tasks are read by it or by their `id`.
+   */
+  @IsOptional()
+  @IsString()
+  @MaxLength(CLIENT_TASK_ID_MAX)
+  @Matches(CLIENT_TASK_ID, { message: 'id may hold letters, digits and _ . : - only, starting with a letter or digit' })
+  id?: string;
+
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -93,6 +104,15 @@ export class CreateTaskBatchDto {
   @ArrayMaxSize(MAX_BATCH_SIZE)
   @NestedDto(() => CreateTaskDto)
   tasks: CreateTaskDto[];
+}
+
+/** Body of `PATCH /v1/tasks/:id`: a new priority for a task that has not started. */
+export class UpdateTaskDto {
+  /** 1 (highest) … 10 (lowest). */
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  priority: number;
 }
 
 /** Body of `POST /v1/tasks/retry`: which finished tasks to run again. */

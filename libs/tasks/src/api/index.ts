@@ -6,6 +6,7 @@ export * from './flows.service';
 export * from './pipeline-planner.service';
 export * from './pipeline-step.dto';
 export * from './queue-inspector.service';
+export * from './queue.dto';
 export * from './task-control.service';
 export * from './task-producer.service';
 // The view lives with the ledger (the worker's webhook events carry it too); re-exported for HTTP code.

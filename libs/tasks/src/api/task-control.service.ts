@@ -223,6 +223,32 @@ export class TaskControlService {
     }
   }
 
+  /**
+   * Changes the priority of a task that has not started (scheduled, queued, retrying): its job
+   * first (BullMQ reorders it among the waiting ones; a delayed job keeps it for when it is
+   * due), then the ledger, so a job the reconciler re-adds from the row gets it too. Redis first
+   * means a failure leaves the ledger as it was, and a repeat of the request does the same again.
+   * 409 TASK_NOT_WAITING once it runs or has ended.
+   */
+  async changePriority(tenantId: string, id: string, priority: number): Promise<TaskEntity> {
+    const task = await this.require(tenantId, id);
+    const notWaiting = (status: string) =>
+      new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_WAITING', `Only a task that has not started can change priority; this one is ${status}`);
+    if (!WAITING.includes(task.status)) throw notWaiting(task.status);
+    const job = await this.redis(() => this.relay.queue(task.queue).getJob(id));
+    if (job) {
+      const state = await this.redis(() => job.getState());
+      if (state === 'active' || state === 'completed' || state === 'failed') throw notWaiting(state === 'active' ? 'active' : 'finishing');
+      await this.redis(() => job.changePriority({ priority }));
+    }
+    // No job: Redis lost it, and the reconciler re-adds it from the row, with this priority.
+    if (!(await this.ledger.changePriority(tenantId, id, WAITING, priority))) {
+      throw notWaiting((await this.require(tenantId, id)).status);
+    }
+    this.feed?.publish([id]);
+    return (await this.ledger.findOne(tenantId, id))!;
+  }
+
   /** Retries up to `limit` tasks matching a filter (the dead-letter inbox: status=failed). */
   async retryMany(tenantId: string, filter: { type?: string; status: TaskStatus; limit: number }): Promise<{ retried: string[]; skipped: string[] }> {
     const candidates = await this.ledger.list({ tenantId, type: filter.type, status: filter.status, limit: filter.limit });

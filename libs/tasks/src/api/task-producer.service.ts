@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError } from '@conveyor/http';
+import { ApiError, type ApiErrorDetail } from '@conveyor/http';
 import { TaskMetrics } from '@conveyor/observability';
 import { JobRelay, type PreparedTask } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
@@ -13,7 +13,7 @@ import { TenantBacklog } from './tenant-backlog';
 export interface EnqueueResult {
   /** In request order. */
   tasks: TaskEntity[];
-  /** Per task: false when an idempotency key returned the task created earlier. */
+  /** Per task: false when an idempotency key or client id returned the task created earlier. */
   created: boolean[];
 }
 
@@ -35,8 +35,9 @@ export class TaskProducer {
   ) {}
 
   /**
-   * Idempotency: a request carrying a key already used in the tenant returns the task created
-   * then (same body) or is refused with 422 (other body). The database's unique index decides
+   * Idempotency: a request carrying a key (or a client-chosen id) already used in the tenant
+   * returns the task created then (same body) or is refused (other body: 422 for a key, 409 for
+   * an id). The database's unique index decides
    * races: when a concurrent identical request inserts first, our insert fails and the lookup
    * is repeated, so both callers get the same task and only one job exists. `origin` applies
    * to every task of the call (e.g. the pipeline a cleaning job runs after its task).
@@ -44,15 +45,15 @@ export class TaskProducer {
   async enqueue(tenantId: string, requests: CreateTaskDto[], origin?: TaskOrigin): Promise<EnqueueResult> {
     const prepared = await this.factory.prepare(tenantId, requests, origin);
     for (let round = 0; ; round += 1) {
-      const existing = await this.existingByKey(tenantId, prepared);
-      const fresh = prepared.filter((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey));
+      const existing = await this.existingOf(tenantId, prepared);
+      const fresh = prepared.filter((p) => !existing.has(p));
       await this.backlog.admit(tenantId, fresh.length);
       if (!(await this.store(fresh, round))) continue;
       await this.addJobsOrRefuse(tenantId, fresh);
       this.accepted(tenantId, fresh);
       return {
-        tasks: prepared.map((p) => (p.row.idempotencyKey && existing.get(p.row.idempotencyKey)) || p.row),
-        created: prepared.map((p) => !p.row.idempotencyKey || !existing.has(p.row.idempotencyKey)),
+        tasks: prepared.map((p) => existing.get(p) ?? p.row),
+        created: prepared.map((p) => !existing.has(p)),
       };
     }
   }
@@ -66,7 +67,7 @@ export class TaskProducer {
   async enqueueFlow(tenantId: string, nodes: PreparedTask[]): Promise<{ root: TaskEntity; created: boolean }> {
     const [root] = nodes;
     for (let round = 0; ; round += 1) {
-      const earlier = root.row.idempotencyKey ? (await this.existingByKey(tenantId, [root])).get(root.row.idempotencyKey) : undefined;
+      const earlier = root.row.idempotencyKey ? (await this.existingOf(tenantId, [root])).get(root) : undefined;
       if (earlier) return { root: earlier, created: false };
       await this.backlog.admit(tenantId, nodes.length);
       if (!(await this.store(nodes, round))) continue;
@@ -82,7 +83,7 @@ export class TaskProducer {
 
   /**
    * Inserts the rows; false when a concurrent request took one of their idempotency keys first
-   * (on the first round only: the caller looks the keys up again and returns that request's tasks).
+   * (on the first round only: the caller looks the keys and ids up again and returns that request's tasks).
    */
   private async store(prepared: PreparedTask[], round: number): Promise<boolean> {
     try {
@@ -145,22 +146,41 @@ export class TaskProducer {
     );
   }
 
-  private async existingByKey(tenantId: string, prepared: PreparedTask[]): Promise<Map<string, TaskEntity>> {
+  /**
+   * The tasks created earlier by requests these repeat: same idempotency key or same client id
+   * in the tenant. A repeat with another body is refused: 422 IDEMPOTENCY_KEY_REUSED for a key
+   * (as before), 409 TASK_ID_REUSED for a client id.
+   */
+  private async existingOf(tenantId: string, prepared: PreparedTask[]): Promise<Map<PreparedTask, TaskEntity>> {
     const keys = prepared.map((p) => p.row.idempotencyKey).filter((key): key is string => !!key);
-    const existing = new Map((await this.ledger.findByIdempotencyKeys(tenantId, keys)).map((row) => [row.idempotencyKey!, row]));
-    const reused = prepared.filter((p) => p.row.idempotencyKey && existing.has(p.row.idempotencyKey));
-    const conflicts = reused.filter((p) => existing.get(p.row.idempotencyKey!)!.idempotencyHash !== p.row.idempotencyHash);
-    if (conflicts.length > 0) {
+    const clientIds = prepared.map((p) => p.row.clientId).filter((id): id is string => !!id);
+    const [byKeyRows, byClientIdRows] = await Promise.all([
+      this.ledger.findByIdempotencyKeys(tenantId, keys),
+      this.ledger.findByClientIds(tenantId, clientIds),
+    ]);
+    const byKey = new Map(byKeyRows.map((row) => [row.idempotencyKey!, row]));
+    const byClientId = new Map(byClientIdRows.map((row) => [row.clientId!, row]));
+    const existing = new Map<PreparedTask, TaskEntity>();
+    const keyConflicts: ApiErrorDetail[] = [];
+    const idConflicts: ApiErrorDetail[] = [];
+    for (const p of prepared) {
+      const sameKey = p.row.idempotencyKey ? byKey.get(p.row.idempotencyKey) : undefined;
+      const sameId = p.row.clientId ? byClientId.get(p.row.clientId) : undefined;
+      if (sameKey && sameKey.idempotencyHash !== p.row.idempotencyHash) {
+        keyConflicts.push({ field: 'idempotencyKey', message: `key "${p.row.idempotencyKey}" belongs to task ${sameKey.id}` });
+      } else if (sameId && (sameId.idempotencyHash !== p.row.idempotencyHash || (sameKey && sameKey.id !== sameId.id))) {
+        idConflicts.push({ field: 'id', message: `id "${p.row.clientId}" belongs to task ${sameId.id}, created with another request` });
+      } else if (sameKey ?? sameId) existing.set(p, (sameKey ?? sameId)!);
+    }
+    if (keyConflicts.length > 0) {
       throw new ApiError(
         HttpStatus.UNPROCESSABLE_ENTITY,
         'IDEMPOTENCY_KEY_REUSED',
         'This idempotency key was already used for a different request',
-        conflicts.map((p) => ({
-          field: 'idempotencyKey',
-          message: `key "${p.row.idempotencyKey}" belongs to task ${existing.get(p.row.idempotencyKey!)!.id}`,
-        })),
+        keyConflicts,
       );
     }
+    if (idConflicts.length > 0) throw new ApiError(HttpStatus.CONFLICT, 'TASK_ID_REUSED', 'This task id was already used for a different request', idConflicts);
     return existing;
   }
 }

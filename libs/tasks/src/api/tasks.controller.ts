@@ -1,9 +1,9 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
-import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto } from './create-task.dto';
+import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto, UpdateTaskDto } from './create-task.dto';
 import { idempotencyKeyOf } from './idempotency-key';
 import { ListTasksQuery } from './list-tasks.query';
 import { TaskControlService } from './task-control.service';
@@ -11,6 +11,7 @@ import { TaskEventStreams } from './task-event-streams.service';
 import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from '../ledger/task-view';
+import { CLIENT_TASK_ID, CLIENT_TASK_ID_MAX } from '../intake/task-request';
 
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;
@@ -27,8 +28,17 @@ function notFound(): ApiError {
   return ApiError.notFound('TASK_NOT_FOUND', 'No such task');
 }
 
-/** Unknown or malformed ids are simply "not found": ids do not leak through error shapes. */
-const TaskId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => notFound() }));
+/**
+ * A task is named by its ledger id or by the id its client chose. Unknown or malformed ids are
+ * simply "not found": ids do not leak through error shapes.
+ */
+const TaskId = () =>
+  Param('id', {
+    transform: (value: string) => {
+      if (value.length > CLIENT_TASK_ID_MAX || !CLIENT_TASK_ID.test(value)) throw notFound();
+      return value;
+    },
+  });
 
 @Controller('v1/tasks')
 export class TasksController {
@@ -100,15 +110,25 @@ export class TasksController {
   @Get(':id')
   @RequireScopes('tasks:read')
   async get(@ReadableTenants() tenants: string[], @TaskId() id: string) {
-    const task = await this.ledger.findOne(tenants, id);
+    const task = await this.ledger.findByAnyId(tenants, id);
     if (!task) throw notFound();
     // The first page of its follow-ups; `GET /v1/tasks?parentId=` pages through all of them.
-    const children = await this.ledger.list({ tenantId: task.tenantId, parentId: id, limit: CHILDREN_SHOWN + 1 });
+    const children = await this.ledger.list({ tenantId: task.tenantId, parentId: task.id, limit: CHILDREN_SHOWN + 1 });
     return {
       ...toTaskView(task),
       children: children.slice(0, CHILDREN_SHOWN).map(({ id: childId, type, status }) => ({ id: childId, type, status })),
       moreChildren: children.length > CHILDREN_SHOWN,
     };
+  }
+
+  /** Reorders a task that has not started among the waiting ones. */
+  @Patch(':id')
+  @RequireScopes('tasks:write')
+  @ApiOperation({ operationId: 'updateTask' })
+  @ApiResponse({ status: 200, description: 'The task with its new priority' })
+  @ApiResponse({ status: 409, description: 'TASK_NOT_WAITING: it is running or has ended' })
+  async update(@CurrentTenant() tenantId: string, @TaskId() id: string, @Body() body: UpdateTaskDto) {
+    return toTaskView(await this.control.changePriority(tenantId, await this.ledgerId(tenantId, id), body.priority));
   }
 
   @Get(':id/events')
@@ -127,7 +147,7 @@ export class TasksController {
     // The slot first: a client at its cap costs no database read.
     const release = this.streams.reserve(request.principal?.keyId ?? `tenant:${tenantId}`);
     try {
-      const task = await this.ledger.findOne(tenantId, id);
+      const task = await this.ledger.findByAnyId(tenantId, id);
       if (!task) throw notFound();
       const lastEventId = request.headers['last-event-id'];
       streamTaskEvents(reply, this.streams, task, release, typeof lastEventId === 'string' ? lastEventId : undefined);
@@ -144,7 +164,7 @@ export class TasksController {
   @ApiResponse({ status: 202, description: 'Running: its worker has been told to stop; follow /events' })
   @ApiResponse({ status: 409, description: 'TASK_TERMINAL: already finished' })
   async cancel(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res({ passthrough: true }) reply: FastifyReply) {
-    const { outcome, task } = await this.control.cancel(tenantId, id);
+    const { outcome, task } = await this.control.cancel(tenantId, await this.ledgerId(tenantId, id));
     void reply.status(outcome === 'cancelled' ? HttpStatus.OK : HttpStatus.ACCEPTED);
     return { ...toTaskView(task), cancellation: outcome };
   }
@@ -154,6 +174,13 @@ export class TasksController {
   @ApiResponse({ status: 409, description: 'TASK_NOT_RETRYABLE: only failed, cancelled or expired tasks run again' })
   @HttpCode(HttpStatus.ACCEPTED)
   async retry(@CurrentTenant() tenantId: string, @TaskId() id: string) {
-    return toTaskView(await this.control.retry(tenantId, id));
+    return toTaskView(await this.control.retry(tenantId, await this.ledgerId(tenantId, id)));
+  }
+
+  /** The ledger id of a task named by either of its ids. */
+  private async ledgerId(tenantId: string, id: string): Promise<string> {
+    const task = await this.ledger.findByAnyId(tenantId, id);
+    if (!task) throw notFound();
+    return task.id;
   }
 }

@@ -6,7 +6,7 @@ import type { TaskError, TaskStatus } from '../ledger/task-status';
 import type { TaskTypeDefinition } from './task-type';
 
 /** Options of a follow-up: the task options of `POST /v1/tasks`, and its identity. */
-export type FollowUpOptions = Omit<TaskRequest, 'type' | 'payload'> & {
+export type FollowUpOptions = Omit<TaskRequest, 'type' | 'payload' | 'id'> & {
   /**
    * Names this follow-up among the parent's (default: its position, "0", "1", …). A re-run of
    * the parent that enqueues the same keys creates nothing new: give stable keys when the

@@ -9,7 +9,7 @@ export const MAX_FLOW_NODES = 1000;
 export const MAX_FLOW_DEPTH = 20;
 
 /** A node as `POST /v1/flows` takes it (FlowNodeDto has this shape). */
-export interface FlowNodeRequest extends TaskRequest {
+export interface FlowNodeRequest extends Omit<TaskRequest, 'id'> {
   onFailure?: FlowPolicy;
   children?: FlowNodeRequest[];
 }

@@ -34,6 +34,7 @@ export class TaskFactory {
     const details: ApiErrorDetail[] = [];
     const prepared: PreparedTask[] = [];
     const keysSeen = new Set<string>();
+    const idsSeen = new Set<string>();
     const now = Date.now();
     for (const [index, request] of requests.entries()) {
       const at = requests.length > 1 ? `tasks[${index}].` : '';
@@ -90,6 +91,13 @@ export class TaskFactory {
         if (refusal)
           throw ApiError.badRequest('WEBHOOK_URL_FORBIDDEN', `The callback URL is not allowed: ${refusal}`, [{ field: `${at}callback.url`, message: refusal }]);
       }
+      if (request.id) {
+        if (idsSeen.has(request.id)) {
+          details.push({ field: `${at}id`, message: 'the same id appears twice in this request' });
+          continue;
+        }
+        idsSeen.add(request.id);
+      }
       if (request.idempotencyKey) {
         if (keysSeen.has(request.idempotencyKey)) {
           details.push({ field: `${at}idempotencyKey`, message: 'the same idempotency key appears twice in this request' });
@@ -139,7 +147,9 @@ export class TaskFactory {
       attemptBudget: maxAttempts,
       timeoutMs,
       idempotencyKey: request.idempotencyKey ?? null,
-      idempotencyHash: request.idempotencyKey ? requestFingerprint(request) : null,
+      clientId: request.id ?? null,
+      // What a repeat of the request (same key or same client id) is compared with.
+      idempotencyHash: request.idempotencyKey || request.id ? requestFingerprint(request) : null,
       tags: request.tags ?? null,
       createdAt,
       updatedAt: createdAt,

@@ -1,5 +1,9 @@
 import type { TaskPipeline } from '../pipeline/pipeline';
 
+/** A client-chosen task id: letters, digits and `_ . : -`, starting with a letter or digit (safe in a URL path). */
+export const CLIENT_TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+export const CLIENT_TASK_ID_MAX = 128;
+
 /** Furthest ahead a task may be scheduled, by delayMs or runAt. */
 export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
 
@@ -8,6 +12,8 @@ export const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
  * handler's follow-up, a schedule's tick. Checked against the type's contract by TaskFactory.
  */
 export interface TaskRequest {
+  /** The client's own id for the task (see CLIENT_TASK_ID), unique per tenant. */
+  id?: string;
   type: string;
   payload: Record<string, unknown>;
   /** 1 (highest) … 10 (lowest). */

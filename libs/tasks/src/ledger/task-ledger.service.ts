@@ -37,6 +37,8 @@ const CONFLICT_RETRIES = 3;
 
 /** Shared INSERTs in flight at once (see insertShared); the rest of the pool stays free. */
 const MAX_SHARED_INSERTS = 2;
+/** The shape of a ledger id; anything else can only be a client-chosen id. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface QueuedInsert {
   rows: TaskEntity[];
@@ -168,6 +170,22 @@ export class TaskLedgerService {
     return this.tasks.findBy({ tenantId, idempotencyKey: In(keys) });
   }
 
+  /** Tasks of a tenant by the ids their clients chose. */
+  findByClientIds(tenantId: string, clientIds: string[]): Promise<TaskEntity[]> {
+    if (clientIds.length === 0) return Promise.resolve([]);
+    return this.tasks.findBy({ tenantId, clientId: In(clientIds) });
+  }
+
+  /** A task by its ledger id or, failing that, by the id its client chose (one of `tenants`). */
+  async findByAnyId(tenants: string | readonly string[], id: string): Promise<TaskEntity | null> {
+    const tenantId = typeof tenants === 'string' ? tenants : In([...tenants]);
+    if (UUID.test(id)) {
+      const task = await this.tasks.findOneBy({ tenantId, id });
+      if (task) return task;
+    }
+    return this.tasks.findOneBy({ tenantId, clientId: id });
+  }
+
   /**
    * Moves a task to a terminal state only if it is still in one of `from`; returns whether it
    * did. The condition makes concurrent cancels, retries and worker writes safe without locks.
@@ -185,6 +203,18 @@ export class TaskLedgerService {
       .createQueryBuilder()
       .update(TaskEntity)
       .set({ ...reset, ...change, updatedAt: new Date() } as QueryDeepPartialEntity<TaskEntity>)
+      .where('id = :id AND tenant_id = :tenantId', { id, tenantId })
+      .andWhere('status IN (:...from)', { from })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Sets the priority of a task still in one of `from`; returns whether it was. */
+  async changePriority(tenantId: string, id: string, from: readonly TaskStatus[], priority: number): Promise<boolean> {
+    const result = await this.tasks
+      .createQueryBuilder()
+      .update(TaskEntity)
+      .set({ priority, updatedAt: new Date() })
       .where('id = :id AND tenant_id = :tenantId', { id, tenantId })
       .andWhere('status IN (:...from)', { from })
       .execute();

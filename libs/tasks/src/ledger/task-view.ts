@@ -18,6 +18,7 @@ export function toTaskView(task: TaskEntity) {
     maxAttempts: task.maxAttempts,
     timeoutMs: task.timeoutMs,
     idempotencyKey: task.idempotencyKey,
+    clientId: task.clientId ?? null,
     tags: task.tags ?? [],
     createdAt: iso(task.createdAt),
     updatedAt: iso(task.updatedAt),

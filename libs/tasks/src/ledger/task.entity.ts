@@ -58,7 +58,11 @@ export class TaskEntity {
   @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
   idempotencyKey: string | null;
 
-  /** sha256 of the request that first used `idempotencyKey`; not part of the public view. */
+  /** The id the client chose on enqueue (`id`), unique per tenant; null when it chose none. */
+  @Column({ name: 'client_id', type: 'varchar', length: 128, nullable: true })
+  clientId: string | null;
+
+  /** sha256 of the request that first used `idempotencyKey` or `clientId`; not part of the public view. */
   @Column({ name: 'idempotency_hash', type: 'char', length: 64, nullable: true })
   idempotencyHash: string | null;
 

@@ -11,7 +11,7 @@ export const MAX_PIPELINE_STEPS = 10;
 export type PipelineInput = Record<string, unknown>;
 
 /** One `then` step as asked for: a task type, its own payload, and the options of `POST /v1/tasks`. */
-export type PipelineStepRequest = Omit<TaskRequest, 'payload' | 'idempotencyKey' | 'callback'> & { payload?: Record<string, unknown> };
+export type PipelineStepRequest = Omit<TaskRequest, 'id' | 'payload' | 'idempotencyKey' | 'callback'> & { payload?: Record<string, unknown> };
 
 /**
  * Stored with a task that belongs to a pipeline (ledger column `pipeline`): the input it was

@@ -6,6 +6,7 @@ export * from './maintenance/task-retention.service';
 export * from './completed-job-retention';
 export * from './consume-status';
 export * from './ledger-writer.module';
+export * from './queue-settings.applier';
 export * from './task-runner';
 export * from './task-state-writer';
 export * from './task-worker.host';

@@ -6,6 +6,7 @@ import { HandlesTask, type TaskHandler } from '../contracts/task-handler';
 import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { CompletedJobRetention } from './completed-job-retention';
+import type { QueueSettingsApplier } from './queue-settings.applier';
 import type { BoundHandler, TaskRunner } from './task-runner';
 import { HandlerBindingError, TaskWorkerHost } from './task-worker.host';
 
@@ -79,6 +80,12 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
     discovery,
     runner as unknown as TaskRunner,
     { acknowledged: jest.fn(() => true) } as unknown as CompletedJobRetention,
+    // Nothing stored: each queue starts with its configured concurrency.
+    {
+      startingConcurrency: jest.fn((queue: string) => Promise.resolve(config.worker.concurrency[queue] ?? config.worker.defaultConcurrency)),
+      attach: jest.fn().mockResolvedValue(undefined),
+      detach: jest.fn().mockResolvedValue(undefined),
+    } as unknown as QueueSettingsApplier,
   );
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);

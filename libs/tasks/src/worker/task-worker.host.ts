@@ -10,6 +10,7 @@ import { failpoint } from '../failpoints';
 import { retryBackoffStrategy } from '../retry-policy';
 import { BULLMQ_GAVE_UP, type TaskJobData } from '../task-job';
 import { CompletedJobRetention } from './completed-job-retention';
+import { QueueSettingsApplier } from './queue-settings.applier';
 import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
 
 /** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
@@ -38,6 +39,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     private readonly discovery: DiscoveryService,
     private readonly runner: TaskRunner,
     private readonly retention: CompletedJobRetention,
+    private readonly settings: QueueSettingsApplier,
   ) {}
 
   /** The queues this process consumes, after validation. */
@@ -53,7 +55,8 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     const queues = this.resolveQueues();
     this.handlers = this.bindHandlers(queues);
     for (const queue of queues) {
-      const concurrency = this.config.worker.concurrency[queue] ?? this.config.worker.defaultConcurrency;
+      // WORKER_CONCURRENCY, unless `PATCH /v1/queues/:name` stored another (see QueueSettingsApplier).
+      const concurrency = await this.settings.startingConcurrency(queue);
       const worker = new Worker<TaskJobData>(queue, (job, token, signal) => this.process(job, { token, signal }), {
         connection: redisConnectionOptions(this.config.redis, 'worker'),
         prefix: this.config.queuePrefix,
@@ -80,6 +83,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     for (const worker of this.workers) void worker.run();
+    await this.settings.attach(this.workers);
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -87,6 +91,8 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     const grace = this.config.worker.shutdownGraceMs;
     this.logger.log({ signal, graceMs: grace }, 'stopping: no new tasks, waiting for running ones');
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
+    // Settings changes no longer apply to workers that are closing; their reports go.
+    await this.settings.detach();
     let timer: NodeJS.Timeout | undefined;
     const expired = await Promise.race([closing.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), grace)))]);
     clearTimeout(timer);

@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { FlowChildren } from '../flows/flow-children';
 import { LedgerWriterModule } from './ledger-writer.module';
 import { TaskMaintenanceModule } from './maintenance/task-maintenance.module';
+import { QueueSettingsApplier } from './queue-settings.applier';
 import { TaskCancellationListener } from './task-cancellation.listener';
 import { TaskRunner } from './task-runner';
 import { TaskWorkerHost } from './task-worker.host';
@@ -10,7 +11,7 @@ import { TaskWorkerHost } from './task-worker.host';
 /** The processing runtime: BullMQ workers, the task runner and the batched ledger writer. */
 @Module({
   imports: [DiscoveryModule, LedgerWriterModule, TaskMaintenanceModule],
-  providers: [TaskRunner, TaskWorkerHost, TaskCancellationListener, FlowChildren],
+  providers: [TaskRunner, TaskWorkerHost, QueueSettingsApplier, TaskCancellationListener, FlowChildren],
   exports: [LedgerWriterModule, TaskWorkerHost, TaskMaintenanceModule],
 })
 export class TasksWorkerModule {}

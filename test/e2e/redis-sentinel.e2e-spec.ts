@@ -8,8 +8,9 @@ const TAG = 'failover';
 /**
  * Sentinel failover under load: one master, one replica, three sentinels, and the built API and
  * worker connected through REDIS_SENTINELS only. While enqueues stream in and the worker runs
- * them, the replica and the worker are frozen for a moment (the master keeps accepting, so the
- * replica misses those writes and nobody runs them) and the master is killed with SIGKILL. The sentinels promote the replica, both
+ * them, the replica and the worker are frozen for a moment and the replication link is cut (the
+ * master keeps accepting, the replica never gets those writes and nobody runs them), then the
+ * master is killed with SIGKILL. The sentinels promote the replica, both
  * apps follow it, and every task that got a 202 completes: the jobs the promoted replica never
  * received are re-added by the ledger reconciler.
  */
@@ -59,6 +60,8 @@ describe('Redis Sentinel failover', () => {
     const worker = stack.worker!.child;
     worker.kill('SIGSTOP');
     redis.replica.child.kill('SIGSTOP');
+    // Bytes already sent would still reach the frozen replica from its socket buffer: cut the link.
+    await redis.cutReplication();
     const frozenAt = Date.now();
     await waitFor(() => accepted.some((task) => task.at > frozenAt + 200) && accepted.filter((task) => task.at > frozenAt).length >= 10, {
       timeoutMs: 30_000,

@@ -39,8 +39,9 @@ export function redisConnectionOptions(redis: RedisConfig, role: RedisRole): Red
           sentinels: redis.sentinel.nodes,
           name: redis.sentinel.name,
           ...(redis.sentinel.password ? { sentinelPassword: redis.sentinel.password } : {}),
-          // Learns of a failover from the sentinels' +switch-master at once, not at the next error.
-          failoverDetector: true,
+          // No failoverDetector: its disconnect on +switch-master can land while a reconnect is
+          // asking the sentinels, and ioredis then ends the client for good ("Connection is
+          // closed"). The dead master's dropped connection is what sends the client to the sentinels.
         }
       : { host: redis.host, port: redis.port }),
     db: redis.db,
@@ -86,11 +87,6 @@ function clientFrom(options: RedisOptions): RedisClient {
  * cluster clients; without the `clusterNodes` option it makes the ioredis client it would anyway.
  */
 RedisConnection.clientFactory = (options) => createIORedisClient(clientFrom(options));
-
-/** Closes a client without waiting for a server that may be gone. */
-export async function closeRedisClient(client: RedisClient): Promise<void> {
-  await client.quit().catch(() => client.disconnect());
-}
 
 /**
  * How many clients listen on `channel`. On a cluster PUBLISH reaches every node but NUMSUB

@@ -101,6 +101,11 @@ export interface RedisSentinelDeployment {
   env: Record<string, string>;
   /** The port of the server the sentinels call master now. */
   currentMasterPort(): Promise<number>;
+  /**
+   * Closes the master's connections to its replicas (CLIENT KILL TYPE replica): with the replica
+   * frozen (SIGSTOP) it cannot reconnect, so what the master accepts from then on never reaches it.
+   */
+  cutReplication(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -171,6 +176,7 @@ export async function startRedisSentinel(options: { downAfterMs?: number } = {})
       masterName,
       env: { REDIS_SENTINELS: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_NAME: masterName },
       currentMasterPort,
+      cutReplication: async () => void (await redisCli(master.port, 'CLIENT', 'KILL', 'TYPE', 'replica')),
       stop: () => stopAll(all, dir),
     };
   } catch (error) {

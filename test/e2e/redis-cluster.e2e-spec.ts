@@ -1,27 +1,30 @@
 import { Cluster } from 'ioredis';
-import { waitFor } from '@conveyor/testing';
+import { TestReceiver, waitFor } from '@conveyor/testing';
 import { startRedisCluster, type RedisClusterDeployment } from './support/redis-topologies';
-import { http, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
+import { http, localWebhookEnv, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
 
 /**
  * The whole task path on a three-master Redis Cluster made by the test: the built API and
  * worker connect through REDIS_CLUSTER_NODES only. Enqueue (one and a batch), follow-ups, a flow,
  * a schedule's ticks, cancel of a running task (pub/sub through the cluster), a pushed event
- * stream; then every key the deployment wrote lives under its hash-tagged prefix, in one slot.
+ * stream, a webhook delivery; then every key the deployment wrote lives under its hash-tagged prefix, in one slot.
  */
 describe('Redis Cluster', () => {
   let cluster: RedisClusterDeployment;
   let stack: Stack;
+  let receiver: TestReceiver;
   const post = (path: string, body: unknown = {}) => http(stack.apiUrl, 'POST', path, body);
   const get = (path: string) => http(stack.apiUrl, 'GET', path);
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    stack = await startStack({ env: { ...cluster.env, RECONCILE_INTERVAL_MS: '2000' } });
+    receiver = await new TestReceiver().start();
+    stack = await startStack({ env: { ...cluster.env, ...localWebhookEnv(), RECONCILE_INTERVAL_MS: '2000' } });
   }, 120_000);
 
   afterAll(async () => {
     await stack?.stop();
+    await receiver?.stop();
     await cluster?.stop();
   });
 
@@ -80,6 +83,18 @@ describe('Redis Cluster', () => {
     expect(done).toMatchObject({ status: 'cancelled', attempts: 1, error: { code: 'CANCELLED' } });
     const events = await stream;
     expect(events).toMatch(/"status":"cancelled"/);
+  }, 120_000);
+
+  it('delivers a webhook: the webhooks queue and its endpoint-slot script on the cluster', async () => {
+    const endpoint = await post('/v1/webhooks/endpoints', { url: receiver.url('/cluster'), events: ['task.completed'] });
+    expect(endpoint.status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(endpoint.body.activeFrom) - Date.now() + 50)));
+    const task = (await post('/v1/tasks', { type: 'system.noop', payload: {} })).body;
+    const delivered = await waitFor(
+      () => receiver.received.find((r) => r.path === '/cluster' && (JSON.parse(r.body) as { data?: { task?: { id: string } } }).data?.task?.id === task.id),
+      { timeoutMs: 60_000, what: 'the task.completed webhook' },
+    );
+    expect(JSON.parse(delivered.body)).toMatchObject({ type: 'task.completed' });
   }, 120_000);
 
   it('keeps every key of the deployment under its hash-tagged prefix, in one slot', async () => {

@@ -18,7 +18,11 @@ try {
         env: config.env,
         port: config.port,
         database: { type: config.database.type, url: redact(config.database.url), host: config.database.host, database: config.database.database },
-        redis: { url: redact(config.redis.url), host: config.redis.host, port: config.redis.port },
+        redis: config.redis.clusterNodes
+          ? { cluster: config.redis.clusterNodes }
+          : config.redis.sentinel
+            ? { sentinels: config.redis.sentinel.nodes, masterName: config.redis.sentinel.name }
+            : { url: redact(config.redis.url), host: config.redis.host, port: config.redis.port },
         queuePrefix: config.queuePrefix,
         worker: { ...config.worker },
       },

@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 
 /**
  * One atomic step per request: count the hit in the current window, start the window on the
@@ -29,13 +28,13 @@ const LIMITER_TIMEOUT_MS = 250;
 @Injectable()
 export class RedisThrottlerStorage implements ThrottlerStorage, OnModuleDestroy {
   private readonly logger = new Logger(RedisThrottlerStorage.name);
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private lastOutageLog = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     // A limiter must not hang requests while Redis is away (commands fail fast) or frozen and
     // not answering (a command gets LIMITER_TIMEOUT_MS, then the request goes on unlimited).
-    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), connectionName: 'conveyor:ratelimit', commandTimeout: LIMITER_TIMEOUT_MS });
+    this.redis = createRedisClient(config.redis, 'producer', { connectionName: 'conveyor:ratelimit', commandTimeout: LIMITER_TIMEOUT_MS });
     this.redis.on('error', () => undefined);
   }
 

@@ -189,6 +189,53 @@ describe('loadAppConfig', () => {
     });
   });
 
+  describe('Redis Sentinel and Cluster', () => {
+    it('reads the sentinels, master name and passwords; the prefix stays as given', () => {
+      const config = loadAppConfig({
+        DATABASE_URL: PG_URL,
+        REDIS_SENTINELS: 's1:26379, [::1]:26380',
+        REDIS_SENTINEL_NAME: 'conveyor-master',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+        REDIS_PASSWORD: 'master-pw',
+        REDIS_DB: '2',
+      });
+      expect(config.redis).toMatchObject({
+        password: 'master-pw',
+        db: 2,
+        sentinel: {
+          nodes: [
+            { host: 's1', port: 26379 },
+            { host: '::1', port: 26380 },
+          ],
+          name: 'conveyor-master',
+          password: 'sentinel-pw',
+        },
+      });
+      expect(config.redis.clusterNodes).toBeUndefined();
+      expect(config.queuePrefix).toBe('conveyor');
+    });
+
+    it('reads the cluster nodes and makes the queue prefix a hash tag', () => {
+      const config = loadAppConfig({ DATABASE_URL: PG_URL, REDIS_CLUSTER_NODES: 'n1:7000,n2:7001', QUEUE_PREFIX: 'acme' });
+      expect(config.redis.clusterNodes).toEqual([
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ]);
+      expect(config.queuePrefix).toBe('{acme}');
+    });
+
+    it.each([
+      [{ REDIS_SENTINELS: 's1:26379' }, ['REDIS_SENTINEL_NAME']],
+      [{ REDIS_SENTINEL_NAME: 'm' }, ['REDIS_SENTINELS']],
+      [{ REDIS_SENTINELS: 's1', REDIS_SENTINEL_NAME: 'm' }, ['REDIS_SENTINELS']],
+      [{ REDIS_CLUSTER_NODES: 'n1:70000' }, ['REDIS_CLUSTER_NODES']],
+      [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_DB: '1' }, ['REDIS_DB']],
+      [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'm' }, ['REDIS_CLUSTER_NODES']],
+    ])('refuses %j', (env, keys) => {
+      expect(problemKeys(configError({ DATABASE_URL: PG_URL, ...env }).problems)).toEqual(keys);
+    });
+  });
+
   describe('WORKER_QUEUES', () => {
     it.each([
       ['*', null],

@@ -36,6 +36,18 @@ export interface RedisConfig {
   password?: string;
   db: number;
   tls: boolean;
+  /**
+   * Redis Sentinel (REDIS_SENTINELS): the sentinels to ask for the current master of `name`.
+   * host/port are then unused; password, username, db and tls apply to the master.
+   */
+  sentinel?: { nodes: RedisNode[]; name: string; password?: string };
+  /** Redis Cluster (REDIS_CLUSTER_NODES): seed nodes; host/port are then unused and db is 0. */
+  clusterNodes?: RedisNode[];
+}
+
+export interface RedisNode {
+  host: string;
+  port: number;
 }
 
 export interface WorkerConfig {
@@ -285,7 +297,7 @@ function parseUrl(key: string, value: string, problems: ConfigProblem[]): URL | 
 /** IPv6 literals come out of URL.hostname in brackets; connection libraries want them bare. */
 const bareHost = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1');
 
-function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisConfig {
+function parseRedisServer(env: EnvironmentSchema, problems: ConfigProblem[]): RedisConfig {
   const url = env.REDIS_URL ? parseUrl('REDIS_URL', env.REDIS_URL, problems) : undefined;
   if (env.REDIS_URL && url) {
     const dbText = url.pathname.replace(/^\//, '');
@@ -317,6 +329,58 @@ const splitList = (raw: string | undefined) =>
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
+
+/** A `host:port` list (IPv6 hosts in brackets); null (and a problem of the key) when malformed. */
+function parseNodes(key: string, raw: string | undefined, problems: ConfigProblem[]): RedisNode[] | null {
+  const entries = splitList(raw);
+  if (entries.length === 0) return null;
+  const nodes: RedisNode[] = [];
+  for (const entry of entries) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      problems.push({ key, problems: [`${key} must be a comma-separated list of host:port (got "${entry}")`] });
+      return null;
+    }
+    nodes.push({ host: bareHost(match[1]), port });
+  }
+  return nodes;
+}
+
+/**
+ * Where Redis is: one server (REDIS_URL or REDIS_HOST/PORT), a master found through Sentinel
+ * (REDIS_SENTINELS + REDIS_SENTINEL_NAME) or a Redis Cluster (REDIS_CLUSTER_NODES).
+ */
+function parseRedis(env: EnvironmentSchema, problems: ConfigProblem[]): RedisConfig {
+  const redis = parseRedisServer(env, problems);
+  const sentinels = parseNodes('REDIS_SENTINELS', env.REDIS_SENTINELS, problems);
+  const clusterNodes = parseNodes('REDIS_CLUSTER_NODES', env.REDIS_CLUSTER_NODES, problems);
+  if (sentinels && clusterNodes) {
+    problems.push({ key: 'REDIS_CLUSTER_NODES', problems: ['set either REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both'] });
+  }
+  if (sentinels) {
+    if (!env.REDIS_SENTINEL_NAME)
+      problems.push({ key: 'REDIS_SENTINEL_NAME', problems: ['required with REDIS_SENTINELS: the master name the sentinels monitor'] });
+    redis.sentinel = { nodes: sentinels, name: env.REDIS_SENTINEL_NAME ?? '', password: env.REDIS_SENTINEL_PASSWORD };
+  } else if (env.REDIS_SENTINEL_NAME) {
+    problems.push({ key: 'REDIS_SENTINELS', problems: ['required with REDIS_SENTINEL_NAME'] });
+  }
+  if (clusterNodes) {
+    if (redis.db !== 0) problems.push({ key: env.REDIS_URL ? 'REDIS_URL' : 'REDIS_DB', problems: ['a Redis Cluster has database 0 only'] });
+    redis.clusterNodes = clusterNodes;
+  }
+  return redis;
+}
+
+/**
+ * The BullMQ key prefix. On a Redis Cluster it is a hash tag (`{conveyor}`): every key of every
+ * queue, and every key Conveyor adds under the prefix, then lives in one slot, as BullMQ's Lua
+ * scripts, flows across queues and Conveyor's own scripts need.
+ */
+function queuePrefixOf(env: EnvironmentSchema, redis: RedisConfig): string {
+  const prefix = env.QUEUE_PREFIX ?? 'conveyor';
+  return redis.clusterNodes ? `{${prefix}}` : prefix;
+}
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -466,7 +530,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     metricsTenantLabel: env.METRICS_TENANT_LABEL ?? false,
     database,
     redis,
-    queuePrefix: env.QUEUE_PREFIX ?? 'conveyor',
+    queuePrefix: queuePrefixOf(env, redis),
     fileQueueName: env.QUEUE_NAME ?? 'file-processing',
     worker: {
       queues: parseQueueList(env.WORKER_QUEUES),

@@ -7,6 +7,13 @@ describe('config diagnostics (validate-config)', () => {
     for (const key of ['QUEUE_PREFIX', 'DATABASE_URL', 'WORKER_CONCURRENCY', 'EXPORT_LINK_SECRET', 'ENV_FILE', 'MODE']) expect(known).toContain(key);
   });
 
+  it('knows the Sentinel and Cluster keys and hides the sentinel password', () => {
+    const known = knownEnvironmentKeys();
+    for (const key of ['REDIS_SENTINELS', 'REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD', 'REDIS_CLUSTER_NODES']) expect(known).toContain(key);
+    expect(maskValue('REDIS_SENTINEL_PASSWORD', 'hunter2')).not.toContain('hunter2');
+    expect(suspiciousKeys({ REDIS_SENTINEL: 'a:1' })).toEqual([['REDIS_SENTINEL', 'REDIS_SENTINELS']]);
+  });
+
   it('flags likely typos of our keys and names the key meant', () => {
     const env = { QUEUE_PREFX: 'x', WORKER_CONCURENCY: '5', DATABSE_URL: 'postgres://h/db', REDIS_ULR: 'redis://h', PROT: '3000', QUEUE_PREFIX: 'ok' };
     expect(suspiciousKeys(env)).toEqual([

@@ -285,6 +285,26 @@ export class EnvironmentSchema {
   @IsBoolean()
   REDIS_TLS?: boolean;
 
+  /** Redis Sentinel: `host:port,host:port` of the sentinels (instead of REDIS_URL's server). */
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINELS?: string;
+
+  /** The master name the sentinels monitor. */
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'REDIS_SENTINEL_NAME must be 1-64 characters of letters, digits, "_", "." or "-"' })
+  REDIS_SENTINEL_NAME?: string;
+
+  /** Password of the sentinels themselves (REDIS_PASSWORD is the master's). */
+  @IsOptional()
+  @IsString()
+  REDIS_SENTINEL_PASSWORD?: string;
+
+  /** Redis Cluster: `host:port,host:port` of some of its nodes (instead of REDIS_URL's server). */
+  @IsOptional()
+  @IsString()
+  REDIS_CLUSTER_NODES?: string;
+
   @IsOptional()
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, {
     message: 'QUEUE_PREFIX must be 1-64 characters of letters, digits, "_", "." or "-"',

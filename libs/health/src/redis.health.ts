@@ -1,19 +1,18 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 
 /** Pings Redis on a connection of its own, so a busy queue connection cannot mask an outage. */
 @Injectable()
 export class RedisHealthIndicator implements OnModuleDestroy {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly health: HealthIndicatorService,
   ) {
-    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), lazyConnect: true, connectionName: 'conveyor:health' });
+    this.redis = createRedisClient(config.redis, 'producer', { lazyConnect: true, connectionName: 'conveyor:health' });
     this.redis.on('error', () => undefined); // reported through the check, not as an unhandled event
   }
 

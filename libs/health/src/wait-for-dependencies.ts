@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '@conveyor/config';
 import { buildDataSourceOptions } from '@conveyor/database';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient } from '@conveyor/queue';
 
 type Log = (message: string, fields?: Record<string, unknown>) => void;
 
@@ -18,7 +17,7 @@ async function databaseAnswers(config: AppConfig): Promise<void> {
 }
 
 async function redisAnswers(config: AppConfig): Promise<void> {
-  const redis = new Redis({ ...redisConnectionOptions(config.redis, 'producer'), lazyConnect: true, retryStrategy: () => null });
+  const redis = createRedisClient(config.redis, 'producer', { lazyConnect: true, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { channelListeners, createRedisClient, type RedisClient } from '@conveyor/queue';
 
 /** One channel per queue prefix, like the cancellation channel. */
 export function taskChangesChannel(queuePrefix: string): string {
@@ -23,8 +22,8 @@ const LISTENERS_CHECK_MS = 1000;
 export class TaskChangeFeed implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(TaskChangeFeed.name);
   private readonly channel: string;
-  private publisher?: Redis;
-  private subscriber?: Redis;
+  private publisher?: RedisClient;
+  private subscriber?: RedisClient;
   /** Until Redis says otherwise: a publish too many costs less than a change unheard. */
   private listeners = true;
   private listenersCheckedAt = 0;
@@ -77,19 +76,18 @@ export class TaskChangeFeed implements OnModuleInit, OnApplicationShutdown {
     this.subscriber?.disconnect();
   }
 
-  private connect(role: 'producer' | 'worker', connectionName: string): Redis {
-    const client = new Redis({ ...redisConnectionOptions(this.config.redis, role), connectionName });
-    client.on('error', (error) => this.logger.debug({ err: error }, 'task change feed: redis error'));
+  private connect(role: 'producer' | 'worker', connectionName: string): RedisClient {
+    const client = createRedisClient(this.config.redis, role, { connectionName });
+    client.on('error', (error: Error) => this.logger.debug({ err: error }, 'task change feed: redis error'));
     return client;
   }
 
-  private refreshListeners(client: Redis): void {
+  private refreshListeners(client: RedisClient): void {
     if (this.checking || Date.now() - this.listenersCheckedAt < LISTENERS_CHECK_MS) return;
     this.checking = true;
-    client
-      .pubsub('NUMSUB', this.channel)
-      .then((reply) => {
-        this.listeners = Number((reply as [string, number])[1]) > 0;
+    channelListeners(client, this.channel)
+      .then((count) => {
+        this.listeners = count > 0;
       })
       .catch(() => undefined)
       .finally(() => {

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import { TaskWorkerHost } from './task-worker.host';
 
@@ -12,7 +11,7 @@ import { TaskWorkerHost } from './task-worker.host';
 @Injectable()
 export class TaskCancellationListener implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(TaskCancellationListener.name);
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -21,9 +20,9 @@ export class TaskCancellationListener implements OnApplicationBootstrap, OnAppli
 
   async onApplicationBootstrap(): Promise<void> {
     const channel = cancellationChannel(this.config.queuePrefix);
-    this.subscriber = new Redis({ ...redisConnectionOptions(this.config.redis, 'worker'), connectionName: 'conveyor:cancellations' });
-    this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'cancellation listener: redis error'));
-    this.subscriber.on('message', (_channel, taskId) => {
+    this.subscriber = createRedisClient(this.config.redis, 'worker', { connectionName: 'conveyor:cancellations' });
+    this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error }, 'cancellation listener: redis error'));
+    this.subscriber.on('message', (_channel: string, taskId: string) => {
       if (this.host.cancel(taskId, CANCEL_REASON)) this.logger.log({ taskId }, 'cancelling running task');
     });
     await this.subscriber.subscribe(channel);

@@ -1,8 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 
 /** Takes a slot if fewer than the limit are held; expired holds (a dead worker's) are dropped first. */
 const ACQUIRE = `
@@ -34,7 +33,7 @@ type Release = () => Promise<void>;
  */
 @Injectable()
 export class EndpointSlots implements OnApplicationShutdown {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly holdMs: number;
   /** Slots this process holds, per endpoint. */
   private readonly held = new Map<string, number>();
@@ -43,7 +42,7 @@ export class EndpointSlots implements OnApplicationShutdown {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     // Commands wait for a (re)connection a little, like the BullMQ worker that gave the job.
-    this.redis = new Redis({ ...redisConnectionOptions(config.redis, 'worker'), maxRetriesPerRequest: 2 });
+    this.redis = createRedisClient(config.redis, 'worker', { maxRetriesPerRequest: 2 });
     this.holdMs = config.webhooks.timeoutMs + 30_000;
   }
 

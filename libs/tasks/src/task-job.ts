@@ -1,4 +1,5 @@
 import type { JobsOptions, KeepJobs } from 'bullmq';
+import { jobTraceCarrier } from '@conveyor/observability';
 import type { TaskTypeDefinition } from './contracts/task-type';
 import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
@@ -59,6 +60,8 @@ const KEEP_FAILED: KeepJobs = { age: 3600, count: 1000 };
  */
 export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now = Date.now()): TaskJob {
   const { backoff } = definition.defaults;
+  // The task's trace context rides in BullMQ's own telemetry field; its attempts continue it.
+  const traceCarrier = jobTraceCarrier(row.traceId ?? null, row.id);
   return {
     name: row.type,
     data: {
@@ -82,6 +85,7 @@ export function jobForTask(row: TaskEntity, definition: TaskTypeDefinition, now 
       backoff: { type: backoff.type, delay: backoff.delayMs, jitter: backoff.jitter },
       removeOnComplete: KEEP_COMPLETED,
       removeOnFail: KEEP_FAILED,
+      ...(traceCarrier ? { telemetry: { metadata: traceCarrier } } : {}),
     },
   };
 }

@@ -1,0 +1,4 @@
+export { startTracing, stopTracing, tracingOn } from './tracing-state';
+export { tracingRequested } from './tracing-switch';
+export { activeTraceId, activeTraceparent, inConsumerSpan, inSpan, jobTraceCarrier, SpanKind, traceLogFields } from './trace-context';
+export { installTraceResponseHeader } from './trace-response-header';

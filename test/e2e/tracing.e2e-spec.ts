@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { TestReceiver, waitFor } from '@conveyor/testing';
+import { exportedSpans, SPAN_KIND, type ExportedSpan } from './support/otlp-spans';
+import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
+
+/**
+ * Tracing through the built API and worker, exporting OTLP/HTTP JSON to a receiver in the test:
+ * one trace from the caller's `traceparent` through the API request, the enqueue, the task's
+ * attempt in the worker and its follow-up's attempt, with database and Redis calls inside; the
+ * trace id in the response header, the ledger and the log lines. And with no OTEL_* set, none of it.
+ */
+describe('tracing', () => {
+  let collector: TestReceiver;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    collector = await new TestReceiver().start();
+    stack = await startStack({
+      env: {
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await collector?.stop();
+  });
+
+  const spansOf = (traceId: string) => exportedSpans(collector.received).filter((span) => span.traceId === traceId);
+  const one = (spans: ExportedSpan[], what: string, match: (span: ExportedSpan) => boolean) => {
+    const found = spans.filter(match);
+    if (found.length !== 1) throw new Error(`expected one ${what}, found ${found.length}: ${JSON.stringify(spans.map((s) => [s.service, s.name, s.kind]))}`);
+    return found[0];
+  };
+
+  it('follows a request through the enqueue, the attempt and its follow-up across both processes', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const callerSpan = randomBytes(8).toString('hex');
+    const created = await http(
+      stack.apiUrl,
+      'POST',
+      '/v1/tasks',
+      { type: 'system.sleep', payload: { ms: 10, followUps: 1 } },
+      { traceparent: `00-${traceId}-${callerSpan}-01` },
+    );
+    expect(created.status).toBe(202);
+    // The caller's trace is honoured and the answer names the API's span in it.
+    const answered = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(created.headers.get('traceparent') ?? '');
+    expect(answered?.[1]).toBe(traceId);
+    const serverSpanId = answered![2];
+    expect(serverSpanId).not.toBe(callerSpan);
+    expect(created.body.traceId).toBe(traceId);
+
+    const parent = await waitForTerminal(stack.apiUrl, created.body.id, 60_000);
+    expect(parent.status).toBe('completed');
+    const [child] = await waitFor(
+      async () => {
+        const rows: TaskView[] = (await http(stack.apiUrl, 'GET', `/v1/tasks?parentId=${parent.id}`)).body.tasks;
+        return rows.length === 1 && rows[0].status === 'completed' ? rows : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the follow-up to complete' },
+    );
+    // The ledger keeps the trace of every task of the chain, shown by the API.
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${parent.id}`)).body.traceId).toBe(traceId);
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${child.id}`)).body.traceId).toBe(traceId);
+
+    const spans = await waitFor(
+      () => {
+        const all = spansOf(traceId);
+        return all.some((span) => span.name === 'process system.noop') ? all : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the follow-up attempt span to be exported' },
+    );
+    const server = one(spans, 'API server span', (span) => span.kind === SPAN_KIND.server && span.service === 'conveyor-api');
+    expect(server.spanId).toBe(serverSpanId);
+    expect(server.parentSpanId).toBe(callerSpan);
+    const enqueue = one(spans, 'enqueue span', (span) => span.name === 'enqueue');
+    expect(enqueue).toMatchObject({ service: 'conveyor-api', kind: SPAN_KIND.producer, parentSpanId: server.spanId });
+    const attempt = one(spans, 'parent attempt span', (span) => span.name === 'process system.sleep');
+    expect(attempt).toMatchObject({ service: 'conveyor-worker', kind: SPAN_KIND.consumer, parentSpanId: enqueue.spanId });
+    expect(attempt.attributes).toMatchObject({ 'conveyor.task.id': parent.id, 'conveyor.task.type': 'system.sleep', 'conveyor.task.attempt': 1 });
+    const followUp = one(spans, 'follow-up attempt span', (span) => span.name === 'process system.noop');
+    expect(followUp).toMatchObject({ service: 'conveyor-worker', kind: SPAN_KIND.consumer, parentSpanId: attempt.spanId });
+    expect(followUp.attributes['conveyor.task.id']).toBe(child.id);
+
+    // Database and Redis calls inside the enqueue (ledger insert, job add) and the attempts.
+    const system = (span: ExportedSpan) => span.attributes['db.system.name'] ?? span.attributes['db.system'];
+    const within = (parent: ExportedSpan) => spans.filter((span) => span.parentSpanId === parent.spanId).map(system);
+    expect(within(enqueue)).toEqual(expect.arrayContaining(['postgresql', 'redis']));
+    expect([...within(attempt), ...within(followUp)]).toEqual(expect.arrayContaining(['postgresql']));
+
+    // The trace id is in the log lines of that work, in both processes.
+    const apiLines = stack.api!.logs().filter((line) => line.traceId === traceId);
+    expect(apiLines.length).toBeGreaterThan(0);
+    const workerLines = await waitFor(
+      () => {
+        const lines = stack.worker!.logs().filter((line) => line.taskId === parent.id || line.taskId === child.id);
+        return lines.filter((line) => line.msg === 'task completed').length === 2 ? lines : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the worker to log both completions' },
+    );
+    expect(workerLines.map((line) => line.traceId)).toEqual(workerLines.map(() => traceId));
+  });
+
+  it('starts a trace of its own for a request without traceparent', async () => {
+    const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
+    const traceId = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(created.headers.get('traceparent') ?? '')?.[1];
+    expect(traceId).toBeDefined();
+    expect(created.body.traceId).toBe(traceId);
+    expect((await waitForTerminal(stack.apiUrl, created.body.id, 60_000)).status).toBe('completed');
+    const spans = await waitFor(
+      () => {
+        const all = spansOf(traceId!);
+        return all.some((span) => span.name === 'process system.noop') ? all : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the attempt span to be exported' },
+    );
+    expect(one(spans, 'API server span', (span) => span.kind === SPAN_KIND.server).parentSpanId).toBe('');
+  });
+
+  it('does nothing with no OTEL_* set: no header, no trace id in the ledger or the logs', async () => {
+    const plain = await startStack({ worker: false });
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const created = await http(
+        plain.apiUrl,
+        'POST',
+        '/v1/tasks',
+        { type: 'system.noop', payload: {} },
+        { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      );
+      expect(created.status).toBe(202);
+      expect(created.headers.get('traceparent')).toBeNull();
+      expect(created.body.traceId).toBeNull();
+      expect(plain.api!.logs().filter((line) => 'traceId' in line)).toEqual([]);
+      expect(spansOf(traceId)).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
+  });
+});

@@ -106,6 +106,29 @@ describe('tracing', () => {
     expect(workerLines.map((line) => line.traceId)).toEqual(workerLines.map(() => traceId));
   });
 
+  it("keeps every attempt in the task's trace: automatic retries and a manual retry", async () => {
+    const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 1, failTimes: 2 }, maxAttempts: 2 });
+    const { id, traceId } = created.body as { id: string; traceId: string };
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(await waitForTerminal(stack.apiUrl, id, 60_000)).toMatchObject({ status: 'failed', attempts: 2 });
+    // A retry by hand, in a request of its own (a trace of its own): the attempt stays in the task's.
+    expect((await http(stack.apiUrl, 'POST', `/v1/tasks/${id}/retry`)).status).toBe(202);
+    expect(await waitForTerminal(stack.apiUrl, id, 60_000)).toMatchObject({ status: 'completed', attempts: 3 });
+    const attempts = await waitFor(
+      () => {
+        const found = spansOf(traceId).filter((span) => span.name === 'process system.sleep');
+        return found.length === 3 ? found : undefined;
+      },
+      { timeoutMs: 30_000, what: 'three attempt spans in the task trace' },
+    );
+    const enqueue = one(spansOf(traceId), 'enqueue span', (span) => span.name === 'enqueue');
+    const byAttempt = new Map(attempts.map((span) => [span.attributes['conveyor.task.attempt'], span]));
+    expect(byAttempt.get(1)!.parentSpanId).toBe(enqueue.spanId);
+    expect(byAttempt.get(2)!.parentSpanId).toBe(enqueue.spanId);
+    // Re-made from the ledger row: the parent is derived from the task id (the enqueue span's id is not kept).
+    expect(byAttempt.get(3)!.parentSpanId).toBe(id.replace(/-/g, '').slice(-16));
+  });
+
   it('starts a trace of its own for a request without traceparent', async () => {
     const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
     const traceId = /^00-([0-9a-f]{32})-[0-9a-f]{16}-01$/.exec(created.headers.get('traceparent') ?? '')?.[1];

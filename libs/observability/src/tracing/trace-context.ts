@@ -1,4 +1,16 @@
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+} from '@opentelemetry/api';
 import { tracingOn } from './tracing-state';
 
 /** The tracer of Conveyor's own spans (enqueue, task attempt, webhook delivery). */
@@ -25,6 +37,8 @@ export function traceLogFields(): { traceId?: string } {
   return traceId ? { traceId } : {};
 }
 
+let lastCarrier: { span: Span; carrier: string } | undefined;
+
 /**
  * The trace context a job carries, in the format of BullMQ's own telemetry metadata
  * (`opts.telemetry.metadata`: the propagation fields as JSON), so BullMQ's instrumentation
@@ -36,11 +50,15 @@ export function traceLogFields(): { traceId?: string } {
  */
 export function jobTraceCarrier(traceId: string | null, taskId: string): string | undefined {
   if (!tracingOn || !traceId) return undefined;
-  const active = trace.getActiveSpan()?.spanContext();
+  const activeSpan = trace.getActiveSpan();
+  const active = activeSpan?.spanContext();
   if (active && isSpanContextValid(active) && active.traceId === traceId) {
+    // The tasks of one request share it: made once per span.
+    if (lastCarrier && lastCarrier.span === activeSpan) return lastCarrier.carrier;
     const carrier: Record<string, string> = {};
     propagation.inject(context.active(), carrier);
-    return JSON.stringify(carrier);
+    lastCarrier = { span: activeSpan!, carrier: JSON.stringify(carrier) };
+    return lastCarrier.carrier;
   }
   return JSON.stringify({ traceparent: `00-${traceId}-${taskId.replace(/-/g, '').slice(-16)}-01` });
 }
@@ -86,6 +104,32 @@ export function inConsumerSpan<T>(name: string, carrier: string | undefined, att
   }
   const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: attributesOf(attributes) }, parent);
   return context.with(trace.setSpan(parent, span), () => endWith(span, work()));
+}
+
+/** The trace context a caller was in, kept for work done later on its behalf; undefined with tracing off. */
+export type CapturedTrace = Context | undefined;
+
+export function captureTrace(): CapturedTrace {
+  return tracingOn ? context.active() : undefined;
+}
+
+/**
+ * Work done once for several callers (one Redis add for the jobs of many requests): one client
+ * span in the first caller's trace, linked to the others' spans, with the calls inside it not
+ * traced one by one (a bulk add is a command per job, and those spans would land in whichever
+ * trace happened to start the add). Just runs it with tracing off.
+ */
+export function inSharedSpan<T>(name: string, callers: CapturedTrace[], attributes: SpanAttributes, work: () => Promise<T>): Promise<T> {
+  if (!tracingOn) return work();
+  const parent = callers[0] ?? ROOT_CONTEXT;
+  const links: Link[] = callers.slice(1).flatMap((caller) => {
+    const span = caller && trace.getSpanContext(caller);
+    return span && isSpanContextValid(span) ? [{ context: span }] : [];
+  });
+  const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes: attributesOf(attributes), links }, parent);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- part of the SDK: loaded only when tracing is on
+  const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  return context.with(suppressTracing(trace.setSpan(parent, span)), () => endWith(span, work()));
 }
 
 export { SpanKind };

@@ -22,7 +22,8 @@ export function startTracingSdk(defaultServiceName: string): NodeSDK {
     ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: defaultServiceName }),
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? '') }),
-      new PgInstrumentation({ requireParentSpan: true }),
+      // No span per pool checkout: a query's own span says enough, and each span costs export.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MySQL2Instrumentation(),
     ],

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TestReceiver, waitFor } from '@conveyor/testing';
 import { exportedSpans, SPAN_KIND, type ExportedSpan } from './support/otlp-spans';
-import { http, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
+import { http, localWebhookEnv, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 /**
  * Tracing through the built API and worker, exporting OTLP/HTTP JSON to a receiver in the test:
@@ -17,6 +17,7 @@ describe('tracing', () => {
     collector = await new TestReceiver().start();
     stack = await startStack({
       env: {
+        ...localWebhookEnv(),
         OTEL_TRACES_EXPORTER: 'otlp',
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
@@ -127,6 +128,36 @@ describe('tracing', () => {
     expect(byAttempt.get(2)!.parentSpanId).toBe(enqueue.spanId);
     // Re-made from the ledger row: the parent is derived from the task id (the enqueue span's id is not kept).
     expect(byAttempt.get(3)!.parentSpanId).toBe(id.replace(/-/g, '').slice(-16));
+  });
+
+  it('traces each webhook delivery attempt with its HTTP call, whose traceparent the receiver gets', async () => {
+    const hooks = await new TestReceiver().start();
+    try {
+      const endpoint = await http(stack.apiUrl, 'POST', '/v1/webhooks/endpoints', { url: hooks.url(), events: ['task.completed'] });
+      expect(endpoint.status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(endpoint.body.activeFrom) - Date.now() + 50)));
+      const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
+      expect((await waitForTerminal(stack.apiUrl, created.body.id, 60_000)).status).toBe('completed');
+      const delivered = await waitFor(() => hooks.received.find((request) => request.body.includes(created.body.id)), {
+        timeoutMs: 60_000,
+        what: 'the task.completed delivery',
+      });
+      const [, traceId, clientSpanId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(String(delivered.headers.traceparent)) ?? [];
+      expect(traceId).toBeDefined();
+      const spans = await waitFor(
+        () => {
+          const all = spansOf(traceId);
+          return all.some((span) => span.name === 'deliver webhook') && all.some((span) => span.spanId === clientSpanId) ? all : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the delivery spans to be exported' },
+      );
+      const delivery = one(spans, 'delivery span', (span) => span.name === 'deliver webhook');
+      expect(delivery).toMatchObject({ service: 'conveyor-worker', kind: SPAN_KIND.consumer });
+      expect(delivery.attributes['conveyor.webhook.endpoint_id']).toBe(endpoint.body.id);
+      expect(one(spans, 'HTTP call', (span) => span.spanId === clientSpanId)).toMatchObject({ kind: SPAN_KIND.client, parentSpanId: delivery.spanId });
+    } finally {
+      await hooks.stop();
+    }
   });
 
   it('starts a trace of its own for a request without traceparent', async () => {

@@ -107,6 +107,33 @@ describe('tracing', () => {
     expect(workerLines.map((line) => line.traceId)).toEqual(workerLines.map(() => traceId));
   });
 
+  it('puts a flow in one trace: its leaves under the enqueue, the parent under the attempt that released it', async () => {
+    const created = await http(stack.apiUrl, 'POST', '/v1/flows', {
+      type: 'system.noop',
+      payload: {},
+      children: [{ type: 'system.sleep', payload: { ms: 1 } }],
+    });
+    expect(created.status).toBe(202);
+    const root = created.body.id as string;
+    const leaf = (created.body.nodes as Array<{ id: string; parentId: string | null }>).find((node) => node.parentId === root)!.id;
+    expect(await waitForTerminal(stack.apiUrl, root, 60_000)).toMatchObject({ status: 'completed' });
+    const traceId = (await http(stack.apiUrl, 'GET', `/v1/tasks/${root}`)).body.traceId as string;
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${leaf}`)).body.traceId).toBe(traceId);
+    const spans = await waitFor(
+      () => {
+        const all = spansOf(traceId);
+        return all.some((span) => span.name === 'process system.noop') ? all : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the flow parent attempt span to be exported' },
+    );
+    const enqueue = one(spans, 'flow enqueue span', (span) => span.name === 'enqueue flow');
+    const leafAttempt = one(spans, 'leaf attempt', (span) => span.name === 'process system.sleep');
+    expect(leafAttempt.parentSpanId).toBe(enqueue.spanId);
+    const parentAttempt = one(spans, 'parent attempt', (span) => span.name === 'process system.noop');
+    expect(parentAttempt.attributes['conveyor.task.id']).toBe(root);
+    expect(parentAttempt.parentSpanId).toBe(leafAttempt.spanId);
+  });
+
   it("keeps every attempt in the task's trace: automatic retries and a manual retry", async () => {
     const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 1, failTimes: 2 }, maxAttempts: 2 });
     const { id, traceId } = created.body as { id: string; traceId: string };

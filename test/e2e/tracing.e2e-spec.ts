@@ -22,6 +22,7 @@ describe('tracing', () => {
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
         OTEL_BSP_SCHEDULE_DELAY: '100',
+        SCHEDULER_INTERVAL_MS: '200',
       },
     });
   });
@@ -132,6 +133,37 @@ describe('tracing', () => {
     const parentAttempt = one(spans, 'parent attempt', (span) => span.name === 'process system.noop');
     expect(parentAttempt.attributes['conveyor.task.id']).toBe(root);
     expect(parentAttempt.parentSpanId).toBe(leafAttempt.spanId);
+  });
+
+  it("puts a schedule's tick in the trace of its firing, with its attempt under it", async () => {
+    const schedule = await http(stack.apiUrl, 'POST', '/v1/schedules', { everyMs: 1000, task: { type: 'system.noop', payload: {} } });
+    expect(schedule.status).toBe(201);
+    try {
+      const [tick] = await waitFor(
+        async () => {
+          const rows: Array<TaskView & { traceId: string | null }> = (await http(stack.apiUrl, 'GET', `/v1/tasks?scheduleId=${schedule.body.id}`)).body.tasks;
+          const done = rows.filter((row) => row.status === 'completed');
+          return done.length > 0 ? done : undefined;
+        },
+        { timeoutMs: 60_000, what: 'a completed tick' },
+      );
+      expect(tick.traceId).toMatch(/^[0-9a-f]{32}$/);
+      const spans = await waitFor(
+        () => {
+          const all = spansOf(tick.traceId!);
+          return all.some((span) => span.name === 'process system.noop') ? all : undefined;
+        },
+        { timeoutMs: 30_000, what: 'the tick attempt span to be exported' },
+      );
+      const firing = one(spans, 'schedule firing span', (span) => span.name === 'enqueue schedule');
+      expect(firing.attributes['conveyor.schedule.id']).toBe(schedule.body.id);
+      // A late runner may fire two ticks at once: both in the firing's trace, under it.
+      const attempts = spans.filter((span) => span.name === 'process system.noop');
+      expect(attempts.map((span) => span.parentSpanId)).toEqual(attempts.map(() => firing.spanId));
+      expect(attempts.map((span) => span.attributes['conveyor.task.id'])).toContain(tick.id);
+    } finally {
+      await http(stack.apiUrl, 'DELETE', `/v1/schedules/${schedule.body.id}`);
+    }
   });
 
   it("keeps every attempt in the task's trace: automatic retries and a manual retry", async () => {

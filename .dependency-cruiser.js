@@ -56,7 +56,7 @@ module.exports = {
       severity: 'error',
       comment: 'Apps, too, see a lib only through `@conveyor/<lib>`.',
       from: { path: '^apps/' },
-      to: { path: '^libs/[^/]+/', pathNot: '^libs/[^/]+/src/((api|worker|s3)/)?index\\.ts$' },
+      to: { path: '^libs/[^/]+/', pathNot: '^libs/[^/]+/src/((api|worker|s3|tracing)/)?index\\.ts$' },
     },
     {
       name: 'core-not-to-domain',

@@ -9,13 +9,15 @@
  *   processing N pre-enqueued system.noop tasks drained by Conveyor workers (ledger on) vs raw
  *              BullMQ Workers and (ledger on PostgreSQL) graphile-worker in batched mode,
  *              concurrency 1/10/50, one and two processes
+ *   tracing    the enqueue and processing benchmarks with tracing off and on (OTLP to a local
+ *              receiver), interleaved: the overhead of tracing as on/off ratios
  *   latency    enqueue → completed at a steady ~50 % of the measured max processing rate
  *   profile    (--profile) CPU profiles of the API and the worker under load
  * Results: bench/results/<timestamp>.json (+ latest.json), docs/benchmarks.md, docs/img/*.svg.
  *
  * Usage: npm run bench            quick mode (about 3 minutes)
  *        npm run bench:full       longer runs, more rounds
- *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only idle,sse,enqueue,processing,latency]
+ *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only idle,sse,enqueue,processing,tracing,latency]
  *                          [--no-peer] [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
  *                          [--processing 1x10,2x50[:TASKS]] [--reps N] [--latency-rate TASKS_PER_S] [--help]
  * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
@@ -40,6 +42,7 @@ const MODES = {
     batchSize: 100,
     warmupTasks: 50,
     processing: [{ procs: 1, concurrency: 10, tasks: 300 }],
+    tracing: { concurrency: 10, tasks: 300 },
     latencySeconds: 2,
     latencyWarmupSeconds: 0,
     latencyReps: 1,
@@ -68,6 +71,7 @@ const MODES = {
       { procs: 1, concurrency: 50, tasks: 5000 },
       { procs: 2, concurrency: 50, tasks: 5000 },
     ],
+    tracing: { concurrency: 10, tasks: 4000 },
     latencySeconds: 8,
     latencyWarmupSeconds: 1,
     latencyReps: 1,
@@ -95,6 +99,7 @@ const MODES = {
       { procs: 2, concurrency: 10, tasks: 20000 },
       { procs: 2, concurrency: 50, tasks: 20000 },
     ],
+    tracing: { concurrency: 10, tasks: 15000 },
     latencySeconds: 20,
     latencyWarmupSeconds: 2,
     latencyReps: 3,
@@ -104,7 +109,7 @@ const MODES = {
   },
 };
 
-const PHASES = ['idle', 'sse', 'enqueue', 'processing', 'latency'];
+const PHASES = ['idle', 'sse', 'enqueue', 'processing', 'tracing', 'latency'];
 
 const KNOWN_FLAGS = new Set([
   '--smoke',
@@ -193,6 +198,7 @@ async function main() {
   const { ssePhase } = require('./lib/sse');
   const { startGraphilePeer } = require('./lib/graphile-peer');
   const { latencyPhase } = require('./lib/latency');
+  const { tracingPhase } = require('./lib/tracing');
   const { profilePhase } = require('./lib/profile');
   const { writeReport, checkTargets } = require('./lib/report');
 
@@ -274,6 +280,10 @@ async function main() {
         }
         return processingPhase(ctx);
       });
+      await stack.reset();
+    }
+    if (options.only.has('tracing')) {
+      results.tracing = await timed('tracing', () => tracingPhase(ctx));
       await stack.reset();
     }
     if (options.only.has('latency')) {

@@ -80,11 +80,11 @@ async function startStack(run, options) {
       return system === 'conveyor' ? this.apiUrl : this.baselineUrl;
     },
 
-    /** The built API; `profilePort` preloads the CPU-profile hook. */
-    async startApi({ cpus, profile } = {}) {
+    /** The built API; `profile` preloads the CPU-profile hook; `extraEnv` adds settings (e.g. tracing). */
+    async startApi({ cpus, profile, name, extraEnv = {} } = {}) {
       const port = await freePort();
-      const record = run.spawnNode(profile ? 'api-profiled' : 'api', APP_ENTRY.api, {
-        env: { ...env, PORT: String(port), ...(profile ? { CPU_PROFILE_PORT: String(profile.port), CPU_PROFILE_FILE: profile.file } : {}) },
+      const record = run.spawnNode(name ?? (profile ? 'api-profiled' : 'api'), APP_ENTRY.api, {
+        env: { ...env, ...extraEnv, PORT: String(port), ...(profile ? { CPU_PROFILE_PORT: String(profile.port), CPU_PROFILE_FILE: profile.file } : {}) },
         nodeArgs: profile ? ['-r', PROFILE_HOOK] : [],
         cpus,
       });
@@ -108,13 +108,14 @@ async function startStack(run, options) {
      * One Conveyor worker process (ledger on) consuming the `system` queue; `appDefaults` leaves
      * its queues and concurrency to the app's defaults (every queue), as a deployment would.
      */
-    async startWorker({ concurrency, cpus, name = 'worker', profile, appDefaults = false } = {}) {
+    async startWorker({ concurrency, cpus, name = 'worker', profile, appDefaults = false, extraEnv = {} } = {}) {
       const port = await freePort();
       const { WORKER_QUEUES, ...common } = env;
       const record = run.spawnNode(name, APP_ENTRY.worker, {
         env: {
           ...common,
           ...(appDefaults ? {} : { WORKER_QUEUES, WORKER_CONCURRENCY: String(concurrency) }),
+          ...extraEnv,
           WORKER_HEALTH_PORT: String(port),
           WORKER_ID: uniqueName(name),
           ...(profile ? { CPU_PROFILE_PORT: String(profile.port), CPU_PROFILE_FILE: profile.file } : {}),

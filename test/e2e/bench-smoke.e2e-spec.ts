@@ -33,13 +33,13 @@ describe('benchmark suite (smoke mode)', () => {
 
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), 'conveyor-bench-smoke-'));
-    const run = await runBench(['--smoke', '--out', out], 100_000);
+    const run = await runBench(['--smoke', '--out', out], 130_000);
     output = run.output;
     if (run.code !== 0) throw new Error(`bench --smoke exited ${run.code}:\n${output.slice(-4000)}`);
     const files = readdirSync(out).filter((file) => /^\d{4}-.*\.json$/.test(file));
     expect(files).toHaveLength(1);
     result = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
-  }, 110_000);
+  }, 140_000);
 
   afterAll(() => {
     if (out) rmSync(out, { recursive: true, force: true });
@@ -72,6 +72,14 @@ describe('benchmark suite (smoke mode)', () => {
     expect(config).toMatchObject({ procs: 1, concurrency: expect.any(Number), tasks: expect.any(Number) });
     expect([config.summary.conveyor, config.summary.baseline, config.summary.ratio].every(positive)).toBe(true);
     expect(result.processing.ledgerCheck.completed).toBe(result.processing.ledgerCheck.expected);
+  });
+
+  it('measured enqueue and processing with tracing off and on, exporting to a receiver', () => {
+    const { tracing } = result;
+    for (const part of [tracing.enqueue_single, tracing.enqueue_batch, tracing.processing]) {
+      expect([part.summary.conveyor, part.summary.baseline, part.summary.ratio].every(positive)).toBe(true);
+    }
+    expect(tracing.exported.requests).toBeGreaterThan(0);
   });
 
   it('measured idle RSS of the API and a worker from /proc, with the targets', () => {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import './load-env';
+import './start-tracing';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -20,7 +21,7 @@ import {
   trustedPeer,
   useSecurityHeaders,
 } from '@conveyor/http';
-import { bootLogger, installHttpMetrics, installRequestLogging, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { bootLogger, installHttpMetrics, installRequestLogging, installTraceResponseHeader, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 
@@ -57,6 +58,7 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  installTraceResponseHeader(fastify);
   // After helmet and CORS, so a 401 still carries their headers; before any body is read.
   app.get(ApiKeyAuthenticator).install(app);
   capConnectionsPerAddress(fastify.server, config.http.maxConnectionsPerAddress, trustedPeer(config.http.trustProxy));

@@ -14,6 +14,39 @@ describe('config diagnostics (validate-config)', () => {
     expect(suspiciousKeys({ REDIS_SENTINEL: 'a:1' })).toEqual([['REDIS_SENTINEL', 'REDIS_SENTINELS']]);
   });
 
+  it("knows OpenTelemetry's standard keys, checks their values, and flags a misspelt one", () => {
+    const known = knownEnvironmentKeys();
+    for (const key of ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_SERVICE_NAME', 'OTEL_BSP_SCHEDULE_DELAY']) {
+      expect(known).toContain(key);
+    }
+    expect(suspiciousKeys({ OTEL_SERVICE_NAM: 'x', OTEL_SDK_DISABLED: 'true' })).toEqual([['OTEL_SERVICE_NAM', 'OTEL_SERVICE_NAME']]);
+    const base = { DATABASE_URL: 'postgres://h/db' };
+    expect(() =>
+      loadAppConfig({
+        ...base,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+      }),
+    ).not.toThrow();
+    let problems = '';
+    try {
+      loadAppConfig({
+        ...base,
+        OTEL_TRACES_EXPORTER: 'jaegr',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
+        OTEL_SDK_DISABLED: 'yes',
+      });
+    } catch (error) {
+      problems = (error as ConfigValidationError).message;
+    }
+    for (const key of ['OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SDK_DISABLED'])
+      expect(problems).toContain(key);
+  });
+
   it('flags likely typos of our keys and names the key meant', () => {
     const env = { QUEUE_PREFX: 'x', WORKER_CONCURENCY: '5', DATABSE_URL: 'postgres://h/db', REDIS_ULR: 'redis://h', PROT: '3000', QUEUE_PREFIX: 'ok' };
     expect(suspiciousKeys(env)).toEqual([

@@ -38,12 +38,37 @@ const OPS_KEYS = [
   'SCALE_WORKER_CONCURRENCY',
 ];
 
-/** Every environment key Conveyor knows: the schema's properties and the ops keys. */
+/**
+ * OpenTelemetry's standard variables the SDK reads as they are (tracing; the ones with rules to
+ * check are in the schema): headers and timeouts of the export, resource, propagators, batching.
+ */
+const OTEL_KEYS = [
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'OTEL_EXPORTER_OTLP_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_CERTIFICATE',
+  'OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_NODE_RESOURCE_DETECTORS',
+  'OTEL_PROPAGATORS',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_BSP_EXPORT_TIMEOUT',
+  'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+  'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+  'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+  'OTEL_LOG_LEVEL',
+];
+
+/** Every environment key Conveyor knows: the schema's properties, the ops keys and OpenTelemetry's. */
 export function knownEnvironmentKeys(): string[] {
   const schemaKeys = getMetadataStorage()
     .getTargetValidationMetadatas(EnvironmentSchema, '', true, false)
     .map((m) => m.propertyName);
-  return [...new Set([...schemaKeys, ...OPS_KEYS])].sort();
+  return [...new Set([...schemaKeys, ...OPS_KEYS, ...OTEL_KEYS])].sort();
 }
 
 const SECRET_KEY = /PASSWORD|SECRET|TOKEN|_KEY$|KEY_ID$/;

@@ -616,4 +616,49 @@ export class EnvironmentSchema {
   @IsInt()
   @Min(60)
   EXPORT_RETENTION_SECONDS?: number;
+
+  // --- tracing (OpenTelemetry's standard variables, read by its SDK; checked here so a typo fails at start)
+  /** `true` turns tracing off whatever else is set. */
+  @IsOptional()
+  @Matches(/^(true|false)$/i, { message: 'OTEL_SDK_DISABLED must be true or false' })
+  OTEL_SDK_DISABLED?: string;
+
+  /** Where spans go: `otlp` (or `console`, `zipkin`; `none` for nowhere). Set, tracing is on. */
+  @IsOptional()
+  @Matches(/^\s*(otlp|console|zipkin|none)\s*(,\s*(otlp|console|zipkin|none)\s*)*$/, {
+    message: 'OTEL_TRACES_EXPORTER must list otlp, console, zipkin or none (comma-separated)',
+  })
+  OTEL_TRACES_EXPORTER?: string;
+
+  /** The collector's base URL (spans go to `<url>/v1/traces`); set, tracing is on. */
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL' })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+
+  /** The full URL for spans alone, in place of the base URL's. */
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be an http(s) URL' })
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
+
+  @IsOptional()
+  @IsIn(['grpc', 'http/protobuf', 'http/json'])
+  OTEL_EXPORTER_OTLP_PROTOCOL?: string;
+
+  @IsOptional()
+  @IsIn(['grpc', 'http/protobuf', 'http/json'])
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL?: string;
+
+  /** The service name spans carry (default conveyor-api / conveyor-worker). */
+  @IsOptional()
+  @IsString()
+  OTEL_SERVICE_NAME?: string;
+
+  @IsOptional()
+  @IsIn(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+  OTEL_TRACES_SAMPLER?: string;
+
+  /** The ratio of the `traceidratio` samplers, 0 to 1. */
+  @IsOptional()
+  @Matches(/^(0(\.\d+)?|1(\.0+)?)$/, { message: 'OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1' })
+  OTEL_TRACES_SAMPLER_ARG?: string;
 }

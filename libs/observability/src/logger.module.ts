@@ -4,6 +4,7 @@ import pino from 'pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { CENSOR } from './log-redaction';
 import { serializeRequest, serializeResponse } from './request-logging';
+import { stopTracing, traceLogFields, tracingOn } from './tracing';
 
 /** Log bytes gathered before a write, and the longest a line waits for company. */
 const LOG_BUFFER_BYTES = 4096;
@@ -50,6 +51,8 @@ const stdout = stdoutTakenOver ? process.stdout : buffered;
             // Our serializers take what installRequestLogging logs (the Fastify request, the raw
             // response) as they are, without pino-http's standard ones in front.
             wrapSerializers: false,
+            // With tracing on, every line names the trace of the work it belongs to.
+            ...(tracingOn ? { mixin: traceLogFields } : {}),
             serializers: { req: serializeRequest, res: serializeResponse, err: pino.stdSerializers.err },
             // LOG_REDACT_PAYLOAD_FIELDS: secrets inside task payloads, wherever a payload is logged.
             ...(config.security.redactPayloadFields.length > 0
@@ -64,7 +67,8 @@ const stdout = stdoutTakenOver ? process.stdout : buffered;
 })
 export class ObservabilityLoggerModule implements OnApplicationShutdown {
   /** A signal re-raised after the shutdown ends the process without the exit handlers: flush now. */
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
+    await stopTracing();
     try {
       buffered.flushSync();
     } catch {

@@ -1,4 +1,5 @@
 import type { JobsOptions, KeepJobs } from 'bullmq';
+import { jobTraceCarrier } from '@conveyor/observability';
 import type { FlowPolicy } from './ledger/flow-policy';
 import type { TaskEntity } from './ledger/task.entity';
 import type { TaskPipeline } from './pipeline/pipeline';
@@ -58,6 +59,8 @@ const KEEP_FAILED: KeepJobs = { age: 3600, count: 1000 };
  * whose job vanished from Redis. The job's attempts are what the row has left.
  */
 export function jobForTask(row: TaskEntity, now = Date.now()): TaskJob {
+  // The task's trace context rides in BullMQ's own telemetry field; its attempts continue it.
+  const traceCarrier = jobTraceCarrier(row.traceId ?? null, row.id);
   return {
     name: row.type,
     data: {
@@ -83,6 +86,7 @@ export function jobForTask(row: TaskEntity, now = Date.now()): TaskJob {
       backoff: { type: RETRY_BACKOFF_TYPE },
       removeOnComplete: KEEP_COMPLETED,
       removeOnFail: KEEP_FAILED,
+      ...(traceCarrier ? { telemetry: { metadata: traceCarrier } } : {}),
     },
   };
 }

@@ -40,6 +40,7 @@ export function taskRow(overrides: Partial<TaskEntity> = {}): TaskEntity {
     onFailure: null,
     pipeline: null,
     callbackUrl: null,
+    traceId: null,
     ...overrides,
   } satisfies TaskEntity);
 }

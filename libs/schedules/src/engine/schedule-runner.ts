@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError } from '@conveyor/http';
-import { TaskMetrics } from '@conveyor/observability';
+import { inSpan, SpanKind, TaskMetrics } from '@conveyor/observability';
 import { JobRelay, LostJobRequeuer, TaskFactory, TaskLedgerService, type PreparedTask } from '@conveyor/tasks';
 import { templateRequest } from '../schedule-definitions';
 import { timingOf, type ScheduleEntity } from '../schedule.entity';
@@ -111,7 +111,13 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
         seen.push(schedule.id);
         report.schedules += 1;
         try {
-          await this.fire(schedule, now, report);
+          // A producer span per firing: the ticks' tasks belong to its trace (ledger, attempts).
+          await inSpan(
+            'enqueue schedule',
+            SpanKind.PRODUCER,
+            () => ({ 'conveyor.schedule.id': schedule.id }),
+            () => this.fire(schedule, now, report),
+          );
         } catch (error) {
           // This schedule stays due; the next pass tries again and the ledger dedupes.
           this.logger.error({ err: error, scheduleId: schedule.id }, 'firing a schedule failed');

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '@conveyor/http';
+import { inSpan, SpanKind } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { MAX_FLOW_NODES, planFlow, type FlowNodeRequest, type FlowPlanNode } from '../flows/flow-plan';
 import { requestFingerprint } from '../intake/request-fingerprint';
@@ -28,7 +29,12 @@ export class FlowsService {
     private readonly ledger: TaskLedgerService,
   ) {}
 
-  async create(tenantId: string, body: FlowNodeRequest): Promise<{ created: boolean; view: FlowCreatedView }> {
+  /** Traced as one producer span, the parent of the attempts of every node. */
+  create(tenantId: string, body: FlowNodeRequest): Promise<{ created: boolean; view: FlowCreatedView }> {
+    return inSpan('enqueue flow', SpanKind.PRODUCER, { 'messaging.system': 'bullmq', 'conveyor.tenant': tenantId }, () => this.createNow(tenantId, body));
+  }
+
+  private async createNow(tenantId: string, body: FlowNodeRequest): Promise<{ created: boolean; view: FlowCreatedView }> {
     const plan = planFlow(body);
     const prepared = await this.prepare(tenantId, plan);
     const root = prepared[0].row;

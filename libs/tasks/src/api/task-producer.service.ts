@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { isUniqueViolation } from '@conveyor/database';
 import { ApiError, type ApiErrorDetail } from '@conveyor/http';
-import { TaskMetrics } from '@conveyor/observability';
+import { inSpan, SpanKind, TaskMetrics } from '@conveyor/observability';
 import { JobRelay, type PreparedTask } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
 import { LedgerOutcomeUnknownError, TaskLedgerService } from '../ledger/task-ledger.service';
@@ -41,8 +41,14 @@ export class TaskProducer {
    * races: when a concurrent identical request inserts first, our insert fails and the lookup
    * is repeated, so both callers get the same task and only one job exists. `origin` applies
    * to every task of the call (e.g. the pipeline a cleaning job runs after its task).
+   * Traced as one producer span: the tasks' attempts are its children (see jobForTask).
    */
-  async enqueue(tenantId: string, requests: CreateTaskDto[], origin?: TaskOrigin): Promise<EnqueueResult> {
+  enqueue(tenantId: string, requests: CreateTaskDto[], origin?: TaskOrigin): Promise<EnqueueResult> {
+    const attributes = () => ({ 'messaging.system': 'bullmq', 'conveyor.tenant': tenantId, 'messaging.batch.message_count': requests.length });
+    return inSpan('enqueue', SpanKind.PRODUCER, attributes, () => this.enqueueNow(tenantId, requests, origin));
+  }
+
+  private async enqueueNow(tenantId: string, requests: CreateTaskDto[], origin?: TaskOrigin): Promise<EnqueueResult> {
     const prepared = await this.factory.prepare(tenantId, requests, origin);
     for (let round = 0; ; round += 1) {
       const existing = await this.existingOf(tenantId, prepared);

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { captureTrace, inSharedSpan, type CapturedTrace } from '@conveyor/observability';
 import { pipelineFailureOf, redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { failpoint } from '../failpoints';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
@@ -26,6 +27,8 @@ interface QueuedAdd {
   queue: Queue;
   jobs: TaskJob[];
   settle(outcome: AddOutcome): void;
+  /** The caller's trace: the shared add is traced in it (see inSharedSpan). */
+  trace: CapturedTrace;
 }
 
 /**
@@ -81,7 +84,7 @@ export class JobRelay {
     return new Promise<AddOutcome>((settle) => {
       const waiting = this.waiting.get(queueName) ?? [];
       this.waiting.set(queueName, waiting);
-      waiting.push({ queue, jobs, settle });
+      waiting.push({ queue, jobs, settle, trace: captureTrace() });
       this.startSharedAdds(queueName);
     });
   }
@@ -117,7 +120,12 @@ export class JobRelay {
     const { queue } = group[0];
     let outcome: AddOutcome = 'added';
     try {
-      await (jobs.length === 1 ? queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : queue.addBulk(jobs));
+      await inSharedSpan(
+        jobs.length === 1 ? 'redis add' : 'redis addBulk',
+        group.map((queued) => queued.trace),
+        () => ({ 'db.system.name': 'redis', 'messaging.destination.name': queueName, 'messaging.batch.message_count': jobs.length }),
+        async () => void (jobs.length === 1 ? await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : await queue.addBulk(jobs)),
+      );
     } catch (error) {
       outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
       this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { activeTraceId } from '@conveyor/observability';
 import { ApiError, findUnsafeInput, flattenValidationErrors, isPlainlyValid, unsafeInputError, validationFailed, type ApiErrorDetail } from '@conveyor/http';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -165,6 +166,7 @@ export class TaskFactory {
       onFailure: null,
       pipeline: origin?.pipeline ?? null,
       callbackUrl: request.callback?.url ?? null,
+      traceId: activeTraceId(),
     } satisfies TaskEntity);
 
     return { row, job: jobForTask(row, now) };

@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, In, type EntityManager, type QueryDeepPartialEntity, type Repository } from 'typeorm';
 
 import { dialectOf, isDatabaseUnavailable, isTransactionConflict } from '@conveyor/database';
+import { captureTrace, inSharedSpan, type CapturedTrace } from '@conveyor/observability';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from './task-insert';
 import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
@@ -42,6 +43,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface QueuedInsert {
   rows: TaskEntity[];
+  /** The caller's trace: the shared INSERT is traced in it (see inSharedSpan). */
+  trace: CapturedTrace;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -65,7 +68,7 @@ export class TaskLedgerService {
     if (rows.length === 0) return Promise.resolve();
     if (rows.length >= ROWS_PER_STATEMENT) return this.insert(rows);
     return new Promise<void>((resolve, reject) => {
-      this.queuedInserts.push({ rows, resolve, reject });
+      this.queuedInserts.push({ rows, resolve, reject, trace: captureTrace() });
       this.startSharedInserts();
     });
   }
@@ -90,7 +93,17 @@ export class TaskLedgerService {
 
   private async runSharedInsert(group: QueuedInsert[]): Promise<void> {
     try {
-      await this.insert(group.flatMap((queued) => queued.rows));
+      const rows = group.flatMap((queued) => queued.rows);
+      const attributes = () => ({
+        'db.system.name': dialectOf(this.tasks.manager.connection) === 'postgres' ? 'postgresql' : 'mysql',
+        'conveyor.ledger.rows': rows.length,
+      });
+      await inSharedSpan(
+        'ledger insert',
+        group.map((queued) => queued.trace),
+        attributes,
+        () => this.insert(rows),
+      );
       for (const queued of group) queued.resolve();
     } catch (error) {
       // Alone, or the database is away (each retry would wait out the same timeout): as is.

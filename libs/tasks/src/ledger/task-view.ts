@@ -34,6 +34,7 @@ export function toTaskView(task: TaskEntity) {
     scheduledTick: iso(task.scheduleTick ?? null),
     pipeline: task.pipeline ?? null,
     callback: task.callbackUrl ? { url: task.callbackUrl } : null,
+    traceId: task.traceId ?? null,
   };
 }
 

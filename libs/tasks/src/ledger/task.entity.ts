@@ -127,4 +127,11 @@ export class TaskEntity {
    */
   @Column({ name: 'callback_url', type: 'varchar', length: 2048, nullable: true })
   callbackUrl: string | null;
+
+  /**
+   * The OpenTelemetry trace the task belongs to (the request or the attempt that created it;
+   * 32 hex digits), shared by every attempt; null when tracing was off when it was created.
+   */
+  @Column({ name: 'trace_id', type: 'varchar', length: 32, nullable: true })
+  traceId: string | null;
 }

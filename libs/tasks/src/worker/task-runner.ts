@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { TaskMetrics } from '@conveyor/observability';
+import { inConsumerSpan, TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { FlowChild, TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -92,6 +92,13 @@ export class TaskRunner {
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
     const attempt = attemptNumber(job);
+    // One consumer span per attempt, a child of the context the job carries (the enqueue, or the
+    // attempt whose follow-up this is): its database and Redis calls and its log lines join it.
+    const attributes = () => ({ 'messaging.system': 'bullmq', 'conveyor.task.id': job.id, 'conveyor.task.type': job.name, 'conveyor.task.attempt': attempt });
+    return inConsumerSpan(`process ${job.name}`, job.opts.telemetry?.metadata, attributes, () => this.runAttempt(job, bound, attempt, lease));
+  }
+
+  private runAttempt(job: Job<TaskJobData>, bound: BoundHandler, attempt: number, lease: JobLease): Promise<unknown> {
     return this.logger.runInContext(() => this.attempt(job, bound, attempt, lease), {
       bindings: {
         taskId: job.id,

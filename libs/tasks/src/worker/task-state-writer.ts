@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown } from
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource, type EntityManager } from 'typeorm';
 import { dialectOf, isRejectedData, type SqlDialect } from '@conveyor/database';
-import { TaskMetrics } from '@conveyor/observability';
+import { captureTrace, inSharedSpan, TaskMetrics, type CapturedTrace } from '@conveyor/observability';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
 import { FlowSettler, type FlowParentRef } from '../flows/flow-settler';
 import { TaskChangeFeed } from '../task-change-feed';
@@ -82,6 +82,8 @@ interface PendingWrite {
   effects?: CommitEffects;
   /** Set once the database refused this change and it was cut down to its plain columns. */
   degraded?: boolean;
+  /** The trace of the first change queued: the flush that commits it is traced there (inSharedSpan). */
+  trace: CapturedTrace;
 }
 
 /** A value that cannot become JSON text (a BigInt, a cycle, a function): the data's fault, like a database refusal. */
@@ -215,6 +217,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
           patch: { ...patch },
           updatedAt: new Date(),
           waiters: [resolve],
+          trace: captureTrace(),
           ...(followUps ? { followUps } : {}),
           ...(flowParent ? { flowParent } : {}),
           ...(subject ? { subject } : {}),
@@ -284,7 +287,14 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private async flushBatch(batch: Map<string, PendingWrite>): Promise<void> {
     let committed = false;
     try {
-      await this.flush(batch);
+      // One transaction for many tasks' changes: one span, in the first one's trace, linked to the others'.
+      const traces = [...batch.values()].map((write) => write.trace);
+      await inSharedSpan(
+        'ledger write',
+        traces,
+        () => ({ 'db.system.name': this.dialect === 'postgres' ? 'postgresql' : 'mysql', 'conveyor.ledger.changes': batch.size }),
+        () => this.flush(batch),
+      );
       this.failures = 0;
       committed = true;
     } catch (error) {

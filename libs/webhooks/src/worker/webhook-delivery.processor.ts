@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { inConsumerSpan } from '@conveyor/observability';
 import { redisConnectionOptions } from '@conveyor/queue';
 import { WEBHOOKS_QUEUE, type DeliveryJobData } from '../webhooks.contract';
 import { DeliveryAttempts, type AttemptResult } from './delivery-attempts';
@@ -57,7 +58,10 @@ export class WebhookDeliveryProcessor implements OnApplicationBootstrap, BeforeA
       throw new DelayedError();
     }
     try {
-      return await this.attempts.attempt(deliveryId, claim, this.dispatcher.leaseMs);
+      // A trace per attempt (deliveries are claimed by a poller, outside any task's trace); the
+      // HTTP call to the endpoint is its child span.
+      const attributes = () => ({ 'conveyor.webhook.delivery_id': deliveryId, 'conveyor.webhook.endpoint_id': endpointId });
+      return await inConsumerSpan('deliver webhook', undefined, attributes, () => this.attempts.attempt(deliveryId, claim, this.dispatcher.leaseMs));
     } finally {
       await release();
     }

@@ -12,6 +12,7 @@ import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskChangeFeed } from './task-change-feed';
 import { TaskEntity } from './ledger/task.entity';
+import { TaskLogEntity } from './task-logs/task-log.entity';
 import { LostJobRequeuer } from './recovery/lost-job-requeuer';
 import { LostJobsRepository } from './recovery/lost-jobs.repository';
 import { RegisteredQueues } from './recovery/registered-queues';
@@ -38,7 +39,7 @@ const CORE_PROVIDERS = [
  */
 @Global()
 @Module({
-  imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
+  imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity, TaskLogEntity])],
   providers: CORE_PROVIDERS,
   exports: [...CORE_PROVIDERS, TypeOrmModule],
 })

@@ -16,6 +16,8 @@ import { FlowChildren } from '../flows/flow-children';
 import { nextPipelineStep } from '../pipeline/pipeline-continuation';
 import { CompletedJobRetention } from './completed-job-retention';
 import { FollowUps } from './follow-ups';
+import { AttemptLog } from '../task-logs/task-log';
+import { TaskLogWriter } from '../task-logs/task-log-writer';
 import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
 import { isTerminal, type TaskError } from '../ledger/task-status';
@@ -97,6 +99,7 @@ export class TaskRunner {
     private readonly flowChildren: FlowChildren,
     private readonly registry: TaskTypeRegistry,
     private readonly retention: CompletedJobRetention,
+    private readonly logWriter: TaskLogWriter,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -106,6 +109,7 @@ export class TaskRunner {
         taskId: job.id,
         taskType: job.name,
         attempt,
+        tenantId: job.data.tenantId,
         queue: bound.definition.queue,
         ...(job.data.parentId ? { parentId: job.data.parentId } : {}),
         ...(job.data.rootId ? { rootId: job.data.rootId } : {}),
@@ -167,6 +171,10 @@ export class TaskRunner {
     // Made on the first `enqueue`: most tasks ask for no follow-up.
     let followUps: FollowUps | undefined;
     const collector = () => (followUps ??= new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId }));
+    const log = new AttemptLog(taskId, attempt, this.logger.logger, this.logWriter, {
+      maxLines: this.config.tasks.logMaxLines,
+      maxBytes: this.config.tasks.logMaxBytes,
+    });
     const context: TaskContext = {
       taskId,
       tenantId: job.data.tenantId,
@@ -175,6 +183,7 @@ export class TaskRunner {
       maxAttempts,
       signal: controller.signal,
       logger: this.logger.logger,
+      log,
       progress: (percent, message) => {
         // An abandoned handler (timed out or interrupted) must not keep writing progress.
         if (!Number.isFinite(percent) || controller.signal.aborted) return;
@@ -227,6 +236,7 @@ export class TaskRunner {
     } finally {
       clearTimeout(timer);
       lease.signal?.removeEventListener('abort', interrupt);
+      log.close();
     }
   }
 

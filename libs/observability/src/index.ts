@@ -7,3 +7,4 @@ export * from './task-metrics';
 export * from './request-id';
 export * from './request-logging';
 export * from './boot-logger';
+export * from './error-reporting/error-reporter';

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfigModule } from '@conveyor/config';
 import { DatabaseModule } from '@conveyor/database';
-import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
+import { ErrorReportingModule, MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
 import { CommitEffectsRelay } from './flows/commit-effects.relay';
@@ -31,7 +31,7 @@ const CORE_PROVIDERS = [
 ];
 
 /**
- * What every Conveyor process runs on: validated config, logs and metrics, the ledger
+ * What every Conveyor process runs on: validated config, logs, metrics and error reporting, the ledger
  * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
  * and job relay every producer shares, the flow rules both sides apply, and the recovery of
  * jobs Redis lost (the reconciler's and the schedule runner's). The API adds the
@@ -39,7 +39,15 @@ const CORE_PROVIDERS = [
  */
 @Global()
 @Module({
-  imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity, TaskLogEntity])],
+  imports: [
+    AppConfigModule,
+    ObservabilityLoggerModule,
+    MetricsModule,
+    ErrorReportingModule,
+    DatabaseModule,
+    QueueModule,
+    TypeOrmModule.forFeature([TaskEntity, TaskLogEntity]),
+  ],
   providers: CORE_PROVIDERS,
   exports: [...CORE_PROVIDERS, TypeOrmModule],
 })

@@ -1,7 +1,7 @@
 import type { PinoLogger } from 'nestjs-pino';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppConfig } from '@conveyor/config';
-import type { TaskMetrics } from '@conveyor/observability';
+import type { ErrorReporter, TaskMetrics } from '@conveyor/observability';
 import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import { IsInt } from 'class-validator';
@@ -108,6 +108,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   const relay = { add: jest.fn((prepared: PreparedTask[]) => Promise.resolve(prepared.map(() => 'added'))) };
   const retention = { keep: jest.fn(), ledgered: jest.fn() };
   const logWriter = { append: jest.fn() };
+  const reporter = { taskFailed: jest.fn() };
   const runner = new TaskRunner(
     config,
     writer as unknown as TaskStateWriter,
@@ -119,13 +120,14 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     registry,
     retention as unknown as CompletedJobRetention,
     logWriter as unknown as TaskLogWriter,
+    reporter as unknown as ErrorReporter,
   );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
   const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
   const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
   const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
-  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay, retention, logWriter };
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay, retention, logWriter, reporter };
 }
 
 describe('TaskRunner', () => {
@@ -286,6 +288,8 @@ describe('TaskRunner', () => {
     expect(patch).not.toHaveProperty('finishedAt');
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number));
     expect(t.metrics.completed).not.toHaveBeenCalled();
+    // Only a final failure is reported.
+    expect(t.reporter.taskFailed).not.toHaveBeenCalled();
   });
 
   it('marks a failure on the last attempt as failed with finishedAt', async () => {
@@ -301,6 +305,15 @@ describe('TaskRunner', () => {
       status: 'failed',
       error: { code: 'HANDLER_ERROR', message: 'still broken' },
       finishedAt: expect.any(Date),
+    });
+    expect(t.reporter.taskFailed).toHaveBeenCalledWith(failure, {
+      taskId: TASK_ID,
+      type: 'spec.run',
+      queue: 'spec-queue',
+      attempt: 3,
+      tenantId: 'tenant-a',
+      code: 'HANDLER_ERROR',
+      payload: { n: 1 },
     });
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number));
   });

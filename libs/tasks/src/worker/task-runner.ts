@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { TaskMetrics } from '@conveyor/observability';
+import { ErrorReporter, TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { FlowChild, TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -100,6 +100,7 @@ export class TaskRunner {
     private readonly registry: TaskTypeRegistry,
     private readonly retention: CompletedJobRetention,
     private readonly logWriter: TaskLogWriter,
+    private readonly reporter: ErrorReporter,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -231,6 +232,7 @@ export class TaskRunner {
         { err: error, code: taskError.code, final, durationMs: Math.round(seconds * 1000) },
         final ? 'task failed' : 'task attempt failed; will retry',
       );
+      if (final) this.reportFailure(job, queue, error, attempt, taskError.code);
       // UnrecoverableError tells BullMQ not to use the remaining attempts.
       throw !retryable ? new UnrecoverableError(taskError.message) : error;
     } finally {
@@ -301,7 +303,21 @@ export class TaskRunner {
       finishedAt: new Date(),
     });
     this.logger.error({ taskId: job.id, taskType: job.name }, message);
+    this.reportFailure(job, job.queueName, new Error(message), attemptNumber(job), 'UNKNOWN_TASK_TYPE');
     throw new UnrecoverableError(message);
+  }
+
+  /** A final failure, to the error reporter (a no-op without SENTRY_DSN). */
+  private reportFailure(job: Job<TaskJobData>, queue: string, error: unknown, attempt: number, code: string): void {
+    this.reporter.taskFailed(error, {
+      taskId: job.id as string,
+      type: job.name,
+      queue,
+      attempt,
+      tenantId: job.data.tenantId,
+      code,
+      payload: job.data.payload,
+    });
   }
 
   private async cancelled(job: Job<TaskJobData>, error: TaskCancelledError, started: number): Promise<never> {
@@ -316,6 +332,7 @@ export class TaskRunner {
     await this.record(job, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
     this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0);
     this.logger.error({ taskId: job.id, taskType: job.name }, `task failed by the queue: ${reason}`);
+    this.reportFailure(job, job.queueName, new Error(`task failed by the queue: ${reason}`), attemptNumber(job), 'STALLED');
   }
 
   /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */

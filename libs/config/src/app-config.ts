@@ -111,7 +111,7 @@ export interface TaskDefaultsConfig {
   maxResultBytes: number;
   /** Unfinished tasks one tenant may have at once; 0 = no cap. */
   maxUnfinishedPerTenant: number;
-  /** Task log lines (`ctx.log`) kept per attempt; 0 keeps none. */
+  /** Task log lines (`ctx.log`) kept per attempt; 0 (or logMaxBytes 0) turns storage off. */
   logMaxLines: number;
   /** Bytes of task log lines (message and fields as JSON) kept per attempt. */
   logMaxBytes: number;

@@ -93,7 +93,8 @@ export class AttemptLog implements TaskLog {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.droppedLines === 0) return;
+    // Caps of 0 turn storage off: no line at all, not even this one.
+    if (this.droppedLines === 0 || this.limits.maxLines === 0 || this.limits.maxBytes === 0) return;
     const { maxLines, maxBytes } = this.limits;
     this.sink.append(
       this.row(

@@ -28,7 +28,7 @@ const SHUTDOWN_FLUSH_MS = 2000;
 const UNCAUGHT_FAILPOINT = 'uncaught-after-error-reporting';
 
 /** A copy of the payload with the LOG_REDACT_PAYLOAD_FIELDS paths censored. */
-function redacted(payload: unknown, paths: readonly string[]): unknown {
+export function redactedPayload(payload: unknown, paths: readonly string[]): unknown {
   if (paths.length === 0 || !payload || typeof payload !== 'object') return payload;
   const copy = structuredClone(payload) as Record<string, unknown>;
   for (const path of paths) {
@@ -104,7 +104,7 @@ export class ErrorReporter implements OnApplicationShutdown {
     const { payload, ...task } = report;
     const context: Record<string, unknown> = { ...task };
     if (this.config.errorReporting.sendPayload && payload !== undefined) {
-      context.payload = redacted(payload, this.config.security.redactPayloadFields);
+      context.payload = redactedPayload(payload, this.config.security.redactPayloadFields);
     }
     this.sentry.captureException(error, {
       tags: {

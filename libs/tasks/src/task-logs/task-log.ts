@@ -108,7 +108,7 @@ export class AttemptLog implements TaskLog {
   private write(level: TaskLogLevel, message: string, fields?: Record<string, unknown>): void {
     if (fields && typeof fields === 'object') this.logger[level](fields, message);
     else this.logger[level](message);
-    if (this.closed) return;
+    if (this.closed || this.limits.maxLines === 0 || this.limits.maxBytes === 0) return;
     const text = storableMessage(message);
     const json = fields && typeof fields === 'object' ? storableFields(fields) : null;
     const size = Buffer.byteLength(text) + (json ? Buffer.byteLength(json) : 0);

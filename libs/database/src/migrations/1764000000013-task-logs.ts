@@ -1,4 +1,4 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { dialectOf, portableColumnTypes } from '../dialect';
 
 /**
@@ -18,8 +18,10 @@ export class TaskLogs1764000000013 implements MigrationInterface {
       new Table({
         name: 'task_logs',
         columns: [
+          // One index, the primary key (task, line): a task's lines in order, and the only index
+          // an insert maintains.
+          { name: 'task_id', ...uuid, isPrimary: true },
           { name: 'id', ...uuid, isPrimary: true },
-          { name: 'task_id', ...uuid },
           { name: 'attempt', type: 'int' },
           // info | warn | error
           { name: 'level', type: 'varchar', length: '8' },
@@ -29,7 +31,6 @@ export class TaskLogs1764000000013 implements MigrationInterface {
         ],
       }),
     );
-    await queryRunner.createIndex('task_logs', new TableIndex({ name: 'ix_task_logs_task', columnNames: ['task_id', 'id'] }));
     if (mysql) await queryRunner.query('ALTER TABLE `task_logs` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin');
   }
 

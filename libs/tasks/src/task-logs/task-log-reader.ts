@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { TaskLogEntity } from './task-log.entity';
 
-/** Reads a task's stored log lines, oldest first (the `ix_task_logs_task` index). */
+/** Reads a task's stored log lines, oldest first (the table's primary key, task then line). */
 @Injectable()
 export class TaskLogReader {
   constructor(@InjectRepository(TaskLogEntity) private readonly lines: Repository<TaskLogEntity>) {}

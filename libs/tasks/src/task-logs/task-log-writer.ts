@@ -155,7 +155,7 @@ export class TaskLogWriter implements TaskLogSink, OnApplicationShutdown {
       ? '(id, task_id, attempt, level, message, fields, logged_at)'
       : '(`id`, `task_id`, `attempt`, `level`, `message`, `fields`, `logged_at`)';
     const sql = postgres
-      ? `INSERT INTO task_logs ${columns} VALUES ${tuples.join(', ')} ON CONFLICT (id) DO NOTHING`
+      ? `INSERT INTO task_logs ${columns} VALUES ${tuples.join(', ')} ON CONFLICT (task_id, id) DO NOTHING`
       : `INSERT INTO task_logs ${columns} VALUES ${tuples.join(', ')} ON DUPLICATE KEY UPDATE \`id\` = \`id\``;
     return this.dataSource.query(sql, params);
   }

@@ -4,12 +4,12 @@ import type { TaskLogLevel } from './task-log';
 /** One line a handler logged with `ctx.log` (table `task_logs`, migration 013). */
 @Entity({ name: 'task_logs' })
 export class TaskLogEntity {
+  @PrimaryColumn({ name: 'task_id', type: 'varchar', length: 36 })
+  taskId: string;
+
   /** UUIDv7 made when the line was logged: time-ordered, the paging cursor. */
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
-
-  @Column({ name: 'task_id', type: 'varchar', length: 36 })
-  taskId: string;
 
   @Column({ type: 'int' })
   attempt: number;

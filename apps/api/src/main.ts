@@ -21,7 +21,7 @@ import {
   trustedPeer,
   useSecurityHeaders,
 } from '@conveyor/http';
-import { bootLogger, installHttpMetrics, installRequestLogging, installTraceResponseHeader, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import { bootLogger, ErrorReporter, installHttpMetrics, installRequestLogging, installTraceResponseHeader, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 
@@ -52,7 +52,12 @@ async function bootstrap(): Promise<void> {
   // Uploads stream through @fastify/multipart; the limits are set per request by the files service.
   await app.register(multipart as never);
   if (config.security.corsOrigins.length > 0) app.enableCors({ origin: config.security.corsOrigins, credentials: false });
-  app.useGlobalFilters(new ApiExceptionFilter());
+  const reporter = app.get(ErrorReporter);
+  app.useGlobalFilters(
+    new ApiExceptionFilter((error, request) =>
+      reporter.captureError(error, { request_id: String(request.id), route: request.routeOptions?.url ?? 'unmatched', method: request.method }),
+    ),
+  );
   app.useGlobalPipes(createValidationPipe());
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (request, reply) => {

@@ -123,6 +123,18 @@ export interface TaskDefaultsConfig {
   maxResultBytes: number;
   /** Unfinished tasks one tenant may have at once; 0 = no cap. */
   maxUnfinishedPerTenant: number;
+  /** Task log lines (`ctx.log`) kept per attempt; 0 (or logMaxBytes 0) turns storage off. */
+  logMaxLines: number;
+  /** Bytes of task log lines (message and fields as JSON) kept per attempt. */
+  logMaxBytes: number;
+}
+
+/** Error reporting to Sentry (libs/observability's ErrorReporter); off without a DSN. */
+export interface ErrorReportingConfig {
+  dsn: string | null;
+  environment: string;
+  /** Attach task payloads to task failure reports. */
+  sendPayload: boolean;
 }
 
 export interface StorageConfig {
@@ -199,6 +211,7 @@ export interface AppConfig {
   fileQueueName: string;
   worker: WorkerConfig;
   tasks: TaskDefaultsConfig;
+  errorReporting: ErrorReportingConfig;
   maintenance: MaintenanceConfig;
   scheduler: SchedulerConfig;
   webhooks: WebhooksConfig;
@@ -551,6 +564,13 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       progressIntervalMs: env.PROGRESS_UPDATE_INTERVAL_MS ?? 500,
       maxResultBytes: env.TASK_MAX_RESULT_BYTES ?? 1024 * 1024,
       maxUnfinishedPerTenant: env.MAX_UNFINISHED_TASKS_PER_TENANT ?? 100_000,
+      logMaxLines: env.TASK_LOG_MAX_LINES ?? 1000,
+      logMaxBytes: env.TASK_LOG_MAX_BYTES ?? 256 * 1024,
+    },
+    errorReporting: {
+      dsn: env.SENTRY_DSN ?? null,
+      environment: env.SENTRY_ENVIRONMENT ?? env.NODE_ENV ?? 'development',
+      sendPayload: env.SENTRY_SEND_PAYLOAD ?? false,
     },
     maintenance: {
       reconcileIntervalMs: env.RECONCILE_INTERVAL_MS ?? 60_000,

@@ -186,6 +186,24 @@ export class EnvironmentSchema {
   @IsString()
   LOG_REDACT_PAYLOAD_FIELDS?: string;
 
+  // --- error reporting -------------------------------------------------------------------
+  /** Sentry DSN; unset = no error reporting, and nothing of the SDK is loaded. */
+  @IsOptional()
+  @Matches(/^https?:\/\/[^/@\s]+@[^/\s]+\/\S*\d+$/, { message: 'SENTRY_DSN must be a DSN such as https://<public key>@<host>/<project id>' })
+  SENTRY_DSN?: string;
+
+  /** The `environment` of reported events (default: NODE_ENV). */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  SENTRY_ENVIRONMENT?: string;
+
+  /** Attach the task payload (redacted by LOG_REDACT_PAYLOAD_FIELDS) to reported task failures. */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  SENTRY_SEND_PAYLOAD?: boolean;
+
   // --- database -------------------------------------------------------------------------
   @IsOptional()
   @Matches(/^(postgres|postgresql|mysql|mariadb):\/\/.+/, {
@@ -554,6 +572,21 @@ export class EnvironmentSchema {
   @Min(0)
   @Max(100_000_000)
   MAX_UNFINISHED_TASKS_PER_TENANT?: number;
+
+  // Task logs (`ctx.log`): kept per attempt up to these; the lines beyond still reach the worker's output.
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
+  TASK_LOG_MAX_LINES?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(64 * 1024 * 1024)
+  TASK_LOG_MAX_BYTES?: number;
 
   @IsOptional()
   @IsString()

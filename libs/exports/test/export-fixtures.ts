@@ -61,6 +61,7 @@ export function taskContext(overrides: Partial<TaskContext> & { taskId: string; 
     children: () => Promise.resolve([]),
     progressCalls,
     ...overrides,
+    log: overrides.log ?? { info: () => undefined, warn: () => undefined, error: () => undefined },
   };
 }
 

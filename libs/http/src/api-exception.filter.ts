@@ -35,6 +35,9 @@ const FASTIFY_CODES: Record<string, string> = {
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
+  /** `onServerError` hears of every 5xx answer, with what caused it (the API reports it as an error). */
+  constructor(private readonly onServerError?: (exception: unknown, request: FastifyRequest) => void) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
@@ -42,6 +45,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const { status, body } = ApiExceptionFilter.toBody(exception);
     if (status >= 500) {
       this.logger.error({ err: exception, reqId: request.id, url: request.url }, 'request failed');
+      // A 503 is the database or Redis away (answered, retried by clients), not a fault to report.
+      if (status !== HttpStatus.SERVICE_UNAVAILABLE) this.onServerError?.(exception, request);
     }
     body.error.requestId = String(request.id);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('retry-after', '2');

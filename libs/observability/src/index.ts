@@ -7,4 +7,5 @@ export * from './task-metrics';
 export * from './request-id';
 export * from './request-logging';
 export * from './boot-logger';
+export * from './error-reporting/error-reporter';
 export * from './tracing';

@@ -54,6 +54,13 @@ export class LogPayload {
   @IsOptional()
   @IsObject()
   input?: Record<string, unknown>;
+
+  /** Writes the line this many times (default 1), each with its number: a test bed for the task log's caps and paging. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  repeat?: number;
 }
 
 export interface LogResult {
@@ -119,7 +126,8 @@ export const SYSTEM_GATHER = defineTaskType<GatherPayload, GatherResult>({
 export const SYSTEM_LOG = defineTaskType<LogPayload, LogResult>({
   type: 'system.log',
   queue: SYSTEM_QUEUE,
-  description: 'Writes `message` and `input` as one line of the worker log and returns them; as a pipeline step, `input` is what the steps before handed on.',
+  description:
+    'Writes `message` and `input` as a line of the task log (`repeat` times) and returns them; as a pipeline step, `input` is what the steps before handed on.',
   payload: LogPayload,
   defaults: { maxAttempts: 1 },
   pipeline: { takes: { input: '*' } },

@@ -23,6 +23,8 @@ export * from './ledger/task-status';
 export * from './ledger/task-transition-hooks';
 export * from './ledger/task-view';
 export * from './ledger/task.entity';
+export * from './task-logs/task-log';
+export * from './task-logs/task-log.entity';
 export * from './maintenance.contract';
 export * from './recovery/lost-job-requeuer';
 export * from './recovery/lost-jobs.repository';

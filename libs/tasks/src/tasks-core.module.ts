@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfigModule } from '@conveyor/config';
 import { DatabaseModule } from '@conveyor/database';
-import { MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
+import { ErrorReportingModule, MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
 import { CommitEffectsRelay } from './flows/commit-effects.relay';
@@ -13,6 +13,7 @@ import { TaskLedgerService } from './ledger/task-ledger.service';
 import { TaskChangeFeed } from './task-change-feed';
 import { TaskEntity } from './ledger/task.entity';
 import { QueueSettingsStore } from './queue-settings/queue-settings.store';
+import { TaskLogEntity } from './task-logs/task-log.entity';
 import { LostJobRequeuer } from './recovery/lost-job-requeuer';
 import { LostJobsRepository } from './recovery/lost-jobs.repository';
 import { RegisteredQueues } from './recovery/registered-queues';
@@ -32,7 +33,7 @@ const CORE_PROVIDERS = [
 ];
 
 /**
- * What every Conveyor process runs on: validated config, logs and metrics, the ledger
+ * What every Conveyor process runs on: validated config, logs, metrics and error reporting, the ledger
  * database, the BullMQ root, the ledger service, the contracts registry, and the task factory
  * and job relay every producer shares, the flow rules both sides apply, and the recovery of
  * jobs Redis lost (the reconciler's and the schedule runner's). The API adds the
@@ -40,7 +41,15 @@ const CORE_PROVIDERS = [
  */
 @Global()
 @Module({
-  imports: [AppConfigModule, ObservabilityLoggerModule, MetricsModule, DatabaseModule, QueueModule, TypeOrmModule.forFeature([TaskEntity])],
+  imports: [
+    AppConfigModule,
+    ObservabilityLoggerModule,
+    MetricsModule,
+    ErrorReportingModule,
+    DatabaseModule,
+    QueueModule,
+    TypeOrmModule.forFeature([TaskEntity, TaskLogEntity]),
+  ],
   providers: CORE_PROVIDERS,
   exports: [...CORE_PROVIDERS, TypeOrmModule],
 })

@@ -10,6 +10,7 @@ import { TaskPipeline1764000000009 } from './1764000000009-task-pipeline';
 import { TaskCallbacks1764000000010 } from './1764000000010-task-callbacks';
 import { BackgroundMigrations1764000000011 } from './1764000000011-background-migrations';
 import { WebhookSealedSecrets1764000000012 } from './1764000000012-webhook-sealed-secrets';
+import { TaskLogs1764000000013 } from './1764000000013-task-logs';
 import { TaskTraceId1764000000014 } from './1764000000014-task-trace-id';
 import { TaskClientIds1764000000015 } from './1764000000015-task-client-ids';
 
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   TaskCallbacks1764000000010,
   BackgroundMigrations1764000000011,
   WebhookSealedSecrets1764000000012,
+  TaskLogs1764000000013,
   TaskTraceId1764000000014,
   TaskClientIds1764000000015,
 ];

@@ -9,6 +9,7 @@ const MAX_SLICE_MS = 100;
 export class SleepHandler implements TaskHandler<SleepPayload, SleepResult> {
   async handle(payload: SleepPayload, context: TaskContext): Promise<SleepResult> {
     if (context.attempt <= (payload.failTimes ?? 0)) {
+      context.log.warn(`failing attempt ${context.attempt} on purpose`, { failTimes: payload.failTimes });
       throw new TaskFailure('SLEEP_PLANNED_FAILURE', `planned failure of attempt ${context.attempt}`);
     }
     const started = Date.now();

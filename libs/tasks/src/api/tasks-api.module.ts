@@ -13,6 +13,7 @@ import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
+import { TaskLogReader } from '../task-logs/task-log-reader';
 
 /**
  * The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the
@@ -22,7 +23,7 @@ import { TenantBacklog } from './tenant-backlog';
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
   controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, QueueGauges, TaskControlService, TaskEventStreams, TenantBacklog],
+  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, QueueGauges, TaskControlService, TaskEventStreams, TenantBacklog, TaskLogReader],
   exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -12,10 +12,15 @@ import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from '../ledger/task-view';
 import { CLIENT_TASK_ID, CLIENT_TASK_ID_MAX } from '../intake/task-request';
+import { isTerminal } from '../ledger/task-status';
+import { TaskLogReader } from '../task-logs/task-log-reader';
+import { TaskLogPageView, toTaskLogLineView } from './task-log-view.dto';
+import { TaskLogsQuery } from './task-logs.query';
 
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;
 const DEFAULT_PAGE = 50;
+const DEFAULT_LOG_PAGE = 100;
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
@@ -47,6 +52,7 @@ export class TasksController {
     private readonly control: TaskControlService,
     private readonly ledger: TaskLedgerService,
     private readonly streams: TaskEventStreams,
+    private readonly logReader: TaskLogReader,
   ) {}
 
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
@@ -129,6 +135,19 @@ export class TasksController {
   @ApiResponse({ status: 409, description: 'TASK_NOT_WAITING: it is running or has ended' })
   async update(@CurrentTenant() tenantId: string, @TaskId() id: string, @Body() body: UpdateTaskDto) {
     return toTaskView(await this.control.changePriority(tenantId, await this.ledgerId(tenantId, id), body.priority));
+  }
+
+  @Get(':id/logs')
+  @RequireScopes('tasks:read')
+  @ApiResponse({ status: 200, type: TaskLogPageView, description: 'The lines its handler logged with `ctx.log`, oldest first, per attempt with `?attempt=`' })
+  async logs(@ReadableTenants() tenants: string[], @TaskId() id: string, @Query() query: TaskLogsQuery): Promise<TaskLogPageView> {
+    const task = await this.ledger.findByAnyId(tenants, id);
+    if (!task) throw notFound();
+    const limit = query.limit ?? DEFAULT_LOG_PAGE;
+    const lines = await this.logReader.page(task.id, { attempt: query.attempt, after: query.cursor ? decodeCursor(query.cursor) : undefined, limit });
+    // A running task may log more: the last line is where a client polls from.
+    const more = lines.length === limit || !isTerminal(task.status);
+    return { lines: lines.map(toTaskLogLineView), nextCursor: more && lines.length > 0 ? encodeCursor(lines[lines.length - 1].id) : null };
   }
 
   @Get(':id/events')

@@ -2,6 +2,7 @@ import { applyDecorators, Injectable, SetMetadata } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { TaskRequest } from '../intake/task-request';
 import type { FlowPolicy } from '../ledger/flow-policy';
+import type { TaskLog } from '../task-logs/task-log';
 import type { TaskError, TaskStatus } from '../ledger/task-status';
 import type { TaskTypeDefinition } from './task-type';
 
@@ -40,8 +41,14 @@ export interface TaskContext {
   readonly maxAttempts: number;
   /** Fires on timeout (and, later, cancellation); long work must check it and stop. */
   readonly signal: AbortSignal;
-  /** Logger bound to task id, type and attempt. */
+  /** Logger bound to task id, type, attempt and tenant: the worker's output only. */
   readonly logger: Logger;
+  /**
+   * The task's own log: each line goes to the worker's output (with the bindings of `logger`)
+   * and is kept with the task, readable at `GET /v1/tasks/:id/logs` (per attempt, up to
+   * TASK_LOG_MAX_LINES and TASK_LOG_MAX_BYTES; the stored log says when lines were dropped).
+   */
+  readonly log: TaskLog;
   /** Reports progress; throttled to PROGRESS_UPDATE_INTERVAL_MS, so call it as often as convenient. */
   progress(percent: number, message?: string): void;
   /**

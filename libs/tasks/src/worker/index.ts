@@ -1,5 +1,6 @@
 // The processing side of the tasks lib; imported by the worker app only.
 export * from '../flows/flow-sweeper';
+export * from '../task-logs/task-log-writer';
 export * from './maintenance/task-maintenance.module';
 export * from './maintenance/task-reconciler.service';
 export * from './maintenance/task-retention.service';

@@ -1,7 +1,7 @@
 import type { PinoLogger } from 'nestjs-pino';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppConfig } from '@conveyor/config';
-import type { TaskMetrics } from '@conveyor/observability';
+import type { ErrorReporter, TaskMetrics } from '@conveyor/observability';
 import { TaskFailure, TaskTimeoutError } from '../contracts/task-failure';
 import type { TaskContext, TaskHandler } from '../contracts/task-handler';
 import { IsInt } from 'class-validator';
@@ -14,6 +14,7 @@ import type { FlowChildren } from '../flows/flow-children';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { CompletedJobRetention } from './completed-job-retention';
 import type { TaskStateWriter } from './task-state-writer';
+import type { TaskLogWriter } from '../task-logs/task-log-writer';
 import type { TaskJobData } from '../task-job';
 import { retryBackoffStrategy } from '../retry-policy';
 import { TaskRunner } from './task-runner';
@@ -84,11 +85,18 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     info: jest.fn(),
     warn: jest.fn(),
     error: jest.fn(),
-    logger: { name: 'task-logger' },
+    logger: { name: 'task-logger', info: jest.fn(), warn: jest.fn(), error: jest.fn() },
   };
   const config = {
     worker: { id: 'worker-1', writeBehindMax: options.writeBehindMax ?? 0 },
-    tasks: { progressIntervalMs: options.progressIntervalMs ?? 1000, maxResultBytes: 1024 * 1024, maxAttempts: 3, timeoutMs: 60_000 },
+    tasks: {
+      progressIntervalMs: options.progressIntervalMs ?? 1000,
+      maxResultBytes: 1024 * 1024,
+      maxAttempts: 3,
+      timeoutMs: 60_000,
+      logMaxLines: 1000,
+      logMaxBytes: 65_536,
+    },
     limits: { json: { maxDepth: 64, maxKeys: 1000, maxArrayLength: 10_000, maxNodes: 100_000 } },
   } as unknown as AppConfig;
   const registry = new TaskTypeRegistry();
@@ -100,6 +108,8 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
   Object.assign(writer, { writeCompletion });
   const relay = { add: jest.fn((prepared: PreparedTask[]) => Promise.resolve(prepared.map(() => 'added'))) };
   const retention = { keep: jest.fn(), ledgered: jest.fn() };
+  const logWriter = { append: jest.fn() };
+  const reporter = { taskFailed: jest.fn() };
   const runner = new TaskRunner(
     config,
     writer as unknown as TaskStateWriter,
@@ -110,16 +120,33 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     { of: jest.fn().mockResolvedValue([]) } as unknown as FlowChildren,
     registry,
     retention as unknown as CompletedJobRetention,
+    logWriter as unknown as TaskLogWriter,
+    reporter as unknown as ErrorReporter,
   );
   const handler = { handle: jest.fn(handle) };
   const lease = { token: 'lock-token', signal: new AbortController().signal };
   const run = (leaseOverride = lease) => runner.run(job as unknown as Job<TaskJobData>, { definition: SPEC_TYPE, handler }, leaseOverride);
   const statuses = () => writer.write.mock.calls.map(([, patch]) => patch.status).filter(Boolean);
   const patchWith = (status: string) => writer.write.mock.calls.find(([, patch]) => patch.status === status)?.[1];
-  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay, retention };
+  return { job, writer, metrics, logger, handler, run, statuses, patchWith, runner, writeCompletion, relay, retention, logWriter, reporter };
 }
 
 describe('TaskRunner', () => {
+  it('gives the handler ctx.log: lines go to the bound logger and to the log writer with the attempt', async () => {
+    const t = setup(async (_payload, ctx) => {
+      ctx.log.info('reading', { rows: 3 });
+      ctx.log.error('bad row');
+      return null;
+    });
+    await t.run();
+    expect(t.logger.logger.info).toHaveBeenCalledWith({ rows: 3 }, 'reading');
+    expect(t.logger.logger.error).toHaveBeenCalledWith('bad row');
+    expect(t.logWriter.append.mock.calls.map(([row]) => [row.taskId, row.attempt, row.level, row.message, row.fields])).toEqual([
+      [TASK_ID, 1, 'info', 'reading', '{"rows":3}'],
+      [TASK_ID, 1, 'error', 'bad row', null],
+    ]);
+  });
+
   it('records active then completed with the result, counts it and returns the result', async () => {
     const t = setup(async () => ({ rows: 3 }));
     await expect(t.run()).resolves.toEqual({ rows: 3 });
@@ -230,7 +257,7 @@ describe('TaskRunner', () => {
     expect(context.logger).toBe(t.logger.logger);
     expect(context.signal.aborted).toBe(false);
     expect(t.logger.runInContext).toHaveBeenCalledWith(expect.any(Function), {
-      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 2, queue: 'spec-queue' },
+      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 2, tenantId: 'tenant-a', queue: 'spec-queue' },
     });
   });
 
@@ -239,7 +266,7 @@ describe('TaskRunner', () => {
     Object.assign(t.job.data, { parentId: 'parent-task', rootId: 'root-task' });
     await t.run();
     expect(t.logger.runInContext).toHaveBeenCalledWith(expect.any(Function), {
-      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 1, queue: 'spec-queue', parentId: 'parent-task', rootId: 'root-task' },
+      bindings: { taskId: TASK_ID, taskType: 'spec.run', attempt: 1, tenantId: 'tenant-a', queue: 'spec-queue', parentId: 'parent-task', rootId: 'root-task' },
     });
   });
 
@@ -271,6 +298,8 @@ describe('TaskRunner', () => {
     expect(patch).not.toHaveProperty('finishedAt');
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', false, expect.any(Number), 'tenant-a');
     expect(t.metrics.completed).not.toHaveBeenCalled();
+    // Only a final failure is reported.
+    expect(t.reporter.taskFailed).not.toHaveBeenCalled();
   });
 
   it('marks a failure on the last attempt as failed with finishedAt', async () => {
@@ -286,6 +315,15 @@ describe('TaskRunner', () => {
       status: 'failed',
       error: { code: 'HANDLER_ERROR', message: 'still broken' },
       finishedAt: expect.any(Date),
+    });
+    expect(t.reporter.taskFailed).toHaveBeenCalledWith(failure, {
+      taskId: TASK_ID,
+      type: 'spec.run',
+      queue: 'spec-queue',
+      attempt: 3,
+      tenantId: 'tenant-a',
+      code: 'HANDLER_ERROR',
+      payload: { n: 1 },
     });
     expect(t.metrics.failed).toHaveBeenCalledWith('spec.run', 'spec-queue', 'HANDLER_ERROR', true, expect.any(Number), 'tenant-a');
   });

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { inConsumerSpan, TaskMetrics } from '@conveyor/observability';
+import { ErrorReporter, inConsumerSpan, TaskMetrics } from '@conveyor/observability';
 import { TaskCancelledError, TaskFailure, TaskInterruptedError, TaskTimeoutError } from '../contracts/task-failure';
 import type { FlowChild, TaskContext, TaskHandler } from '../contracts/task-handler';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -16,6 +16,8 @@ import { FlowChildren } from '../flows/flow-children';
 import { nextPipelineStep } from '../pipeline/pipeline-continuation';
 import { CompletedJobRetention } from './completed-job-retention';
 import { FollowUps } from './follow-ups';
+import { AttemptLog } from '../task-logs/task-log';
+import { TaskLogWriter } from '../task-logs/task-log-writer';
 import { TaskStateWriter, type TaskStatePatch, type WriteOptions } from './task-state-writer';
 import { storableJson } from '../ledger/storable-json';
 import { isTerminal, type TaskError } from '../ledger/task-status';
@@ -88,6 +90,8 @@ export class TaskRunner {
     private readonly flowChildren: FlowChildren,
     private readonly registry: TaskTypeRegistry,
     private readonly retention: CompletedJobRetention,
+    private readonly logWriter: TaskLogWriter,
+    private readonly reporter: ErrorReporter,
   ) {}
 
   run(job: Job<TaskJobData>, bound: BoundHandler, lease: JobLease = {}): Promise<unknown> {
@@ -104,6 +108,7 @@ export class TaskRunner {
         taskId: job.id,
         taskType: job.name,
         attempt,
+        tenantId: job.data.tenantId,
         queue: bound.definition.queue,
         ...(job.data.parentId ? { parentId: job.data.parentId } : {}),
         ...(job.data.rootId ? { rootId: job.data.rootId } : {}),
@@ -161,6 +166,10 @@ export class TaskRunner {
     // Made on the first `enqueue`: most tasks ask for no follow-up.
     let followUps: FollowUps | undefined;
     const collector = () => (followUps ??= new FollowUps(this.factory, { taskId, tenantId: job.data.tenantId, definition, rootId: job.data.rootId }));
+    const log = new AttemptLog(taskId, attempt, this.logger.logger, this.logWriter, {
+      maxLines: this.config.tasks.logMaxLines,
+      maxBytes: this.config.tasks.logMaxBytes,
+    });
     const context: TaskContext = {
       taskId,
       tenantId: job.data.tenantId,
@@ -169,6 +178,7 @@ export class TaskRunner {
       maxAttempts,
       signal: controller.signal,
       logger: this.logger.logger,
+      log,
       progress: (percent, message) => {
         // An abandoned handler (timed out or interrupted) must not keep writing progress.
         if (!Number.isFinite(percent) || controller.signal.aborted) return;
@@ -216,12 +226,14 @@ export class TaskRunner {
         { err: error, code: taskError.code, final, durationMs: Math.round(seconds * 1000), ...(final ? {} : { retryInMs: delayMs }) },
         final ? 'task failed' : 'task attempt failed; will retry',
       );
+      if (final) this.reportFailure(job, queue, error, attempt, taskError.code);
       // UnrecoverableError tells BullMQ not to use the remaining attempts; otherwise BullMQ
       // waits the delay recorded above (retryBackoffStrategy reads it off the error).
       throw !retryable ? new UnrecoverableError(taskError.message) : withRetryDelay(error, delayMs);
     } finally {
       clearTimeout(timer);
       lease.signal?.removeEventListener('abort', interrupt);
+      log.close();
     }
   }
 
@@ -286,7 +298,21 @@ export class TaskRunner {
       finishedAt: new Date(),
     });
     this.logger.error({ taskId: job.id, taskType: job.name }, message);
+    this.reportFailure(job, job.queueName, new Error(message), attemptNumber(job), 'UNKNOWN_TASK_TYPE');
     throw new UnrecoverableError(message);
+  }
+
+  /** A final failure, to the error reporter (a no-op without SENTRY_DSN). */
+  private reportFailure(job: Job<TaskJobData>, queue: string, error: unknown, attempt: number, code: string): void {
+    this.reporter.taskFailed(error, {
+      taskId: job.id as string,
+      type: job.name,
+      queue,
+      attempt,
+      tenantId: job.data.tenantId,
+      code,
+      payload: job.data.payload,
+    });
   }
 
   private async cancelled(job: Job<TaskJobData>, error: TaskCancelledError, started: number): Promise<never> {
@@ -301,6 +327,7 @@ export class TaskRunner {
     await this.record(job, { status: 'failed', error: { code: 'STALLED', message: reason }, finishedAt: new Date() });
     this.metrics.failed(job.name, job.queueName, 'STALLED', true, 0, job.data.tenantId);
     this.logger.error({ taskId: job.id, taskType: job.name }, `task failed by the queue: ${reason}`);
+    this.reportFailure(job, job.queueName, new Error(`task failed by the queue: ${reason}`), attemptNumber(job), 'STALLED');
   }
 
   /** Hands an interrupted task back to the queue at once; BullMQ does not count it as an attempt. */

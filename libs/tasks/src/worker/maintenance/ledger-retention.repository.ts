@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { SYSTEM_TENANT } from '@conveyor/http';
 import { TaskEntity } from '../../ledger/task.entity';
+import { TaskLogEntity } from '../../task-logs/task-log.entity';
 import { TERMINAL_STATUSES } from '../../ledger/task-status';
 import { MAINTENANCE_TASK_TYPES } from '../../maintenance.contract';
 
@@ -72,9 +73,24 @@ export class LedgerRetentionRepository {
     return rows.map((row) => row.id);
   }
 
-  /** Deletes those rows if still finished (and, with `cutoff`, finished before it), so a row retried meanwhile stays. Returns the count. */
+  /**
+   * Deletes those rows if still finished (and, with `cutoff`, finished before it), so a row
+   * retried meanwhile stays. Their task logs go first, under the same condition: a crash in
+   * between leaves rows without logs for the next purge, never logs without their task.
+   * Returns the count of tasks deleted.
+   */
   async deleteFinished(ids: readonly string[], cutoff?: Date): Promise<number> {
     if (ids.length === 0) return 0;
+    await this.tasks
+      .createQueryBuilder()
+      .delete()
+      .from(TaskLogEntity)
+      .where('task_id IN (:...ids)', { ids })
+      .andWhere(`task_id IN (SELECT id FROM tasks WHERE id IN (:...ids) AND status IN (:...statuses)${cutoff ? ' AND finished_at < :cutoff' : ''})`, {
+        statuses: FINISHED_STATUSES,
+        ...(cutoff ? { cutoff } : {}),
+      })
+      .execute();
     const query = this.tasks
       .createQueryBuilder()
       .delete()

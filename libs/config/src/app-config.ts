@@ -60,6 +60,15 @@ export interface WorkerConfig {
   writeBehindMax: number;
 }
 
+/** Fairness between tenants (README "Fairness"): fair ordering in each queue and per-tenant caps. */
+export interface FairnessConfig {
+  enabled: boolean;
+  /** Running tasks per tenant and queue, across all workers, unless an admin set the tenant's own; 0: no cap. */
+  tenantConcurrencyDefault: number;
+  /** A task over its tenant's cap waits this long in the delayed set, then is tried again. */
+  deferMs: number;
+}
+
 /** Housekeeping: the reconciler and retention run as tasks of system schedules (one task per tick). */
 export interface MaintenanceConfig {
   /** Period of the reconciler's system schedule (0: off, else at least 1000). */
@@ -182,6 +191,7 @@ export interface AppConfig {
   queuePrefix: string;
   fileQueueName: string;
   worker: WorkerConfig;
+  fairness: FairnessConfig;
   tasks: TaskDefaultsConfig;
   maintenance: MaintenanceConfig;
   scheduler: SchedulerConfig;
@@ -474,6 +484,11 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
       eventLoopBlockMs: env.WORKER_EVENT_LOOP_BLOCK_MS ?? 1000,
       writeBehindMax: env.WORKER_WRITE_BEHIND_MAX ?? 1000,
+    },
+    fairness: {
+      enabled: env.FAIRNESS ?? true,
+      tenantConcurrencyDefault: env.TENANT_CONCURRENCY_DEFAULT ?? 0,
+      deferMs: env.FAIRNESS_DEFER_MS ?? 500,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '@conveyor/config';
 import { redisConnectionOptions } from '@conveyor/queue';
 import { startPrivateRedis, taskRow, uniqueName, waitFor, type PrivateRedis } from '@conveyor/testing';
-import { JobRelay, type PreparedTask } from '@conveyor/tasks';
+import { FairOrdering, JobRelay, type PreparedTask } from '@conveyor/tasks';
 
 /** A task bound for the `system` queue, with its job as the producer builds it (job id = task id). */
 function prepared(): PreparedTask {
@@ -21,6 +21,7 @@ describe('JobRelay on real Redis', () => {
   let redis: PrivateRedis;
   let queue: Queue;
   let relay: JobRelay;
+  let plainRelay: JobRelay;
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -29,7 +30,10 @@ describe('JobRelay on real Redis', () => {
     queue = new Queue('system', { connection, prefix: uniqueName('relay') });
     await queue.waitUntilReady();
     const moduleRef = { get: () => queue } as unknown as ModuleRef;
-    relay = new JobRelay(moduleRef, { queuePrefix: 'unused' } as AppConfig);
+    const config = { queuePrefix: 'unused', fairness: { enabled: true, tenantConcurrencyDefault: 0, deferMs: 500 } } as AppConfig;
+    relay = new JobRelay(moduleRef, config, new FairOrdering(config));
+    const plain = { ...config, fairness: { ...config.fairness, enabled: false } };
+    plainRelay = new JobRelay(moduleRef, plain, new FairOrdering(plain));
   });
 
   afterAll(async () => {
@@ -73,8 +77,11 @@ describe('JobRelay on real Redis', () => {
       // Out of memory for writes: Redis refuses each add with an error answer.
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       await admin.config('SET', 'maxmemory', '1');
-      const alone = await relay.add([prepared()]);
-      const shared = await Promise.all(Array.from({ length: 8 }, () => relay.add([prepared()])));
+      // With fairness, the ordering script runs (and is refused) before any add: nothing exists.
+      const ordered = await Promise.all(Array.from({ length: 4 }, () => relay.add([prepared()])));
+      expect(ordered.flat()).toEqual(['refused', 'refused', 'refused', 'refused']);
+      const alone = await plainRelay.add([prepared()]);
+      const shared = await Promise.all(Array.from({ length: 8 }, () => plainRelay.add([prepared()])));
       // A job alone was refused before it ran: the caller may say "not accepted".
       expect(alone).toEqual(['refused']);
       // In a pipeline an error answers one command only, so no caller of one may be told "not added".

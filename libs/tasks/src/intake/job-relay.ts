@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { pipelineFailureOf, redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { failpoint } from '../failpoints';
+import { FairOrdering } from '../fairness/fair-ordering';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskJob } from '../task-job';
@@ -49,6 +50,7 @@ export class JobRelay {
   constructor(
     private readonly moduleRef: ModuleRef,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly fairness: FairOrdering,
   ) {}
 
   /** The outcome of each item's add, in order; waits at most ADD_TIMEOUT_MS. */
@@ -115,14 +117,24 @@ export class JobRelay {
    */
   private async runSharedAdd(queueName: string, group: QueuedAdd[]): Promise<void> {
     if (group.length > 1) failpoint('before-shared-add');
-    const jobs = group.flatMap((queued) => queued.jobs);
     const { queue } = group[0];
+    let jobs = group.flatMap((queued) => queued.jobs);
     let outcome: AddOutcome = 'added';
     try {
-      await (jobs.length === 1 ? queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : queue.addBulk(jobs));
+      // Fair priorities are handed out in the order the jobs are added in. No job exists
+      // until the add below, so a failure here refuses them all for certain.
+      jobs = await this.fairness.order(queue, jobs);
     } catch (error) {
-      outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
-      this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');
+      outcome = 'refused';
+      this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length }, 'ordering jobs fairly failed; nothing was added');
+    }
+    if (outcome === 'added') {
+      try {
+        await (jobs.length === 1 ? queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : queue.addBulk(jobs));
+      } catch (error) {
+        outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
+        this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');
+      }
     }
     for (const queued of group) queued.settle(outcome);
   }

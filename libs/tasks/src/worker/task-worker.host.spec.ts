@@ -7,6 +7,7 @@ import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { CompletedJobRetention } from './completed-job-retention';
 import type { BoundHandler, TaskRunner } from './task-runner';
+import type { TenantSlots } from '../fairness/tenant-slots';
 import { HandlerBindingError, TaskWorkerHost } from './task-worker.host';
 
 // No Redis in unit tests: a stand-in Worker records what the host asks for.
@@ -79,6 +80,7 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
     discovery,
     runner as unknown as TaskRunner,
     { acknowledged: jest.fn(() => true) } as unknown as CompletedJobRetention,
+    { admit: jest.fn().mockResolvedValue({ release: jest.fn() }) } as unknown as TenantSlots,
   );
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);

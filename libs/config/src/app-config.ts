@@ -65,6 +65,11 @@ export interface FairnessConfig {
   enabled: boolean;
   /** Running tasks per tenant and queue, across all workers, unless an admin set the tenant's own; 0: no cap. */
   tenantConcurrencyDefault: number;
+  /**
+   * A tenant over its cap still runs while no other tenant's task waits near the front of the
+   * queue (spare capacity is used); off: the cap is strict, a reserve for others.
+   */
+  borrow: boolean;
   /** A task over its tenant's cap waits this long in the delayed set, then is tried again. */
   deferMs: number;
 }
@@ -488,6 +493,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     fairness: {
       enabled: env.FAIRNESS ?? true,
       tenantConcurrencyDefault: env.TENANT_CONCURRENCY_DEFAULT ?? 0,
+      borrow: env.TENANT_CONCURRENCY_BORROW ?? true,
       deferMs: env.FAIRNESS_DEFER_MS ?? 500,
     },
     tasks: {

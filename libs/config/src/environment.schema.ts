@@ -356,6 +356,12 @@ export class EnvironmentSchema {
   @Max(100_000)
   TENANT_CONCURRENCY_DEFAULT?: number;
 
+  /** Whether a tenant over its cap may use slots nobody else's waiting task needs (work-conserving). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  TENANT_CONCURRENCY_BORROW?: boolean;
+
   /** How long a task over its tenant's cap goes back to the delayed set before it is tried again. */
   @IsOptional()
   @Transform(toInt)

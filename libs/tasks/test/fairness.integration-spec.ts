@@ -9,7 +9,7 @@ function config(overrides: Partial<AppConfig['fairness']> = {}, lockDurationMs =
   return {
     queuePrefix: 'unused',
     worker: { lockDurationMs },
-    fairness: { enabled: true, tenantConcurrencyDefault: 0, deferMs: 100, ...overrides },
+    fairness: { enabled: true, tenantConcurrencyDefault: 0, borrow: false, deferMs: 100, ...overrides },
   } as AppConfig;
 }
 
@@ -118,44 +118,64 @@ describe('fairness on real Redis', () => {
     }
   });
 
-  it('caps a tenant across worker slots: the job over the cap is deferred without using an attempt', async () => {
+  /** Runs the jobs on a real Worker whose processor takes tenant slots; the peak of each tenant's running jobs. */
+  async function runCapped(jobs: TaskJob[], fairness: Partial<AppConfig['fairness']>) {
     const queueName = uniqueName('q');
     const queue = new Queue(queueName, { connection: { url: TEST_REDIS_URL }, prefix });
-    const slots = new TenantSlots(config({ tenantConcurrencyDefault: 2 }));
-    const ordering = new FairOrdering(config());
-    let running = { aaa: 0, bbb: 0 };
-    let peak = { aaa: 0, bbb: 0 };
+    const slots = new TenantSlots(config(fairness));
+    const running = new Map<string, number>();
+    const peak = new Map<string, number>();
     const worker = new Worker<TaskJobData>(
       queueName,
       async (j: Job<TaskJobData>, token) => {
         const slot = await slots.admit(worker, j, token);
-        const tenant = j.data.tenantId as 'aaa' | 'bbb';
+        const tenant = j.data.tenantId;
         try {
-          running = { ...running, [tenant]: running[tenant] + 1 };
-          peak = { ...peak, [tenant]: Math.max(peak[tenant], running[tenant]) };
+          running.set(tenant, (running.get(tenant) ?? 0) + 1);
+          peak.set(tenant, Math.max(peak.get(tenant) ?? 0, running.get(tenant)!));
           await new Promise((resolve) => setTimeout(resolve, 150));
         } finally {
-          running = { ...running, [tenant]: running[tenant] - 1 };
+          running.set(tenant, running.get(tenant)! - 1);
           slot.release();
         }
       },
       { connection: { url: TEST_REDIS_URL }, prefix, concurrency: 5 },
     );
     try {
-      await addFair(queue, ordering, [...Array.from({ length: 8 }, () => job('aaa')), ...Array.from({ length: 3 }, () => job('bbb'))]);
-      await waitFor(async () => ((await queue.getJobCountByTypes('completed')) === 11 ? true : undefined), { what: 'all jobs done', timeoutMs: 30_000 });
-      expect(peak.aaa).toBe(2);
-      expect(peak.bbb).toBeGreaterThanOrEqual(1);
+      await addFair(queue, new FairOrdering(config()), jobs);
+      await waitFor(async () => ((await queue.getJobCountByTypes('completed')) === jobs.length ? true : undefined), {
+        what: 'all jobs done',
+        timeoutMs: 30_000,
+      });
       const done = await queue.getJobs(['completed']);
-      // Deferrals were not starts: every job ran once, with one start and one attempt.
-      expect(done.map((j) => [j.attemptsStarted, j.attemptsMade])).toEqual(done.map(() => [1, 1]));
-      expect(await redis.zcard(queue.toKey(FAIRNESS_KEYS.running + 'aaa'))).toBe(0);
+      const leftRunning = await redis.zcard(queue.toKey(FAIRNESS_KEYS.running + 'aaa'));
+      return { peak, done, leftRunning };
     } finally {
       await worker.close();
       slots.onModuleDestroy();
       await queue.obliterate({ force: true });
       await queue.close();
     }
+  }
+
+  it('caps a tenant across worker slots: the job over the cap is deferred without using an attempt', async () => {
+    const { peak, done, leftRunning } = await runCapped([...Array.from({ length: 8 }, () => job('aaa')), ...Array.from({ length: 3 }, () => job('bbb'))], {
+      tenantConcurrencyDefault: 2,
+    });
+    expect(peak.get('aaa')).toBe(2);
+    expect(peak.get('bbb')).toBeGreaterThanOrEqual(1);
+    // Deferrals were not starts: every job ran once, with one start and one attempt.
+    expect(done.map((j) => [j.attemptsStarted, j.attemptsMade])).toEqual(done.map(() => [1, 1]));
+    expect(leftRunning).toBe(0);
+  });
+
+  it('lets a tenant alone at the front borrow the spare slots over its cap when borrowing is on', async () => {
+    const { peak, done } = await runCapped(
+      Array.from({ length: 10 }, () => job('aaa')),
+      { tenantConcurrencyDefault: 2, borrow: true },
+    );
+    expect(peak.get('aaa')).toBeGreaterThan(2);
+    expect(done).toHaveLength(10);
   });
 
   it("frees a dead worker's slots when their lease lapses, and counts a job taken over only once", async () => {

@@ -30,7 +30,7 @@ describe('JobRelay on real Redis', () => {
     queue = new Queue('system', { connection, prefix: uniqueName('relay') });
     await queue.waitUntilReady();
     const moduleRef = { get: () => queue } as unknown as ModuleRef;
-    const config = { queuePrefix: 'unused', fairness: { enabled: true, tenantConcurrencyDefault: 0, deferMs: 500 } } as AppConfig;
+    const config = { queuePrefix: 'unused', fairness: { enabled: true, tenantConcurrencyDefault: 0, borrow: true, deferMs: 500 } } as AppConfig;
     relay = new JobRelay(moduleRef, config, new FairOrdering(config));
     const plain = { ...config, fairness: { ...config.fairness, enabled: false } };
     plainRelay = new JobRelay(moduleRef, plain, new FairOrdering(plain));

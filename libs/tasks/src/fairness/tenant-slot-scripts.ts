@@ -10,21 +10,34 @@ import { QueueScript } from './queue-script';
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/** How far down the waiting jobs a tenant over its cap looks for another tenant's task before borrowing a slot. */
+export const BORROW_LOOKAHEAD = 50;
+
 /**
  * Takes a slot for a job if its tenant is under its cap (the tenant's own from the caps hash,
- * else the default; 0 means no cap). KEYS: running set, caps hash.
- * ARGV: tenant, job id, default cap, lease ms. Returns 1 (taken or already held) or 0 (full).
+ * else the default; 0 means no cap). Over the cap, with borrowing on, the job still gets a slot
+ * while none of the next BORROW_LOOKAHEAD waiting jobs is another tenant's (work-conserving:
+ * spare capacity is used); a job's tenant is read from the start of its data, where jobForTask
+ * puts it. KEYS: running set, caps hash, prioritized set.
+ * ARGV: tenant, job id, default cap, lease ms, job key prefix, borrow ('1' or '0').
+ * Returns 1 (taken or already held) or 0 (full).
  */
 export const ACQUIRE_SLOT = new QueueScript(
   'conveyorAcquireTenantSlot',
   `${NOW}
 local cap = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if cap > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= cap then return 0 end
+if cap > 0 and not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= cap then
+  if ARGV[6] ~= '1' then return 0 end
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, ${BORROW_LOOKAHEAD} - 1)) do
+    local data = redis.call('HGET', ARGV[5] .. id, 'data')
+    if data and string.match(data, '^{"tenantId":"([^"]*)"') ~= ARGV[1] then return 0 end
+  end
+end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 return 1`,
-  2,
+  3,
 );
 
 /** Extends the leases of jobs still held. KEYS: running set. ARGV: lease ms, job ids. */

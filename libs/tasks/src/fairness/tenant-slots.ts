@@ -23,8 +23,9 @@ interface Held {
 
 /**
  * The worker side of per-tenant caps. Before a job's handler runs, its tenant must get a slot
- * in the job's queue (TENANT_CONCURRENCY_DEFAULT, or the tenant's own cap set at runtime); a
- * job over the cap goes back to BullMQ's delayed set for FAIRNESS_DEFER_MS, its attempt count
+ * in the job's queue (TENANT_CONCURRENCY_DEFAULT, or the tenant's own cap set at runtime; with
+ * TENANT_CONCURRENCY_BORROW a tenant alone at the front of the queue may go over it); a job
+ * over the cap goes back to BullMQ's delayed set for FAIRNESS_DEFER_MS, its attempt count
  * untouched, and keeps its place in the fair order. Slots are leases of one lock duration,
  * renewed while the job runs: a worker killed with -9 frees its slots when they lapse.
  */
@@ -50,7 +51,18 @@ export class TenantSlots implements OnModuleDestroy {
     const tenant = job.data.tenantId;
     const id = job.id as string;
     const key = handle.toKey(FAIRNESS_KEYS.running + tenant);
-    const args = [key, handle.toKey(FAIRNESS_KEYS.caps), tenant, id, this.config.fairness.tenantConcurrencyDefault, this.leaseMs];
+    const { tenantConcurrencyDefault, borrow } = this.config.fairness;
+    const args = [
+      key,
+      handle.toKey(FAIRNESS_KEYS.caps),
+      handle.keys.prioritized,
+      tenant,
+      id,
+      tenantConcurrencyDefault,
+      this.leaseMs,
+      handle.toKey(''),
+      borrow ? '1' : '0',
+    ];
     for (let tries = 0; ; tries++) {
       if ((await ACQUIRE_SLOT.run(handle, args)) === 1) return this.hold(handle, key, id);
       if (tries >= RETRIES) break;

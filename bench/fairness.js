@@ -62,7 +62,7 @@ async function main() {
         const entry = { ...result, bDoneMs: new Date(bEnd).getTime() - started, aDoneBeforeB: Number(aBefore) };
         results[mode].push(entry);
         log(
-          `  round ${round} fairness ${mode.padEnd(3)}: ${entry.tasksPerSec} tasks/s; B's last task ended ${entry.bDoneMs} ms in, after ${entry.aDoneBeforeB} of A's`,
+          `  round ${round} fairness ${mode.padEnd(3)}: ${entry.tasksPerSec} tasks/s (worker CPU ${entry.workerCpuUsPerTask} µs/task); B's last task ended ${entry.bDoneMs} ms in, after ${entry.aDoneBeforeB} of A's`,
         );
         await Promise.all([worker.record.stop(), api.record.stop()]);
         await stack.reset();

@@ -11,7 +11,7 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /** How far down the waiting jobs a tenant over its cap looks for another tenant's task before borrowing a slot. */
-export const BORROW_LOOKAHEAD = 50;
+export const BORROW_LOOKAHEAD = 20;
 
 /**
  * Takes a slot for a job if its tenant is under its cap (the tenant's own from the caps hash,

@@ -35,6 +35,9 @@ export class TenantSlots implements OnModuleDestroy {
   /** Held slots by running-set key. */
   private readonly held = new Map<string, Held>();
   private renewal: NodeJS.Timeout | undefined;
+  /** Slots given back and not yet sent, by running-set key. */
+  private readonly releasing = new Map<string, Held>();
+  private releaseTimer: NodeJS.Immediate | undefined;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -91,10 +94,30 @@ export class TenantSlots implements OnModuleDestroy {
         released = true;
         held.ids.delete(id);
         if (held.ids.size === 0) this.held.delete(key);
-        // A release that fails leaves the slot to lapse with its lease.
-        RELEASE_SLOTS.run(handle, [key, id]).catch((error: unknown) => this.logger.warn({ err: error, key }, 'could not release a tenant slot; it lapses'));
+        this.releaseSoon(handle, key, id);
       },
     };
+  }
+
+  /**
+   * Releases go out together, one script call per tenant key a turn of the event loop later: a
+   * busy worker ends many tasks at once, and the slot is free a moment later either way. A
+   * release that fails leaves the slot to lapse with its lease.
+   */
+  private releaseSoon(handle: QueueHandle, key: string, id: string): void {
+    const pending = this.releasing.get(key) ?? { handle, ids: new Set<string>() };
+    pending.ids.add(id);
+    this.releasing.set(key, pending);
+    this.releaseTimer ??= setImmediate(() => {
+      this.releaseTimer = undefined;
+      const batches = [...this.releasing];
+      this.releasing.clear();
+      for (const [batchKey, batch] of batches) {
+        RELEASE_SLOTS.run(batch.handle, [batchKey, ...batch.ids]).catch((error: unknown) =>
+          this.logger.warn({ err: error, key: batchKey }, 'could not release tenant slots; they lapse'),
+        );
+      }
+    });
   }
 
   private async renew(): Promise<void> {

@@ -67,7 +67,15 @@ export class TenantSlots implements OnModuleDestroy {
       borrow ? '1' : '0',
     ];
     for (let tries = 0; ; tries++) {
-      if ((await ACQUIRE_SLOT.run(handle, args)) === 1) return this.hold(handle, key, id);
+      let taken: unknown;
+      try {
+        taken = await ACQUIRE_SLOT.run(handle, args);
+      } catch (error) {
+        // Fail open: a task must not lose an attempt to a Redis hiccup of the fairness layer.
+        this.logger.warn({ err: error, tenant, taskId: id }, 'could not check the tenant cap; running the task uncapped');
+        return NO_SLOT;
+      }
+      if (taken === 1) return this.hold(handle, key, id);
       if (tries >= RETRIES) break;
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }

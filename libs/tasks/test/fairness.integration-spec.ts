@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import { Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AppConfig } from '@conveyor/config';
 import { deleteRedisPrefix, TEST_REDIS_URL, uniqueName, waitFor } from '@conveyor/testing';
@@ -170,12 +170,16 @@ describe('fairness on real Redis', () => {
   });
 
   it('lets a tenant alone at the front borrow the spare slots over its cap when borrowing is on', async () => {
+    const deferrals = jest.spyOn(Job.prototype, 'moveToDelayed');
     const { peak, done } = await runCapped(
-      Array.from({ length: 10 }, () => job('aaa')),
+      Array.from({ length: 30 }, () => job('aaa')),
       { tenantConcurrencyDefault: 2, borrow: true },
     );
     expect(peak.get('aaa')).toBeGreaterThan(2);
-    expect(done).toHaveLength(10);
+    expect(done).toHaveLength(30);
+    // Alone, nothing is ever deferred.
+    expect(deferrals).not.toHaveBeenCalled();
+    deferrals.mockRestore();
   });
 
   it("frees a dead worker's slots when their lease lapses, and counts a job taken over only once", async () => {

@@ -253,6 +253,29 @@ describe('loadAppConfig', () => {
     });
   });
 
+  describe('fairness', () => {
+    it('is on with no cap and a 500 ms deferral by default, and takes FAIRNESS=off and a default cap', () => {
+      expect(loadAppConfig({ DATABASE_URL: PG_URL }).fairness).toEqual({ enabled: true, tenantConcurrencyDefault: 0, borrow: true, deferMs: 500 });
+      const config = loadAppConfig({
+        DATABASE_URL: PG_URL,
+        FAIRNESS: 'off',
+        TENANT_CONCURRENCY_DEFAULT: '4',
+        TENANT_CONCURRENCY_BORROW: 'off',
+        FAIRNESS_DEFER_MS: '50',
+      });
+      expect(config.fairness).toEqual({ enabled: false, tenantConcurrencyDefault: 4, borrow: false, deferMs: 50 });
+    });
+
+    it.each([
+      ['FAIRNESS', 'sometimes'],
+      ['TENANT_CONCURRENCY_DEFAULT', '-1'],
+      ['TENANT_CONCURRENCY_BORROW', 'maybe'],
+      ['FAIRNESS_DEFER_MS', '5'],
+    ])('refuses %s=%j', (key, value) => {
+      expect(problemKeys(configError({ DATABASE_URL: PG_URL, [key]: value }).problems)).toEqual([key]);
+    });
+  });
+
   describe('WORKER_CONCURRENCY', () => {
     it('takes a bare number as the default', () => {
       const { worker } = loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: '5' });

@@ -72,6 +72,20 @@ export interface WorkerConfig {
   writeBehindMax: number;
 }
 
+/** Fairness between tenants (README "Fairness"): fair ordering in each queue and per-tenant caps. */
+export interface FairnessConfig {
+  enabled: boolean;
+  /** Running tasks per tenant and queue, across all workers, unless an admin set the tenant's own; 0: no cap. */
+  tenantConcurrencyDefault: number;
+  /**
+   * A tenant over its cap still runs while no other tenant's task waits near the front of the
+   * queue (spare capacity is used); off: the cap is strict, a reserve for others.
+   */
+  borrow: boolean;
+  /** A task over its tenant's cap waits this long in the delayed set, then is tried again. */
+  deferMs: number;
+}
+
 /** Housekeeping: the reconciler and retention run as tasks of system schedules (one task per tick). */
 export interface MaintenanceConfig {
   /** Period of the reconciler's system schedule (0: off, else at least 1000). */
@@ -210,6 +224,7 @@ export interface AppConfig {
   queuePrefix: string;
   fileQueueName: string;
   worker: WorkerConfig;
+  fairness: FairnessConfig;
   tasks: TaskDefaultsConfig;
   errorReporting: ErrorReportingConfig;
   maintenance: MaintenanceConfig;
@@ -556,6 +571,12 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS ?? 30_000,
       eventLoopBlockMs: env.WORKER_EVENT_LOOP_BLOCK_MS ?? 1000,
       writeBehindMax: env.WORKER_WRITE_BEHIND_MAX ?? 1000,
+    },
+    fairness: {
+      enabled: env.FAIRNESS ?? true,
+      tenantConcurrencyDefault: env.TENANT_CONCURRENCY_DEFAULT ?? 0,
+      borrow: env.TENANT_CONCURRENCY_BORROW ?? true,
+      deferMs: env.FAIRNESS_DEFER_MS ?? 500,
     },
     tasks: {
       maxAttempts: env.MAX_RETRY_ATTEMPTS ?? 3,

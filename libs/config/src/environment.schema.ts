@@ -394,6 +394,35 @@ export class EnvironmentSchema {
   @Max(100_000)
   WORKER_WRITE_BEHIND_MAX?: number;
 
+  // --- fairness between tenants (README "Fairness") --------------------------------------
+  /** Fair ordering between tenants and per-tenant concurrency caps (on by default). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  FAIRNESS?: boolean;
+
+  /** Running tasks per tenant and queue across all workers, unless set per tenant at runtime; 0: no cap. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  TENANT_CONCURRENCY_DEFAULT?: number;
+
+  /** Whether a tenant over its cap may use slots nobody else's waiting task needs (work-conserving). */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  TENANT_CONCURRENCY_BORROW?: boolean;
+
+  /** How long a task over its tenant's cap goes back to the delayed set before it is tried again. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60_000)
+  FAIRNESS_DEFER_MS?: number;
+
   // --- maintenance (worker side) ----------------------------------------------------------
   @IsOptional()
   @Transform(toInt)

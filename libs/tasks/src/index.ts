@@ -6,6 +6,8 @@ export * from './contracts/task-handler';
 export * from './contracts/task-type';
 export * from './contracts/task-type.registry';
 export * from './failpoints';
+export * from './fairness/fair-ordering';
+export * from './fairness/fair-priority';
 export * from './flows/commit-effects';
 export * from './flows/commit-effects.relay';
 export * from './flows/flow-settler';

@@ -7,6 +7,7 @@ import { QueueModule } from '@conveyor/queue';
 import { TaskTypeRegistry } from './contracts/task-type.registry';
 import { CommitEffectsRelay } from './flows/commit-effects.relay';
 import { FlowSettler } from './flows/flow-settler';
+import { FairOrdering } from './fairness/fair-ordering';
 import { JobRelay } from './intake/job-relay';
 import { TaskFactory } from './intake/task-factory';
 import { TaskLedgerService } from './ledger/task-ledger.service';
@@ -22,6 +23,7 @@ const CORE_PROVIDERS = [
   TaskTypeRegistry,
   TaskLedgerService,
   TaskFactory,
+  FairOrdering,
   JobRelay,
   FlowSettler,
   CommitEffectsRelay,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { AppConfig } from '@conveyor/config';
 import { redisConnectionOptions } from '@conveyor/queue';
 import { startPrivateRedis, taskRow, uniqueName, waitFor, type PrivateRedis } from '@conveyor/testing';
-import { JobRelay, type PreparedTask, type RegisteredQueues } from '@conveyor/tasks';
+import { FairOrdering, JobRelay, type PreparedTask, type RegisteredQueues } from '@conveyor/tasks';
 
 /** A task bound for the `system` queue, with its job as the producer builds it (job id = task id). */
 function prepared(): PreparedTask {
@@ -20,6 +20,7 @@ describe('JobRelay on real Redis', () => {
   let redis: PrivateRedis;
   let queue: Queue;
   let relay: JobRelay;
+  let plainRelay: JobRelay;
 
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -27,7 +28,11 @@ describe('JobRelay on real Redis', () => {
     const connection = redisConnectionOptions({ url: redis.url, host: url.hostname, port: Number(url.port), db: 0, tls: false }, 'producer');
     queue = new Queue('system', { connection, prefix: uniqueName('relay') });
     await queue.waitUntilReady();
-    relay = new JobRelay({ get: () => queue } as unknown as RegisteredQueues, { queuePrefix: 'unused' } as AppConfig);
+    const moduleRef = { get: () => queue } as unknown as RegisteredQueues;
+    const config = { queuePrefix: 'unused', fairness: { enabled: true, tenantConcurrencyDefault: 0, borrow: true, deferMs: 500 } } as AppConfig;
+    relay = new JobRelay(moduleRef, config, new FairOrdering(config));
+    const plain = { ...config, fairness: { ...config.fairness, enabled: false } };
+    plainRelay = new JobRelay(moduleRef, plain, new FairOrdering(plain));
   });
 
   afterAll(async () => {
@@ -71,8 +76,11 @@ describe('JobRelay on real Redis', () => {
       // Out of memory for writes: Redis refuses each add with an error answer.
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       await admin.config('SET', 'maxmemory', '1');
-      const alone = await relay.add([prepared()]);
-      const shared = await Promise.all(Array.from({ length: 8 }, () => relay.add([prepared()])));
+      // With fairness, the ordering script runs (and is refused) before any add: nothing exists.
+      const ordered = await Promise.all(Array.from({ length: 4 }, () => relay.add([prepared()])));
+      expect(ordered.flat()).toEqual(['refused', 'refused', 'refused', 'refused']);
+      const alone = await plainRelay.add([prepared()]);
+      const shared = await Promise.all(Array.from({ length: 8 }, () => plainRelay.add([prepared()])));
       // A job alone was refused before it ran: the caller may say "not accepted".
       expect(alone).toEqual(['refused']);
       // In a pipeline an error answers one command only, so no caller of one may be told "not added".

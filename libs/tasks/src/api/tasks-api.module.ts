@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { TenantConcurrencyController } from '../fairness/tenant-concurrency.controller';
+import { TenantConcurrencyService } from '../fairness/tenant-concurrency.service';
 import { FlowsController } from './flows.controller';
 import { FlowsService } from './flows.service';
 import { MAINTENANCE_TASK_TYPES } from '../maintenance.contract';
@@ -16,14 +18,25 @@ import { TenantBacklog } from './tenant-backlog';
 import { TaskLogReader } from '../task-logs/task-log-reader';
 
 /**
- * The HTTP task API: enqueue, read, list, flows, queues, task types. Never imported by the
+ * The HTTP task API: enqueue, read, list, flows, queues, task types, tenants' caps. Never imported by the
  * worker. It knows the housekeeping types too, so that an API process running the scheduler
  * fires their ticks (no tenant may create them).
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, QueueGauges, TaskControlService, TaskEventStreams, TenantBacklog, TaskLogReader],
+  controllers: [TasksController, FlowsController, QueuesController, TaskTypesController, TenantConcurrencyController],
+  providers: [
+    TaskProducer,
+    PipelinePlanner,
+    FlowsService,
+    QueueInspector,
+    QueueGauges,
+    TaskControlService,
+    TaskEventStreams,
+    TenantBacklog,
+    TaskLogReader,
+    TenantConcurrencyService,
+  ],
   exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

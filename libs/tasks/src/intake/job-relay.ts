@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { captureTrace, inSharedSpan, type CapturedTrace } from '@conveyor/observability';
 import { pipelineFailureOf, redisFailureOf, type RedisFailure } from '@conveyor/queue';
 import { failpoint } from '../failpoints';
+import { FairOrdering } from '../fairness/fair-ordering';
 import { cancellationChannel, CANCEL_REASON } from '../task-cancellation';
 import type { TaskEntity } from '../ledger/task.entity';
 import type { TaskJob } from '../task-job';
@@ -50,6 +51,7 @@ export class JobRelay {
   constructor(
     private readonly queues: RegisteredQueues,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly fairness: FairOrdering,
   ) {}
 
   /** The outcome of each item's add, in order; waits at most ADD_TIMEOUT_MS. */
@@ -116,19 +118,29 @@ export class JobRelay {
    */
   private async runSharedAdd(queueName: string, group: QueuedAdd[]): Promise<void> {
     if (group.length > 1) failpoint('before-shared-add');
-    const jobs = group.flatMap((queued) => queued.jobs);
     const { queue } = group[0];
+    let jobs = group.flatMap((queued) => queued.jobs);
     let outcome: AddOutcome = 'added';
     try {
-      await inSharedSpan(
-        jobs.length === 1 ? 'redis add' : 'redis addBulk',
-        group.map((queued) => queued.trace),
-        () => ({ 'db.system.name': 'redis', 'messaging.destination.name': queueName, 'messaging.batch.message_count': jobs.length }),
-        async () => void (jobs.length === 1 ? await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : await queue.addBulk(jobs)),
-      );
+      // Fair priorities are handed out in the order the jobs are added in. No job exists
+      // until the add below, so a failure here refuses them all for certain.
+      jobs = await this.fairness.order(queue, jobs);
     } catch (error) {
-      outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
-      this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');
+      outcome = 'refused';
+      this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length }, 'ordering jobs fairly failed; nothing was added');
+    }
+    if (outcome === 'added') {
+      try {
+        await inSharedSpan(
+          jobs.length === 1 ? 'redis add' : 'redis addBulk',
+          group.map((queued) => queued.trace),
+          () => ({ 'db.system.name': 'redis', 'messaging.destination.name': queueName, 'messaging.batch.message_count': jobs.length }),
+          async () => void (jobs.length === 1 ? await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : await queue.addBulk(jobs)),
+        );
+      } catch (error) {
+        outcome = jobs.length === 1 ? redisFailureOf(error) : pipelineFailureOf(error);
+        this.logger.warn({ err: error, queue: queueName, jobs: jobs.length, callers: group.length, outcome }, 'adding jobs to the queue failed');
+      }
     }
     for (const queued of group) queued.settle(outcome);
   }

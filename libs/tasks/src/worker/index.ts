@@ -12,3 +12,4 @@ export * from './task-runner';
 export * from './task-state-writer';
 export * from './task-worker.host';
 export * from './tasks-worker.module';
+export * from '../fairness/tenant-slots';

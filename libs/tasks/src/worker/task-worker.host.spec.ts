@@ -8,6 +8,7 @@ import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { CompletedJobRetention } from './completed-job-retention';
 import type { QueueSettingsApplier } from './queue-settings.applier';
 import type { BoundHandler, TaskRunner } from './task-runner';
+import type { TenantSlots } from '../fairness/tenant-slots';
 import { HandlerBindingError, TaskWorkerHost } from './task-worker.host';
 
 // No Redis in unit tests: a stand-in Worker records what the host asks for.
@@ -86,6 +87,7 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
       attach: jest.fn().mockResolvedValue(undefined),
       detach: jest.fn().mockResolvedValue(undefined),
     } as unknown as QueueSettingsApplier,
+    { admit: jest.fn().mockResolvedValue({ release: jest.fn() }) } as unknown as TenantSlots,
   );
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);

@@ -8,6 +8,7 @@ import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { failpoint } from '../failpoints';
 import { retryBackoffStrategy } from '../retry-policy';
+import { TenantSlots } from '../fairness/tenant-slots';
 import { BULLMQ_GAVE_UP, type TaskJobData } from '../task-job';
 import { CompletedJobRetention } from './completed-job-retention';
 import { QueueSettingsApplier } from './queue-settings.applier';
@@ -40,6 +41,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     private readonly runner: TaskRunner,
     private readonly retention: CompletedJobRetention,
     private readonly settings: QueueSettingsApplier,
+    private readonly slots: TenantSlots,
   ) {}
 
   /** The queues this process consumes, after validation. */
@@ -57,7 +59,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     for (const queue of queues) {
       // WORKER_CONCURRENCY, unless `PATCH /v1/queues/:name` stored another (see QueueSettingsApplier).
       const concurrency = await this.settings.startingConcurrency(queue);
-      const worker = new Worker<TaskJobData>(queue, (job, token, signal) => this.process(job, { token, signal }), {
+      const worker: Worker<TaskJobData> = new Worker<TaskJobData>(queue, (job, token, signal) => this.process(worker, job, { token, signal }), {
         connection: redisConnectionOptions(this.config.redis, 'worker'),
         prefix: this.config.queuePrefix,
         concurrency,
@@ -110,10 +112,16 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     return this.workers.map((worker) => worker.cancelJob(taskId, reason)).some(Boolean);
   }
 
-  private async process(job: Job<TaskJobData>, lease: JobLease): Promise<unknown> {
+  private async process(worker: Worker<TaskJobData>, job: Job<TaskJobData>, lease: JobLease): Promise<unknown> {
     const bound = this.handlers.get(job.name);
     if (!bound) return this.runner.rejectUnknownType(job);
-    return this.runner.run(job, bound, lease);
+    // Over its tenant's cap the job is handed back before anything of it runs (README "Fairness").
+    const slot = await this.slots.admit(worker, job, lease.token);
+    try {
+      return await this.runner.run(job, bound, lease);
+    } finally {
+      slot.release();
+    }
   }
 
   private resolveQueues(): string[] {

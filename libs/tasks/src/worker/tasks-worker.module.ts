@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { TenantSlots } from '../fairness/tenant-slots';
 import { FlowChildren } from '../flows/flow-children';
 import { LedgerWriterModule } from './ledger-writer.module';
 import { TaskMaintenanceModule } from './maintenance/task-maintenance.module';
@@ -11,7 +12,7 @@ import { TaskWorkerHost } from './task-worker.host';
 /** The processing runtime: BullMQ workers, the task runner and the batched ledger writer. */
 @Module({
   imports: [DiscoveryModule, LedgerWriterModule, TaskMaintenanceModule],
-  providers: [TaskRunner, TaskWorkerHost, QueueSettingsApplier, TaskCancellationListener, FlowChildren],
+  providers: [TaskRunner, TaskWorkerHost, QueueSettingsApplier, TaskCancellationListener, FlowChildren, TenantSlots],
   exports: [LedgerWriterModule, TaskWorkerHost, TaskMaintenanceModule],
 })
 export class TasksWorkerModule {}

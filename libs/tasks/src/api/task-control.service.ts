@@ -239,7 +239,9 @@ export class TaskControlService {
     if (job) {
       const state = await this.redis(() => job.getState());
       if (state === 'active' || state === 'completed' || state === 'failed') throw notWaiting(state === 'active' ? 'active' : 'finishing');
-      await this.redis(() => job.changePriority({ priority }));
+      // With fairness on, the job's BullMQ priority is its fair place, taken anew at this level.
+      const placed = await this.redis(() => this.relay.jobPriority(task.queue, tenantId, priority));
+      await this.redis(() => job.changePriority({ priority: placed }));
     }
     // No job: Redis lost it, and the reconciler re-adds it from the row, with this priority.
     if (!(await this.ledger.changePriority(tenantId, id, WAITING, priority))) {

@@ -145,6 +145,16 @@ export class JobRelay {
     for (const queued of group) queued.settle(outcome);
   }
 
+  /**
+   * The BullMQ priority a job of this tenant gets at this task priority now: a fair place among
+   * the tenants (FAIRNESS=on, see FairOrdering), or the task priority itself.
+   */
+  async jobPriority(queueName: string, tenantId: string, priority: number): Promise<number> {
+    const probe = { name: '', data: { tenantId }, opts: { priority } } as TaskJob;
+    const [placed] = await this.fairness.order(this.queue(queueName), [probe]);
+    return placed.opts.priority ?? priority;
+  }
+
   /** A queue some contract of this process registers (through BullModule, see RegisteredQueues). */
   queue(name: string): Queue {
     const queue = this.queues.get(name);

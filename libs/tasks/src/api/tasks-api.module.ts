@@ -10,6 +10,7 @@ import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
+import { TaskCountsController } from './task-counts.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
 
@@ -20,7 +21,7 @@ import { TenantBacklog } from './tenant-backlog';
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TasksController, FlowsController, QueuesController, TaskTypesController],
+  controllers: [TaskCountsController, TasksController, FlowsController, QueuesController, TaskTypesController],
   providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })

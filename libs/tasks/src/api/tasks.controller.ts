@@ -15,6 +15,8 @@ import { toTaskView } from '../ledger/task-view';
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;
 const DEFAULT_PAGE = 50;
+/** Tasks a text search reads per page at most. */
+const SEARCH_WINDOW = 10_000;
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
@@ -78,8 +80,7 @@ export class TasksController {
   @RequireScopes('tasks:read')
   async list(@ReadableTenants() tenants: string[], @Query() query: ListTasksQuery) {
     const limit = query.limit ?? DEFAULT_PAGE;
-    // One extra row tells whether another page exists without a COUNT.
-    const rows = await this.ledger.list({
+    const filter = {
       tenantId: tenants,
       type: query.type,
       status: query.status,
@@ -87,14 +88,18 @@ export class TasksController {
       parentId: query.parentId,
       rootId: query.rootId,
       scheduleId: query.scheduleId,
+      createdAfter: query.createdAfter,
+      createdBefore: query.createdBefore,
+      text: query.q,
       before: query.cursor ? decodeCursor(query.cursor) : undefined,
-      limit: limit + 1,
-    });
-    const page = rows.slice(0, limit);
-    return {
-      tasks: page.map(toTaskView),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
     };
+    // A text search scans a bounded window per page; the next page starts below it.
+    const floor = filter.text ? await this.ledger.scanFloor(filter, SEARCH_WINDOW) : undefined;
+    // One extra row tells whether another page exists without a COUNT.
+    const rows = await this.ledger.list({ ...filter, atLeast: floor, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? page[page.length - 1].id : floor;
+    return { tasks: page.map(toTaskView), nextCursor: next ? encodeCursor(next) : null };
   }
 
   @Get(':id')

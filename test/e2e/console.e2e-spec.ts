@@ -76,6 +76,12 @@ describe('web console', () => {
     const schema = (path: string) => document.paths[path].get.responses['200'].content['application/json'].schema;
     expect(schema('/v1/tasks/counts')).toEqual({ $ref: '#/components/schemas/TaskCountsView' });
     expect(schema('/v1/whoami')).toEqual({ $ref: '#/components/schemas/WhoAmIView' });
+    expect(schema('/v1/tasks/failures')).toEqual({ $ref: '#/components/schemas/FailureGroupsView' });
+    for (const action of ['retry', 'cancel']) {
+      expect(document.paths[`/v1/tasks/bulk/${action}`].post.responses['200'].content['application/json'].schema).toEqual({
+        $ref: '#/components/schemas/BulkOutcomeView',
+      });
+    }
     const listParameters = (document.paths['/v1/tasks'].get.parameters as Array<{ name: string }>).map((p) => p.name);
     expect(listParameters).toEqual(expect.arrayContaining(['q', 'createdAfter', 'createdBefore']));
     expect(await apiGet('/v1/whoami')).toMatchObject({ tenantId: 'acme', scopes: ['tasks:read', 'tasks:write'] });
@@ -150,18 +156,36 @@ describe('web console', () => {
     await waitFor(async () => (await page.getByTestId('attempts').textContent())?.startsWith('2 of'), { timeoutMs: 30_000, what: 'attempt 2 shown' });
   });
 
-  it('retries a whole group of the failed inbox by selection', async () => {
-    const before = (await apiGet('/v1/tasks?status=failed')).tasks as Array<{ id: string; attempts: number }>;
+  it('retries a group of the failed inbox by selection, then by filter', async () => {
+    const failedTasks = async () => (await apiGet('/v1/tasks?status=failed')).tasks as Array<{ id: string; attempts: number }>;
+    const runAgain = async (before: Array<{ id: string; attempts: number }>) => {
+      for (const task of before) {
+        await waitFor(
+          async () => {
+            const now = await apiGet(`/v1/tasks/${task.id}`);
+            return now.attempts === task.attempts + 1 && now.status === 'failed';
+          },
+          { timeoutMs: 60_000, what: `${task.id} to run again and fail` },
+        );
+      }
+    };
+    const before = await failedTasks();
     expect(before).toHaveLength(2);
     await page.getByRole('link', { name: 'Failed inbox' }).click();
-    await page.getByText('system.sleep').first().waitFor();
+    const group = page.getByRole('article', { name: /^system\.sleep / });
+    await group.getByTestId('group-count').filter({ hasText: '2 tasks' }).waitFor();
+    await group.getByRole('button', { name: /^Show tasks of system\.sleep/ }).click();
+    await group.getByLabel('Select the 2 shown').check();
     await page.screenshot({ path: join(SHOTS, 'console-failed.png') });
-    await page.getByLabel('Select all 2').check();
     await page.getByRole('button', { name: 'Retry selected (2)' }).click();
     await page.getByRole('status').filter({ hasText: 'Retried 2 of 2.' }).waitFor();
-    for (const task of before) {
-      await waitFor(async () => (await apiGet(`/v1/tasks/${task.id}`)).attempts === task.attempts + 1, { timeoutMs: 60_000, what: `${task.id} run again` });
-    }
+    await runAgain(before);
+
+    const again = await failedTasks();
+    await group.getByTestId('group-count').filter({ hasText: '2 tasks' }).waitFor();
+    await group.getByRole('button', { name: 'Retry all 2' }).click();
+    await page.getByRole('status').filter({ hasText: 'Retried 2 of 2.' }).waitFor();
+    await runAgain(again);
   });
 
   it('shows queue depth with a chart', async () => {
@@ -182,5 +206,38 @@ describe('web console', () => {
     await page.getByText('No failed tasks.').waitFor();
     const acmeTask = ((await apiGet('/v1/tasks')).tasks as Array<{ id: string }>)[0].id;
     expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${acmeTask}`, undefined, { authorization: `Bearer ${globexKey}` })).status).toBe(404);
+  });
+
+  it('cancels many tasks by filter or ids, within the tenant, and explains what it refused', async () => {
+    const post = (path: string, body: unknown, key = acmeKey) => http(stack.apiUrl, 'POST', path, body, { authorization: `Bearer ${key}` });
+    const later = [];
+    for (let i = 0; i < 2; i += 1) later.push((await post('/v1/tasks', { type: 'system.noop', payload: {}, delayMs: 600_000 })).body.id as string);
+    const globexTask = (await post('/v1/tasks', { type: 'system.noop', payload: {}, delayMs: 600_000 }, globexKey)).body.id as string;
+    // Another tenant's id is "not found", never touched.
+    const byIds = await post('/v1/tasks/bulk/cancel', { ids: [later[0], globexTask] });
+    expect(byIds.status).toBe(200);
+    expect(byIds.body).toEqual({ done: [later[0]], skipped: [{ id: globexTask, code: 'TASK_NOT_FOUND', message: expect.any(String) }] });
+    expect((await http(stack.apiUrl, 'GET', `/v1/tasks/${globexTask}`, undefined, { authorization: `Bearer ${globexKey}` })).body.status).toBe('scheduled');
+    const byFilter = await post('/v1/tasks/bulk/cancel', { filter: { status: 'scheduled', type: 'system.noop' } });
+    expect(byFilter.body).toEqual({ done: [later[1]], skipped: [] });
+    expect(await apiGet(`/v1/tasks/${later[1]}`)).toMatchObject({ status: 'cancelled' });
+    // Completed tasks are skipped with the code the single-task route gives.
+    const completed = (await apiGet('/v1/tasks?status=completed')).tasks[0].id as string;
+    expect((await post('/v1/tasks/bulk/retry', { ids: [completed] })).body.skipped).toEqual([
+      { id: completed, code: 'TASK_NOT_RETRYABLE', message: expect.any(String) },
+    ]);
+
+    for (const [body, code] of [
+      [{}, 'BULK_SELECTION_INVALID'],
+      [{ ids: [later[0]], filter: {} }, 'BULK_SELECTION_INVALID'],
+      [{ filter: { type: 'system.noop' } }, 'BULK_STATUS_INVALID'],
+      [{ filter: { status: 'completed' } }, 'BULK_STATUS_INVALID'],
+      [{ ids: ['not-a-uuid'] }, 'VALIDATION_FAILED'],
+    ] as const) {
+      const refused = await post('/v1/tasks/bulk/cancel', body);
+      expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 400, code });
+    }
+    const reader = (await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'acme', scopes: ['tasks:read'] })).body.key as string;
+    expect((await post('/v1/tasks/bulk/retry', { filter: {} }, reader)).status).toBe(403);
   });
 });

@@ -85,6 +85,15 @@ describe.each(DIALECTS)('task search on %s', (dialect) => {
     expect(await ledger.scanFloor({ tenantId, before: ids[2] }, 3)).toBeUndefined();
   });
 
+  it('filters by error code and groups the newest failures by type and code', async () => {
+    expect(await list({ errorCode: 'UPSTREAM_DOWN' })).toEqual([9, 6, 3, 0]);
+    expect(await list({ errorCode: 'upstream_down' })).toEqual([]);
+    expect(await ledger.failureGroups(tenantId, 100)).toEqual([{ type: 'system.noop', errorCode: 'UPSTREAM_DOWN', count: 4, latestId: ids[9] }]);
+    // The window counts the newest failed tasks only.
+    expect(await ledger.failureGroups(tenantId, 2)).toEqual([{ type: 'system.noop', errorCode: 'UPSTREAM_DOWN', count: 2, latestId: ids[9] }]);
+    expect(await ledger.failureGroups('nobody', 100)).toEqual([]);
+  });
+
   it('counts tasks per status, each count capped', async () => {
     expect(await ledger.countByStatus(tenantId, ['failed', 'completed', 'active'], 100)).toEqual({ failed: 4, completed: 6, active: 0 });
     expect(await ledger.countByStatus(tenantId, ['failed', 'completed'], 5)).toEqual({ failed: 4, completed: 5 });

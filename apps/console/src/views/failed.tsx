@@ -1,103 +1,144 @@
 import { useState } from 'preact/hooks';
-import { call, can, type Session, type TaskPage, type TaskView } from '../api';
+import { call, can, query, type Session, type TaskPage } from '../api';
 import { message, when } from '../format';
 import { usePolled } from '../hooks';
 import { href } from '../router';
 
-/** The newest failures read into the inbox; older ones are reached through the Tasks list. */
-const INBOX_SIZE = 200;
-
-interface Group {
-  key: string;
+interface FailureGroup {
   type: string;
-  code: string;
-  tasks: TaskView[];
+  errorCode: string | null;
+  count: number;
+  latestId: string;
 }
 
-function groupsOf(tasks: TaskView[]): Group[] {
-  const groups = new Map<string, Group>();
-  for (const task of tasks) {
-    const code = task.error?.code ?? 'UNKNOWN';
-    const key = `${task.type}\u0000${code}`;
-    const group = groups.get(key) ?? { key, type: task.type, code, tasks: [] };
-    group.tasks.push(task);
-    groups.set(key, group);
-  }
-  return [...groups.values()].sort((a, b) => b.tasks.length - a.tasks.length);
+interface BulkOutcome {
+  done: string[];
+  skipped: Array<{ id: string; code: string; message: string }>;
 }
 
-/** Runs `action` over the ids a few at a time; returns how many failed and the first reason. */
-async function forEach(ids: string[], action: (id: string) => Promise<unknown>): Promise<{ failed: number; reason?: string }> {
-  let failed = 0;
-  let reason: string | undefined;
-  const queue = [...ids];
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (let id = queue.shift(); id; id = queue.shift()) {
-        try {
-          await action(id);
-        } catch (error) {
-          failed += 1;
-          reason ??= message(error);
-        }
-      }
-    }),
+/** Tasks of a group shown for picking one by one; "Retry all" reaches the rest. */
+const SHOWN = 50;
+
+function summary(verb: string, outcome: BulkOutcome): string {
+  const total = outcome.done.length + outcome.skipped.length;
+  const skipped = outcome.skipped.length ? `; ${outcome.skipped.length} skipped (${outcome.skipped[0].code})` : '';
+  return `${verb} ${outcome.done.length} of ${total}${skipped}.`;
+}
+
+/** One group's tasks, loaded when the group is opened. */
+function GroupTasks({
+  session,
+  group,
+  selected,
+  toggle,
+}: {
+  session: Session;
+  group: FailureGroup;
+  selected: Set<string>;
+  toggle: (ids: string[], on: boolean) => void;
+}) {
+  const page = usePolled(
+    () =>
+      call<TaskPage>(
+        session.key,
+        'GET',
+        `/v1/tasks${query({ status: 'failed', type: group.type, errorCode: group.errorCode ?? undefined, limit: String(SHOWN) })}`,
+      ),
+    0,
+    [session.key, group.type, group.errorCode, group.count],
   );
-  return { failed, reason };
+  const tasks = page.data?.tasks ?? [];
+  const ids = tasks.map((task) => task.id);
+  const writable = can(session, 'tasks:write');
+  return (
+    <div>
+      {page.error && (
+        <p role="alert" class="error">
+          {page.error}
+        </p>
+      )}
+      {writable && tasks.length > 0 && (
+        <label class="inline">
+          <input type="checkbox" checked={ids.every((id) => selected.has(id))} onChange={(event) => toggle(ids, event.currentTarget.checked)} /> Select the{' '}
+          {tasks.length} shown
+        </label>
+      )}
+      <ul class="plain">
+        {tasks.map((task) => (
+          <li key={task.id}>
+            {writable && (
+              <input
+                type="checkbox"
+                aria-label={`Select task ${task.id}`}
+                checked={selected.has(task.id)}
+                onChange={(event) => toggle([task.id], event.currentTarget.checked)}
+              />
+            )}{' '}
+            <a href={href(`/tasks/${task.id}`)} class="mono">
+              {task.id}
+            </a>{' '}
+            <span class="hint">
+              failed {when(task.finishedAt)} · {task.error?.message}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
 }
 
-/** Failed tasks grouped by type and error code, with retry by selection or by filter. */
+/**
+ * Failed tasks grouped by type and error code (`GET /v1/tasks/failures`), with retry by
+ * selection or by group (`POST /v1/tasks/bulk/retry`), and the tasks still retrying with bulk
+ * cancel (`POST /v1/tasks/bulk/cancel`).
+ */
 export function FailedInbox({ session }: { session: Session }) {
-  const inbox = usePolled(() => call<TaskPage>(session.key, 'GET', `/v1/tasks?status=failed&limit=${INBOX_SIZE}`), 5000, [session.key]);
+  const groups = usePolled(() => call<{ groups: FailureGroup[]; window: number }>(session.key, 'GET', '/v1/tasks/failures'), 5000, [session.key]);
+  const retrying = usePolled(() => call<TaskPage>(session.key, 'GET', `/v1/tasks?status=retrying&limit=${SHOWN}`), 5000, [session.key]);
+  const [open, setOpen] = useState<Set<string>>(new Set());
   const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [selectedRetrying, setSelectedRetrying] = useState<Set<string>>(new Set());
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const writable = can(session, 'tasks:write');
-  const groups = groupsOf(inbox.data?.tasks ?? []);
 
-  const toggle = (ids: string[], on: boolean) => {
-    const next = new Set(selected);
+  const toggler = (set: Set<string>, update: (next: Set<string>) => void) => (ids: string[], on: boolean) => {
+    const next = new Set(set);
     for (const id of ids) {
       if (on) next.add(id);
       else next.delete(id);
     }
-    setSelected(next);
+    update(next);
   };
-  const done = (what: string, count: number, outcome: { failed: number; reason?: string }) => {
-    setNotice(`${what} ${count - outcome.failed} of ${count}${outcome.failed ? `; ${outcome.failed} refused (${outcome.reason})` : ''}.`);
-    setSelected(new Set());
-    inbox.reload();
-  };
-  const retrySelected = async () => {
+  const bulk = async (action: 'retry' | 'cancel', body: unknown) => {
     setBusy(true);
-    const ids = [...selected];
-    done('Retried', ids.length, await forEach(ids, (id) => call(session.key, 'POST', `/v1/tasks/${id}/retry`)));
-    setBusy(false);
-  };
-  const retryType = async (type: string) => {
-    setBusy(true);
+    setNotice(null);
     try {
-      const answer = await call<{ retried: string[]; skipped: string[] }>(session.key, 'POST', '/v1/tasks/retry', { type, status: 'failed', limit: 1000 });
-      setNotice(
-        `Retried ${answer.retried.length} failed ${type} task${answer.retried.length === 1 ? '' : 's'}${answer.skipped.length ? `; ${answer.skipped.length} skipped` : ''}.`,
-      );
+      const outcome = await call<BulkOutcome>(session.key, 'POST', `/v1/tasks/bulk/${action}`, body);
+      setNotice(summary(action === 'retry' ? 'Retried' : 'Cancelled', outcome));
       setSelected(new Set());
-      inbox.reload();
+      setSelectedRetrying(new Set());
+      groups.reload();
+      retrying.reload();
     } catch (error) {
       setNotice(message(error));
+    } finally {
+      setBusy(false);
     }
-    setBusy(false);
   };
+  const keyOf = (group: FailureGroup) => `${group.type} ${group.errorCode ?? ''}`;
+  const list = groups.data?.groups ?? [];
 
   return (
     <section aria-labelledby="failed-title">
       <h1 id="failed-title">Failed inbox</h1>
       <p class="hint">
-        The newest {INBOX_SIZE} failed tasks, grouped by type and error code. Retrying puts a task back in its queue with a fresh attempt budget.
+        Failed tasks grouped by type and error code (the newest {groups.data?.window.toLocaleString() ?? '…'}). Retrying runs a task again with a fresh attempt
+        budget.
       </p>
       {writable && (
         <div class="actions" role="group" aria-label="Bulk actions">
-          <button type="button" disabled={busy || selected.size === 0} onClick={() => void retrySelected()}>
+          <button type="button" disabled={busy || selected.size === 0} onClick={() => void bulk('retry', { ids: [...selected] })}>
             Retry selected ({selected.size})
           </button>
         </div>
@@ -107,52 +148,87 @@ export function FailedInbox({ session }: { session: Session }) {
           {notice}
         </p>
       )}
-      {inbox.error && (
+      {groups.error && (
         <p role="alert" class="error">
-          {inbox.error}
+          {groups.error}
         </p>
       )}
-      {inbox.data && groups.length === 0 && <p class="empty">No failed tasks.</p>}
-      {groups.map((group) => {
-        const ids = group.tasks.map((task) => task.id);
-        const all = ids.every((id) => selected.has(id));
+      {groups.data && list.length === 0 && <p class="empty">No failed tasks.</p>}
+      {list.map((group) => {
+        const key = keyOf(group);
+        const isOpen = open.has(key);
         return (
-          <details key={group.key} class="group" open={groups.length <= 3}>
-            <summary>
-              <span class="mono">{group.type}</span> · <strong>{group.code}</strong> · {group.tasks.length} task{group.tasks.length === 1 ? '' : 's'}
-              <span class="hint"> — {group.tasks[0].error?.message}</span>
-            </summary>
-            {writable && (
-              <div class="actions">
-                <label>
-                  <input type="checkbox" checked={all} onChange={(event) => toggle(ids, event.currentTarget.checked)} /> Select all {group.tasks.length}
-                </label>
-                <button type="button" class="secondary" disabled={busy} onClick={() => void retryType(group.type)}>
-                  Retry every failed {group.type}
+          <article key={key} class="group" aria-label={`${group.type} ${group.errorCode ?? 'no code'}`}>
+            <div class="group-head">
+              <button
+                type="button"
+                class="secondary"
+                aria-expanded={isOpen}
+                onClick={() => toggler(open, setOpen)([key], !isOpen)}
+                aria-label={`${isOpen ? 'Hide' : 'Show'} tasks of ${group.type} ${group.errorCode ?? ''}`}
+              >
+                {isOpen ? '▾' : '▸'}
+              </button>
+              <span class="mono">{group.type}</span>
+              <strong>{group.errorCode ?? 'no code'}</strong>
+              <span data-testid="group-count">
+                {group.count} task{group.count === 1 ? '' : 's'}
+              </span>
+              <a href={href(`/tasks/${group.latestId}`)}>newest</a>
+              {writable && (
+                <button
+                  type="button"
+                  class="secondary"
+                  disabled={busy}
+                  onClick={() =>
+                    void bulk('retry', { filter: { type: group.type, status: 'failed', ...(group.errorCode ? { errorCode: group.errorCode } : {}) } })
+                  }
+                >
+                  Retry all {group.count}
                 </button>
-              </div>
-            )}
-            <ul class="plain">
-              {group.tasks.map((task) => (
-                <li key={task.id}>
-                  {writable && (
-                    <input
-                      type="checkbox"
-                      aria-label={`Select task ${task.id}`}
-                      checked={selected.has(task.id)}
-                      onChange={(event) => toggle([task.id], event.currentTarget.checked)}
-                    />
-                  )}{' '}
-                  <a href={href(`/tasks/${task.id}`)} class="mono">
-                    {task.id}
-                  </a>{' '}
-                  <span class="hint">failed {when(task.finishedAt)}</span>
-                </li>
-              ))}
-            </ul>
-          </details>
+              )}
+            </div>
+            {isOpen && <GroupTasks session={session} group={group} selected={selected} toggle={toggler(selected, setSelected)} />}
+          </article>
         );
       })}
+      <h2>Still retrying</h2>
+      <p class="hint">Tasks that failed an attempt and wait for the next one. Cancel them to stop further attempts.</p>
+      {retrying.data && retrying.data.tasks.length === 0 && <p class="empty">None.</p>}
+      {retrying.data && retrying.data.tasks.length > 0 && (
+        <>
+          {writable && (
+            <div class="actions">
+              <button type="button" disabled={busy || selectedRetrying.size === 0} onClick={() => void bulk('cancel', { ids: [...selectedRetrying] })}>
+                Cancel selected ({selectedRetrying.size})
+              </button>
+              <button type="button" class="secondary" disabled={busy} onClick={() => void bulk('cancel', { filter: { status: 'retrying' } })}>
+                Cancel every retrying task
+              </button>
+            </div>
+          )}
+          <ul class="plain">
+            {retrying.data.tasks.map((task) => (
+              <li key={task.id}>
+                {writable && (
+                  <input
+                    type="checkbox"
+                    aria-label={`Select retrying task ${task.id}`}
+                    checked={selectedRetrying.has(task.id)}
+                    onChange={(event) => toggler(selectedRetrying, setSelectedRetrying)([task.id], event.currentTarget.checked)}
+                  />
+                )}{' '}
+                <a href={href(`/tasks/${task.id}`)} class="mono">
+                  {task.id}
+                </a>{' '}
+                <span class="hint">
+                  {task.type} · attempt {task.attempts} of {task.maxAttempts} · {task.error?.code}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </section>
   );
 }

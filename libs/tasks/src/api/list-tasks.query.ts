@@ -18,6 +18,12 @@ export class TaskSearchQuery {
   @IsDate()
   createdBefore?: Date;
 
+  /** The `code` of the task's error, e.g. a group of the failed inbox. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  errorCode?: string;
+
   /**
    * Case-insensitive text in the payload, result or error. A page scans at most 10,000 tasks;
    * when it finds fewer matches than `limit`, `nextCursor` continues the search further back.

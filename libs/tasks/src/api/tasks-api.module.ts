@@ -10,6 +10,8 @@ import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
+import { TaskBulkController } from './task-bulk.controller';
+import { TaskBulkService } from './task-bulk.service';
 import { TaskCountsController } from './task-counts.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
@@ -21,8 +23,8 @@ import { TenantBacklog } from './tenant-backlog';
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TaskCountsController, TasksController, FlowsController, QueuesController, TaskTypesController],
-  providers: [TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
+  controllers: [TaskCountsController, TaskBulkController, TasksController, FlowsController, QueuesController, TaskTypesController],
+  providers: [TaskBulkService, TaskProducer, PipelinePlanner, FlowsService, QueueInspector, TaskControlService, TaskEventStreams, TenantBacklog],
   exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -90,6 +90,7 @@ export class TasksController {
       scheduleId: query.scheduleId,
       createdAfter: query.createdAfter,
       createdBefore: query.createdBefore,
+      errorCode: query.errorCode,
       text: query.q,
       before: query.cursor ? decodeCursor(query.cursor) : undefined,
     };

@@ -4,7 +4,7 @@ import { Brackets, In, type EntityManager, type QueryDeepPartialEntity, type Rep
 
 import { dialectOf, isDatabaseUnavailable, isTransactionConflict } from '@conveyor/database';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from './task-insert';
-import { applySearchTerms, type TaskSearchTerms } from './task-search';
+import { applySearchTerms, errorCodeSql, type TaskSearchTerms } from './task-search';
 import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
 
@@ -20,6 +20,15 @@ export interface TaskListFilter extends TaskSearchTerms {
   /** Exclusive upper bound on id: the last id of the previous page. */
   before?: string;
   limit: number;
+}
+
+/** Failed tasks of one type and error code (`errorCode` null: failed without a code). */
+export interface FailureGroup {
+  type: string;
+  errorCode: string | null;
+  count: number;
+  /** The newest task of the group. */
+  latestId: string;
 }
 
 /**
@@ -268,6 +277,38 @@ export class TaskLedgerService {
       }),
     );
     return Object.fromEntries(counts);
+  }
+
+  /**
+   * The newest `window` failed tasks grouped by type and error code, largest group first: the
+   * failed inbox. One range scan of `(tenant_id, status, id)` capped at `window` rows.
+   */
+  async failureGroups(tenantId: string | readonly string[], window: number): Promise<FailureGroup[]> {
+    const tenants = typeof tenantId === 'string' ? [tenantId] : tenantId;
+    const dialect = dialectOf(this.tasks.manager.connection);
+    const newest = this.tasks
+      .createQueryBuilder('t')
+      .select('t.type', 'type')
+      .addSelect(errorCodeSql(dialect), 'code')
+      .addSelect('t.id', 'id')
+      .where('t.tenantId IN (:...tenants)', { tenants })
+      .andWhere('t.status = :status', { status: 'failed' })
+      .orderBy('t.id', 'DESC')
+      .limit(window);
+    const rows = await this.tasks.manager
+      .createQueryBuilder()
+      .select('w.type', 'type')
+      .addSelect('w.code', 'code')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect(dialect === 'postgres' ? 'MAX(CAST(w.id AS text))' : 'MAX(w.id)', 'latestId')
+      .from(`(${newest.getQuery()})`, 'w')
+      .setParameters(newest.getParameters())
+      .groupBy('w.type')
+      .addGroupBy('w.code')
+      .getRawMany<{ type: string; code: string | null; count: string | number; latestId: string }>();
+    return rows
+      .map((row) => ({ type: row.type, errorCode: row.code ?? null, count: Number(row.count), latestId: row.latestId }))
+      .sort((a, b) => b.count - a.count || (a.latestId < b.latestId ? 1 : -1));
   }
 
   private listQuery(filter: TaskListFilter) {

@@ -14,6 +14,8 @@ export interface TaskSearchTerms {
   createdBefore?: Date;
   /** Case-insensitive substring of the payload, result or error JSON. */
   text?: string;
+  /** The error's machine-readable code (the failed inbox's groups). */
+  errorCode?: string;
   /** Inclusive lower bound on id: where a text search's scan window ends. */
   atLeast?: string;
 }
@@ -30,11 +32,17 @@ export function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The `code` of a task's error JSON, as SQL over `tasks` aliased `t`. */
+export function errorCodeSql(dialect: SqlDialect): string {
+  return dialect === 'postgres' ? "(t.error ->> 'code')" : "JSON_UNQUOTE(JSON_EXTRACT(t.error, '$.code'))";
+}
+
 /** Adds the search terms to a query over `tasks` aliased `t`. */
 export function applySearchTerms(query: SelectQueryBuilder<TaskEntity>, terms: TaskSearchTerms, dialect: SqlDialect): void {
   const lowers = [terms.atLeast, terms.createdAfter && firstIdAt(terms.createdAfter)].filter((id): id is string => !!id);
   if (lowers.length > 0) query.andWhere('t.id >= :lowestId', { lowestId: lowers.sort().at(-1) });
   if (terms.createdBefore) query.andWhere('t.id < :createdBeforeId', { createdBeforeId: firstIdAt(terms.createdBefore) });
+  if (terms.errorCode) query.andWhere(`${errorCodeSql(dialect)} = :errorCode`, { errorCode: terms.errorCode });
   if (terms.text) {
     // JSON as text, lower-cased on both sides: PostgreSQL's ILIKE, and MySQL's binary collation
     // of these columns (utf8mb4_bin) would otherwise make the search case-sensitive.

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { waitFor } from '@conveyor/testing';
@@ -133,6 +133,8 @@ describe('web console', () => {
     await page.screenshot({ path: join(SHOTS, 'console-tasks.png') });
 
     await page.getByRole('link', { name: 'Clear' }).click();
+    await page.waitForURL(/#\/tasks$/);
+    await waitFor(async () => (await page.getByLabel('Status', { exact: true }).inputValue()) === '', { what: 'the filters cleared' });
     await page.getByLabel('Search payload, result, error').fill('FAILTIMES');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/q=FAILTIMES/);
@@ -193,6 +195,24 @@ describe('web console', () => {
     await page.getByRole('heading', { name: 'system', exact: true }).waitFor();
     await page.locator('.chart polyline').first().waitFor({ state: 'attached' });
     await page.screenshot({ path: join(SHOTS, 'console-queues.png') });
+  });
+
+  it('uploads a file, cleans it with rules picked in the form, follows it and downloads the output', async () => {
+    await page.getByRole('link', { name: 'Files', exact: true }).click();
+    await page.getByLabel('File (CSV, TSV or JSON Lines)').setInputFiles({
+      name: 'people.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('name,email\n  Ada ,ada@example.com\nAda,ada@example.com\nBob,bob@example.com\n'),
+    });
+    await page.getByLabel('Remove duplicate rows').check();
+    await page.getByRole('button', { name: 'Upload and clean' }).click();
+    const downloadButton = page.getByRole('button', { name: 'Download cleaned file' });
+    await downloadButton.waitFor({ timeout: 60_000 });
+    await expect(page.getByTestId('report').textContent()).resolves.toMatch(/"duplicatesRemoved": 1/);
+    await page.screenshot({ path: join(SHOTS, 'console-files.png'), fullPage: true });
+    const [download] = await Promise.all([page.waitForEvent('download'), downloadButton.click()]);
+    const cleaned = readFileSync(await download.path(), 'utf8');
+    expect(cleaned.trim().split(/\r?\n/)).toEqual(['name,email', 'Ada,ada@example.com', 'Bob,bob@example.com']);
   });
 
   it('shows another tenant none of it', async () => {

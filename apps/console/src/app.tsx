@@ -8,11 +8,13 @@ import { TaskDetail } from './views/task-detail';
 import { NewTask } from './views/new-task';
 import { FailedInbox } from './views/failed';
 import { QueuesView } from './views/queues';
+import { FilesView } from './views/files';
 
 const NAV = [
   { path: '/tasks', label: 'Tasks' },
   { path: '/failed', label: 'Failed inbox' },
   { path: '/queues', label: 'Queues' },
+  { path: '/files', label: 'Files' },
 ];
 
 export function App() {
@@ -26,6 +28,7 @@ export function App() {
   else if (route.path === '/new' && can(session, 'tasks:write')) view = <NewTask session={session} params={route.params} />;
   else if (route.path === '/failed') view = <FailedInbox session={session} />;
   else if (route.path === '/queues') view = <QueuesView session={session} />;
+  else if (route.path === '/files') view = <FilesView session={session} params={route.params} />;
   else view = <TasksView session={session} params={route.params} />;
 
   return (

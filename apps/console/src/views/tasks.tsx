@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { call, query, STATUSES, type Session, type TaskPage } from '../api';
 import { when } from '../format';
 import { usePolled } from '../hooks';
@@ -26,13 +26,65 @@ function Field({ id, label, wide, children }: { id: string; label: string; wide?
   );
 }
 
+/** The filter form; keyed by the URL's filters, so it starts afresh from them on every navigation. */
+function FilterForm({ initial, types }: { initial: Filters; types: string[] }) {
+  const [draft, setDraft] = useState<Filters>(initial);
+  const set = (name: keyof Filters) => (event: Event) => setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value || undefined });
+  const apply = (event: Event) => {
+    event.preventDefault();
+    navigate('/tasks', draft);
+  };
+  return (
+    <form class="filters" onSubmit={apply} aria-label="Filters">
+      <Field id="f-type" label="Type">
+        <select id="f-type" value={draft.type ?? ''} onChange={set('type')}>
+          <option value="">any</option>
+          {types.map((type) => (
+            <option key={type}>{type}</option>
+          ))}
+        </select>
+      </Field>
+      <Field id="f-status" label="Status">
+        <select id="f-status" value={draft.status ?? ''} onChange={set('status')}>
+          <option value="">any</option>
+          {STATUSES.map((status) => (
+            <option key={status}>{status}</option>
+          ))}
+        </select>
+      </Field>
+      <Field id="f-tag" label="Tag">
+        <input id="f-tag" value={draft.tag ?? ''} onInput={set('tag')} />
+      </Field>
+      <Field id="f-after" label="Created from">
+        <input id="f-after" type="datetime-local" step="1" value={draft.createdAfter ?? ''} onInput={set('createdAfter')} />
+      </Field>
+      <Field id="f-before" label="Created before">
+        <input id="f-before" type="datetime-local" step="1" value={draft.createdBefore ?? ''} onInput={set('createdBefore')} />
+      </Field>
+      <Field id="f-parent" label="Parent id">
+        <input id="f-parent" value={draft.parentId ?? ''} onInput={set('parentId')} size={12} />
+      </Field>
+      <Field id="f-root" label="Root id">
+        <input id="f-root" value={draft.rootId ?? ''} onInput={set('rootId')} size={12} />
+      </Field>
+      <Field id="f-q" label="Search payload, result, error" wide>
+        <input id="f-q" type="search" value={draft.q ?? ''} onInput={set('q')} minLength={2} />
+      </Field>
+      <div class="buttons">
+        <button type="submit">Apply filters</button>
+        <a class="button secondary" href={href('/tasks')}>
+          Clear
+        </a>
+      </div>
+    </form>
+  );
+}
+
 /** `GET /v1/tasks` with the filters of the URL; the first page refreshes itself, counts too. */
 export function TasksView({ session, params }: { session: Session; params: URLSearchParams }) {
   const applied = filtersOf(params);
   const cursor = params.get('cursor') ?? undefined;
-  const [draft, setDraft] = useState<Filters>(applied);
   const paramsKey = params.toString();
-  useEffect(() => setDraft(filtersOf(params)), [paramsKey]);
 
   const types = usePolled(() => call<{ taskTypes: Array<{ type: string }> }>(session.key, 'GET', '/v1/task-types'), 0, [session.key]);
   const counts = usePolled(
@@ -52,11 +104,6 @@ export function TasksView({ session, params }: { session: Session; params: URLSe
     [session.key, paramsKey],
   );
 
-  const set = (name: keyof Filters) => (event: Event) => setDraft({ ...draft, [name]: (event.currentTarget as HTMLInputElement).value || undefined });
-  const apply = (event: Event) => {
-    event.preventDefault();
-    navigate('/tasks', draft);
-  };
   const shown = (count: number, cap: number) => (count > cap ? `${cap.toLocaleString()}+` : count.toLocaleString());
 
   return (
@@ -72,50 +119,7 @@ export function TasksView({ session, params }: { session: Session; params: URLSe
           </li>
         ))}
       </ul>
-      <form class="filters" onSubmit={apply} aria-label="Filters">
-        <Field id="f-type" label="Type">
-          <select id="f-type" value={draft.type ?? ''} onChange={set('type')}>
-            <option value="">any</option>
-            {(types.data?.taskTypes ?? []).map((t) => (
-              <option key={t.type} value={t.type}>
-                {t.type}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field id="f-status" label="Status">
-          <select id="f-status" value={draft.status ?? ''} onChange={set('status')}>
-            <option value="">any</option>
-            {STATUSES.map((status) => (
-              <option key={status}>{status}</option>
-            ))}
-          </select>
-        </Field>
-        <Field id="f-tag" label="Tag">
-          <input id="f-tag" value={draft.tag ?? ''} onInput={set('tag')} />
-        </Field>
-        <Field id="f-after" label="Created from">
-          <input id="f-after" type="datetime-local" step="1" value={draft.createdAfter ?? ''} onInput={set('createdAfter')} />
-        </Field>
-        <Field id="f-before" label="Created before">
-          <input id="f-before" type="datetime-local" step="1" value={draft.createdBefore ?? ''} onInput={set('createdBefore')} />
-        </Field>
-        <Field id="f-parent" label="Parent id">
-          <input id="f-parent" value={draft.parentId ?? ''} onInput={set('parentId')} size={12} />
-        </Field>
-        <Field id="f-root" label="Root id">
-          <input id="f-root" value={draft.rootId ?? ''} onInput={set('rootId')} size={12} />
-        </Field>
-        <Field id="f-q" label="Search payload, result, error" wide>
-          <input id="f-q" type="search" value={draft.q ?? ''} onInput={set('q')} minLength={2} />
-        </Field>
-        <div class="buttons">
-          <button type="submit">Apply filters</button>
-          <a class="button secondary" href={href('/tasks')}>
-            Clear
-          </a>
-        </div>
-      </form>
+      <FilterForm key={paramsKey} initial={applied} types={(types.data?.taskTypes ?? []).map((t) => t.type)} />
       {page.error && (
         <p role="alert" class="error">
           {page.error}

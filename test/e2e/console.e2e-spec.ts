@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { waitFor } from '@conveyor/testing';
-import { http, startStack, waitForTerminal, type Stack } from './support/stack';
+import { http, localWebhookEnv, startStack, waitForTerminal, type Stack } from './support/stack';
 
 /** Screenshots of the main views land in the README's images, from this very run. */
 const SHOTS = join(__dirname, '..', '..', 'docs', 'img');
@@ -32,7 +32,7 @@ describe('web console', () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack({ dialect: 'postgres' });
+    stack = await startStack({ dialect: 'postgres', env: localWebhookEnv() });
     const key = async (tenant: string) =>
       (await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant, scopes: ['tasks:read', 'tasks:write'] })).body.key as string;
     [acmeKey, globexKey] = [await key('acme'), await key('globex')];
@@ -213,6 +213,40 @@ describe('web console', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), downloadButton.click()]);
     const cleaned = readFileSync(await download.path(), 'utf8');
     expect(cleaned.trim().split(/\r?\n/)).toEqual(['name,email', 'Ada,ada@example.com', 'Bob,bob@example.com']);
+  });
+
+  it('shows schedules, webhook endpoints with their deliveries, and exports, read-only', async () => {
+    const post = (path: string, body: unknown) => http(stack.apiUrl, 'POST', path, body, asAcme());
+    expect((await post('/v1/schedules', { everyMs: 3_600_000, task: { type: 'system.log', payload: { message: 'hourly' } } })).status).toBe(201);
+    const endpoint = await post('/v1/webhooks/endpoints', { url: 'http://127.0.0.1:9/hook', events: ['task.completed'], description: 'console test' });
+    expect(endpoint.status).toBe(201);
+    const exported = await post('/v1/exports', { source: 'tasks', format: 'csv' });
+    expect(exported.status).toBe(202);
+    expect(await waitForTerminal(stack.apiUrl, exported.body.id, 60_000, asAcme())).toMatchObject({ status: 'completed' });
+    // The endpoint takes events once active (500 ms here): a task completed after that is delivered.
+    await waitFor(async () => new Date((await apiGet(`/v1/webhooks/endpoints/${endpoint.body.id}`)).activeFrom).getTime() < Date.now() || undefined, {
+      what: 'the endpoint active',
+    });
+    const noop = (await post('/v1/tasks', { type: 'system.noop', payload: {} })).body.id as string;
+    await waitForTerminal(stack.apiUrl, noop, 60_000, asAcme());
+    await waitFor(async () => (await apiGet(`/v1/webhooks/endpoints/${endpoint.body.id}/deliveries`)).deliveries.length > 0 || undefined, {
+      timeoutMs: 60_000,
+      what: 'a delivery logged',
+    });
+
+    await page.getByRole('link', { name: 'Schedules', exact: true }).click();
+    await page.getByRole('cell', { name: 'every 3600000 ms' }).waitFor();
+    await page.getByRole('link', { name: 'Webhooks', exact: true }).click();
+    const card = page.getByRole('article', { name: 'Endpoint http://127.0.0.1:9/hook' });
+    await card.getByRole('button', { name: 'Show deliveries to http://127.0.0.1:9/hook' }).click();
+    await card
+      .getByRole('cell', { name: /^task\.completed/ })
+      .first()
+      .waitFor();
+    await page.screenshot({ path: join(SHOTS, 'console-webhooks.png') });
+    await page.getByRole('link', { name: 'Exports', exact: true }).click();
+    await page.getByRole('button', { name: `Details of export ${exported.body.id}` }).click();
+    await page.getByText(/tasks → csv · \d+ rows/).waitFor();
   });
 
   it('shows another tenant none of it', async () => {

@@ -9,12 +9,18 @@ import { NewTask } from './views/new-task';
 import { FailedInbox } from './views/failed';
 import { QueuesView } from './views/queues';
 import { FilesView } from './views/files';
+import { SchedulesView } from './views/schedules';
+import { WebhooksView } from './views/webhooks';
+import { ExportsView } from './views/exports';
 
 const NAV = [
   { path: '/tasks', label: 'Tasks' },
   { path: '/failed', label: 'Failed inbox' },
   { path: '/queues', label: 'Queues' },
   { path: '/files', label: 'Files' },
+  { path: '/schedules', label: 'Schedules' },
+  { path: '/webhooks', label: 'Webhooks' },
+  { path: '/exports', label: 'Exports' },
 ];
 
 export function App() {
@@ -28,6 +34,9 @@ export function App() {
   else if (route.path === '/new' && can(session, 'tasks:write')) view = <NewTask session={session} params={route.params} />;
   else if (route.path === '/failed') view = <FailedInbox session={session} />;
   else if (route.path === '/queues') view = <QueuesView session={session} />;
+  else if (route.path === '/schedules') view = <SchedulesView session={session} />;
+  else if (route.path === '/webhooks') view = <WebhooksView session={session} />;
+  else if (route.path === '/exports') view = <ExportsView session={session} />;
   else if (route.path === '/files') view = <FilesView session={session} params={route.params} />;
   else view = <TasksView session={session} params={route.params} />;
 

@@ -251,8 +251,18 @@ describe('web console', () => {
 
   it('shows another tenant none of it', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await signIn(globexKey);
+    // By keyboard alone this time: the key field has the focus, Tab moves on to the button.
+    const focused = () => page.evaluate(() => `${document.activeElement?.tagName}#${document.activeElement?.id}:${document.activeElement?.textContent}`);
+    await waitFor(async () => (await focused()).startsWith('INPUT#api-key'), { what: 'the key field focused' });
+    await page.keyboard.type(globexKey);
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('BUTTON#:Sign in');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('who').waitFor();
     await expect(page.getByTestId('who').textContent()).resolves.toContain('globex');
+    // Still on the Exports view, now for globex.
+    await page.getByText('No exports.').waitFor();
+    await page.getByRole('link', { name: 'Tasks', exact: true }).click();
     await page.getByText('No tasks match').waitFor();
     await waitFor(async () => (await page.getByTestId('count-failed').textContent())?.includes('0'), { timeoutMs: 30_000, what: 'zero counted' });
     expect(await page.locator('table.tasks tbody tr').count()).toBe(0);

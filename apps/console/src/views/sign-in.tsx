@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Session } from '../api';
 import { message } from '../format';
 import { signIn } from '../session';
@@ -7,6 +7,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const field = useRef<HTMLInputElement>(null);
+  // The page's one field takes the focus, also after signing out (the focused button is gone then).
+  useEffect(() => field.current?.focus(), []);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -27,7 +30,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
       <p>Sign in with an API key or the admin key. It is kept for this browser tab only.</p>
       <form onSubmit={submit}>
         <label for="api-key">API key</label>
-        <input id="api-key" type="password" autoComplete="off" required value={key} onInput={(event) => setKey(event.currentTarget.value)} />
+        <input ref={field} id="api-key" type="password" autoComplete="off" required value={key} onInput={(event) => setKey(event.currentTarget.value)} />
         <button type="submit" disabled={busy || !key.trim()}>
           Sign in
         </button>

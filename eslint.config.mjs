@@ -48,6 +48,20 @@ export default tseslint.config(
     },
   },
   {
+    // The web console: browser code with Preact JSX, type-checked through apps/console/tsconfig.json.
+    files: ['apps/console/**/*.{ts,tsx,mts}'],
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: globals.browser,
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
+      '@typescript-eslint/no-unused-vars': unusedVars,
+    },
+  },
+  {
     // Tests and their helpers: response bodies and parsed JSON are `any`, mocks are asserted on unbound.
     files: ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts', 'test/**/*.ts', 'libs/testing/**/*.ts', 'scripts/ops/support/**/*.ts'],
     rules: {

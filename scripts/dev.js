@@ -845,6 +845,7 @@ function printBanner({ ports, database, redis, adminKey }) {
       `curl -s -X POST localhost:${ports.api}/v1/tasks -H 'authorization: Bearer ${adminKey.generated ? adminKey.key : '$CONVEYOR_ADMIN_KEY'}' ` +
         `-H 'content-type: application/json' -d '{"type":"system.sleep","payload":{"ms":300}}'`,
     ],
+    ['Console', `${api}/console/  (sign in with the admin key)`],
     ['API docs', `${api}/docs`],
     ['Queue dashboard', `${api}/admin/queues`],
     ['Worker health', `${worker}/health/ready`],

@@ -40,5 +40,14 @@ module.exports = async function globalSetup(_globalConfig, projectConfig) {
       stdio: 'inherit',
       cwd: path.join(__dirname, '..'),
     });
+    // The web console the API serves at /console (the browser tests drive the built one).
+    execFileSync(
+      process.execPath,
+      [path.join(__dirname, '..', 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'apps/console/vite.config.mts'],
+      {
+        stdio: 'inherit',
+        cwd: path.join(__dirname, '..'),
+      },
+    );
   }
 };

@@ -6,6 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { ApiKeyAuthenticator } from '@conveyor/auth';
+import { mountConsole } from '@conveyor/console';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
@@ -71,6 +72,7 @@ async function bootstrap(): Promise<void> {
   installInputLimits(fastify, config.limits.json);
   installHttpMetrics(fastify, app.get(TaskMetrics));
   await mountQueueDashboard(app);
+  await mountConsole(app);
   setupApiDocs(app);
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));

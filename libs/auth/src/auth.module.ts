@@ -10,6 +10,7 @@ import { ApiKeyGuard } from './api-key.guard';
 import { ApiKeyService } from './api-key.service';
 import { ApiThrottlerGuard } from './api-throttler.guard';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
+import { WhoAmIController } from './whoami.controller';
 
 @Module({ providers: [RedisThrottlerStorage], exports: [RedisThrottlerStorage] })
 class RateLimitStorageModule {}
@@ -35,7 +36,7 @@ class RateLimitStorageModule {}
       }),
     }),
   ],
-  controllers: [AdminKeysController],
+  controllers: [AdminKeysController, WhoAmIController],
   providers: [ApiKeyService, ApiKeyAuthenticator, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_GUARD, useClass: ApiThrottlerGuard }],
   exports: [ApiKeyService, ApiKeyAuthenticator],
 })

@@ -118,6 +118,7 @@ describe('container images, their runtime stage played without an engine', () =>
     for (const prod of ['@nestjs/core', 'bullmq', 'pg', 'mysql2']) expect(existsSync(join(app, 'node_modules', prod))).toBe(true);
     expect(existsSync(join(app, 'dist/apps/api/apps/api/src/main.js'))).toBe(true);
     expect(existsSync(join(app, 'dist/apps/worker/apps/worker/src/main.js'))).toBe(true);
+    expect(existsSync(join(app, 'dist/console/index.html'))).toBe(true);
     expect(JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).name).toBe('conveyor');
   });
 
@@ -157,6 +158,10 @@ describe('container images, their runtime stage played without an engine', () =>
     expect((await httpGet(`http://127.0.0.1:${workerPort}/health/live`)).body.pid).toBe(worker.child.pid); // exec: Node is the entry point's process
 
     const apiUrl = `http://127.0.0.1:${apiPort}`;
+    // The web console ships prebuilt in the image.
+    const consolePage = await fetch(`${apiUrl}/console/`);
+    expect(consolePage.status).toBe(200);
+    expect(await consolePage.text()).toMatch(/<title>Conveyor console<\/title>/);
     const task = await http(apiUrl, 'POST', '/v1/tasks', { type: 'system.sleep', payload: { ms: 800 } }, auth);
     expect(task.status).toBe(202);
     await waitFor(async () => (await http(apiUrl, 'GET', `/v1/tasks/${task.body.id}`, undefined, auth)).body.status === 'active', { what: 'task active' });

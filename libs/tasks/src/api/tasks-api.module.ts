@@ -13,6 +13,9 @@ import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
 import { TaskTypesController } from './task-types.controller';
+import { TaskBulkController } from './task-bulk.controller';
+import { TaskBulkService } from './task-bulk.service';
+import { TaskCountsController } from './task-counts.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
 import { TaskLogReader } from '../task-logs/task-log-reader';
@@ -24,8 +27,9 @@ import { TaskLogReader } from '../task-logs/task-log-reader';
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TasksController, FlowsController, QueuesController, TaskTypesController, TenantConcurrencyController],
+  controllers: [TaskCountsController, TaskBulkController, TasksController, FlowsController, QueuesController, TaskTypesController, TenantConcurrencyController],
   providers: [
+    TaskBulkService,
     TaskProducer,
     PipelinePlanner,
     FlowsService,

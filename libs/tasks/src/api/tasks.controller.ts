@@ -21,6 +21,8 @@ import { TaskLogsQuery } from './task-logs.query';
 const CHILDREN_SHOWN = 100;
 const DEFAULT_PAGE = 50;
 const DEFAULT_LOG_PAGE = 100;
+/** Tasks a text search reads per page at most. */
+const SEARCH_WINDOW = 10_000;
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
@@ -94,8 +96,7 @@ export class TasksController {
   @RequireScopes('tasks:read')
   async list(@ReadableTenants() tenants: string[], @Query() query: ListTasksQuery) {
     const limit = query.limit ?? DEFAULT_PAGE;
-    // One extra row tells whether another page exists without a COUNT.
-    const rows = await this.ledger.list({
+    const filter = {
       tenantId: tenants,
       type: query.type,
       status: query.status,
@@ -103,14 +104,19 @@ export class TasksController {
       parentId: query.parentId,
       rootId: query.rootId,
       scheduleId: query.scheduleId,
+      createdAfter: query.createdAfter,
+      createdBefore: query.createdBefore,
+      errorCode: query.errorCode,
+      text: query.q,
       before: query.cursor ? decodeCursor(query.cursor) : undefined,
-      limit: limit + 1,
-    });
-    const page = rows.slice(0, limit);
-    return {
-      tasks: page.map(toTaskView),
-      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
     };
+    // A text search scans a bounded window per page; the next page starts below it.
+    const floor = filter.text ? await this.ledger.scanFloor(filter, SEARCH_WINDOW) : undefined;
+    // One extra row tells whether another page exists without a COUNT.
+    const rows = await this.ledger.list({ ...filter, atLeast: floor, limit: limit + 1 });
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? page[page.length - 1].id : floor;
+    return { tasks: page.map(toTaskView), nextCursor: next ? encodeCursor(next) : null };
   }
 
   @Get(':id')

@@ -5,10 +5,11 @@ import { Brackets, In, type EntityManager, type QueryDeepPartialEntity, type Rep
 import { dialectOf, isDatabaseUnavailable, isTransactionConflict } from '@conveyor/database';
 import { captureTrace, inSharedSpan, type CapturedTrace } from '@conveyor/observability';
 import { ROWS_PER_STATEMENT, taskInsertStatement } from './task-insert';
+import { applySearchTerms, errorCodeSql, type TaskSearchTerms } from './task-search';
 import { TaskEntity } from './task.entity';
 import type { TaskError, TaskStatus } from './task-status';
 
-export interface TaskListFilter {
+export interface TaskListFilter extends TaskSearchTerms {
   /** One tenant, or several (an admin reads the system tenant's too). */
   tenantId: string | readonly string[];
   type?: string;
@@ -20,6 +21,15 @@ export interface TaskListFilter {
   /** Exclusive upper bound on id: the last id of the previous page. */
   before?: string;
   limit: number;
+}
+
+/** Failed tasks of one type and error code (`errorCode` null: failed without a code). */
+export interface FailureGroup {
+  type: string;
+  errorCode: string | null;
+  count: number;
+  /** The newest task of the group. */
+  latestId: string;
 }
 
 /**
@@ -267,8 +277,86 @@ export class TaskLedgerService {
 
   /** Newest first, keyset paging on the time-ordered id. */
   async list(filter: TaskListFilter): Promise<TaskEntity[]> {
+    return this.listQuery(filter).limit(filter.limit).getMany();
+  }
+
+  /**
+   * The id `window` rows down the list from the cursor, ignoring the text term: a text search
+   * scans at most that many rows per page (through the same index as the list) and the next
+   * page resumes below it, so a rare term over millions of rows never walks them in one query.
+   * Undefined when fewer rows remain.
+   */
+  async scanFloor(filter: Omit<TaskListFilter, 'limit'>, window: number): Promise<string | undefined> {
+    const row = await this.listQuery({ ...filter, text: undefined, limit: 1 })
+      .select('t.id', 'id')
+      .offset(window - 1)
+      .limit(1)
+      .getRawOne<{ id: string }>();
+    return row?.id;
+  }
+
+  /**
+   * Tasks per status, each count stopping at `cap` (a capped index range scan per status on
+   * `(tenant_id, status, id)`), so the console's live counts cost the same on any ledger size.
+   */
+  async countByStatus(tenantId: string | readonly string[], statuses: readonly TaskStatus[], cap: number, type?: string): Promise<Record<string, number>> {
+    const tenants = typeof tenantId === 'string' ? [tenantId] : tenantId;
+    const counts = await Promise.all(
+      statuses.map(async (status) => {
+        const inner = this.tasks
+          .createQueryBuilder('t')
+          .select('1', 'one')
+          .where('t.tenantId IN (:...tenants)', { tenants })
+          .andWhere('t.status = :status', { status })
+          .limit(cap);
+        if (type) inner.andWhere('t.type = :type', { type });
+        const row = await this.tasks.manager
+          .createQueryBuilder()
+          .select('COUNT(*)', 'count')
+          .from(`(${inner.getQuery()})`, 'capped')
+          .setParameters(inner.getParameters())
+          .getRawOne<{ count: string | number }>();
+        return [status, Number(row?.count ?? 0)] as const;
+      }),
+    );
+    return Object.fromEntries(counts);
+  }
+
+  /**
+   * The newest `window` failed tasks grouped by type and error code, largest group first: the
+   * failed inbox. One range scan of `(tenant_id, status, id)` capped at `window` rows.
+   */
+  async failureGroups(tenantId: string | readonly string[], window: number): Promise<FailureGroup[]> {
+    const tenants = typeof tenantId === 'string' ? [tenantId] : tenantId;
+    const dialect = dialectOf(this.tasks.manager.connection);
+    const newest = this.tasks
+      .createQueryBuilder('t')
+      .select('t.type', 'type')
+      .addSelect(errorCodeSql(dialect), 'code')
+      .addSelect('t.id', 'id')
+      .where('t.tenantId IN (:...tenants)', { tenants })
+      .andWhere('t.status = :status', { status: 'failed' })
+      .orderBy('t.id', 'DESC')
+      .limit(window);
+    const rows = await this.tasks.manager
+      .createQueryBuilder()
+      .select('w.type', 'type')
+      .addSelect('w.code', 'code')
+      .addSelect('COUNT(*)', 'count')
+      .addSelect(dialect === 'postgres' ? 'MAX(CAST(w.id AS text))' : 'MAX(w.id)', 'latestId')
+      .from(`(${newest.getQuery()})`, 'w')
+      .setParameters(newest.getParameters())
+      .groupBy('w.type')
+      .addGroupBy('w.code')
+      .getRawMany<{ type: string; code: string | null; count: string | number; latestId: string }>();
+    return rows
+      .map((row) => ({ type: row.type, errorCode: row.code ?? null, count: Number(row.count), latestId: row.latestId }))
+      .sort((a, b) => b.count - a.count || (a.latestId < b.latestId ? 1 : -1));
+  }
+
+  private listQuery(filter: TaskListFilter) {
     const tenants = typeof filter.tenantId === 'string' ? [filter.tenantId] : filter.tenantId;
-    const query = this.tasks.createQueryBuilder('t').where('t.tenantId IN (:...tenants)', { tenants }).orderBy('t.id', 'DESC').limit(filter.limit);
+    const query = this.tasks.createQueryBuilder('t').where('t.tenantId IN (:...tenants)', { tenants }).orderBy('t.id', 'DESC');
     if (filter.type) query.andWhere('t.type = :type', { type: filter.type });
     if (filter.status) query.andWhere('t.status = :status', { status: filter.status });
     if (filter.parentId) query.andWhere('t.parentId = :parentId', { parentId: filter.parentId });
@@ -285,6 +373,7 @@ export class TaskLedgerService {
         ),
       );
     }
-    return query.getMany();
+    applySearchTerms(query, filter, dialectOf(this.tasks.manager.connection));
+    return query;
   }
 }

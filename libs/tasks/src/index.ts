@@ -21,6 +21,7 @@ export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task-transition-hooks';
 export * from './ledger/task-view';
+export * from './ledger/task-view.dto';
 export * from './ledger/task.entity';
 export * from './maintenance.contract';
 export * from './recovery/lost-job-requeuer';

@@ -9,7 +9,8 @@ export * from './queue-inspector.service';
 export * from './task-control.service';
 export * from './task-producer.service';
 // The view lives with the ledger (the worker's webhook events carry it too); re-exported for HTTP code.
-export { toTaskView, type TaskView } from '../ledger/task-view';
+export { toTaskView } from '../ledger/task-view';
+export * from '../ledger/task-view.dto';
 export * from './tasks-api.module';
 export * from './api-docs';
 export * from './tenant-backlog';

@@ -1,6 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { RequireScopes } from '@conveyor/http';
 import { QueueInspector } from './queue-inspector.service';
+import { QueueListView } from './queue-view.dto';
 
 @Controller('v1/queues')
 @RequireScopes('tasks:read')
@@ -8,7 +10,9 @@ export class QueuesController {
   constructor(private readonly inspector: QueueInspector) {}
 
   @Get()
-  async list() {
+  @ApiOperation({ operationId: 'listQueues' })
+  @ApiResponse({ status: 200, type: QueueListView })
+  async list(): Promise<QueueListView> {
     return { queues: await this.inspector.describeAll() };
   }
 }

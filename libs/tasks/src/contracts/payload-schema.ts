@@ -21,6 +21,21 @@ function collectRefs(node: unknown, into: Set<string>): void {
 }
 
 /**
+ * A `Map`, `Object` or `Array` property (file.clean's `columns`, a column's `formats`) comes out
+ * as its entry schema (`additionalProperties`, `items`) plus a `$ref` to the built-in class,
+ * whose empty, closed schema would refuse every entry (and names a type `Array` in generated
+ * clients): the entry schema alone says what the API checks.
+ */
+const CONTAINERS = ['Map', 'Object', 'Array', 'Set'];
+
+function withoutContainerRefs(node: unknown): JsonSchema {
+  if (Array.isArray(node)) return node.map(withoutContainerRefs) as unknown as JsonSchema;
+  if (!node || typeof node !== 'object') return node as JsonSchema;
+  const entries = Object.entries(node).filter(([key, value]) => !(key === '$ref' && CONTAINERS.some((name) => value === `${REF_PREFIX}${name}`)));
+  return Object.fromEntries(entries.map(([key, value]) => [key, withoutContainerRefs(value)]));
+}
+
+/**
  * JSON Schema (draft-07 style) of a payload class, derived from the same class-validator
  * rules the API enforces, with the nested classes it references under `definitions`.
  */
@@ -30,16 +45,17 @@ export function payloadJsonSchema(definition: TaskTypeDefinition): JsonSchema {
     refPointerPrefix: REF_PREFIX,
     classTransformerMetadataStorage: defaultMetadataStorage as never,
   }) as Record<string, JsonSchema>;
-  const root = all[definition.payload.name] ?? { type: 'object', properties: {} };
+  const root = withoutContainerRefs(all[definition.payload.name] ?? { type: 'object', properties: {} });
   const needed = new Set<string>();
   collectRefs(root, needed);
   // Walk references transitively so nested rule classes are all included.
   for (const name of needed) collectRefs(all[name], needed);
   needed.delete(definition.payload.name);
+  for (const name of CONTAINERS) needed.delete(name);
   const schema: JsonSchema = { $schema: 'http://json-schema.org/draft-07/schema#', additionalProperties: false, ...root };
   // The API refuses unknown fields at every depth, so the schema says so at every depth too.
   if (needed.size > 0) {
-    schema.definitions = Object.fromEntries([...needed].map((name) => [name, { additionalProperties: false, ...all[name] }]));
+    schema.definitions = Object.fromEntries([...needed].map((name) => [name, { additionalProperties: false, ...withoutContainerRefs(all[name]) }]));
   }
   return schema;
 }

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsObject, IsOptional, IsUUID, ValidateIf, ValidateNested } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { defineTaskType, IsInstant, parseInstant, TaskFilters } from '@conveyor/tasks';
 import { exportCompletedData } from './export-events';
 
@@ -65,6 +66,8 @@ export class TaskExportFiltersDto extends TaskFilters {
   fields?: TaskExportField[];
 }
 
+// The published schema says what `@ValidateIf` on fileId checks: source `file` needs a fileId.
+@JSONSchema({ anyOf: [{ properties: { source: { not: { enum: ['file'] } } } }, { required: ['fileId'] }] })
 export class ExportCreatePayload {
   /** `tasks`: the tenant's ledger; `file`: a cleaning output (CSV, TSV or JSON Lines) of the tenant, re-encoded. */
   @IsIn(EXPORT_SOURCES)

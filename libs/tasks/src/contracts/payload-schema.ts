@@ -1,3 +1,4 @@
+import { ValidationTypes } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 import type { TaskTypeDefinition } from './task-type';
 
@@ -32,8 +33,22 @@ function withoutContainerRefs(node: unknown): JsonSchema {
   if (Array.isArray(node)) return node.map(withoutContainerRefs) as unknown as JsonSchema;
   if (!node || typeof node !== 'object') return node as JsonSchema;
   const entries = Object.entries(node).filter(([key, value]) => !(key === '$ref' && CONTAINERS.some((name) => value === `${REF_PREFIX}${name}`)));
-  return Object.fromEntries(entries.map(([key, value]) => [key, withoutContainerRefs(value)]));
+  const schema: JsonSchema = Object.fromEntries(entries.map(([key, value]) => [key, withoutContainerRefs(value)]));
+  // `@IsUUID()` takes versions 1-8 with the RFC variant (and the nil and max ids); the `uuid`
+  // format of standard validators is looser (any hex, a `urn:uuid:` prefix): say it exactly.
+  if (schema.format === 'uuid') schema.pattern = UUID_PATTERN;
+  // `@IsOptional()` skips every rule for null as for a missing field: the API accepts null there.
+  if (schema[NULLABLE]) {
+    const { [NULLABLE]: _marker, description, ...rest } = schema;
+    return { ...(description ? { description } : {}), anyOf: [rest, { type: 'null' }] };
+  }
+  return schema;
 }
+
+const NULLABLE = 'x-optional';
+
+const UUID_PATTERN =
+  '^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|[fF]{8}-[fF]{4}-[fF]{4}-[fF]{4}-[fF]{12})$';
 
 /**
  * JSON Schema (draft-07 style) of a payload class, derived from the same class-validator
@@ -43,6 +58,7 @@ export function payloadJsonSchema(definition: TaskTypeDefinition): JsonSchema {
   // class-transformer's @Type metadata lets nested arrays point at their item class.
   const all = validationMetadatasToSchemas({
     refPointerPrefix: REF_PREFIX,
+    additionalConverters: { [ValidationTypes.CONDITIONAL_VALIDATION]: (meta: { name?: string }) => (meta.name === 'isOptional' ? { [NULLABLE]: true } : {}) },
     classTransformerMetadataStorage: defaultMetadataStorage as never,
   }) as Record<string, JsonSchema>;
   const root = withoutContainerRefs(all[definition.payload.name] ?? { type: 'object', properties: {} });

@@ -232,12 +232,20 @@ ensure_shellcheck() {
   status shellcheck ok "$(command -v shellcheck) (installed)"
 }
 
+# Not a service: the client the curl guide's test runs (docs/guides/curl.md).
+ensure_curl() {
+  if command -v curl >/dev/null 2>&1; then status curl ok "$(command -v curl) (already installed)"; return 0; fi
+  apt_install curl || return 1
+  status curl ok "$(command -v curl) (installed)"
+}
+
 say "checking local services"
 ensure_redis || { status Redis FAIL "could not bring up Redis on 127.0.0.1:6379"; FAILED+=(Redis); }
 ensure_postgres || { status PostgreSQL FAIL "could not bring up PostgreSQL on 127.0.0.1:5432"; FAILED+=(PostgreSQL); }
 ensure_mariadb || { status MariaDB FAIL "could not bring up MariaDB on 127.0.0.1:3306"; FAILED+=(MariaDB); }
 ensure_chromium || { status Chromium FAIL "could not install chromium"; FAILED+=(Chromium); }
 ensure_shellcheck || { status shellcheck FAIL "could not install shellcheck"; FAILED+=(shellcheck); }
+ensure_curl || { status curl FAIL "could not install curl"; FAILED+=(curl); }
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
   say "not available: ${FAILED[*]} (see the messages above)" >&2

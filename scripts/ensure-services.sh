@@ -246,6 +246,13 @@ ensure_promtool() {
   status promtool ok "$(command -v promtool) (installed)"
 }
 
+# Not a service: the client the curl guide's test runs (docs/guides/curl.md).
+ensure_curl() {
+  if command -v curl >/dev/null 2>&1; then status curl ok "$(command -v curl) (already installed)"; return 0; fi
+  apt_install curl || return 1
+  status curl ok "$(command -v curl) (installed)"
+}
+
 say "checking local services"
 ensure_redis || { status Redis FAIL "could not bring up Redis on 127.0.0.1:6379"; FAILED+=(Redis); }
 ensure_postgres || { status PostgreSQL FAIL "could not bring up PostgreSQL on 127.0.0.1:5432"; FAILED+=(PostgreSQL); }
@@ -253,6 +260,7 @@ ensure_mariadb || { status MariaDB FAIL "could not bring up MariaDB on 127.0.0.1
 ensure_chromium || { status Chromium FAIL "could not install chromium"; FAILED+=(Chromium); }
 ensure_shellcheck || { status shellcheck FAIL "could not install shellcheck"; FAILED+=(shellcheck); }
 ensure_promtool || { status promtool FAIL "could not install prometheus (promtool)"; FAILED+=(promtool); }
+ensure_curl || { status curl FAIL "could not install curl"; FAILED+=(curl); }
 
 if [ "${#FAILED[@]}" -gt 0 ]; then
   say "not available: ${FAILED[*]} (see the messages above)" >&2

@@ -233,6 +233,7 @@ interface JsonSchema {
   items?: JsonSchema;
   enum?: unknown[];
   $ref?: string;
+  anyOf?: JsonSchema[];
   minimum?: number;
   maximum?: number;
   format?: string;
@@ -250,6 +251,7 @@ function fromSchema(schema: JsonSchema, definitions: Record<string, JsonSchema>,
   const type = Array.isArray(resolved.type) ? resolved.type[0] : resolved.type;
   let shaped: fc.Arbitrary<unknown>;
   if (depth > 5) shaped = anyValue;
+  else if (resolved.anyOf) shaped = fc.oneof(...resolved.anyOf.map(child));
   else if (resolved.enum) shaped = fc.constantFrom(...resolved.enum);
   else if (type === 'object' || resolved.properties) {
     const known = fc.record(Object.fromEntries(Object.entries(resolved.properties ?? {}).map(([key, inner]) => [key, child(inner)])), { requiredKeys: [] });

@@ -1,4 +1,12 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { http, startStack, type Stack } from './support/stack';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
 
 /** The OpenAPI document covers every route the API maps, with the bearer scheme and error bodies. */
 describe('OpenAPI document', () => {
@@ -42,7 +50,7 @@ describe('OpenAPI document', () => {
       }
     }
     expect(document.components.schemas.Payload_system_sleep).toMatchObject({ required: ['ms'], properties: { ms: { type: 'integer' } } });
-    expect(document.components.schemas.CreateTaskDto.properties.payload.oneOf).toEqual(
+    expect(document.components.schemas.CreateTaskDto.properties.payload.anyOf).toEqual(
       expect.arrayContaining([{ $ref: '#/components/schemas/Payload_system_sleep' }, { $ref: '#/components/schemas/Payload_system_noop' }]),
     );
     expect(document.paths['/v1/tasks'].post.responses).toHaveProperty('202');
@@ -106,8 +114,99 @@ describe('OpenAPI document', () => {
     });
     expect(document.components.schemas.Payload_export_create.properties.format.enum).toEqual(['csv', 'jsonl', 'json']);
 
+    // Conventions for generated clients (api-docs.ts): readable, unique operation ids; a schema
+    // for every answer with a body; the key as a plain bearer token.
+    const operations = Object.entries(document.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+      Object.entries(item).map(([method, operation]) => ({ route: `${method.toUpperCase()} ${path}`, operation })),
+    );
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(ids.filter((id) => !/^[a-z][a-zA-Z]+$/.test(id) || /Controller/.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(ids.length);
+    const idOf = (route: string) => operations.find((o) => o.route === route)?.operation.operationId;
+    expect({
+      enqueue: idOf('POST /v1/tasks'),
+      batch: idOf('POST /v1/tasks/batch'),
+      get: idOf('GET /v1/tasks/{id}'),
+      list: idOf('GET /v1/tasks'),
+      cancel: idOf('POST /v1/tasks/{id}/cancel'),
+      retry: idOf('POST /v1/tasks/{id}/retry'),
+      events: idOf('GET /v1/tasks/{id}/events'),
+    }).toEqual({
+      enqueue: 'enqueueTask',
+      batch: 'enqueueTasks',
+      get: 'getTask',
+      list: 'listTasks',
+      cancel: 'cancelTask',
+      retry: 'retryTask',
+      events: 'streamTaskEvents',
+    });
+    const withoutSchema = operations.flatMap(({ route, operation }) =>
+      Object.entries(operation.responses as Record<string, any>)
+        .filter(([status]) => /^2/.test(status) && status !== '204')
+        .filter(([, response]) => !Object.values(response.content ?? {}).some((media: any) => media.schema))
+        .map(([status]) => `${route} ${status}`),
+    );
+    expect(withoutSchema).toEqual([]);
+    expect(document.components.securitySchemes.bearer).not.toHaveProperty('bearerFormat');
+    expect(schema('/v1/tasks', 'post', '202')).toEqual(ref('TaskView'));
+    expect(schema('/v1/tasks', 'get', '200')).toEqual(ref('TaskListView'));
+    expect(schema('/v1/tasks/{id}', 'get', '200')).toEqual(ref('TaskDetailView'));
+    expect(document.paths['/v1/tasks/{id}/events'].get.responses['200'].content).toHaveProperty('text/event-stream');
+    expect(document.paths['/v1/files'].post.requestBody.content['multipart/form-data'].schema).toEqual(ref('FileUploadForm'));
+    expect(document.components.schemas.TaskView.required).toEqual(expect.arrayContaining(['id', 'type', 'status', 'payload', 'createdAt']));
+    expect(document.components.schemas.TaskView.properties.id.example).toBeDefined();
+    expect(document.components.schemas.Payload_system_sleep['x-task-type']).toBe('system.sleep');
+    // System-only types are not offered to clients.
+    expect(document.components.schemas).not.toHaveProperty('Payload_system_reconcile');
+
     const ui = await fetch(`${stack.apiUrl}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger-ui');
   });
+
+  it('generates a TypeScript client with a standard generator that compiles', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'conveyor-openapi-client-'));
+    try {
+      const response = await http(stack.apiUrl, 'GET', '/docs/json', undefined, { authorization: '' });
+      await writeFile(join(dir, 'openapi.json'), JSON.stringify(response.body));
+      const generator = join(ROOT, 'node_modules', '@hey-api', 'openapi-ts', 'bin', 'run.js');
+      await run(process.execPath, [generator, '-i', join(dir, 'openapi.json'), '-o', join(dir, 'generated')], {
+        cwd: dir,
+        env: { ...process.env, CI: 'true' },
+      });
+      // Code a caller would write against it: typed bodies, typed answers.
+      await writeFile(
+        join(dir, 'use.ts'),
+        [
+          "import { client } from './generated/client.gen.js';",
+          "import { enqueueTask, getTask, listTasks } from './generated/index.js';",
+          "client.setConfig({ baseUrl: 'http://127.0.0.1:3000', auth: () => 'cvk_example' });",
+          'export async function example(): Promise<string[]> {',
+          "  const created = await enqueueTask({ body: { type: 'system.sleep', payload: { ms: 10 } }, throwOnError: true });",
+          '  const task = await getTask({ path: { id: created.data.id }, throwOnError: true });',
+          "  const page = await listTasks({ query: { status: 'failed', limit: 10 }, throwOnError: true });",
+          '  return [task.data.status, ...task.data.children.map((child) => child.id), ...page.data.tasks.map((t) => t.type)];',
+          '}',
+        ].join('\n'),
+      );
+      const compilerOptions = {
+        strict: true,
+        noEmit: true,
+        target: 'ES2022',
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        lib: ['ES2022', 'DOM'],
+        types: [],
+      };
+      await writeFile(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['generated/**/*.ts', 'use.ts'] }));
+      const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const compiled = await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')]).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      expect(compiled).toBe('');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

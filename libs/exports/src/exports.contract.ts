@@ -15,6 +15,7 @@ import {
   type ValidationArguments,
   type ValidatorConstraintInterface,
 } from 'class-validator';
+import { JSONSchema } from 'class-validator-jsonschema';
 import { defineTaskType, IsInstant, parseInstant, TaskFilters } from '@conveyor/tasks';
 import { exportCompletedData } from './export-events';
 
@@ -104,6 +105,8 @@ class SourceFields implements ValidatorConstraintInterface {
   }
 }
 
+// The published schema says what `@ValidateIf` on fileId checks: source `file` needs a fileId.
+@JSONSchema({ anyOf: [{ properties: { source: { not: { enum: ['file'] } } } }, { required: ['fileId'] }] })
 export class ExportCreatePayload {
   /** `tasks`: the tenant's ledger; `file`: a cleaning output (CSV, TSV or JSON Lines) of the tenant, re-encoded. */
   @IsIn(EXPORT_SOURCES)

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type FileKind = 'upload' | 'output' | 'rejects' | 'report' | 'export';
+export const FILE_KINDS = ['upload', 'output', 'rejects', 'report', 'export'] as const;
+export type FileKind = (typeof FILE_KINDS)[number];
 
 /** Metadata of a stored file; the bytes live in the FileStorage under `storageKey`. */
 @Entity({ name: 'files' })

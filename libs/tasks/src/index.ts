@@ -24,6 +24,7 @@ export * from './ledger/task-ledger.service';
 export * from './ledger/task-status';
 export * from './ledger/task-transition-hooks';
 export * from './ledger/task-view';
+export * from './ledger/task-view.dto';
 export * from './ledger/task.entity';
 export * from './task-logs/task-log';
 export * from './task-logs/task-log.entity';

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, HttpStatus, Inject, Param, Post } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { RequireScopes } from '@conveyor/http';
 import { BackgroundMigrationsService, type MigrationAction } from '../background-migrations.service';
@@ -19,6 +19,7 @@ export class BackgroundMigrationsController {
 
   @Get()
   @ApiResponse({ status: 200, type: BackgroundMigrationListView, description: 'Every declared migration (and any with state whose code is gone), by name' })
+  @ApiOperation({ operationId: 'listBackgroundMigrations' })
   async list(): Promise<BackgroundMigrationListView> {
     return { migrations: (await this.migrations.list()).map((state) => toMigrationView(state, this.config)) };
   }
@@ -26,6 +27,7 @@ export class BackgroundMigrationsController {
   @Get(':name')
   @ApiResponse({ status: 200, type: BackgroundMigrationView })
   @ApiResponse(NOT_FOUND)
+  @ApiOperation({ operationId: 'getBackgroundMigration' })
   async get(@Param('name') name: string): Promise<BackgroundMigrationView> {
     return toMigrationView(await this.migrations.get(name), this.config);
   }
@@ -35,6 +37,7 @@ export class BackgroundMigrationsController {
   @ApiResponse({ status: 200, type: BackgroundMigrationView, description: 'Running: its first step is queued' })
   @ApiResponse(NOT_FOUND)
   @ApiResponse(CONFLICT)
+  @ApiOperation({ operationId: 'startBackgroundMigration' })
   start(@Param('name') name: string): Promise<BackgroundMigrationView> {
     return this.apply(name, 'start');
   }
@@ -44,6 +47,7 @@ export class BackgroundMigrationsController {
   @ApiResponse({ status: 200, type: BackgroundMigrationView, description: 'Paused: a batch under way commits, no further batch starts' })
   @ApiResponse(NOT_FOUND)
   @ApiResponse(CONFLICT)
+  @ApiOperation({ operationId: 'pauseBackgroundMigration' })
   pause(@Param('name') name: string): Promise<BackgroundMigrationView> {
     return this.apply(name, 'pause');
   }
@@ -53,6 +57,7 @@ export class BackgroundMigrationsController {
   @ApiResponse({ status: 200, type: BackgroundMigrationView, description: 'Running again from the checkpoint (a paused one, or a stalled running one)' })
   @ApiResponse(NOT_FOUND)
   @ApiResponse(CONFLICT)
+  @ApiOperation({ operationId: 'resumeBackgroundMigration' })
   resume(@Param('name') name: string): Promise<BackgroundMigrationView> {
     return this.apply(name, 'resume');
   }
@@ -62,6 +67,7 @@ export class BackgroundMigrationsController {
   @ApiResponse({ status: 200, type: BackgroundMigrationView, description: 'A failed migration runs again from its checkpoint' })
   @ApiResponse(NOT_FOUND)
   @ApiResponse(CONFLICT)
+  @ApiOperation({ operationId: 'retryBackgroundMigration' })
   retry(@Param('name') name: string): Promise<BackgroundMigrationView> {
     return this.apply(name, 'retry');
   }

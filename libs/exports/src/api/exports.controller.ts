@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiExtension, ApiProduces, ApiResponse } from '@nestjs/swagger';
+import { ApiBody, ApiExtension, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { contentDisposition } from '@conveyor/files/api';
 import { ApiError, CurrentTenant, Public, RequireScopes } from '@conveyor/http';
@@ -28,6 +28,7 @@ export class ExportsController {
       'VALIDATION_FAILED (unknown source, format or field, filters that do not parse), INVALID_TIME_RANGE, NOT_FOR_SOURCE (filters with source "file", fileId with "tasks"), NOT_CLEANED_OUTPUT (source "file" names an upload, rejects, a report or an export rather than a cleaned output)',
   })
   @ApiResponse({ status: 404, description: 'FILE_NOT_FOUND: source "file" names no file of this tenant' })
+  @ApiOperation({ operationId: 'createExport' })
   async create(
     @CurrentTenant() tenantId: string,
     @Body() body: ExportCreatePayload,
@@ -43,6 +44,7 @@ export class ExportsController {
   @Get(':id')
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, type: ExportView, description: 'Status, progress, rows, bytes, sha256 and, once completed, a download link that expires' })
+  @ApiOperation({ operationId: 'getExport' })
   view(@CurrentTenant() tenantId: string, @ExportId() id: string, @Req() request: FastifyRequest): Promise<ExportView> {
     return this.exports.view(tenantId, id, baseUrlOf(request));
   }
@@ -52,6 +54,7 @@ export class ExportsController {
   @ApiResponse({ status: 200, type: ExportCancelledView, description: 'Cancelled now (it was waiting)' })
   @ApiResponse({ status: 202, type: ExportCancelledView, description: 'Running: the worker stops the stream and deletes the partial file' })
   @ApiResponse({ status: 409, description: 'TASK_TERMINAL: already finished' })
+  @ApiOperation({ operationId: 'cancelExport' })
   async cancel(@CurrentTenant() tenantId: string, @ExportId() id: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<ExportCancelledView> {
     const { view, outcome } = await this.exports.cancel(tenantId, id);
     void reply.status(outcome === 'cancelled' ? HttpStatus.OK : HttpStatus.ACCEPTED);
@@ -66,6 +69,7 @@ export class ExportsController {
   @ApiResponse({ status: 200, description: 'The file, streamed', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } })
   @ApiResponse({ status: 403, description: 'LINK_INVALID (altered or not signed here) or LINK_EXPIRED' })
   @ApiResponse({ status: 410, description: 'EXPORT_EXPIRED: retention has deleted the file' })
+  @ApiOperation({ operationId: 'downloadExport' })
   async download(@ExportId() id: string, @Query() query: DownloadLinkQuery, @Res() reply: FastifyReply) {
     const { file, content } = await this.exports.download(id, { ...query });
     return reply

@@ -32,6 +32,7 @@ export class CleaningJobsController {
     description: `Refused, nothing stored: INVALID_RULES, RULES_TOO_COMPLEX, VALIDATION_FAILED, or a refused pipeline: ${Object.values(PIPELINE_ERRORS).join(', ')}`,
   })
   @ApiResponse({ status: 404, description: 'FILE_NOT_FOUND: (JSON) no such uploaded file in the caller’s tenant' })
+  @ApiOperation({ operationId: 'createCleaningJob' })
   async create(@CurrentTenant() tenantId: string, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const { task, file } = request.isMultipart() ? await this.jobs.fromUpload(tenantId, request) : await this.jobs.fromStoredFile(tenantId, request.body);
     void reply.status(HttpStatus.ACCEPTED).header('location', `/v1/tasks/${task.id}`);

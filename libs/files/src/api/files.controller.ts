@@ -1,9 +1,10 @@
 import { Controller, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
 import { toFileView } from '../file-view';
+import { FileUploadForm, FileView } from '../file-view.dto';
 import { FilesService } from '../files.service';
 
 const notFound = () => ApiError.notFound('FILE_NOT_FOUND', 'No such file');
@@ -30,6 +31,10 @@ export class FilesController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.CREATED)
   @ApiResponse({ status: 413, description: 'FILE_TOO_LARGE: over MAX_UPLOAD_BYTES; nothing is stored' })
+  @ApiOperation({ operationId: 'uploadFile', summary: 'Upload a file (streamed, hashed on the way)' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: FileUploadForm })
+  @ApiResponse({ status: 201, type: FileView })
   async upload(@CurrentTenant() tenantId: string, @Req() request: FastifyRequest) {
     const file = await this.files.receiveUpload(tenantId, request, this.config.maxUploadBytes);
     return toFileView(file);
@@ -37,6 +42,8 @@ export class FilesController {
 
   @Get(':id')
   @RequireScopes('tasks:read')
+  @ApiOperation({ operationId: 'getFile' })
+  @ApiResponse({ status: 200, type: FileView })
   async metadata(@CurrentTenant() tenantId: string, @FileId() id: string) {
     const file = await this.files.findOne(tenantId, id);
     if (!file) throw notFound();
@@ -45,6 +52,13 @@ export class FilesController {
 
   @Get(':id/content')
   @RequireScopes('tasks:read')
+  @ApiOperation({ operationId: 'downloadFile' })
+  @ApiProduces('application/octet-stream')
+  @ApiResponse({
+    status: 200,
+    description: 'The content, with its type, name and `X-Content-SHA256`',
+    content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+  })
   async content(@CurrentTenant() tenantId: string, @FileId() id: string, @Res() reply: FastifyReply) {
     const file = await this.files.findOne(tenantId, id);
     if (!file) throw notFound();

@@ -1,4 +1,5 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import { PrometheusController } from '@willsoto/nestjs-prometheus';
 import { Public } from '@conveyor/http';
 
@@ -8,4 +9,13 @@ import { Public } from '@conveyor/http';
  */
 @Public()
 @Controller()
-export class MetricsController extends PrometheusController {}
+export class MetricsController extends PrometheusController {
+  // Redeclared only to describe it in the OpenAPI document.
+  @Get()
+  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics (text exposition format)' })
+  @ApiProduces('text/plain')
+  @ApiResponse({ status: 200, content: { 'text/plain': { schema: { type: 'string', example: 'conveyor_tasks_enqueued_total{type="system.sleep"} 3' } } } })
+  override index(@Res({ passthrough: true }) response: unknown): Promise<string> {
+    return super.index(response);
+  }
+}

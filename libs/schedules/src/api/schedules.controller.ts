@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { ApiError, CurrentTenant, ReadableTenants, RequireScopes } from '@conveyor/http';
 import { toTaskView } from '@conveyor/tasks/api';
 import { scheduleNotFound, SchedulesService } from '../schedules.service';
@@ -30,6 +30,7 @@ export class SchedulesController {
   @Post()
   @RequireScopes('tasks:write')
   @ApiResponse({ status: 201, type: ScheduleView, description: 'Created; nextRunAt is its first tick' })
+  @ApiOperation({ operationId: 'createSchedule' })
   async create(@CurrentTenant() tenantId: string, @Body() body: CreateScheduleDto): Promise<ScheduleView> {
     return toScheduleView(await this.schedules.create(tenantId, body));
   }
@@ -37,6 +38,7 @@ export class SchedulesController {
   @Get()
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, type: ScheduleListView })
+  @ApiOperation({ operationId: 'listSchedules' })
   async list(@ReadableTenants() tenants: string[], @Query() query: ListSchedulesQuery): Promise<ScheduleListView> {
     const limit = query.limit ?? DEFAULT_PAGE;
     const rows = await this.schedules.list(tenants, limit + 1, query.cursor ? decodeCursor(query.cursor) : undefined);
@@ -47,6 +49,7 @@ export class SchedulesController {
   @Get(':id')
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, type: ScheduleDetailView, description: 'The schedule with its latest runs and their outcome' })
+  @ApiOperation({ operationId: 'getSchedule' })
   async get(@ReadableTenants() tenants: string[], @ScheduleId() id: string): Promise<ScheduleDetailView> {
     const schedule = await this.schedules.get(tenants, id);
     const runs = await this.schedules.runs(schedule, RUNS_SHOWN);
@@ -58,6 +61,7 @@ export class SchedulesController {
   @ApiResponse({ status: 200, type: ScheduleView })
   @ApiResponse({ status: 403, description: 'SCHEDULE_READ_ONLY: declared in code' })
   @ApiResponse({ status: 409, description: 'SCHEDULE_CHANGED: changed concurrently; send again' })
+  @ApiOperation({ operationId: 'updateSchedule' })
   async update(@ReadableTenants() tenants: string[], @ScheduleId() id: string, @Body() body: UpdateScheduleDto): Promise<ScheduleView> {
     return toScheduleView(await this.schedules.update(tenants, id, body));
   }
@@ -67,6 +71,7 @@ export class SchedulesController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiResponse({ status: 204, description: 'Deleted; its tasks stay in the ledger' })
   @ApiResponse({ status: 403, description: 'SCHEDULE_READ_ONLY: declared in code' })
+  @ApiOperation({ operationId: 'deleteSchedule' })
   async remove(@ReadableTenants() tenants: string[], @ScheduleId() id: string): Promise<void> {
     await this.schedules.delete(tenants, id);
   }
@@ -75,6 +80,7 @@ export class SchedulesController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: ScheduleView, description: 'Paused: no tick fires until resumed' })
+  @ApiOperation({ operationId: 'pauseSchedule' })
   async pause(@ReadableTenants() tenants: string[], @ScheduleId() id: string): Promise<ScheduleView> {
     return toScheduleView(await this.schedules.setPaused(tenants, id, true));
   }
@@ -83,6 +89,7 @@ export class SchedulesController {
   @RequireScopes('tasks:write')
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: ScheduleView, description: 'Resumed from now: ticks of the pause are not run' })
+  @ApiOperation({ operationId: 'resumeSchedule' })
   async resume(@ReadableTenants() tenants: string[], @ScheduleId() id: string): Promise<ScheduleView> {
     return toScheduleView(await this.schedules.setPaused(tenants, id, false));
   }
@@ -92,6 +99,7 @@ export class SchedulesController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiResponse({ status: 202, type: TriggeredTaskView, description: 'One extra run now (tick = now), an ordinary task' })
   @ApiResponse({ status: 409, description: 'SCHEDULE_TICK_TAKEN: a run for this very instant exists' })
+  @ApiOperation({ operationId: 'triggerSchedule' })
   async trigger(@ReadableTenants() tenants: string[], @ScheduleId() id: string) {
     return toTaskView(await this.schedules.trigger(tenants, id));
   }

@@ -25,7 +25,10 @@ const ERROR_BODY: Schema = {
       properties: {
         code: { type: 'string', example: 'VALIDATION_FAILED' },
         message: { type: 'string' },
-        details: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+        details: {
+          type: 'array',
+          items: { type: 'object', required: ['message'], properties: { field: { type: 'string' }, message: { type: 'string' }, code: { type: 'string' } } },
+        },
         requestId: { type: 'string' },
       },
     },
@@ -45,6 +48,21 @@ function rewriteRefs(node: unknown): unknown {
 }
 
 /**
+ * Route conventions, so that generated clients read well (the e2e test checks them):
+ * - every route names itself with `@ApiOperation({ operationId })`: a camelCase verb + noun
+ *   (`enqueueTask`, `listTasks`, `pauseQueue`), unique; a route without one gets
+ *   `<method><Resource>` from its controller, which is rarely what a caller wants to type;
+ * - every 2xx answer has a schema: `@ApiResponse({ status, type: SomeView })` with the view a
+ *   class in a `*.dto.ts` file (the Swagger plugin reads its fields and comments), and the
+ *   function that builds the JSON typed by that class so the two cannot drift;
+ * - non-JSON answers say their media type (`text/event-stream`, `application/octet-stream`),
+ *   uploads `@ApiConsumes('multipart/form-data')` with an `@ApiBody` form class;
+ * - errors are added here for every /v1 route (ErrorBody); list a route's own codes in
+ *   `@ApiResponse({ status: 409, description: 'CODE: why' })`.
+ */
+const operationIdOf = (controllerKey: string, methodKey: string) => `${methodKey === 'index' ? 'get' : methodKey}${controllerKey.replace(/Controller$/, '')}`;
+
+/**
  * The OpenAPI document: routes from the controllers (the Swagger compiler plugin reads the
  * DTOs' class-validator rules), the bearer scheme, the error body on every operation, and one
  * payload schema per registered task type, derived from the same contracts the API enforces.
@@ -56,21 +74,30 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (cvk_…) or the bootstrap admin key' }, 'bearer')
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config, { operationIdFactory: operationIdOf });
+  // An API key is an opaque bearer token, not a JWT (Nest's default bearerFormat).
+  delete (document.components!.securitySchemes!.bearer as { bearerFormat?: string }).bearerFormat;
   const schemas = (document.components!.schemas ??= {}) as Record<string, Schema>;
   schemas.ErrorBody = ERROR_BODY;
 
+  // One schema per type a tenant may name (`x-task-type` says which); system-only types are left out.
   const payloadRefs: Schema[] = [];
-  for (const definition of app.get(TaskTypeRegistry).all()) {
+  for (const definition of app
+    .get(TaskTypeRegistry)
+    .all()
+    .filter((type) => !type.systemOnly)) {
     const { definitions, $schema: _draft, ...schema } = payloadJsonSchema(definition) as Schema & { definitions?: Record<string, Schema> };
-    const name = `Payload_${definition.type.replace(/[^A-Za-z0-9]/g, '_')}`;
-    schemas[name] = rewriteRefs({ ...schema, title: definition.type, description: definition.description }) as Schema;
+    const name = payloadSchemaName(definition.type);
+    schemas[name] = rewriteRefs({ ...schema, title: definition.type, description: definition.description, 'x-task-type': definition.type }) as Schema;
     for (const [nested, nestedSchema] of Object.entries(definitions ?? {})) schemas[nested] ??= rewriteRefs(nestedSchema) as Schema;
     payloadRefs.push({ $ref: `#/components/schemas/${name}` });
   }
-  const createTask = schemas.CreateTaskDto as { properties?: Record<string, Schema> } | undefined;
-  if (createTask?.properties?.payload) {
-    createTask.properties.payload = { ...createTask.properties.payload, oneOf: payloadRefs, description: 'The payload of the chosen task type' };
+  // `anyOf`, not `oneOf`: several types share a payload shape (`{}` fits system.noop and others); the
+  // type's own schema (x-task-type) is the exact rule for it.
+  for (const dto of ['CreateTaskDto', 'FlowNodeDto']) {
+    const properties = (schemas[dto] as { properties?: Record<string, Schema> } | undefined)?.properties;
+    if (properties?.payload)
+      properties.payload = { type: 'object', anyOf: payloadRefs, description: 'The payload of the chosen task type (see its Payload_* schema)' };
   }
 
   for (const [path, item] of Object.entries(document.paths)) {
@@ -87,6 +114,9 @@ export function buildApiDocument(app: INestApplication): OpenAPIObject {
   }
   return document;
 }
+
+/** The component name of a task type's payload schema, e.g. `Payload_system_sleep`. */
+export const payloadSchemaName = (type: string) => `Payload_${type.replace(/[^A-Za-z0-9]/g, '_')}`;
 
 /** Serves Swagger UI at /docs and the document at /docs/json. */
 export function setupApiDocs(app: INestApplication): void {

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { FlowNodeDto } from './flow.dto';
@@ -28,6 +28,7 @@ export class FlowsController {
   @ApiResponse({ status: 200, type: FlowCreatedView, description: 'The flow created earlier with this Idempotency-Key and body' })
   @ApiResponse({ status: 400, description: 'FLOW_TOO_LARGE, FLOW_TOO_DEEP, FLOW_INVALID, or VALIDATION_FAILED naming the node (e.g. children[1].type)' })
   @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED: the key was used with another body' })
+  @ApiOperation({ operationId: 'createFlow' })
   async create(
     @CurrentTenant() tenantId: string,
     @Body() body: FlowNodeDto,
@@ -43,6 +44,7 @@ export class FlowsController {
   @Get(':rootId')
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, type: FlowView, description: 'The tree with every node’s status; the flow’s status is its root’s' })
+  @ApiOperation({ operationId: 'getFlow' })
   get(@CurrentTenant() tenantId: string, @RootId() rootId: string): Promise<FlowView> {
     return this.flows.get(tenantId, rootId);
   }
@@ -53,6 +55,7 @@ export class FlowsController {
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: FlowView, description: 'Cancelled: every unfinished node is `cancelled`; running ones have been told to stop' })
   @ApiResponse({ status: 409, description: 'TASK_TERMINAL: the flow had already ended' })
+  @ApiOperation({ operationId: 'cancelFlow' })
   async cancel(@CurrentTenant() tenantId: string, @RootId() rootId: string): Promise<FlowView> {
     await this.flows.get(tenantId, rootId);
     await this.control.cancel(tenantId, rootId);

@@ -10,7 +10,8 @@ export * from './queue.dto';
 export * from './task-control.service';
 export * from './task-producer.service';
 // The view lives with the ledger (the worker's webhook events carry it too); re-exported for HTTP code.
-export { toTaskView, type TaskView } from '../ledger/task-view';
+export { toTaskView } from '../ledger/task-view';
+export * from '../ledger/task-view.dto';
 export * from '../fairness/tenant-concurrency.dto';
 export * from './tasks-api.module';
 export * from './api-docs';

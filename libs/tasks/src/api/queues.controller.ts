@@ -4,6 +4,7 @@ import { RequireScopes, validationFailed } from '@conveyor/http';
 import { QueueSettingsStore } from '../queue-settings/queue-settings.store';
 import { QueueDetailView, UpdateQueueDto } from './queue.dto';
 import { QueueInspector } from './queue-inspector.service';
+import { QueueListView } from './queue-view.dto';
 
 const NOT_FOUND = { status: 404, description: 'QUEUE_NOT_FOUND: no task type uses this queue' };
 
@@ -17,7 +18,9 @@ export class QueuesController {
   ) {}
 
   @Get()
-  async list() {
+  @ApiOperation({ operationId: 'listQueues' })
+  @ApiResponse({ status: 200, type: QueueListView })
+  async list(): Promise<QueueListView> {
     return { queues: await this.inspector.describeAll() };
   }
 

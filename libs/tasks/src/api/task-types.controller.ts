@@ -1,4 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { RequireScopes } from '@conveyor/http';
 import { payloadJsonSchema } from '../contracts/payload-schema';
@@ -16,6 +17,7 @@ export class TaskTypesController {
 
   /** Contracts are fixed for the life of the process, so the answer is built once. System-only types are not listed: no tenant may create them. */
   @Get()
+  @ApiOperation({ operationId: 'listTaskTypes' })
   list() {
     this.cached ??= {
       taskTypes: this.registry

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiOperation, ApiResponse } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
@@ -16,6 +16,7 @@ import { isTerminal } from '../ledger/task-status';
 import { TaskLogReader } from '../task-logs/task-log-reader';
 import { TaskLogPageView, toTaskLogLineView } from './task-log-view.dto';
 import { TaskLogsQuery } from './task-logs.query';
+import { CancelledTaskView, RetriedTasksView, TaskBatchView, TaskDetailView, TaskListView, TaskView } from '../ledger/task-view.dto';
 
 /** Follow-ups listed with a task; the rest through `GET /v1/tasks?parentId=`. */
 const CHILDREN_SHOWN = 100;
@@ -60,8 +61,10 @@ export class TasksController {
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
   @Post()
   @RequireScopes('tasks:write')
-  @ApiResponse({ status: 202, description: 'Accepted: in the ledger and queued; `Location` points at it' })
-  @ApiResponse({ status: 200, description: 'The task created earlier with this Idempotency-Key and body' })
+  @ApiOperation({ operationId: 'enqueueTask', summary: 'Enqueue a task' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Repeat the request safely: the same key and body answer with the first task' })
+  @ApiResponse({ status: 202, type: TaskView, description: 'Accepted: in the ledger and queued; `Location` points at it' })
+  @ApiResponse({ status: 200, type: TaskView, description: 'The task created earlier with this Idempotency-Key and body' })
   @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED: the key was used with another body' })
   async create(
     @CurrentTenant() tenantId: string,
@@ -77,6 +80,8 @@ export class TasksController {
 
   @Post('batch')
   @RequireScopes('tasks:write')
+  @ApiOperation({ operationId: 'enqueueTasks', summary: 'Enqueue up to 1000 tasks at once, all or none' })
+  @ApiResponse({ status: 202, type: TaskBatchView })
   @HttpCode(HttpStatus.ACCEPTED)
   async createBatch(@CurrentTenant() tenantId: string, @Body() body: CreateTaskBatchDto) {
     const { tasks } = await this.producer.enqueue(tenantId, body.tasks);
@@ -86,6 +91,8 @@ export class TasksController {
   /** Bulk retry of a filter, e.g. everything in the dead-letter inbox (`status: failed`). */
   @Post('retry')
   @RequireScopes('tasks:write')
+  @ApiOperation({ operationId: 'retryTasks', summary: 'Retry the tasks matching a filter (default: failed)' })
+  @ApiResponse({ status: 202, type: RetriedTasksView })
   @HttpCode(HttpStatus.ACCEPTED)
   retryMany(@CurrentTenant() tenantId: string, @Body() body: RetryTasksDto) {
     return this.control.retryMany(tenantId, { type: body.type, status: body.status ?? 'failed', limit: body.limit ?? 100 });
@@ -94,6 +101,8 @@ export class TasksController {
   /** An admin key lists the system tenant's tasks (the housekeeping runs) with its own. */
   @Get()
   @RequireScopes('tasks:read')
+  @ApiOperation({ operationId: 'listTasks', summary: 'List tasks, newest first, a page at a time' })
+  @ApiResponse({ status: 200, type: TaskListView })
   async list(@ReadableTenants() tenants: string[], @Query() query: ListTasksQuery) {
     const limit = query.limit ?? DEFAULT_PAGE;
     const filter = {
@@ -121,6 +130,8 @@ export class TasksController {
 
   @Get(':id')
   @RequireScopes('tasks:read')
+  @ApiOperation({ operationId: 'getTask', summary: 'Get a task with its first follow-ups' })
+  @ApiResponse({ status: 200, type: TaskDetailView })
   async get(@ReadableTenants() tenants: string[], @TaskId() id: string) {
     const task = await this.ledger.findByAnyId(tenants, id);
     if (!task) throw notFound();
@@ -158,8 +169,12 @@ export class TasksController {
 
   @Get(':id/events')
   @RequireScopes('tasks:read')
+  @ApiOperation({ operationId: 'streamTaskEvents', summary: 'Follow a task as Server-Sent Events' })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (a row version)' })
   @ApiResponse({
     status: 200,
+    content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 3\nevent: status\ndata: {"id":"…","status":"active",…}\n\n' } } },
     description: 'text/event-stream: `status` and `progress` events until the task is terminal; event ids are row versions, so `Last-Event-ID` resumes',
   })
   @ApiResponse({ status: 429, description: 'TOO_MANY_STREAMS: the key or the API process holds as many streams as allowed; see Retry-After' })
@@ -185,8 +200,9 @@ export class TasksController {
   /** 200 when the task is cancelled now; 202 when a running task has been told to stop. */
   @Post(':id/cancel')
   @RequireScopes('tasks:write')
-  @ApiResponse({ status: 200, description: 'Cancelled now (it was waiting)' })
-  @ApiResponse({ status: 202, description: 'Running: its worker has been told to stop; follow /events' })
+  @ApiOperation({ operationId: 'cancelTask', summary: 'Cancel a task' })
+  @ApiResponse({ status: 200, type: CancelledTaskView, description: 'Cancelled now (it was waiting)' })
+  @ApiResponse({ status: 202, type: CancelledTaskView, description: 'Running: its worker has been told to stop; follow /events' })
   @ApiResponse({ status: 409, description: 'TASK_TERMINAL: already finished' })
   async cancel(@CurrentTenant() tenantId: string, @TaskId() id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const { outcome, task } = await this.control.cancel(tenantId, await this.ledgerId(tenantId, id));
@@ -196,6 +212,8 @@ export class TasksController {
 
   @Post(':id/retry')
   @RequireScopes('tasks:write')
+  @ApiOperation({ operationId: 'retryTask', summary: 'Run a failed, cancelled or expired task again' })
+  @ApiResponse({ status: 202, type: TaskView })
   @ApiResponse({ status: 409, description: 'TASK_NOT_RETRYABLE: only failed, cancelled or expired tasks run again' })
   @HttpCode(HttpStatus.ACCEPTED)
   async retry(@CurrentTenant() tenantId: string, @TaskId() id: string) {

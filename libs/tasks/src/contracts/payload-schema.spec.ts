@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
+import { IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Max, Min, ValidateNested } from 'class-validator';
 import { SYSTEM_NOOP, SYSTEM_SLEEP } from '@conveyor/system-tasks';
 import { payloadJsonSchema } from './payload-schema';
 import { defineTaskType } from './task-type';
@@ -66,7 +66,8 @@ describe('payloadJsonSchema', () => {
       additionalProperties: false,
       properties: {
         count: { type: 'integer', minimum: 0, maximum: 100 },
-        label: { type: 'string' },
+        // Optional: @IsOptional skips the rules for null too, so null is allowed.
+        label: { anyOf: [{ type: 'string' }, { type: 'null' }] },
         format: { enum: ['csv', 'json'] },
         options: { $ref: '#/definitions/SchemaSpecOptions' },
       },
@@ -118,7 +119,7 @@ describe('payloadJsonSchema', () => {
       additionalProperties: false,
       properties: {
         ms: { type: 'integer', minimum: 0, maximum: 3_600_000 },
-        failTimes: { type: 'integer', minimum: 0, maximum: 100 },
+        failTimes: { anyOf: [{ type: 'integer', minimum: 0, maximum: 100 }, { type: 'null' }] },
       },
       required: ['ms'],
     });
@@ -127,5 +128,21 @@ describe('payloadJsonSchema', () => {
 
   it('describes the real NoopPayload as an empty object', () => {
     expect(payloadJsonSchema(SYSTEM_NOOP)).toMatchObject({ type: 'object', properties: {}, additionalProperties: false });
+  });
+
+  it('pins uuids to the versions @IsUUID takes and drops the empty Map and Array schemas', () => {
+    class SchemaSpecRefs {
+      @IsUUID()
+      fileId: string;
+
+      @IsOptional()
+      @IsArray()
+      @IsString({ each: true })
+      names?: string[];
+    }
+    const schema = payloadJsonSchema(define(SchemaSpecRefs)) as { properties: Record<string, Record<string, unknown>>; definitions?: object };
+    expect(schema.properties.fileId).toMatchObject({ type: 'string', format: 'uuid', pattern: expect.stringContaining('[1-8]') });
+    expect(JSON.stringify(schema)).not.toMatch(/definitions\/(Array|Map)/);
+    expect(schema.definitions ?? {}).not.toHaveProperty('Array');
   });
 });

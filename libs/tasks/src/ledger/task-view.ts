@@ -1,9 +1,10 @@
-import type { TaskEntity } from '../ledger/task.entity';
+import type { TaskEntity } from './task.entity';
+import type { TaskView } from './task-view.dto';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-/** The public JSON shape of a ledger row. */
-export function toTaskView(task: TaskEntity) {
+/** The public JSON shape of a ledger row (its fields: `TaskView`, which the OpenAPI document shows). */
+export function toTaskView(task: TaskEntity): TaskView {
   return {
     id: task.id,
     type: task.type,
@@ -37,5 +38,3 @@ export function toTaskView(task: TaskEntity) {
     traceId: task.traceId ?? null,
   };
 }
-
-export type TaskView = ReturnType<typeof toTaskView>;

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, HttpStatus, Inject, Post } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { CallbackEndpoints } from '../endpoints/callback-endpoints.service';
 import type { EndpointWithSecret } from '../signing/endpoint-secrets';
@@ -21,6 +21,7 @@ export class WebhookCallbacksController {
   @RequireScopes('tasks:write')
   @ApiResponse({ status: 200, type: CallbackSecretView, description: "The tenant's callback signing secret (made on first use)" })
   @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING / WEBHOOK_SECRET_UNREADABLE: the server lacks a key' })
+  @ApiOperation({ operationId: 'getCallbackSecret' })
   async get(@CurrentTenant() tenantId: string): Promise<CallbackSecretView> {
     return this.view(await this.callbacks.get(tenantId));
   }
@@ -30,6 +31,7 @@ export class WebhookCallbacksController {
   @HttpCode(HttpStatus.OK)
   @ApiResponse({ status: 200, type: RotatedSecretView, description: 'A new callback secret; both sign until previousSecretValidUntil' })
   @ApiResponse({ status: 503, description: 'WEBHOOK_SECRET_KEY_MISSING / WEBHOOK_SECRET_UNREADABLE: the server lacks a key' })
+  @ApiOperation({ operationId: 'rotateCallbackSecret' })
   async rotate(@CurrentTenant() tenantId: string): Promise<RotatedSecretView> {
     const { endpoint, secret } = await this.callbacks.rotateSecret(tenantId);
     return { secret, previousSecretValidUntil: endpoint.previousSecretUntil!.toISOString() };

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { deliveryNotFound, WebhookDeliveriesService } from '../endpoints/webhook-deliveries.service';
 import { toDeliveryDetailView, toDeliveryView, WebhookDeliveryDetailView, WebhookDeliveryView } from './webhook-views.dto';
@@ -13,6 +13,7 @@ export class WebhookDeliveriesController {
   @Get(':id')
   @RequireScopes('tasks:read')
   @ApiResponse({ status: 200, type: WebhookDeliveryDetailView, description: 'The delivery, the event as sent, and every attempt' })
+  @ApiOperation({ operationId: 'getWebhookDelivery' })
   async get(@CurrentTenant() tenantId: string, @DeliveryId() id: string): Promise<WebhookDeliveryDetailView> {
     const { delivery, event, attempts } = await this.deliveries.get(tenantId, id);
     return toDeliveryDetailView(delivery, event, attempts);
@@ -23,6 +24,7 @@ export class WebhookDeliveriesController {
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiResponse({ status: 202, type: WebhookDeliveryView, description: 'A new round of attempts, starting now (same event id)' })
   @ApiResponse({ status: 409, description: 'WEBHOOK_DELIVERY_PENDING: still under way' })
+  @ApiOperation({ operationId: 'redeliverWebhookDelivery' })
   async redeliver(@CurrentTenant() tenantId: string, @DeliveryId() id: string): Promise<WebhookDeliveryView> {
     return toDeliveryView(await this.deliveries.redeliver(tenantId, id));
   }

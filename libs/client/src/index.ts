@@ -1,0 +1,6 @@
+// The client's public face: no Nest, no server code (the Nest module is `@conveyor/client/nest`).
+export * from './conveyor-client.js';
+export * from './errors.js';
+export * from './tasks-api.js';
+export * from './task-types.gen.js';
+export * from './types.js';

@@ -115,7 +115,8 @@ describe('client SDK (@conveyor/client)', () => {
     expect(task.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
 
     const events: Array<{ id: string | undefined; event: string; status: string }> = [];
-    for await (const event of conveyor.tasks.events(task.id)) events.push({ id: event.id, event: event.event, status: event.event === 'error' ? event.data.code : event.data.status });
+    for await (const event of conveyor.tasks.events(task.id))
+      events.push({ id: event.id, event: event.event, status: event.event === 'error' ? event.data.code : event.data.status });
     expect(events[events.length - 1]).toMatchObject({ event: 'status', status: 'completed' });
     expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
     expect((await conveyor.tasks.get(task.id)).status).toBe('completed');

@@ -22,7 +22,15 @@ import {
   trustedPeer,
   useSecurityHeaders,
 } from '@conveyor/http';
-import { bootLogger, ErrorReporter, installHttpMetrics, installRequestLogging, installTraceResponseHeader, requestIdOf, TaskMetrics } from '@conveyor/observability';
+import {
+  bootLogger,
+  ErrorReporter,
+  installHttpMetrics,
+  installRequestLogging,
+  installTraceResponseHeader,
+  requestIdOf,
+  TaskMetrics,
+} from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 

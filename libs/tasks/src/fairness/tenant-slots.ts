@@ -15,6 +15,12 @@ const NO_SLOT: TenantSlot = { release: () => undefined };
 /** Before deferring a job, the worker asks again this many times, this far apart: a slot often frees within a task's length. */
 const RETRIES = 2;
 const RETRY_MS = 25;
+/**
+ * How long a worker trusts its last look at whether a queue has any tenant cap. With no default
+ * cap and no tenant's own, no slot is counted (no Redis call per task); a cap set at runtime
+ * takes hold within this, counting the tasks that start from then on.
+ */
+const CAPS_LOOK_MS = 1000;
 
 interface Held {
   handle: QueueHandle;
@@ -38,6 +44,8 @@ export class TenantSlots implements OnModuleDestroy {
   /** Slots given back and not yet sent, by running-set key. */
   private readonly releasing = new Map<string, Held>();
   private releaseTimer: NodeJS.Immediate | undefined;
+  /** Whether each queue's caps hash had any entry, and when that was read. */
+  private readonly capsLook = new Map<string, { any: boolean; at: number }>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -50,7 +58,7 @@ export class TenantSlots implements OnModuleDestroy {
    * BullMQ the processor handed the job back itself.
    */
   async admit(handle: QueueHandle, job: Job<TaskJobData>, token: string | undefined): Promise<TenantSlot> {
-    if (!this.config.fairness.enabled) return NO_SLOT;
+    if (!this.config.fairness.enabled || !(await this.capsInUse(handle))) return NO_SLOT;
     const tenant = job.data.tenantId;
     const id = job.id as string;
     const key = handle.toKey(FAIRNESS_KEYS.running + tenant);
@@ -83,6 +91,23 @@ export class TenantSlots implements OnModuleDestroy {
     await UNCOUNT_START.run(handle, [handle.toKey(id)]);
     await job.moveToDelayed(Date.now() + this.config.fairness.deferMs, token);
     throw new DelayedError(`tenant ${tenant} is at its concurrency cap`);
+  }
+
+  /** A default cap, or any tenant's own in this queue (read at most once per CAPS_LOOK_MS). */
+  private async capsInUse(handle: QueueHandle): Promise<boolean> {
+    if (this.config.fairness.tenantConcurrencyDefault > 0) return true;
+    const key = handle.toKey(FAIRNESS_KEYS.caps);
+    const look = this.capsLook.get(key);
+    if (look && Date.now() - look.at < CAPS_LOOK_MS) return look.any;
+    try {
+      const client = (await handle.getBackend().client) as unknown as { exists(key: string): Promise<number> };
+      const any = (await client.exists(key)) > 0;
+      this.capsLook.set(key, { any, at: Date.now() });
+      return any;
+    } catch {
+      // As below: without an answer, check the cap the usual way (the script fails open).
+      return true;
+    }
   }
 
   onModuleDestroy(): void {

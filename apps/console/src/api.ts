@@ -1,5 +1,7 @@
 /** The console's only way to the API: same origin, the signed-in key as a bearer token. */
 
+import type { TaskView as ClientTaskView } from '../../../libs/client/src/types';
+
 export type Scope = 'tasks:read' | 'tasks:write' | 'admin';
 
 export interface Session {
@@ -8,34 +10,11 @@ export interface Session {
   scopes: Scope[];
 }
 
-export interface TaskView {
-  id: string;
-  type: string;
-  queue: string;
-  status: string;
-  priority: number;
-  payload: unknown;
-  result: unknown;
-  error: { code: string; message: string } | null;
-  progress: { percent?: number; message?: string } | null;
-  attempts: number;
-  maxAttempts: number;
-  timeoutMs: number;
-  idempotencyKey: string | null;
-  tags: string[];
-  createdAt: string;
-  updatedAt: string;
-  scheduledFor: string | null;
-  expiresAt: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  workerId: string | null;
-  parentId: string | null;
-  rootId: string | null;
-  scheduleId: string | null;
+/** A task as the API shows it: the client SDK's type (one description of the view), with a detail's children. */
+export type TaskView = ClientTaskView & {
   children?: Array<{ id: string; type: string; status: string }>;
   moreChildren?: boolean;
-}
+};
 
 export interface TaskPage {
   tasks: TaskView[];

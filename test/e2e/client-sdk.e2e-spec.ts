@@ -156,6 +156,23 @@ describe('client SDK (@conveyor/client)', () => {
     await expect(unreachable.tasks.get(slow.id)).rejects.toMatchObject({ name: 'ConveyorNetworkError', code: 'NETWORK_ERROR' });
   }, 120_000);
 
+  it('enqueues under an id of the caller’s choosing, finds the task by it, and moves it to another priority while it waits', async () => {
+    const conveyor = client();
+    const id = `order-${Date.now()}`;
+    const task = await conveyor.tasks.enqueue('system.noop', {}, { id, delayMs: 60_000 });
+    expect(task).toMatchObject({ clientId: id, status: 'scheduled', priority: 5 });
+    expect((await conveyor.tasks.get(id)).id).toBe(task.id);
+    // the same id and request: the same task; the same id for another request: refused
+    expect((await conveyor.tasks.enqueue('system.noop', {}, { id, delayMs: 60_000 })).id).toBe(task.id);
+    await expect(conveyor.tasks.enqueue('system.noop', {}, { id, delayMs: 1 })).rejects.toMatchObject({
+      name: 'ConveyorConflictError',
+      code: 'TASK_ID_REUSED',
+    });
+    expect(await conveyor.tasks.changePriority(id, 1)).toMatchObject({ id: task.id, priority: 1 });
+    expect((await conveyor.tasks.cancel(id)).status).toBe('cancelled');
+    await expect(conveyor.tasks.changePriority(id, 2)).rejects.toMatchObject({ code: 'TASK_NOT_WAITING' });
+  });
+
   it('retries an enqueue whose answer was lost with the same idempotency key: one task', async () => {
     let calls = 0;
     const keys: string[] = [];

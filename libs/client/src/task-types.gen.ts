@@ -99,12 +99,13 @@ export interface TaskTypes {
   'system.gather': {
     payload: Record<string, never>;
   };
-  /** Writes `message` and `input` as one line of the worker log and returns them; as a pipeline step, `input` is what the steps before handed on. */
+  /** Writes `message` and `input` as a line of the task log (`repeat` times) and returns them; as a pipeline step, `input` is what the steps before handed on. */
   'system.log': {
     payload: {
       message?: string | null;
       level?: 'info' | 'warn' | null;
       input?: Record<string, unknown> | null;
+      repeat?: number | null;
     };
   };
   /** Does nothing and completes at once; for tests and benchmarks. */

@@ -93,6 +93,11 @@ export class TasksApi {
     return (await this.transport.request<TaskView>('POST', `${taskPath(id)}/retry`, { idempotent: false })).body;
   }
 
+  /** Moves a task that has not started to another priority (ConveyorConflictError TASK_NOT_WAITING once it runs). */
+  async changePriority(id: string, priority: number): Promise<TaskView> {
+    return (await this.transport.request<TaskView>('PATCH', taskPath(id), { body: { priority }, idempotent: true })).body;
+  }
+
   /** Resolves with the task once it is terminal (completed, failed, cancelled, expired). */
   async waitFor(id: string, options: WaitOptions = {}): Promise<TaskDetail> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);

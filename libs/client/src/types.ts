@@ -46,6 +46,12 @@ export interface TaskDetail extends TaskView {
 }
 
 export interface EnqueueOptions {
+  /**
+   * Your own id for the task, unique in your tenant (1–128 of `A-Za-z0-9_.:-`): the same id with
+   * the same request gives the same task, with another request ConveyorConflictError TASK_ID_REUSED.
+   * Every method that takes a task id takes this one too.
+   */
+  id?: string;
   /** 1 (highest) … 10 (lowest). */
   priority?: number;
   delayMs?: number;

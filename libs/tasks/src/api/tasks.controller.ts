@@ -148,9 +148,9 @@ export class TasksController {
   @Patch(':id')
   @RequireScopes('tasks:write')
   @ApiOperation({ operationId: 'updateTask' })
-  @ApiResponse({ status: 200, description: 'The task with its new priority' })
+  @ApiResponse({ status: 200, type: TaskView, description: 'The task with its new priority' })
   @ApiResponse({ status: 409, description: 'TASK_NOT_WAITING: it is running or has ended' })
-  async update(@CurrentTenant() tenantId: string, @TaskId() id: string, @Body() body: UpdateTaskDto) {
+  async update(@CurrentTenant() tenantId: string, @TaskId() id: string, @Body() body: UpdateTaskDto): Promise<TaskView> {
     return toTaskView(await this.control.changePriority(tenantId, await this.ledgerId(tenantId, id), body.priority));
   }
 

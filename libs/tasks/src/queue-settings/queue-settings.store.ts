@@ -1,7 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 import { JobRelay } from '../intake/job-relay';
 import {
   parseStoredSettings,
@@ -24,7 +23,7 @@ import {
  */
 @Injectable()
 export class QueueSettingsStore implements OnApplicationShutdown {
-  private client?: Redis;
+  private client?: RedisClient;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -126,12 +125,8 @@ export class QueueSettingsStore implements OnApplicationShutdown {
    * Its own connection, opened on first use (a process that never touches settings opens none).
    * Commands sent while it connects wait for it, within the producer's command timeout.
    */
-  private redis(): Redis {
-    this.client ??= new Redis({
-      ...redisConnectionOptions(this.config.redis, 'producer'),
-      enableOfflineQueue: true,
-      connectionName: 'conveyor:queue-settings',
-    });
+  private redis(): RedisClient {
+    this.client ??= createRedisClient(this.config.redis, 'producer', { enableOfflineQueue: true, connectionName: 'conveyor:queue-settings' });
     return this.client;
   }
 }

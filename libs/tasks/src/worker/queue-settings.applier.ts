@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { redisConnectionOptions } from '@conveyor/queue';
+import { createRedisClient, type RedisClient } from '@conveyor/queue';
 import { queueSettingsChannel, SETTINGS_REFRESH_MS, type StoredQueueSettings } from '../queue-settings/queue-settings';
 import { QueueSettingsStore } from '../queue-settings/queue-settings.store';
 
@@ -19,7 +18,7 @@ const WITHDRAW_WAIT_MS = 1000;
 export class QueueSettingsApplier {
   private readonly logger = new Logger(QueueSettingsApplier.name);
   private workers: readonly Worker[] = [];
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -41,9 +40,9 @@ export class QueueSettingsApplier {
   async attach(workers: readonly Worker[]): Promise<void> {
     this.workers = workers;
     if (workers.length === 0) return;
-    this.subscriber = new Redis({ ...redisConnectionOptions(this.config.redis, 'worker'), connectionName: 'conveyor:queue-settings-listener' });
-    this.subscriber.on('error', (error) => this.logger.warn({ err: error }, 'queue settings listener: redis error'));
-    this.subscriber.on('message', (_channel, queue: string) => void this.refresh(queue));
+    this.subscriber = createRedisClient(this.config.redis, 'worker', { connectionName: 'conveyor:queue-settings-listener' });
+    this.subscriber.on('error', (error: Error) => this.logger.warn({ err: error }, 'queue settings listener: redis error'));
+    this.subscriber.on('message', (_channel: string, queue: string) => void this.refresh(queue));
     // After a reconnect ioredis subscribes again; what changed meanwhile is read at once.
     this.subscriber.on('ready', () => void this.refreshAll());
     await this.subscriber.subscribe(queueSettingsChannel(this.config.queuePrefix));

@@ -97,6 +97,26 @@ describe('Redis Cluster', () => {
     expect(JSON.parse(delivered.body)).toMatchObject({ type: 'task.completed' });
   }, 120_000);
 
+  it('changes a queue at runtime through the cluster: stored, published, applied and reported by the worker, paused and resumed', async () => {
+    const changed = await http(stack.apiUrl, 'PATCH', '/v1/queues/system', { concurrency: 3 });
+    expect(changed.status).toBe(200);
+    const version = changed.body.settings.version as number;
+    const report = await waitFor(
+      async () => {
+        const { body } = await get('/v1/queues/system');
+        const mine = (body.workerSettings as Array<{ version: number; concurrency: number }>).find((w) => w.version === version);
+        return mine?.concurrency === 3 ? mine : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the worker to apply concurrency 3' },
+    );
+    expect(report).toMatchObject({ concurrency: 3, version });
+    expect((await post('/v1/queues/system/pause')).body).toMatchObject({ paused: true });
+    expect((await post('/v1/queues/system/resume')).body).toMatchObject({ paused: false });
+    const done = await waitForTerminal(stack.apiUrl, (await post('/v1/tasks', { type: 'system.noop', payload: {} })).body.id, 30_000);
+    expect(done.status).toBe('completed');
+    expect((await http(stack.apiUrl, 'PATCH', '/v1/queues/system', { concurrency: null })).status).toBe(200);
+  });
+
   it('keeps every key of the deployment under its hash-tagged prefix, in one slot', async () => {
     const client = new Cluster(cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
     try {

@@ -1,6 +1,6 @@
 /** The console's only way to the API: same origin, the signed-in key as a bearer token. */
 
-import type { TaskView as ClientTaskView } from '../../../libs/client/src/types';
+import type { TaskView as ClientTaskView } from '../../../libs/client/src/index';
 
 export type Scope = 'tasks:read' | 'tasks:write' | 'admin';
 

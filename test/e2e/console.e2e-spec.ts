@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { waitFor } from '@conveyor/testing';
-import { http, localWebhookEnv, startStack, waitForTerminal, type Stack } from './support/stack';
+import { http, localWebhookEnv, startStack, TEST_ADMIN_KEY, waitForTerminal, type Stack } from './support/stack';
 
 /** Screenshots of the main views land in the README's images, from this very run. */
 const SHOTS = join(__dirname, '..', '..', 'docs', 'img');
@@ -304,5 +304,44 @@ describe('web console', () => {
     }
     const reader = (await http(stack.apiUrl, 'POST', '/v1/admin/keys', { tenant: 'acme', scopes: ['tasks:read'] })).body.key as string;
     expect((await post('/v1/tasks/bulk/retry', { filter: {} }, reader)).status).toBe(403);
+  });
+  it('shows on a task’s page what its handler logged with ctx.log', async () => {
+    const created = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'system.log', payload: { message: 'hello from ctx.log', repeat: 2 } }, asAcme());
+    expect((await waitForTerminal(stack.apiUrl, created.body.id, 30_000, asAcme())).status).toBe('completed');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(acmeKey);
+    await page.goto(`${stack.apiUrl}/console/#/tasks/${created.body.id}`);
+    const logs = page.getByTestId('task-logs');
+    await logs.waitFor();
+    expect(await logs.locator('tbody tr').count()).toBe(2);
+    expect(await logs.textContent()).toContain('hello from ctx.log');
+  });
+
+  it('lets an admin pause and resume a queue and set its concurrency for every worker', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(TEST_ADMIN_KEY);
+    await page.getByRole('link', { name: 'Queues' }).click();
+    const card = page.locator('article', { has: page.locator('#queue-system') });
+    await card.getByRole('button', { name: 'Pause system' }).click();
+    await card.getByRole('button', { name: 'Resume system' }).waitFor();
+    expect((await http(stack.apiUrl, 'GET', '/v1/queues/system')).body.paused).toBe(true);
+    await card.getByLabel('Concurrency of system per worker').fill('2');
+    await card.getByRole('button', { name: 'Apply' }).click();
+    await card.getByRole('status').filter({ hasText: 'Concurrency 2 per worker.' }).waitFor();
+    await waitFor(
+      async () => {
+        const { body } = await http(stack.apiUrl, 'GET', '/v1/queues/system');
+        return body.settings.concurrency === 2 && (body.workerSettings as Array<{ concurrency: number }>).every((w) => w.concurrency === 2);
+      },
+      { timeoutMs: 30_000, what: 'every worker to run the system queue at concurrency 2' },
+    );
+    await page.screenshot({ path: join(SHOTS, 'console-queue-controls.png') });
+    await card.getByRole('button', { name: 'Resume system' }).click();
+    await card.getByRole('button', { name: 'Pause system' }).waitFor();
+    await card.getByLabel('Concurrency of system per worker').fill('');
+    await card.getByRole('button', { name: 'Apply' }).click();
+    await card.getByRole('status').filter({ hasText: 'back to each worker' }).waitFor();
+    const after = (await http(stack.apiUrl, 'GET', '/v1/queues/system')).body;
+    expect(after).toMatchObject({ paused: false, settings: { concurrency: null } });
   });
 });

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, can, type Session } from '../api';
+import { message } from '../format';
 import { usePolled } from '../hooks';
 
 interface QueueView {
@@ -44,6 +45,52 @@ function DepthChart({ name, samples }: { name: string; samples: Array<Record<str
         <span class="hint"> · peak {max}</span>
       </figcaption>
     </figure>
+  );
+}
+
+/**
+ * Admin controls of one queue, applied by every worker at runtime: pause / resume, and the
+ * concurrency per worker (empty: back to each worker's WORKER_CONCURRENCY).
+ */
+function QueueControls({ session, queue, changed }: { session: Session; queue: QueueView; changed: () => void }) {
+  const [concurrency, setConcurrency] = useState('');
+  const [notice, setNotice] = useState<string | null>(null);
+  const run = async (method: string, path: string, body: unknown, done: string) => {
+    setNotice(null);
+    try {
+      await call(session.key, method, path, body);
+      setNotice(done);
+      changed();
+    } catch (failure) {
+      setNotice(message(failure));
+    }
+  };
+  const path = `/v1/queues/${encodeURIComponent(queue.name)}`;
+  return (
+    <form
+      class="queue-controls"
+      onSubmit={(event) => {
+        event.preventDefault();
+        const value = concurrency.trim() === '' ? null : Number(concurrency);
+        void run('PATCH', path, { concurrency: value }, value === null ? 'Concurrency back to each worker’s own.' : `Concurrency ${value} per worker.`);
+      }}
+    >
+      <button type="button" onClick={() => void run('POST', `${path}/${queue.paused ? 'resume' : 'pause'}`, undefined, queue.paused ? 'Resumed.' : 'Paused.')}>
+        {queue.paused ? 'Resume' : 'Pause'} {queue.name}
+      </button>
+      <label>
+        Concurrency of {queue.name} per worker
+        <input type="number" min={1} max={1000} inputMode="numeric" value={concurrency} onInput={(event) => setConcurrency(event.currentTarget.value)} />
+      </label>
+      <button type="submit" class="secondary">
+        Apply
+      </button>
+      {notice && (
+        <span role="status" class="notice">
+          {notice}
+        </span>
+      )}
+    </form>
   );
 }
 
@@ -95,6 +142,7 @@ export function QueuesView({ session }: { session: Session }) {
               </tbody>
             </table>
             <DepthChart name={queue.name} samples={history[queue.name] ?? []} />
+            {can(session, 'admin') && <QueueControls session={session} queue={queue} changed={queues.reload} />}
           </article>
         ))}
       </div>

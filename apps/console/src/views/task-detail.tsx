@@ -3,6 +3,7 @@ import { call, can, followEvents, TERMINAL, type Session, type TaskView } from '
 import { duration, json, message, when } from '../format';
 import { href, navigate } from '../router';
 import { StatusBadge } from './status-badge';
+import { TaskLogs } from './task-logs';
 
 /** A shell command that reads the task again, for a terminal or a bug report (the key left as a variable). */
 function curlOf(task: TaskView): string {
@@ -147,6 +148,10 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
         <dd>{task.tags.length ? task.tags.join(', ') : '—'}</dd>
         <dt>Idempotency key</dt>
         <dd>{task.idempotencyKey ?? '—'}</dd>
+        <dt>Client id</dt>
+        <dd>{task.clientId ?? '—'}</dd>
+        <dt>Trace</dt>
+        <dd class="mono">{task.traceId ?? '—'}</dd>
         <dt>Parent</dt>
         <dd>{task.parentId ? <a href={href(`/tasks/${task.parentId}`)}>{task.parentId}</a> : '—'}</dd>
         <dt>Flow / chain</dt>
@@ -172,6 +177,7 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
           </pre>
         </section>
       </div>
+      <TaskLogs session={session} taskId={task.id} version={`${task.status}:${task.attempts}`} />
       <h2>Children</h2>
       {task.children && task.children.length > 0 ? (
         <ul class="children">

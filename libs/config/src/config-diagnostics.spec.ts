@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getMetadataStorage } from 'class-validator';
 import { loadAppConfig, type ConfigValidationError } from './app-config';
 import { describeProblems, knownEnvironmentKeys, maskValue, suspiciousKeys } from './config-diagnostics';
+import { EnvironmentSchema } from './environment.schema';
 
 describe('config diagnostics (validate-config)', () => {
   it('knows the schema keys and the ops keys', () => {
@@ -94,5 +98,18 @@ describe('config diagnostics (validate-config)', () => {
     expect(text).toMatch(/^ {2}- PORT="eighty": /m);
     expect(text).toMatch(/^ {2}- CONVEYOR_ADMIN_KEY="<12 characters, hidden>": CONVEYOR_ADMIN_KEY must be at least 16 characters/m);
     expect(text).not.toMatch(/short-secret/);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every key of the schema (and names no key Conveyor does not know)', () => {
+    const text = readFileSync(join(__dirname, '..', '..', '..', '.env.example'), 'utf8');
+    const documented = new Set([...text.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((match) => match[1]));
+    const schemaKeys = getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentSchema, '', true, false)
+      .map((metadata) => metadata.propertyName);
+    expect([...new Set(schemaKeys)].filter((key) => !documented.has(key)).sort()).toEqual([]);
+    const known = new Set(knownEnvironmentKeys());
+    expect([...documented].filter((key) => !known.has(key)).sort()).toEqual([]);
   });
 });

@@ -55,3 +55,17 @@ export class TestReceiver {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/**
+ * Settings for apps whose webhooks deliver to a receiver in the test: loopback allowed over
+ * plain http on any port, endpoints active after `activationMs`, the outbox polled every 50 ms.
+ */
+export function localWebhookEnv(activationMs = 500): Record<string, string> {
+  return {
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    WEBHOOK_ALLOWED_PORTS: '*',
+    WEBHOOK_ALLOW_HTTP: 'true',
+    WEBHOOK_ACTIVATION_DELAY_MS: String(activationMs),
+    WEBHOOK_POLL_INTERVAL_MS: '50',
+  };
+}

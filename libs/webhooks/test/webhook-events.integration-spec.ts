@@ -27,6 +27,7 @@ import {
   uniqueName,
   waitFor,
   type TestDatabase,
+  localWebhookEnv,
 } from '@conveyor/testing';
 
 const ACTIVATION_MS = 1000;
@@ -102,10 +103,7 @@ describe.each(DIALECTS)('webhook events on %s', (dialect) => {
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-      WEBHOOK_ALLOWED_PORTS: '*',
-      WEBHOOK_ALLOW_HTTP: 'true',
-      WEBHOOK_ACTIVATION_DELAY_MS: String(ACTIVATION_MS),
+      ...localWebhookEnv(ACTIVATION_MS),
       WEBHOOK_SECRET_GRACE_MS: '600000',
       WEBHOOK_POLL_INTERVAL_MS: '60000',
     });

@@ -23,7 +23,17 @@ import {
   WebhookEndpointsService,
 } from '@conveyor/webhooks';
 import { DeliveryDispatcher, SecretResealer, WebhooksWorkerModule } from '@conveyor/webhooks/worker';
-import { createTestDatabase, deleteRedisPrefix, DIALECTS, TEST_REDIS_URL, TestReceiver, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
+import {
+  createTestDatabase,
+  deleteRedisPrefix,
+  DIALECTS,
+  TEST_REDIS_URL,
+  TestReceiver,
+  uniqueName,
+  waitFor,
+  type TestDatabase,
+  localWebhookEnv,
+} from '@conveyor/testing';
 
 const ACTIVATION_MS = 1000;
 const GRACE_MS = 600_000;
@@ -115,10 +125,7 @@ describe.each(DIALECTS)('webhook secrets at rest on %s', (dialect) => {
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-      WEBHOOK_ALLOWED_PORTS: '*',
-      WEBHOOK_ALLOW_HTTP: 'true',
-      WEBHOOK_ACTIVATION_DELAY_MS: String(ACTIVATION_MS),
+      ...localWebhookEnv(ACTIVATION_MS),
       WEBHOOK_SECRET_GRACE_MS: String(GRACE_MS),
       WEBHOOK_POLL_INTERVAL_MS: '60000',
       // The current key, and the former one that still opens what it sealed.

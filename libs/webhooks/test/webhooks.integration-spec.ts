@@ -44,6 +44,7 @@ import {
   waitFor,
   type Answer,
   type TestDatabase,
+  localWebhookEnv,
 } from '@conveyor/testing';
 
 const ACTIVATION_MS = 1000;
@@ -126,11 +127,8 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
       REDIS_URL: TEST_REDIS_URL,
       QUEUE_PREFIX: prefix,
       LOG_LEVEL: 'warn',
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-      WEBHOOK_ALLOWED_PORTS: '*',
-      WEBHOOK_ALLOW_HTTP: 'true',
+      ...localWebhookEnv(ACTIVATION_MS),
       WEBHOOK_TIMEOUT_MS: String(TIMEOUT_MS),
-      WEBHOOK_ACTIVATION_DELAY_MS: String(ACTIVATION_MS),
       WEBHOOK_DISABLE_AFTER_MS: String(DISABLE_AFTER_MS),
       WEBHOOK_SECRET_GRACE_MS: String(GRACE_MS),
       WEBHOOK_ENDPOINT_CONCURRENCY: '2',

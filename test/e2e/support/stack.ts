@@ -12,6 +12,9 @@ import {
   type AppProcess,
   type TestDatabase,
 } from '@conveyor/testing';
+
+// Kept here too: e2e files take their stack helpers from this module.
+export { localWebhookEnv } from '@conveyor/testing';
 import type { SqlDialect } from '@conveyor/database';
 
 /** The bootstrap admin key every test stack starts with (tenant "default", every scope). */
@@ -29,20 +32,6 @@ export interface Stack {
   database: TestDatabase;
   startWorker(extraEnv?: Record<string, string>): Promise<AppProcess>;
   stop(): Promise<void>;
-}
-
-/**
- * Settings for a stack whose webhooks deliver to a receiver in the test: loopback allowed over
- * plain http on any port, endpoints active after `activationMs`, the outbox polled every 50 ms.
- */
-export function localWebhookEnv(activationMs = 500): Record<string, string> {
-  return {
-    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-    WEBHOOK_ALLOWED_PORTS: '*',
-    WEBHOOK_ALLOW_HTTP: 'true',
-    WEBHOOK_ACTIVATION_DELAY_MS: String(activationMs),
-    WEBHOOK_POLL_INTERVAL_MS: '50',
-  };
 }
 
 /**

@@ -251,23 +251,6 @@ export class TaskControlService {
     return (await this.ledger.findOne(tenantId, id))!;
   }
 
-  /** Retries up to `limit` tasks matching a filter (the dead-letter inbox: status=failed). */
-  async retryMany(tenantId: string, filter: { type?: string; status: TaskStatus; limit: number }): Promise<{ retried: string[]; skipped: string[] }> {
-    const candidates = await this.ledger.list({ tenantId, type: filter.type, status: filter.status, limit: filter.limit });
-    const retried: string[] = [];
-    const skipped: string[] = [];
-    for (const task of candidates) {
-      try {
-        await this.retry(tenantId, task.id);
-        retried.push(task.id);
-      } catch (error) {
-        if (error instanceof ApiError && error.getStatus() === HttpStatus.CONFLICT) skipped.push(task.id);
-        else throw error;
-      }
-    }
-    return { retried, skipped };
-  }
-
   private async require(tenantId: string, id: string): Promise<TaskEntity> {
     const task = await this.ledger.findOne(tenantId, id);
     if (!task) throw ApiError.notFound('TASK_NOT_FOUND', 'No such task');

@@ -6,6 +6,7 @@ import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto, UpdateTaskDto } from './create-task.dto';
 import { idempotencyKeyOf } from './idempotency-key';
 import { ListTasksQuery } from './list-tasks.query';
+import { TaskBulkService } from './task-bulk.service';
 import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { streamTaskEvents } from './task-events.stream';
@@ -56,6 +57,7 @@ export class TasksController {
     private readonly ledger: TaskLedgerService,
     private readonly streams: TaskEventStreams,
     private readonly logReader: TaskLogReader,
+    private readonly bulk: TaskBulkService,
   ) {}
 
   /** 202 for a new task; 200 with the earlier task when the Idempotency-Key was seen with the same body. */
@@ -94,8 +96,10 @@ export class TasksController {
   @ApiOperation({ operationId: 'retryTasks', summary: 'Retry the tasks matching a filter (default: failed)' })
   @ApiResponse({ status: 202, type: RetriedTasksView })
   @HttpCode(HttpStatus.ACCEPTED)
-  retryMany(@CurrentTenant() tenantId: string, @Body() body: RetryTasksDto) {
-    return this.control.retryMany(tenantId, { type: body.type, status: body.status ?? 'failed', limit: body.limit ?? 100 });
+  async retryMany(@CurrentTenant() tenantId: string, @Body() body: RetryTasksDto) {
+    // The older shape of `POST /v1/tasks/bulk/retry` by filter: ids retried, ids skipped.
+    const { done, skipped } = await this.bulk.retry(tenantId, { filter: { type: body.type, status: body.status ?? 'failed' }, limit: body.limit ?? 100 });
+    return { retried: done, skipped: skipped.map((skip) => skip.id) };
   }
 
   /** An admin key lists the system tenant's tasks (the housekeeping runs) with its own. */

@@ -114,4 +114,17 @@ describe('worker process and app boundaries', () => {
     expect((await http(`http://127.0.0.1:${port}`, 'GET', '/nope')).status).toBe(404);
     await worker.stop();
   });
+
+  it('gives its spare heap back once idle', async () => {
+    const worker = await stack.startWorker({ WORKER_QUEUES: 'system', LOG_LEVEL: 'debug', IDLE_COMPACT_AFTER_MS: '300' });
+    try {
+      const compactions = () => worker.logs().filter((line) => line.msg === 'idle: heap compacted');
+      await waitFor(() => compactions().length > 0, { timeoutMs: 30_000, what: 'an idle heap compaction' });
+      const [first] = compactions() as Array<{ rssMbBefore: number; rssMbAfter: number }>;
+      // Boot left the young generation large; the compaction returns it to the system.
+      expect(first.rssMbAfter).toBeLessThan(first.rssMbBefore);
+    } finally {
+      await worker.stop();
+    }
+  });
 });

@@ -10,7 +10,7 @@ import { mountConsole } from '@conveyor/console';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
 import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
-import { boundShutdown, waitForDependencies } from '@conveyor/health';
+import { boundShutdown, compactHeapWhenIdle, waitForDependencies } from '@conveyor/health';
 import {
   ApiExceptionFilter,
   capConnectionsPerAddress,
@@ -84,6 +84,7 @@ async function bootstrap(): Promise<void> {
   setupApiDocs(app);
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
+  compactHeapWhenIdle(config.idleCompactAfterMs, app.get(Logger));
   // Fastify hands the options to net.Server#listen, which takes reusePort on Node 24 (Linux).
   await app.listen({ port: config.port, host: '0.0.0.0', ...(config.http.reusePort ? { reusePort: true } : {}) });
   app.get(Logger).log(`API listening on port ${config.port}`, 'Bootstrap');

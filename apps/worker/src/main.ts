@@ -4,7 +4,7 @@ import './start-tracing';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
-import { boundShutdown, waitForDependencies } from '@conveyor/health';
+import { boundShutdown, compactHeapWhenIdle, waitForDependencies } from '@conveyor/health';
 import { bootLogger } from '@conveyor/observability';
 import { WorkerModule } from './worker.module';
 
@@ -22,6 +22,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
+  compactHeapWhenIdle(config.idleCompactAfterMs, app.get(Logger));
   app.get(Logger).log('worker started', 'Bootstrap');
 }
 

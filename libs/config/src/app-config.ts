@@ -238,6 +238,8 @@ export interface AppConfig {
   limits: RequestLimitsConfig;
   http: HttpServerConfig;
   startupTimeoutMs: number;
+  /** IDLE_COMPACT_AFTER_MS: idle time after which the process gives its spare heap back (0: off). */
+  idleCompactAfterMs: number;
 }
 
 export interface ConfigProblem {
@@ -642,6 +644,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       retentionSeconds: env.EXPORT_RETENTION_SECONDS ?? 7 * 24 * 3600,
     },
     startupTimeoutMs: env.STARTUP_TIMEOUT_MS ?? 60_000,
+    idleCompactAfterMs: env.IDLE_COMPACT_AFTER_MS ?? 5_000,
     limits: {
       json: {
         maxDepth: env.JSON_MAX_DEPTH ?? 64,

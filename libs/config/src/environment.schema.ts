@@ -44,6 +44,14 @@ export class EnvironmentSchema {
   @Max(3_600_000)
   STARTUP_TIMEOUT_MS?: number;
 
+  /** A process whose event loop stayed idle this long compacts its heap once (0: never). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  IDLE_COMPACT_AFTER_MS?: number;
+
   // --- security -------------------------------------------------------------------------
   /** Bootstrap admin key (tenant "default", every scope) for first start and automation. */
   @IsOptional()

@@ -20,6 +20,17 @@ export function securityHeaders(options: HelmetOptions): Array<[string, string]>
   return [...headers];
 }
 
+/** What useSecurityHeaders puts on every response, by header name (empty until it ran). */
+const everyResponse = new Map<string, string>();
+
+/**
+ * True for a security header that still has the value every response gets: request logs leave
+ * those out (~750 bytes per line, the same on every line); one a route changed is logged.
+ */
+export function isStandardSecurityHeader(name: string, value: unknown): boolean {
+  return everyResponse.get(name) === value;
+}
+
 /**
  * Sets the security headers on every response, first thing on each request (so a refusal by a
  * later hook carries them too). They go on the raw response, as helmet itself writes them; a
@@ -27,6 +38,7 @@ export function securityHeaders(options: HelmetOptions): Array<[string, string]>
  */
 export function useSecurityHeaders(fastify: FastifyInstance, options: HelmetOptions): void {
   const headers = securityHeaders(options);
+  for (const [name, value] of headers) everyResponse.set(name, value);
   fastify.addHook('onRequest', (_request, reply, done) => {
     for (const [name, value] of headers) reply.raw.setHeader(name, value);
     done();

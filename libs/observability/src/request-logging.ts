@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyRequest } from 'fastify';
+import { isStandardSecurityHeader } from '@conveyor/http';
 import { Logger, PARAMS_PROVIDER_TOKEN, PinoLogger, type Params } from 'nestjs-pino';
 import type pino from 'pino';
 import { censorHeaders, SECRET_REQUEST_HEADERS, SECRET_RESPONSE_HEADERS } from './log-redaction';
@@ -32,11 +33,16 @@ export function serializeRequest(request: FastifyRequest | IncomingMessage) {
   };
 }
 
-/** `res` of a log line: the status sent (null if none was) and the headers, cookies censored. */
+/**
+ * `res` of a log line: the status sent (null if none was) and the headers, cookies censored,
+ * without the security headers every response carries unchanged.
+ */
 export function serializeResponse(response: ServerResponse) {
+  const headers: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(response.getHeaders())) if (!isStandardSecurityHeader(name, value)) headers[name] = value;
   return {
     statusCode: response.headersSent ? response.statusCode : null,
-    headers: censorHeaders(response.getHeaders() as Record<string, unknown>, SECRET_RESPONSE_HEADERS),
+    headers: censorHeaders(headers, SECRET_RESPONSE_HEADERS),
   };
 }
 

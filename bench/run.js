@@ -13,7 +13,7 @@
  *              receiver), interleaved: the overhead of tracing as on/off ratios
  *   latency    enqueue → completed at a steady ~50 % of the measured max processing rate
  *   profile    (--profile) CPU profiles of the API and the worker under load
- * Results: bench/results/<timestamp>.json (+ latest.json), docs/benchmarks.md, docs/img/*.svg.
+ * Results: bench/results/<timestamp>.json; unless --no-docs, also latest.json, docs/benchmarks.md, docs/img/*.svg.
  *
  * Usage: npm run bench            quick mode (about 3 minutes)
  *        npm run bench:full       longer runs, more rounds
@@ -319,9 +319,11 @@ async function main() {
     fs.mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, `${stamp}.json`);
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-    fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     log(`results: ${path.relative(process.cwd(), file)}`);
     if (options.docs) {
+      // latest.json is committed with docs/benchmarks.md: only a run that writes the report
+      // replaces it (a --no-docs run, e.g. a quick check while developing, leaves the tree clean).
+      fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
       const written = await writeReport(results, { root: ROOT });
       log(`report: ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
     }

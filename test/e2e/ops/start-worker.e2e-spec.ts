@@ -40,6 +40,7 @@ describe('scripts/start-worker.sh', () => {
   const run = (args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 60_000) =>
     runCommand('bash', [SCRIPT, ...args], { ...env, ...extraEnv }, { timeoutMs });
   const pidInFile = () => Number(readFileSync(pidFile, 'utf8').trim());
+  const supervisorPid = () => Number(readFileSync(pidFile.replace(/\.pid$/, '.supervisor.pid'), 'utf8').trim());
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'conveyor-start-worker-'));
@@ -84,7 +85,7 @@ describe('scripts/start-worker.sh', () => {
   it('start launches one detached worker with a PID file, and refuses a second copy', async () => {
     const start = await run(['start']);
     expect(start.code).toBe(0);
-    expect(start.stdout).toMatch(/worker started \(pid \d+\), ready:/);
+    expect(start.stdout).toMatch(/worker started \(pid \d+, supervisor \d+\), ready:/);
     const pid = pidInFile();
     expect(isAlive(pid)).toBe(true);
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain(APP_ENTRY.worker);
@@ -95,8 +96,14 @@ describe('scripts/start-worker.sh', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`already running \\(pid ${pid}`));
     expect(pidInFile()).toBe(pid);
-    // the API and exactly one worker carry this test's prefix
-    expect(pidsWithEnv('QUEUE_PREFIX', prefix).filter((p) => p !== api.child.pid)).toEqual([pid]);
+    // the API, exactly one worker and its supervisor (this script) carry this test's prefix
+    const supervisor = supervisorPid();
+    expect(readFileSync(`/proc/${supervisor}/cmdline`, 'utf8')).toContain(`${SCRIPT}\0supervise`);
+    expect(
+      pidsWithEnv('QUEUE_PREFIX', prefix)
+        .filter((p) => p !== api.child.pid)
+        .sort(),
+    ).toEqual([pid, supervisor].sort());
 
     // and it does the work
     const task = await http(apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });

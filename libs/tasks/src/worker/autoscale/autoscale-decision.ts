@@ -37,7 +37,10 @@ export const BUSY_SHARE = 0.75;
  * "Busy" needs BUSY_SHARE of the slots used: a paused or rate-limited queue has jobs waiting
  * and nothing running, and more slots would not help it.
  */
-export function decideConcurrency(sample: AutoscaleSample, limits: Pick<AutoscaleConfig, 'step' | 'idleMs' | 'maxEventLoopDelayMs' | 'maxCpuPercent'>): AutoscaleDecision {
+export function decideConcurrency(
+  sample: AutoscaleSample,
+  limits: Pick<AutoscaleConfig, 'step' | 'idleMs' | 'maxEventLoopDelayMs' | 'maxCpuPercent'>,
+): AutoscaleDecision {
   const { current, range } = sample;
   const clamped = Math.min(range.max, Math.max(range.min, current));
   if (clamped !== current) return { concurrency: clamped, reason: 'range' };

@@ -5,6 +5,7 @@ import { delimiter, join } from 'node:path';
 import { createTestDatabase, deleteRedisPrefix, freePort, migrate, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
 import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
+import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
 
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const PROJECT_NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
@@ -211,4 +212,26 @@ describe(`pm2 on ${OPERATOR_NODE_VERSION} with ecosystem.config.js`, () => {
     await pm2('delete', 'ecosystem.config.js');
     expect(await list()).toEqual([]);
   });
+  it('recycles: WORKER_MAX_TASKS=50 over 500 tasks, pm2 restarts each worker that exits 75; none lost, failed or run twice', async () => {
+    const recycleEnv = { ...env, WORKER_MAX_TASKS: '50', WORKER_CONCURRENCY: '5' };
+    const started = await runCommand(OPERATOR_NODE, [PM2, 'start', 'ecosystem.config.js'], recycleEnv, { timeoutMs: 60_000 });
+    expect(started.code).toBe(0);
+    await Promise.all([ready(apiUrl), ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
+
+    const tasks = await runRecycleLoad(apiUrl, 500).catch(failWithLogs);
+    expect(tasks).toHaveLength(500);
+    expect(notCompletedOnce(tasks)).toEqual([]);
+
+    // pm2 keeps WORKER_ID per instance, so the processes are told apart by the pid in their log lines.
+    const lines = readFileSync(join(env.LOG_DIR, 'conveyor-worker.out.log'), 'utf8').split('\n');
+    const pidsOf = (msg: string) => new Set(lines.filter((l) => l.includes(`"msg":"${msg}`)).map((l) => (JSON.parse(l) as { pid: number }).pid));
+    const recycled = pidsOf('recycling: no new tasks');
+    expect(recycled.size).toBeGreaterThanOrEqual(2);
+    expect(pidsOf('worker started').size).toBeGreaterThan(recycled.size);
+    const workers = (await list()).filter((p) => p.name === 'conveyor-worker');
+    expect(workers.reduce((sum, p) => sum + p.pm2_env.restart_time, 0)).toBeGreaterThanOrEqual(recycled.size);
+    expect(workers.map((p) => p.pm2_env.status)).toEqual(['online', 'online']);
+    expect(lines.join('\n')).not.toMatch(/grace period over/);
+    await pm2('delete', 'ecosystem.config.js');
+  }, 400_000);
 });

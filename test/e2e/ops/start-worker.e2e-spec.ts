@@ -20,6 +20,7 @@ import {
 } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, waitForTerminal } from '../support/stack';
 import { httpGet, isAlive, killAllWithEnv, killGroup, pidsWithEnv, ROOT, runCommand } from './support/ops-processes';
+import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
 
 const SCRIPT = join(ROOT, 'scripts', 'start-worker.sh');
 
@@ -223,4 +224,30 @@ describe('scripts/start-worker.sh', () => {
     expect(existsSync(pidFile)).toBe(false);
     expect((await run(['status'])).code).toBe(3);
   });
+  it('recycles: WORKER_MAX_TASKS=50 over 500 tasks, each worker drains and exits 75, the supervisor starts the next; none lost, failed or run twice', async () => {
+    // A short minimum uptime: these workers live a few seconds each, which is no crash loop.
+    const start = await run(['start'], { WORKER_MAX_TASKS: '50', WORKER_CONCURRENCY: '5', WORKER_MIN_UPTIME_S: '1' });
+    expect(start.code).toBe(0);
+    const supervisor = supervisorPid();
+    const firstPid = pidInFile();
+
+    const tasks = await runRecycleLoad(apiUrl, 500);
+    expect(tasks).toHaveLength(500);
+    expect(notCompletedOnce(tasks)).toEqual([]);
+    // WORKER_ID defaults to hostname:pid: the ledger saw several worker processes.
+    const workers = new Set(tasks.map((t) => t.workerId));
+    expect(workers.size).toBeGreaterThan(1);
+    const errorLog = readFileSync(join(logDir, 'worker.error.log'), 'utf8');
+    expect(errorLog.match(/the worker recycled \(exit 75\); starting a fresh one/g)?.length).toBeGreaterThanOrEqual(workers.size - 1);
+    const workerLog = readFileSync(join(logDir, 'worker.log'), 'utf8');
+    expect(workerLog).toMatch(/"tasksDone":50,.*"msg":"recycling: no new tasks/);
+    expect(workerLog).not.toMatch(/grace period over/);
+
+    // Still supervised by the same supervisor, with a fresh worker; stop ends both.
+    expect(supervisorPid()).toBe(supervisor);
+    expect(pidInFile()).not.toBe(firstPid);
+    expect((await run(['stop'])).code).toBe(0);
+    expect(isAlive(supervisor)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  }, 400_000);
 });

@@ -89,8 +89,9 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     for (const worker of this.workers) void worker.run();
-    await this.settings.attach(this.workers);
+    // The autoscaler first: the applier's first refresh tells it of any stored override.
     this.autoscaler.attach(this.workers);
+    await this.settings.attach(this.workers);
   }
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {

@@ -21,8 +21,11 @@ export interface QueueConcurrencyStatus {
 interface QueueState {
   worker: Worker;
   range: ConcurrencyRange;
-  /** The operator's `PATCH /v1/queues/:name {concurrency}`; it wins over the range while set. */
-  override: number | null;
+  /**
+   * The operator's `PATCH /v1/queues/:name {concurrency}`; it wins over the range while set.
+   * Undefined until QueueSettingsApplier has read the stored settings: no scaling before that.
+   */
+  override: number | null | undefined;
   running: number;
   peakRunning: number;
   idleSince: number;
@@ -57,7 +60,7 @@ export class ConcurrencyAutoscaler implements OnApplicationShutdown {
       this.queues.set(worker.name, {
         worker,
         range: concurrencyRangeOf(this.config.worker, worker.name),
-        override: this.queues.get(worker.name)?.override ?? null,
+        override: this.queues.get(worker.name)?.override,
         running: 0,
         peakRunning: 0,
         idleSince: Date.now(),
@@ -109,7 +112,7 @@ export class ConcurrencyAutoscaler implements OnApplicationShutdown {
       concurrency: state.worker.concurrency,
       min: state.range.min,
       max: state.range.max,
-      mode: state.override !== null ? 'operator' : state.range.min === state.range.max ? 'fixed' : 'autoscaled',
+      mode: typeof state.override === 'number' ? 'operator' : state.range.min === state.range.max ? 'fixed' : 'autoscaled',
       running: state.running,
     }));
   }

@@ -243,7 +243,11 @@ wait_gone() {
 }
 
 cmd_status() {
-  local pid
+  local pid supervisor
+  if ! pid="$(running_pid)" && supervisor="$(supervisor_pid)"; then
+    say "the worker is being restarted by its supervisor (pid $supervisor); see $0 logs error"
+    return 0
+  fi
   if ! pid="$(running_pid)"; then
     if [[ -f "$PID_FILE" ]]; then
       say "the worker is not running, but the pid file $PID_FILE remains (it died?); see $0 logs error"

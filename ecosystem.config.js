@@ -26,6 +26,11 @@
  *   WORKER_MAX_MEMORY   restart a worker above this RSS (default 1536M); the restart is graceful
  *   LOG_DIR             log files (default <project>/logs; rotate with scripts/logrotate.conf)
  *   SHUTDOWN_GRACE_MS   as for the worker; pm2 waits this long plus a margin before SIGKILL
+ *
+ * Recycling (WORKER_MAX_TASKS, WORKER_MAX_RSS, read by the worker): a worker drains and exits 75;
+ * `autorestart` starts a fresh one (pm2 restarts on any exit code), `exp_backoff_restart_delay`
+ * spaces out quick ones. A worker that lived less than `min_uptime` counts towards `max_restarts`,
+ * so set WORKER_MAX_TASKS for minutes of work.
  */
 const fs = require('node:fs');
 const path = require('node:path');

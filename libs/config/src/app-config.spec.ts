@@ -1,4 +1,4 @@
-import { ConfigValidationError, loadAppConfig, type ConfigProblem } from './app-config';
+import { concurrencyRangeOf, ConfigValidationError, loadAppConfig, type ConfigProblem } from './app-config';
 
 const PG_URL = 'postgres://conveyor:secret@db.internal:6543/ledger';
 
@@ -298,9 +298,61 @@ describe('loadAppConfig', () => {
       expect(error.message).toContain('WORKER_CONCURRENCY');
     });
 
-    it.each(['0', 'system=0', '*=0'])('refuses a zero concurrency in %j', (raw) => {
+    it.each(['0', 'system=0', '*=0', '0..3', 'files=0..3'])('refuses a zero concurrency in %j', (raw) => {
       const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
       expect(error.problems).toEqual([{ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] }]);
+    });
+
+    it('takes min..max ranges (autoscaled), starting each queue at its min', () => {
+      const { worker } = loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: 'files=2..8, system=3, *=1..20' });
+      expect(worker).toMatchObject({ defaultConcurrency: 1, concurrency: { files: 2, system: 3 } });
+      expect(worker.concurrencyRanges).toEqual({ files: { min: 2, max: 8 }, '*': { min: 1, max: 20 } });
+      expect(concurrencyRangeOf(worker, 'files')).toEqual({ min: 2, max: 8 });
+      expect(concurrencyRangeOf(worker, 'system')).toEqual({ min: 3, max: 3 }); // its fixed value beats the default range
+      expect(concurrencyRangeOf(worker, 'webhooks')).toEqual({ min: 1, max: 20 });
+      expect(concurrencyRangeOf(loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: '4..4' }).worker, 'x')).toEqual({ min: 4, max: 4 });
+      expect(concurrencyRangeOf(loadAppConfig({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: '6' }).worker, 'x')).toEqual({ min: 6, max: 6 });
+    });
+
+    it.each([
+      ['5..2', 'the range 5..2 must be min..max with min <= max'],
+      ['files=8..2', 'the range 8..2 of files must be min..max with min <= max'],
+    ])('refuses the inverted range %j', (raw, message) => {
+      const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
+      expect(error.problems).toEqual([{ key: 'WORKER_CONCURRENCY', problems: [message] }]);
+    });
+
+    it.each(['a..b', '1..', '..4', '1...4', 'files=1..x'])('refuses the malformed range %j', (raw) => {
+      const error = configError({ DATABASE_URL: PG_URL, WORKER_CONCURRENCY: raw });
+      expect(problemKeys(error.problems)).toEqual(['WORKER_CONCURRENCY']);
+      expect(error.message).toMatch(/WORKER_CONCURRENCY must be n or min\.\.max/);
+    });
+
+    it('has autoscaling and recycling defaults, and takes them from the environment', () => {
+      expect(loadAppConfig({ DATABASE_URL: PG_URL }).worker).toMatchObject({
+        autoscale: { intervalMs: 1000, step: 2, idleMs: 10_000, maxEventLoopDelayMs: 100, maxCpuPercent: 90 },
+        maxTasks: 0,
+        maxRssMb: 0,
+      });
+      const { worker } = loadAppConfig({
+        DATABASE_URL: PG_URL,
+        WORKER_AUTOSCALE_INTERVAL_MS: '500',
+        WORKER_AUTOSCALE_STEP: '4',
+        WORKER_AUTOSCALE_IDLE_MS: '0',
+        WORKER_AUTOSCALE_MAX_EVENT_LOOP_DELAY_MS: '50',
+        WORKER_AUTOSCALE_MAX_CPU: '150',
+        WORKER_MAX_TASKS: '50',
+        WORKER_MAX_RSS: '512',
+      });
+      expect(worker).toMatchObject({
+        autoscale: { intervalMs: 500, step: 4, idleMs: 0, maxEventLoopDelayMs: 50, maxCpuPercent: 150 },
+        maxTasks: 50,
+        maxRssMb: 512,
+      });
+      expect(problemKeys(configError({ DATABASE_URL: PG_URL, WORKER_AUTOSCALE_STEP: '0', WORKER_MAX_TASKS: '-1' }).problems).sort()).toEqual([
+        'WORKER_AUTOSCALE_STEP',
+        'WORKER_MAX_TASKS',
+      ]);
     });
   });
 

@@ -53,8 +53,16 @@ export interface RedisNode {
 export interface WorkerConfig {
   /** Queues this deployment consumes; `null` means every registered queue. */
   queues: string[] | null;
+  /** Concurrency a queue starts with (for a `min..max` range: min); see {@link concurrencyRangeOf}. */
   defaultConcurrency: number;
   concurrency: Record<string, number>;
+  /** Autoscaled queues: the WORKER_CONCURRENCY ranges by queue, `*` for the default. */
+  concurrencyRanges: Record<string, ConcurrencyRange>;
+  autoscale: AutoscaleConfig;
+  /** Recycling: after this many tasks the worker exits to be replaced (0: never). */
+  maxTasks: number;
+  /** Recycling: above this RSS in MB the worker exits to be replaced (0: never). */
+  maxRssMb: number;
   id: string;
   healthPort: number;
   shutdownGraceMs: number;
@@ -70,6 +78,30 @@ export interface WorkerConfig {
    * always commits first.
    */
   writeBehindMax: number;
+}
+
+export interface ConcurrencyRange {
+  min: number;
+  max: number;
+}
+
+/** How the worker moves an autoscaled queue's concurrency within its range (README "Operating queues"). */
+export interface AutoscaleConfig {
+  intervalMs: number;
+  step: number;
+  idleMs: number;
+  maxEventLoopDelayMs: number;
+  /** Percent of one core (worker threads count too). */
+  maxCpuPercent: number;
+}
+
+/** The range a worker runs `queue` in: its own entry, else the default; a fixed value is min = max. */
+export function concurrencyRangeOf(worker: Pick<WorkerConfig, 'defaultConcurrency' | 'concurrency' | 'concurrencyRanges'>, queue: string): ConcurrencyRange {
+  const fixed = worker.concurrency[queue];
+  const range = worker.concurrencyRanges[queue] ?? (fixed === undefined ? worker.concurrencyRanges['*'] : undefined);
+  if (range) return { ...range };
+  const value = fixed ?? worker.defaultConcurrency;
+  return { min: value, max: value };
 }
 
 /** Fairness between tenants (README "Fairness"): fair ordering in each queue and per-tenant caps. */
@@ -454,18 +486,29 @@ function parseQueueList(raw: string | undefined): string[] | null {
   ];
 }
 
-function parseConcurrency(raw: string | undefined): { defaultConcurrency: number; perQueue: Record<string, number> } {
+interface ParsedConcurrency {
+  defaultConcurrency: number;
+  perQueue: Record<string, number>;
+  ranges: Record<string, ConcurrencyRange>;
+  problems: string[];
+}
+
+/** `n`, `min..max`, or a list of `queue=` either (`*` the default); the format itself is checked by the schema. */
+function parseConcurrency(raw: string | undefined): ParsedConcurrency {
+  const parsed: ParsedConcurrency = { defaultConcurrency: 10, perQueue: {}, ranges: {}, problems: [] };
   const text = raw?.trim();
-  if (!text) return { defaultConcurrency: 10, perQueue: {} };
-  if (/^\d+$/.test(text)) return { defaultConcurrency: Number(text), perQueue: {} };
-  let defaultConcurrency = 10;
-  const perQueue: Record<string, number> = {};
-  for (const entry of text.split(',')) {
-    const [name, value] = entry.split('=').map((part) => part.trim());
-    if (name === '*') defaultConcurrency = Number(value);
-    else perQueue[name] = Number(value);
+  if (!text) return parsed;
+  const entries = text.includes('=') ? text.split(',').map((entry) => entry.split('=').map((part) => part.trim())) : [['*', text]];
+  for (const [name, value] of entries) {
+    const [min, max = min] = value.split('..').map(Number);
+    if (!(min >= 1)) parsed.problems.push('every concurrency must be at least 1');
+    else if (max < min) parsed.problems.push(`the range ${value}${name === '*' ? '' : ` of ${name}`} must be min..max with min <= max`);
+    if (name === '*') parsed.defaultConcurrency = min;
+    else parsed.perQueue[name] = min;
+    if (value.includes('..')) parsed.ranges[name] = { min, max };
   }
-  return { defaultConcurrency, perQueue };
+  parsed.problems = [...new Set(parsed.problems)];
+  return parsed;
 }
 
 function parsePorts(raw: string | undefined, problems: ConfigProblem[]): Array<[number, number]> | null {
@@ -518,9 +561,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
   const problems = toProblems(validateSync(env, { skipMissingProperties: false }));
   const concurrency = parseConcurrency(env.WORKER_CONCURRENCY);
   const concurrencyMalformed = problems.some((p) => p.key === 'WORKER_CONCURRENCY');
-  if (!concurrencyMalformed && (concurrency.defaultConcurrency < 1 || Object.values(concurrency.perQueue).some((n) => !(n >= 1)))) {
-    problems.push({ key: 'WORKER_CONCURRENCY', problems: ['every concurrency must be at least 1'] });
-  }
+  if (!concurrencyMalformed && concurrency.problems.length > 0) problems.push({ key: 'WORKER_CONCURRENCY', problems: concurrency.problems });
   if (env.NODE_ENV === 'production' && env.CONVEYOR_ADMIN_KEY && isWeakSecret(env.CONVEYOR_ADMIN_KEY)) {
     problems.push({
       key: 'CONVEYOR_ADMIN_KEY',
@@ -566,6 +607,16 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
       queues: parseQueueList(env.WORKER_QUEUES),
       defaultConcurrency: concurrency.defaultConcurrency,
       concurrency: concurrency.perQueue,
+      concurrencyRanges: concurrency.ranges,
+      autoscale: {
+        intervalMs: env.WORKER_AUTOSCALE_INTERVAL_MS ?? 1000,
+        step: env.WORKER_AUTOSCALE_STEP ?? 2,
+        idleMs: env.WORKER_AUTOSCALE_IDLE_MS ?? 10_000,
+        maxEventLoopDelayMs: env.WORKER_AUTOSCALE_MAX_EVENT_LOOP_DELAY_MS ?? 100,
+        maxCpuPercent: env.WORKER_AUTOSCALE_MAX_CPU ?? 90,
+      },
+      maxTasks: env.WORKER_MAX_TASKS ?? 0,
+      maxRssMb: env.WORKER_MAX_RSS ?? 0,
       id: env.WORKER_ID ?? `${hostname()}:${process.pid}`,
       healthPort: env.WORKER_HEALTH_PORT ?? 3001,
       shutdownGraceMs: env.SHUTDOWN_GRACE_MS ?? 30_000,

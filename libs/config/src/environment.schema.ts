@@ -351,10 +351,65 @@ export class EnvironmentSchema {
   WORKER_QUEUES?: string;
 
   @IsOptional()
-  @Matches(/^\s*(\d+|([a-z0-9*][a-z0-9._-]*=\d+)(\s*,\s*[a-z0-9*][a-z0-9._-]*=\d+)*)\s*$/, {
-    message: 'WORKER_CONCURRENCY must be a number or "queue=n,queue=n" (use "*=n" for the default)',
+  // Each value is a number `n` or an autoscaled range `min..max` (README "Operating queues").
+  @Matches(/^\s*(\d+(\.\.\d+)?|([a-z0-9*][a-z0-9._-]*=\d+(\.\.\d+)?)(\s*,\s*[a-z0-9*][a-z0-9._-]*=\d+(\.\.\d+)?)*)\s*$/, {
+    message: 'WORKER_CONCURRENCY must be n or min..max, or "queue=n,queue=min..max" (use "*=" for the default)',
   })
   WORKER_CONCURRENCY?: string;
+
+  /** How often the autoscaler looks at each autoscaled queue (WORKER_CONCURRENCY ranges). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  WORKER_AUTOSCALE_INTERVAL_MS?: number;
+
+  /** Slots added or removed per look. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  WORKER_AUTOSCALE_STEP?: number;
+
+  /** How long a queue must be idle (nothing waiting, slots unused) before its concurrency is lowered. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  WORKER_AUTOSCALE_IDLE_MS?: number;
+
+  /** p99 event-loop delay over one look above which concurrency is lowered, never raised. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(60_000)
+  WORKER_AUTOSCALE_MAX_EVENT_LOOP_DELAY_MS?: number;
+
+  /** Process CPU (percent of one core, threads included) above which concurrency is lowered, never raised. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  WORKER_AUTOSCALE_MAX_CPU?: number;
+
+  /** Recycling: after this many tasks the worker finishes its running ones and exits 75 (0: never). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  WORKER_MAX_TASKS?: number;
+
+  /** Recycling: above this resident memory (MB) the worker finishes its running tasks and exits 75 (0: never). */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  WORKER_MAX_RSS?: number;
 
   @IsOptional()
   @Matches(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'WORKER_ID must be 1-128 safe characters' })

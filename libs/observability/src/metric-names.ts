@@ -17,6 +17,7 @@ export const METRIC = {
   ledgerWriteErrors: 'conveyor_ledger_write_errors_total',
   ledgerWriteBacklog: 'conveyor_ledger_write_backlog',
   workerConsuming: 'conveyor_worker_consuming',
+  workerConcurrency: 'conveyor_worker_concurrency',
   httpRequests: 'conveyor_http_requests_total',
   httpDuration: 'conveyor_http_request_duration_seconds',
   apiKeyLookups: 'conveyor_api_key_lookups_total',

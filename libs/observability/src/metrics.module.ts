@@ -87,6 +87,11 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: "1 when this worker process can take the queue's jobs (its BullMQ worker running, blocking connection up), else 0",
       labelNames: ['queue'],
     }),
+    makeGaugeProvider({
+      name: METRIC.workerConcurrency,
+      help: 'Tasks of the queue this worker process may run at once now (configured, autoscaled or set by an operator)',
+      labelNames: ['queue'],
+    }),
     makeCounterProvider({ name: METRIC.httpRequests, help: 'HTTP requests', labelNames: ['method', 'route', 'status'] }),
     makeHistogramProvider({
       name: METRIC.httpDuration,

@@ -44,6 +44,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.ledgerWriteErrors) private readonly ledgerWriteErrors: Counter<string>,
     @InjectMetric(METRIC.ledgerWriteBacklog) private readonly ledgerWriteBacklog: Gauge<string>,
     @InjectMetric(METRIC.workerConsuming) private readonly workerConsuming: Gauge<string>,
+    @InjectMetric(METRIC.workerConcurrency) private readonly workerConcurrency: Gauge<string>,
   ) {
     // Queue gauges are read from Redis when Prometheus scrapes, not polled in the background.
     // prom-client collects every metric of a scrape at once: the three share one read.
@@ -82,6 +83,11 @@ export class TaskMetrics {
   /** 1 when this worker process can take jobs of the queue (its BullMQ Worker running and connected), else 0. */
   consuming(queue: string, ok: boolean): void {
     this.workerConsuming.set({ queue }, ok ? 1 : 0);
+  }
+
+  /** The concurrency this worker process runs the queue with now. */
+  concurrency(queue: string, value: number): void {
+    this.workerConcurrency.set({ queue }, value);
   }
 
   onQueueDepthScrape(reader: QueueDepthReader): void {

@@ -5,6 +5,7 @@ import { delimiter, join } from 'node:path';
 import { createTestDatabase, deleteRedisPrefix, freePort, migrate, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
 import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
+import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
 
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const PROJECT_NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));
@@ -211,4 +212,36 @@ describe(`pm2 on ${OPERATOR_NODE_VERSION} with ecosystem.config.js`, () => {
     await pm2('delete', 'ecosystem.config.js');
     expect(await list()).toEqual([]);
   });
+
+  it('recycles: WORKER_MAX_TASKS=50 over 500 tasks, pm2 restarts each worker that exits 75; none lost, failed or run twice', async () => {
+    const recycleEnv = { ...env, WORKER_MAX_TASKS: '50', WORKER_CONCURRENCY: '5' };
+    const logFile = join(env.LOG_DIR, 'conveyor-worker.out.log');
+    const logStart = existsSync(logFile) ? readFileSync(logFile, 'utf8').length : 0; // earlier tests wrote to it
+    const started = await runCommand(OPERATOR_NODE, [PM2, 'start', 'ecosystem.config.js'], recycleEnv, { timeoutMs: 60_000 });
+    expect(started.code).toBe(0);
+    await Promise.all([ready(apiUrl), ready(workerUrl(0)), ready(workerUrl(1))]).catch(failWithLogs);
+    const firstPids = (await list()).filter((p) => p.name === 'conveyor-worker').map((p) => p.pid);
+
+    const tasks = await runRecycleLoad(apiUrl, 500).catch(failWithLogs);
+    expect(tasks).toHaveLength(500);
+    expect(notCompletedOnce(tasks)).toEqual([]);
+
+    // pm2 keeps WORKER_ID per instance: the processes are told apart by pid and by their log lines.
+    const count = (msg: string) => readFileSync(logFile, 'utf8').slice(logStart).split(`"msg":"${msg}`).length - 1;
+    const recycled = count('recycling: no new tasks');
+    expect(recycled).toBeGreaterThanOrEqual(4); // 500 tasks, 50 per process: about 8
+    // Each recycled process was replaced (the last ones may still be starting).
+    const workers = await waitFor(
+      async () => {
+        const current = (await list()).filter((p) => p.name === 'conveyor-worker');
+        const restarts = current.reduce((sum, p) => sum + p.pm2_env.restart_time, 0);
+        return count('worker started') === 2 + recycled && restarts === recycled && current.every((p) => p.pm2_env.status === 'online') ? current : undefined;
+      },
+      { timeoutMs: 60_000, what: 'every recycled worker to be replaced' },
+    ).catch(failWithLogs);
+    expect(firstPids.filter(isAlive)).toEqual([]);
+    expect(workers.map((p) => p.pid).filter((pid) => firstPids.includes(pid))).toEqual([]);
+    expect(readFileSync(logFile, 'utf8').slice(logStart)).not.toMatch(/grace period over/);
+    await pm2('delete', 'ecosystem.config.js');
+  }, 400_000);
 });

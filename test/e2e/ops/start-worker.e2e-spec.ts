@@ -20,6 +20,7 @@ import {
 } from '@conveyor/testing';
 import { http, TEST_ADMIN_KEY, waitForTerminal } from '../support/stack';
 import { httpGet, isAlive, killAllWithEnv, killGroup, pidsWithEnv, ROOT, runCommand } from './support/ops-processes';
+import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
 
 const SCRIPT = join(ROOT, 'scripts', 'start-worker.sh');
 
@@ -40,6 +41,7 @@ describe('scripts/start-worker.sh', () => {
   const run = (args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 60_000) =>
     runCommand('bash', [SCRIPT, ...args], { ...env, ...extraEnv }, { timeoutMs });
   const pidInFile = () => Number(readFileSync(pidFile, 'utf8').trim());
+  const supervisorPid = () => Number(readFileSync(pidFile.replace(/\.pid$/, '.supervisor.pid'), 'utf8').trim());
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'conveyor-start-worker-'));
@@ -84,7 +86,7 @@ describe('scripts/start-worker.sh', () => {
   it('start launches one detached worker with a PID file, and refuses a second copy', async () => {
     const start = await run(['start']);
     expect(start.code).toBe(0);
-    expect(start.stdout).toMatch(/worker started \(pid \d+\), ready:/);
+    expect(start.stdout).toMatch(/worker started \(pid \d+, supervisor \d+\), ready:/);
     const pid = pidInFile();
     expect(isAlive(pid)).toBe(true);
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain(APP_ENTRY.worker);
@@ -95,8 +97,14 @@ describe('scripts/start-worker.sh', () => {
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`already running \\(pid ${pid}`));
     expect(pidInFile()).toBe(pid);
-    // the API and exactly one worker carry this test's prefix
-    expect(pidsWithEnv('QUEUE_PREFIX', prefix).filter((p) => p !== api.child.pid)).toEqual([pid]);
+    // the API, exactly one worker and its supervisor (this script) carry this test's prefix
+    const supervisor = supervisorPid();
+    expect(readFileSync(`/proc/${supervisor}/cmdline`, 'utf8')).toContain(`${SCRIPT}\0supervise`);
+    expect(
+      pidsWithEnv('QUEUE_PREFIX', prefix)
+        .filter((p) => p !== api.child.pid)
+        .sort(),
+    ).toEqual([pid, supervisor].sort());
 
     // and it does the work
     const task = await http(apiUrl, 'POST', '/v1/tasks', { type: 'system.noop', payload: {} });
@@ -216,4 +224,35 @@ describe('scripts/start-worker.sh', () => {
     expect(existsSync(pidFile)).toBe(false);
     expect((await run(['status'])).code).toBe(3);
   });
+  it('recycles: WORKER_MAX_TASKS=50 over 500 tasks, each worker drains and exits 75, the supervisor starts the next; none lost, failed or run twice', async () => {
+    // Earlier tests wrote to the logs (and left a 20 s task that a worker here may take and cut at
+    // the grace period): only what this test adds is checked.
+    const logStart = readFileSync(join(logDir, 'worker.log'), 'utf8').length;
+    const errorLogStart = readFileSync(join(logDir, 'worker.error.log'), 'utf8').length;
+    // A short minimum uptime: these workers live a few seconds each, which is no crash loop.
+    const start = await run(['start'], { WORKER_MAX_TASKS: '50', WORKER_CONCURRENCY: '5', WORKER_MIN_UPTIME_S: '1' });
+    expect(start.code).toBe(0);
+    const supervisor = supervisorPid();
+    const firstPid = pidInFile();
+
+    const tasks = await runRecycleLoad(apiUrl, 500);
+    expect(tasks).toHaveLength(500);
+    expect(notCompletedOnce(tasks)).toEqual([]);
+    // WORKER_ID defaults to hostname:pid: the ledger saw several worker processes.
+    const workers = new Set(tasks.map((t) => t.workerId));
+    expect(workers.size).toBeGreaterThan(1);
+    const errorLog = readFileSync(join(logDir, 'worker.error.log'), 'utf8').slice(errorLogStart);
+    expect(errorLog.match(/the worker recycled \(exit 75\); starting a fresh one/g)?.length).toBeGreaterThanOrEqual(workers.size - 1);
+    const workerLog = readFileSync(join(logDir, 'worker.log'), 'utf8').slice(logStart);
+    expect(workerLog).toMatch(/"tasksDone":50,.*"msg":"recycling: no new tasks/);
+    // Every worker but the last recycled (a task cut at the grace period would show above as a second attempt).
+    expect(workerLog.match(/"msg":"recycling: no new tasks/g)?.length).toBeGreaterThanOrEqual(workers.size - 1);
+
+    // Still supervised by the same supervisor, with a fresh worker; stop ends both.
+    expect(supervisorPid()).toBe(supervisor);
+    expect(pidInFile()).not.toBe(firstPid);
+    expect((await run(['stop'])).code).toBe(0);
+    expect(isAlive(supervisor)).toBe(false);
+    expect(existsSync(pidFile)).toBe(false);
+  }, 400_000);
 });

@@ -146,3 +146,20 @@ export async function waitForTerminal(base: string, id: string, timeoutMs = 20_0
     { timeoutMs, what: `task ${id} to finish` },
   );
 }
+
+/** Most tasks that ran at the same moment, from the ledger's start and finish times. */
+export function maxOverlap(tasks: TaskView[]): number {
+  const events = tasks.flatMap((t) => [
+    { at: Date.parse(t.startedAt!), delta: 1 },
+    { at: Date.parse(t.finishedAt!), delta: -1 },
+  ]);
+  // A finish and a start at the same millisecond did not overlap.
+  events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let running = 0;
+  let most = 0;
+  for (const event of events) {
+    running += event.delta;
+    most = Math.max(most, running);
+  }
+  return most;
+}

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { register } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { TaskMetrics } from '@conveyor/observability';
-import { consumeStatus, TaskStateWriter, TaskWorkerHost } from '@conveyor/tasks/worker';
+import { ConcurrencyAutoscaler, consumeStatus, TaskStateWriter, TaskWorkerHost, WorkerRecycler } from '@conveyor/tasks/worker';
 import { ReadinessService } from '../readiness.service';
 import { EventLoopMonitor } from './event-loop-monitor';
 
@@ -24,6 +24,8 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     private readonly writer: TaskStateWriter,
     private readonly eventLoop: EventLoopMonitor,
     private readonly metrics: TaskMetrics,
+    private readonly autoscaler: ConcurrencyAutoscaler,
+    private readonly recycler: WorkerRecycler,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -60,6 +62,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
       if (path === '/health/ready') return await this.ready(res);
       if (path === '/metrics') {
         for (const queue of consumeStatus(this.host.runningWorkers)) this.metrics.consuming(queue.queue, queue.canConsume);
+        for (const worker of this.host.runningWorkers) this.metrics.concurrency(worker.name, worker.concurrency);
         res.writeHead(200, { 'content-type': register.contentType });
         res.end(await register.metrics());
         return;
@@ -83,7 +86,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     const { writeBehindMax } = this.config.worker;
     const failing = this.writer.failingFlushes;
     const down = [
-      ...(this.stopping ? ['shutting down'] : []),
+      ...(this.stopping ? [this.recycler.recycling ? `recycling: ${this.recycler.recycling}` : 'shutting down'] : []),
       ...consume.filter((queue) => !queue.canConsume).map((queue) => `queue ${queue.queue} cannot be consumed: ${queue.reason}`),
     ];
     const degraded = [
@@ -103,6 +106,8 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
       ledger: { backlog, writeBehindMax, failingFlushes: failing },
       ledgerBacklog: backlog,
       eventLoop: this.eventLoop.status(),
+      // Per queue: the concurrency now, its configured range and who sets it (README "Operating queues").
+      concurrency: this.autoscaler.status(),
     };
     if (down.length > 0) return this.send(res, 503, { status: 'error', worker });
     try {

@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { createRedisClient, type RedisClient } from '@conveyor/queue';
 import { queueSettingsChannel, SETTINGS_REFRESH_MS, type StoredQueueSettings } from '../queue-settings/queue-settings';
 import { QueueSettingsStore } from '../queue-settings/queue-settings.store';
+import { ConcurrencyAutoscaler } from './autoscale/concurrency-autoscaler';
 
 /** Longest shutdown waits for this process's reports to be withdrawn. */
 const WITHDRAW_WAIT_MS = 1000;
@@ -12,7 +13,9 @@ const WITHDRAW_WAIT_MS = 1000;
  * Applies the stored settings of each consumed queue to this process's BullMQ workers while
  * they run: on a message of the settings channel (at once), every SETTINGS_REFRESH_MS and after
  * the subscriber reconnects (a missed message converges), then reports what it applied. A
- * lowered concurrency lets running tasks finish and takes no new one until below it.
+ * lowered concurrency lets running tasks finish and takes no new one until below it. Which
+ * concurrency applies (a stored one, else the configured value or autoscaled range) is the
+ * ConcurrencyAutoscaler's call.
  */
 @Injectable()
 export class QueueSettingsApplier {
@@ -24,6 +27,7 @@ export class QueueSettingsApplier {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly store: QueueSettingsStore,
+    private readonly autoscaler: ConcurrencyAutoscaler,
   ) {}
 
   /** The concurrency a worker starts with: the stored one, else the config's (Redis away: the config's, the refresh converges). */
@@ -91,7 +95,7 @@ export class QueueSettingsApplier {
   }
 
   private apply(worker: Worker, stored: StoredQueueSettings): void {
-    const concurrency = this.store.concurrencyFor(worker.name, stored);
+    const concurrency = this.autoscaler.settle(worker, stored.concurrency);
     if (worker.concurrency !== concurrency) {
       this.logger.log({ queue: worker.name, from: worker.concurrency, to: concurrency, version: stored.version }, 'queue concurrency changed');
       worker.concurrency = concurrency;

@@ -7,6 +7,8 @@ import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { CompletedJobRetention } from './completed-job-retention';
 import type { QueueSettingsApplier } from './queue-settings.applier';
+import type { ConcurrencyAutoscaler } from './autoscale/concurrency-autoscaler';
+import type { WorkerRecycler } from './worker-recycler';
 import type { BoundHandler, TaskRunner } from './task-runner';
 import type { TenantSlots } from '../fairness/tenant-slots';
 import { HandlerBindingError, TaskWorkerHost } from './task-worker.host';
@@ -88,6 +90,8 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
       detach: jest.fn().mockResolvedValue(undefined),
     } as unknown as QueueSettingsApplier,
     { admit: jest.fn().mockResolvedValue({ release: jest.fn() }) } as unknown as TenantSlots,
+    { attach: jest.fn(), taskStarted: jest.fn(), taskFinished: jest.fn() } as unknown as ConcurrencyAutoscaler,
+    { taskFinished: jest.fn() } as unknown as WorkerRecycler,
   );
   const bindHandlers = (queues: string[]): Map<string, BoundHandler> =>
     (host as unknown as { bindHandlers(q: string[]): Map<string, BoundHandler> }).bindHandlers(queues);

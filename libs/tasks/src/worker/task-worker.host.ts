@@ -10,9 +10,11 @@ import { failpoint } from '../failpoints';
 import { retryBackoffStrategy } from '../retry-policy';
 import { TenantSlots } from '../fairness/tenant-slots';
 import { BULLMQ_GAVE_UP, type TaskJobData } from '../task-job';
+import { ConcurrencyAutoscaler } from './autoscale/concurrency-autoscaler';
 import { CompletedJobRetention } from './completed-job-retention';
 import { QueueSettingsApplier } from './queue-settings.applier';
 import { TaskRunner, type BoundHandler, type JobLease } from './task-runner';
+import { WorkerRecycler } from './worker-recycler';
 
 /** Thrown at boot when the handlers do not match the contracts of the consumed queues. */
 export class HandlerBindingError extends Error {
@@ -42,6 +44,8 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     private readonly retention: CompletedJobRetention,
     private readonly settings: QueueSettingsApplier,
     private readonly slots: TenantSlots,
+    private readonly autoscaler: ConcurrencyAutoscaler,
+    private readonly recycler: WorkerRecycler,
   ) {}
 
   /** The queues this process consumes, after validation. */
@@ -57,7 +61,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     const queues = this.resolveQueues();
     this.handlers = this.bindHandlers(queues);
     for (const queue of queues) {
-      // WORKER_CONCURRENCY, unless `PATCH /v1/queues/:name` stored another (see QueueSettingsApplier).
+      // WORKER_CONCURRENCY (a range's min), unless `PATCH /v1/queues/:name` stored another (see QueueSettingsApplier).
       const concurrency = await this.settings.startingConcurrency(queue);
       const worker: Worker<TaskJobData> = new Worker<TaskJobData>(queue, (job, token, signal) => this.process(worker, job, { token, signal }), {
         connection: redisConnectionOptions(this.config.redis, 'worker'),
@@ -85,6 +89,8 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     }
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
     for (const worker of this.workers) void worker.run();
+    // The autoscaler first: the applier's first refresh tells it of any stored override.
+    this.autoscaler.attach(this.workers);
     await this.settings.attach(this.workers);
   }
 
@@ -117,10 +123,13 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
     if (!bound) return this.runner.rejectUnknownType(job);
     // Over its tenant's cap the job is handed back before anything of it runs (README "Fairness").
     const slot = await this.slots.admit(worker, job, lease.token);
+    this.autoscaler.taskStarted(worker.name);
     try {
       return await this.runner.run(job, bound, lease);
     } finally {
       slot.release();
+      this.autoscaler.taskFinished(worker.name);
+      this.recycler.taskFinished();
     }
   }
 

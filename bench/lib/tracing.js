@@ -44,13 +44,21 @@ async function tracingPhase(ctx) {
     OTEL_TRACES_EXPORTER: 'otlp',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    ...(settings.sampleRatio === undefined ? {} : { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) }),
   };
   const onQueue = new Queue(QUEUE, { connection: { ...redisOptions(), maxRetriesPerRequest: null }, prefix: onPrefix });
   run.defer('close the traced queue client', () => onQueue.close().catch(() => undefined));
   const apiOn = await stack.startApi({ cpus: CPU.server, name: 'api-traced', extraEnv: tracingEnv });
   const urls = { off: stack.apiUrl, on: apiOn.url };
   const apiPids = { off: stack.api.pid, on: apiOn.record.pid };
-  const out = { settings: { ...settings, rounds: mode.reps, exporter: 'otlp http/protobuf to a local receiver, every trace sampled' } };
+  const out = {
+    settings: {
+      ...settings,
+      rounds: mode.reps,
+      exporter: 'otlp http/protobuf to a local receiver',
+      sampled: settings.sampleRatio === undefined ? 'every trace' : `parentbased_traceidratio ${settings.sampleRatio}`,
+    },
+  };
 
   // Enqueue: autocannon on POST /v1/tasks and /v1/tasks/batch of each API in turn.
   for (const kind of ['single', 'batch']) {

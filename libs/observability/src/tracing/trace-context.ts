@@ -90,7 +90,7 @@ const TRACEPARENT = /"traceparent":"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2
  * attempt; anything else goes through the configured propagators. Not ours or damaged: ROOT
  * (the attempt starts its own trace).
  */
-function carriedContext(carrier: string | undefined): Context {
+export function carriedContext(carrier: string | undefined): Context {
   if (!carrier) return ROOT_CONTEXT;
   const fields = TRACEPARENT.exec(carrier);
   if (fields && fields[1] !== INVALID_TRACEID && fields[2] !== '0000000000000000' && !/"(tracestate|baggage)"/.test(carrier)) {

@@ -19,10 +19,13 @@
  *        npm run bench:full       longer runs, more rounds
  *        node bench/run.js [--quick|--full|--smoke] [--db postgres|mysql] [--only idle,sse,enqueue,processing,tracing,latency]
  *                          [--no-peer] [--profile] [--out DIR] [--no-docs] [--log-level info] [--keep-logs] [--dist DIR]
- *                          [--processing 1x10,2x50[:TASKS]] [--reps N] [--latency-rate TASKS_PER_S] [--help]
+ *                          [--processing 1x10,2x50[:TASKS]] [--reps N] [--latency-rate TASKS_PER_S]
+ *                          [--tracing-sample RATIO] [--help]
  * The apps run from a copy of dist/ (or --dist DIR) taken at the start, so a rebuild by someone
  * else during the run changes nothing.
  * --no-peer leaves graphile-worker out of the processing phase.
+ * --tracing-sample samples that share of traces on the tracing phase's "on" side
+ * (parentbased_traceidratio) instead of every trace.
  * Needs `npm run build` first, Redis and the chosen database on 127.0.0.1.
  */
 const { runMainOnProjectNode } = require('../scripts/lib/project-node');
@@ -127,6 +130,7 @@ const KNOWN_FLAGS = new Set([
   '--no-peer',
   '--reps',
   '--latency-rate',
+  '--tracing-sample',
   '--help',
 ]);
 
@@ -168,6 +172,7 @@ function parseArgs(argv) {
     });
   }
   if (value('--reps', null)) mode.reps = Number(value('--reps'));
+  if (value('--tracing-sample', null)) mode.tracing = { ...mode.tracing, sampleRatio: Number(value('--tracing-sample')) };
   // A fixed latency rate, e.g. to compare two builds at the same load.
   if (value('--latency-rate', null)) mode.latencyRate = Number(value('--latency-rate'));
   return {

@@ -12,7 +12,7 @@ const { CPU } = require('./stack');
 const { autocannon, bodyFor } = require('./enqueue');
 const { fill, drain } = require('./processing');
 const { compare, round } = require('./stats');
-const { HOST, redisOptions, registerPrefix, uniqueName, sleep } = require('./infra');
+const { HOST, cpuMs, redisOptions, registerPrefix, uniqueName, sleep } = require('./infra');
 const { QUEUE } = require('./baseline-job');
 
 /** A stand-in OTLP collector: takes every export, counts it, answers 200. */
@@ -30,6 +30,8 @@ async function startReceiver() {
 }
 
 const overhead = (summary) => (summary.ratio === null ? null : round((1 - summary.ratio) * 100, 1));
+/** Extra CPU per task with tracing on, in % of the CPU with it off (median of the paired rounds). */
+const cpuOverhead = (cpu) => (cpu.ratio === null ? null : round((cpu.ratio - 1) * 100, 1));
 
 async function tracingPhase(ctx) {
   const { run, stack, mode, log } = ctx;
@@ -42,12 +44,21 @@ async function tracingPhase(ctx) {
     OTEL_TRACES_EXPORTER: 'otlp',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    ...(settings.sampleRatio === undefined ? {} : { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(settings.sampleRatio) }),
   };
   const onQueue = new Queue(QUEUE, { connection: { ...redisOptions(), maxRetriesPerRequest: null }, prefix: onPrefix });
   run.defer('close the traced queue client', () => onQueue.close().catch(() => undefined));
   const apiOn = await stack.startApi({ cpus: CPU.server, name: 'api-traced', extraEnv: tracingEnv });
   const urls = { off: stack.apiUrl, on: apiOn.url };
-  const out = { settings: { ...settings, rounds: mode.reps, exporter: 'otlp http/protobuf to a local receiver, every trace sampled' } };
+  const apiPids = { off: stack.api.pid, on: apiOn.record.pid };
+  const out = {
+    settings: {
+      ...settings,
+      rounds: mode.reps,
+      exporter: 'otlp http/protobuf to a local receiver',
+      sampled: settings.sampleRatio === undefined ? 'every trace' : `parentbased_traceidratio ${settings.sampleRatio}`,
+    },
+  };
 
   // Enqueue: autocannon on POST /v1/tasks and /v1/tasks/batch of each API in turn.
   for (const kind of ['single', 'batch']) {
@@ -65,16 +76,26 @@ async function tracingPhase(ctx) {
     const runs = { off: [], on: [] };
     for (let round_ = 0; round_ < mode.reps; round_ += 1) {
       for (const side of ['off', 'on']) {
+        const cpuBefore = cpuMs(apiPids[side]);
         const result = await autocannon(run, options(side, mode.enqueueSeconds));
         if (result.non2xx > 0 || result.errors > 0) throw new Error(`tracing ${side} ${path}: ${result.non2xx} non-2xx answers, ${result.errors} errors`);
-        const tasksPerSec = round((result['2xx'] * perRequest) / result.duration, 1);
-        runs[side].push({ tasksPerSec, p99Ms: result.latency.p99 });
-        log(`  tracing enqueue ${kind.padEnd(6)} ${side.padEnd(3)} round ${round_ + 1}: ${tasksPerSec} tasks/s, p99 ${result.latency.p99} ms`);
+        const tasks = result['2xx'] * perRequest;
+        const tasksPerSec = round(tasks / result.duration, 1);
+        // The API's CPU per task: steadier than throughput on a loaded machine.
+        const apiCpuUsPerTask = cpuBefore === null ? null : round(((cpuMs(apiPids[side]) - cpuBefore) * 1000) / tasks, 1);
+        runs[side].push({ tasksPerSec, p99Ms: result.latency.p99, apiCpuUsPerTask });
+        log(
+          `  tracing enqueue ${kind.padEnd(6)} ${side.padEnd(3)} round ${round_ + 1}: ${tasksPerSec} tasks/s, p99 ${result.latency.p99} ms (API CPU ${apiCpuUsPerTask} µs/task)`,
+        );
       }
     }
     const summary = compare(runs.on, runs.off, 'tasksPerSec');
-    out[`enqueue_${kind}`] = { runs, summary, overheadPct: overhead(summary) };
-    log(`tracing enqueue ${kind}: on ${summary.conveyor} vs off ${summary.baseline} tasks/s → ratio ${summary.ratio} (overhead ${overhead(summary)} %)`);
+    const cpu = compare(runs.on, runs.off, 'apiCpuUsPerTask', { higherIsBetter: false });
+    out[`enqueue_${kind}`] = { runs, summary, apiCpuUsPerTask: cpu, overheadPct: overhead(summary), cpuOverheadPct: cpuOverhead(cpu) };
+    log(
+      `tracing enqueue ${kind}: on ${summary.conveyor} vs off ${summary.baseline} tasks/s → ratio ${summary.ratio} (overhead ${overhead(summary)} %); ` +
+        `API CPU ${cpu.conveyor} vs ${cpu.baseline} µs/task (+${cpuOverhead(cpu)} %)`,
+    );
   }
   await Promise.all([stack.reset(), onQueue.obliterate({ force: true })]);
 
@@ -116,8 +137,11 @@ async function tracingPhase(ctx) {
     }
     const summary = compare(runs.on, runs.off, 'tasksPerSec');
     const cpu = compare(runs.on, runs.off, 'workerCpuUsPerTask', { higherIsBetter: false });
-    out.processing = { runs, summary, workerCpuUsPerTask: cpu, overheadPct: overhead(summary) };
-    log(`tracing processing: on ${summary.conveyor} vs off ${summary.baseline} tasks/s → ratio ${summary.ratio} (overhead ${overhead(summary)} %)`);
+    out.processing = { runs, summary, workerCpuUsPerTask: cpu, overheadPct: overhead(summary), cpuOverheadPct: cpuOverhead(cpu) };
+    log(
+      `tracing processing: on ${summary.conveyor} vs off ${summary.baseline} tasks/s → ratio ${summary.ratio} (overhead ${overhead(summary)} %); ` +
+        `worker CPU ${cpu.conveyor} vs ${cpu.baseline} µs/task (+${cpuOverhead(cpu)} %)`,
+    );
   } finally {
     await Promise.all([workerOff.record.stop(), workerOn.record.stop(), apiOn.record.stop()]);
     await onQueue.obliterate({ force: true }).catch(() => undefined);

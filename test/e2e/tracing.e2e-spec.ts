@@ -78,7 +78,8 @@ describe('tracing', () => {
       { timeoutMs: 30_000, what: 'the follow-up attempt span to be exported' },
     );
     const server = one(spans, 'API server span', (span) => span.kind === SPAN_KIND.server && span.service === 'conveyor-api');
-    expect(server.spanId).toBe(serverSpanId);
+    expect(server).toMatchObject({ name: 'POST /v1/tasks', spanId: serverSpanId });
+    expect(server.attributes).toMatchObject({ 'http.route': '/v1/tasks', 'http.response.status_code': 202 });
     expect(server.parentSpanId).toBe(callerSpan);
     const enqueue = one(spans, 'enqueue span', (span) => span.name === 'enqueue');
     expect(enqueue).toMatchObject({ service: 'conveyor-api', kind: SPAN_KIND.producer, parentSpanId: server.spanId });

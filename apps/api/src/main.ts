@@ -22,15 +22,7 @@ import {
   trustedPeer,
   useSecurityHeaders,
 } from '@conveyor/http';
-import {
-  bootLogger,
-  ErrorReporter,
-  installHttpMetrics,
-  installRequestLogging,
-  installTraceResponseHeader,
-  requestIdOf,
-  TaskMetrics,
-} from '@conveyor/observability';
+import { bootLogger, ErrorReporter, installHttpMetrics, installRequestLogging, installServerSpans, requestIdOf, TaskMetrics } from '@conveyor/observability';
 import { setupApiDocs } from '@conveyor/tasks/api';
 import { ApiModule } from './api.module';
 
@@ -52,6 +44,8 @@ async function bootstrap(): Promise<void> {
     return503OnClosing: false,
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
+  // A server span per request (tracing on): first, so every hook after it runs inside it.
+  installServerSpans(app.getHttpAdapter().getInstance());
   // Request logs from Fastify hooks; the app's logger names the request on lines logged within one.
   installRequestLogging(app);
   // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
@@ -72,7 +66,6 @@ async function bootstrap(): Promise<void> {
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  installTraceResponseHeader(fastify);
   // After helmet and CORS, so a 401 still carries their headers; before any body is read.
   app.get(ApiKeyAuthenticator).install(app);
   capConnectionsPerAddress(fastify.server, config.http.maxConnectionsPerAddress, trustedPeer(config.http.trustProxy));

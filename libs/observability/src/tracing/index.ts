@@ -1,15 +1,5 @@
 export { startTracing, stopTracing, tracingOn } from './tracing-state';
 export { tracingRequested } from './tracing-switch';
-export {
-  activeTraceId,
-  activeTraceparent,
-  captureTrace,
-  inConsumerSpan,
-  inSharedSpan,
-  inSpan,
-  jobTraceCarrier,
-  SpanKind,
-  traceLogFields,
-} from './trace-context';
+export { activeTraceId, captureTrace, inConsumerSpan, inSharedSpan, inSpan, jobTraceCarrier, SpanKind, traceLogFields } from './trace-context';
 export type { CapturedTrace } from './trace-context';
-export { installTraceResponseHeader } from './trace-response-header';
+export { installServerSpans } from './http-server-span';

@@ -1,34 +1,34 @@
 import {
   context,
+  INVALID_TRACEID,
   isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Link,
   type Span,
+  type Tracer,
 } from '@opentelemetry/api';
 import { tracingOn } from './tracing-state';
 
-/** The tracer of Conveyor's own spans (enqueue, task attempt, webhook delivery). */
-const tracer = () => trace.getTracer('conveyor');
+let conveyorTracer: Tracer | undefined;
+/** The tracer of Conveyor's own spans (request, enqueue, task attempt, webhook delivery); looked up once. */
+export const tracer = (): Tracer => (conveyorTracer ??= trace.getTracer('conveyor'));
 
-/** The trace id of the work under way, or null (tracing off, or no span active). */
+/**
+ * The trace id of the work under way, or null (tracing off, or no span active). Asked for every
+ * log line, so it only compares with the invalid id: the spans of this process are the SDK's,
+ * whose ids are valid or all zeros (not sampled in a non-recording parent).
+ */
 export function activeTraceId(): string | null {
   if (!tracingOn) return null;
-  const span = trace.getActiveSpan()?.spanContext();
-  return span && isSpanContextValid(span) ? span.traceId : null;
-}
-
-/** `traceparent` of the active span (W3C Trace Context), for a response header. */
-export function activeTraceparent(): string | null {
-  if (!tracingOn) return null;
-  const span = trace.getActiveSpan()?.spanContext();
-  if (!span || !isSpanContextValid(span)) return null;
-  return `00-${span.traceId}-${span.spanId}-0${(span.traceFlags & 0xff).toString(16)}`;
+  const traceId = trace.getActiveSpan()?.spanContext().traceId;
+  return traceId && traceId !== INVALID_TRACEID ? traceId : null;
 }
 
 /** What a log line gets while tracing is on: the trace id of the work it belongs to. */
@@ -81,6 +81,29 @@ function endWith<T>(span: Span, work: Promise<T>): Promise<T> {
 type SpanAttributes = Attributes | (() => Attributes);
 const attributesOf = (attributes: SpanAttributes) => (typeof attributes === 'function' ? attributes() : attributes);
 
+/** W3C `traceparent`, version 00: trace id, parent span id, flags. */
+const TRACEPARENT = /"traceparent":"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})"/;
+
+/**
+ * The parent context a job carried (see jobTraceCarrier): read straight from its `traceparent`,
+ * the one field Conveyor writes, without parsing the JSON or running every propagator per
+ * attempt; anything else goes through the configured propagators. Not ours or damaged: ROOT
+ * (the attempt starts its own trace).
+ */
+export function carriedContext(carrier: string | undefined): Context {
+  if (!carrier) return ROOT_CONTEXT;
+  const fields = TRACEPARENT.exec(carrier);
+  if (fields && fields[1] !== INVALID_TRACEID && fields[2] !== '0000000000000000' && !/"(tracestate|baggage)"/.test(carrier)) {
+    const traceFlags = parseInt(fields[3], 16) & TraceFlags.SAMPLED;
+    return trace.setSpanContext(ROOT_CONTEXT, { traceId: fields[1], spanId: fields[2], traceFlags, isRemote: true });
+  }
+  try {
+    return propagation.extract(ROOT_CONTEXT, JSON.parse(carrier) as Record<string, string>);
+  } catch {
+    return ROOT_CONTEXT;
+  }
+}
+
 /** Runs `work` in a new span, a child of the active one; just runs it with tracing off. */
 export function inSpan<T>(name: string, kind: SpanKind, attributes: SpanAttributes, work: () => Promise<T>): Promise<T> {
   if (!tracingOn) return work();
@@ -94,14 +117,7 @@ export function inSpan<T>(name: string, kind: SpanKind, attributes: SpanAttribut
  */
 export function inConsumerSpan<T>(name: string, carrier: string | undefined, attributes: SpanAttributes, work: () => Promise<T>): Promise<T> {
   if (!tracingOn) return work();
-  let parent = ROOT_CONTEXT;
-  if (carrier) {
-    try {
-      parent = propagation.extract(ROOT_CONTEXT, JSON.parse(carrier) as Record<string, string>);
-    } catch {
-      // Not ours or damaged: the attempt starts its own trace.
-    }
-  }
+  const parent = carriedContext(carrier);
   const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: attributesOf(attributes) }, parent);
   return context.with(trace.setSpan(parent, span), () => endWith(span, work()));
 }
@@ -127,9 +143,14 @@ export function inSharedSpan<T>(name: string, callers: CapturedTrace[], attribut
     return span && isSpanContextValid(span) ? [{ context: span }] : [];
   });
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes: attributesOf(attributes), links }, parent);
+  return context.with(suppressTracing()(trace.setSpan(parent, span)), () => endWith(span, work()));
+}
+
+let suppressing: typeof import('@opentelemetry/core').suppressTracing | undefined;
+/** The SDK's suppressTracing, required once (with tracing on, every `require` call runs the instrumentations' hook). */
+function suppressTracing() {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- part of the SDK: loaded only when tracing is on
-  const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
-  return context.with(suppressTracing(trace.setSpan(parent, span)), () => endWith(span, work()));
+  return (suppressing ??= (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).suppressTracing);
 }
 
 export { SpanKind };

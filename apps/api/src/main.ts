@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import './load-env';
 import './start-tracing';
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';

@@ -1,8 +1,7 @@
 import type { INestApplication, Type } from '@nestjs/common';
 import type { NestFastifyApplication, FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { register } from 'prom-client';
-import request from 'supertest';
+import type request from 'supertest';
 import { loadAppConfig, type AppConfig } from '@conveyor/config';
 import { runMigrations, type SqlDialect } from '@conveyor/database';
 import { createTestDatabase, deleteRedisPrefix, TEST_REDIS_URL, uniqueName, type TestDatabase } from './test-infra';
@@ -60,20 +59,22 @@ export async function startInProcessApi(options: {
   try {
     const config = loadAppConfig();
     await runMigrations(database.config);
+    // Loaded here: every e2e file imports this lib, and only in-process tests need these.
+    const [{ Test }, { default: supertest }] = await Promise.all([import('@nestjs/testing'), import('supertest')]);
     const testing = await Test.createTestingModule({ imports: [options.module] }).compile();
     app = testing.createNestApplication<NestFastifyApplication>(options.adapter(config), { logger: ['error'] });
     await options.configure(app, config);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
-    const server = (app as INestApplication).getHttpServer() as Parameters<typeof request>[0];
+    const server = (app as INestApplication).getHttpServer() as Parameters<typeof supertest>[0];
     const started = app;
     return {
       app: started,
       config,
       database,
       prefix,
-      http: () => request.agent(server),
-      admin: () => request.agent(server).set('authorization', `Bearer ${IN_PROCESS_ADMIN_KEY}`),
+      http: () => supertest.agent(server),
+      admin: () => supertest.agent(server).set('authorization', `Bearer ${IN_PROCESS_ADMIN_KEY}`),
       close,
     };
   } catch (error) {

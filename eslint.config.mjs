@@ -15,7 +15,7 @@ const unusedVars = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/', '**/dist/', 'coverage/', 'data/', 'logs/', 'node_modules/', 'bench/results/', '**/fixtures/'] },
+  { ignores: ['dist/', '**/dist/', 'coverage/', 'data/', 'logs/', 'node_modules/', 'bench/results/', 'bench/file-cleaning/.data/', '**/fixtures/'] },
   js.configs.recommended,
   {
     files: ['**/*.js'],

@@ -5,8 +5,9 @@
  * Postgres wire protocol by @electric-sql/pglite-socket, so the API, the worker and the migration
  * script connect with their ordinary `pg` driver and a plain DATABASE_URL.
  *
- * `scripts/dev.js` starts this in its own child process (PGlite is single-threaded; keeping it out
- * of the launcher keeps the launcher responsive). It can also be run by hand:
+ * The dev launcher (`scripts/dev/embedded-database.js`) starts this in its own child process
+ * (PGlite is single-threaded; keeping it out of the launcher keeps the launcher responsive).
+ * It can also be run by hand:
  *
  *   node scripts/embedded-postgres.js
  *   DATABASE_URL=postgres://postgres:postgres@127.0.0.1:54329/postgres

@@ -1,29 +1,13 @@
 import 'reflect-metadata';
-import './load-env';
 import './start-tracing';
-import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { ApiKeyAuthenticator } from '@conveyor/auth';
-import { mountConsole } from '@conveyor/console';
 import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
-import { mountQueueDashboard } from '@conveyor/dashboard';
 import { runMigrations } from '@conveyor/database';
 import { boundShutdown, compactHeapWhenIdle, waitForDependencies } from '@conveyor/health';
-import {
-  ApiExceptionFilter,
-  capConnectionsPerAddress,
-  createValidationPipe,
-  httpServerErrorOptions,
-  httpServerTimeoutOptions,
-  installInputLimits,
-  installUnreadBodyDrain,
-  trustedPeer,
-  useSecurityHeaders,
-} from '@conveyor/http';
-import { bootLogger, ErrorReporter, installHttpMetrics, installRequestLogging, installServerSpans, requestIdOf, TaskMetrics } from '@conveyor/observability';
-import { setupApiDocs } from '@conveyor/tasks/api';
+import { bootLogger } from '@conveyor/observability';
+import { apiAdapter, configureApiApp } from './api-app';
 import { ApiModule } from './api.module';
 
 async function bootstrap(): Promise<void> {
@@ -33,48 +17,8 @@ async function bootstrap(): Promise<void> {
   await waitForDependencies(config, bootLogger(config));
   if (config.database.migrationsRun) await runMigrations(config.database);
 
-  const adapter = new FastifyAdapter({
-    ...httpServerErrorOptions,
-    // Header and body timeouts, and which proxies may name the client (TRUST_PROXY).
-    ...httpServerTimeoutOptions(config.http),
-    bodyLimit: config.security.jsonBodyLimitBytes,
-    genReqId: requestIdOf,
-    // During a graceful stop, requests already on open keep-alive connections are still served
-    // (pm2 reload, rolling deploys) instead of being answered 503.
-    return503OnClosing: false,
-  });
-  const app = await NestFactory.create<NestFastifyApplication>(ApiModule, adapter, { bufferLogs: true });
-  // A server span per request (tracing on): first, so every hook after it runs inside it.
-  installServerSpans(app.getHttpAdapter().getInstance());
-  // Request logs from Fastify hooks; the app's logger names the request on lines logged within one.
-  installRequestLogging(app);
-  // Security headers; the API serves JSON (and Swagger UI), so a strict default policy fits.
-  // upgrade-insecure-requests would make browsers fetch Swagger UI's assets over https when the
-  // API is reached over plain http by host name (e.g. inside a cluster), leaving a blank page.
-  useSecurityHeaders(app.getHttpAdapter().getInstance(), { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
-  // Uploads stream through @fastify/multipart; the limits are set per request by the files service.
-  await app.register(multipart as never);
-  if (config.security.corsOrigins.length > 0) app.enableCors({ origin: config.security.corsOrigins, credentials: false });
-  const reporter = app.get(ErrorReporter);
-  app.useGlobalFilters(
-    new ApiExceptionFilter((error, request) =>
-      reporter.captureError(error, { request_id: String(request.id), route: request.routeOptions?.url ?? 'unmatched', method: request.method }),
-    ),
-  );
-  app.useGlobalPipes(createValidationPipe());
-  const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-  // After helmet and CORS, so a 401 still carries their headers; before any body is read.
-  app.get(ApiKeyAuthenticator).install(app);
-  capConnectionsPerAddress(fastify.server, config.http.maxConnectionsPerAddress, trustedPeer(config.http.trustProxy));
-  installUnreadBodyDrain(fastify);
-  installInputLimits(fastify, config.limits.json);
-  installHttpMetrics(fastify, app.get(TaskMetrics));
-  await mountQueueDashboard(app);
-  await mountConsole(app);
-  setupApiDocs(app);
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule, apiAdapter(config), { bufferLogs: true });
+  await configureApiApp(app, config);
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
   compactHeapWhenIdle(config.idleCompactAfterMs, app.get(Logger));

@@ -1,5 +1,8 @@
+import { loadEnvFile } from '@conveyor/config';
 import { startTracing } from '@conveyor/observability/tracing';
 
-// Imported by main.ts right after the .env file is read and before anything else: the
-// instrumentations patch http, pg, mysql2 and ioredis as they load. Off unless OTEL_* asks.
+// Imported first by main.ts: the instrumentations patch http, pg, mysql2 and ioredis as they
+// load, so tracing starts before anything else, with the OTEL_* settings of .env. Off unless
+// OTEL_* asks.
+loadEnvFile();
 startTracing('conveyor-api');

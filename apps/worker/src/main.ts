@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import './load-env';
 import './start-tracing';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';

@@ -78,7 +78,7 @@ describe('loadAppConfig', () => {
         port: 3000,
         logLevel: 'info',
         queuePrefix: 'conveyor',
-        fileQueueName: 'file-processing',
+        queueNames: {},
         storageDir: './data/storage',
         maxUploadBytes: 1024 * 1024 * 1024,
         redis: { host: '127.0.0.1', port: 6379, db: 0, tls: false },
@@ -89,6 +89,10 @@ describe('loadAppConfig', () => {
       expect(config.redis.url).toBeUndefined();
       expect(config.redis.password).toBeUndefined();
       expect(config.worker.id).toMatch(new RegExp(`:${process.pid}$`));
+    });
+
+    it('keeps a renamed file queue under the name QUEUE_NAME gives', () => {
+      expect(loadAppConfig({ DATABASE_URL: PG_URL, QUEUE_NAME: 'legacy-files' }).queueNames).toEqual({ 'file-processing': 'legacy-files' });
     });
 
     it('converts numeric and boolean strings', () => {

@@ -254,7 +254,12 @@ export interface AppConfig {
   database: DatabaseConfig;
   redis: RedisConfig;
   queuePrefix: string;
-  fileQueueName: string;
+  /**
+   * Stored names of queues a deployment keeps under another name than its contract's (a queue
+   * name is a stored API): contract name → name in Redis and the ledger. QUEUE_NAME renames
+   * `file-processing`.
+   */
+  queueNames: Readonly<Record<string, string>>;
   worker: WorkerConfig;
   fairness: FairnessConfig;
   tasks: TaskDefaultsConfig;
@@ -602,7 +607,7 @@ export function loadAppConfig(raw: NodeJS.ProcessEnv = process.env): AppConfig {
     database,
     redis,
     queuePrefix: queuePrefixOf(env, redis),
-    fileQueueName: env.QUEUE_NAME ?? 'file-processing',
+    queueNames: env.QUEUE_NAME ? { 'file-processing': env.QUEUE_NAME } : {},
     worker: {
       queues: parseQueueList(env.WORKER_QUEUES),
       defaultConcurrency: concurrency.defaultConcurrency,

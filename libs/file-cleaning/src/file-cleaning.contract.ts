@@ -6,11 +6,10 @@ import type { CleaningReport } from './cleaning/cleaning-report';
 import { cleaningSummary, fileCleanedData } from './file-cleaning-events';
 
 /**
- * The file queue. Its name is a stored API (renaming strands queued jobs), so it comes from
- * QUEUE_NAME only to let a deployment keep a name it already has; apps load .env before
- * importing this file (see their main.ts).
+ * The file queue. Its name is a stored API (renaming strands queued jobs); a deployment that
+ * already has another name keeps it with QUEUE_NAME, which the task registry applies.
  */
-export const FILE_QUEUE = process.env.QUEUE_NAME?.trim() || 'file-processing';
+export const FILE_QUEUE = 'file-processing';
 
 export const FILE_FORMATS = ['csv', 'tsv', 'jsonl'] as const;
 export const FILE_ENCODINGS = ['utf-8', 'utf-8-bom', 'latin1'] as const;

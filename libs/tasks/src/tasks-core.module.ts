@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfigModule } from '@conveyor/config';
+import { APP_CONFIG, AppConfigModule, type AppConfig } from '@conveyor/config';
 import { DatabaseModule } from '@conveyor/database';
 import { ErrorReportingModule, MetricsModule, ObservabilityLoggerModule } from '@conveyor/observability';
 import { QueueModule } from '@conveyor/queue';
@@ -19,8 +19,11 @@ import { LostJobRequeuer } from './recovery/lost-job-requeuer';
 import { LostJobsRepository } from './recovery/lost-jobs.repository';
 import { RegisteredQueues } from './recovery/registered-queues';
 
+/** The registry applies the deployment's queue renames (QUEUE_NAME) to the contracts. */
+const REGISTRY = { provide: TaskTypeRegistry, useFactory: (config: AppConfig) => new TaskTypeRegistry(config.queueNames), inject: [APP_CONFIG] };
+
 const CORE_PROVIDERS = [
-  TaskTypeRegistry,
+  REGISTRY,
   TaskLedgerService,
   TaskFactory,
   FairOrdering,

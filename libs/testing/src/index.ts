@@ -5,3 +5,4 @@ export * from './test-infra';
 export * from './private-mariadb';
 export * from './test-receiver';
 export * from './task-rows';
+export * from './in-process-api';

@@ -104,4 +104,18 @@ describe('TaskTypeRegistry', () => {
     const registry = new TaskTypeRegistry();
     expect(() => registry.register([a, taskType('alpha.run')])).toThrow(/declared twice/);
   });
+
+  it("holds a renamed queue's types under the stored name, and maps names both ways", () => {
+    const registry = new TaskTypeRegistry({ q1: 'legacy' });
+    registry.register([a, c]);
+    registry.register([a]); // the same contract again is still no duplicate
+    expect(registry.get('alpha.run')).toMatchObject({ type: 'alpha.run', queue: 'legacy', payload: a.payload });
+    expect(Object.isFrozen(registry.get('alpha.run'))).toBe(true);
+    expect(a.queue).toBe('q1');
+    expect(registry.get('gamma.run')).toBe(c);
+    expect(registry.queues()).toEqual(['legacy', 'q2']);
+    expect(registry.storedQueueName('q1')).toBe('legacy');
+    expect(registry.contractQueueName('legacy')).toBe('q1');
+    expect(registry.contractQueueName('q2')).toBe('q2');
+  });
 });

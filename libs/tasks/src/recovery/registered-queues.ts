@@ -22,12 +22,12 @@ export class RegisteredQueues {
     return this.registry.queues();
   }
 
-  /** undefined for a queue no contract of this process registers (e.g. a newer deployment's). */
+  /** By stored name; undefined for a queue no contract of this process registers (e.g. a newer deployment's). */
   get(name: string): Queue | undefined {
     if (!this.names().includes(name)) return undefined;
     let queue = this.cache.get(name);
     if (!queue) {
-      queue = this.moduleRef.get<Queue>(getQueueToken(name), { strict: false });
+      queue = this.moduleRef.get<Queue>(getQueueToken(this.registry.contractQueueName(name)), { strict: false });
       this.cache.set(name, queue);
     }
     return queue;

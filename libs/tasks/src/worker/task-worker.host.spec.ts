@@ -60,7 +60,7 @@ class SomeService {}
 type Wrapper = { metatype: unknown; instance: unknown };
 const provider = (metatype: new () => object): Wrapper => ({ metatype, instance: new metatype() });
 
-function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; concurrency?: Record<string, number> }) {
+function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; concurrency?: Record<string, number>; queueNames?: Record<string, string> }) {
   const config = {
     queuePrefix: 'spec',
     redis: { host: '127.0.0.1', port: 6379, db: 0, tls: false },
@@ -73,7 +73,7 @@ function makeHost(options: { queues?: string[] | null; providers: Wrapper[]; con
       shutdownGraceMs: 1000,
     },
   } as unknown as AppConfig;
-  const registry = new TaskTypeRegistry();
+  const registry = new TaskTypeRegistry(options.queueNames);
   registry.register([ALPHA, BETA, GAMMA]);
   const discovery = { getProviders: jest.fn(() => options.providers) } as unknown as DiscoveryService;
   const runner = { run: jest.fn().mockResolvedValue('ran'), rejectUnknownType: jest.fn().mockRejectedValue(new Error('unknown type')) };
@@ -218,6 +218,16 @@ describe('TaskWorkerHost boot with a stand-in BullMQ Worker', () => {
     await expect(createdWorkers[1].processor(stranger)).rejects.toThrow('unknown type');
     expect(runner.rejectUnknownType).toHaveBeenCalledWith(stranger);
     expect(runner.run).toHaveBeenCalledTimes(1);
+  });
+
+  it('consumes a renamed queue under its stored name, handing the runner the renamed definition', async () => {
+    const { host, runner } = makeHost({ queues: ['legacy'], providers: [provider(GammaHandler)], queueNames: { q2: 'legacy' } });
+    await host.onApplicationBootstrap();
+    expect(createdWorkers.map((w) => w.name)).toEqual(['legacy']);
+    await createdWorkers[0].processor({ name: 'spec.gamma' });
+    const [, bound] = runner.run.mock.calls[0] as [unknown, BoundHandler];
+    expect(bound.definition).toMatchObject({ type: 'spec.gamma', queue: 'legacy' });
+    expect(bound.handler).toBeInstanceOf(GammaHandler);
   });
 
   it("consumes only the queues WORKER_QUEUES names, without the other queues' handlers", async () => {

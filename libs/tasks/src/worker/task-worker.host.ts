@@ -165,7 +165,7 @@ export class TaskWorkerHost implements OnApplicationBootstrap, BeforeApplication
       if (candidates.length === 0) problems.push(`"${definition.type}" (queue ${definition.queue}) has no handler`);
       else if (candidates.length > 1) {
         problems.push(`"${definition.type}" has ${candidates.length} handlers: ${candidates.map((c) => c.name).join(', ')}`);
-      } else bound.set(definition.type, candidates[0]);
+      } else bound.set(definition.type, { ...candidates[0], definition }); // the registry's: its queue is the stored name
     }
     for (const [type, candidates] of found) {
       if (!this.registry.get(type)) problems.push(`${candidates[0].name} handles "${type}", which no contracts module registers`);

@@ -89,13 +89,14 @@ describe('date formats', () => {
 
   // Issue 11, defect 2: 18 optional groups in a row cost 2^18 tries per value and format before
   // the matcher remembered failures; these 80 rows × 50 formats froze the worker for 70 s. The
-  // bound only proves "no hang" (it takes about a millisecond now); a synchronous loop cannot be
-  // stopped by Jest's timeout, hence the clock.
+  // bound only proves "no hang" (it takes about a millisecond now; the exponential matcher took
+  // 70 s), so it sits far from both: a loaded machine never reaches it. A synchronous loop cannot
+  // be stopped by Jest's timeout, hence the clock.
   it('matches a hostile format set in time linear in the format', () => {
     const hostile = new DateParser(Array.from({ length: 50 }, () => '[x]'.repeat(18) + 'YYYYMMDD'));
     const started = performance.now();
     for (let row = 0; row < 80; row++) expect(hostile.parseDate('x'.repeat(19))).toBeUndefined();
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(15_000);
     expect(hostile.parseDate('x'.repeat(18) + '20240105')).toBe('2024-01-05');
     expect(hostile.parseDate('xxx20240105')).toBe('2024-01-05');
     const nested = new DateParser(['[[[[x]x]x]x]' + '[y]'.repeat(12) + 'YYYY-MM-DD']);

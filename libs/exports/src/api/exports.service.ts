@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { FILE_STORAGE, FilesService, type FileEntity, type FileStorage } from '@conveyor/files';
 import { ApiError } from '@conveyor/http';
 import { TaskLedgerService, type TaskEntity } from '@conveyor/tasks';
-import { TaskControlService, TaskProducer } from '@conveyor/tasks/api';
+import { TaskControlService, Tasks } from '@conveyor/tasks/api';
 import { DownloadLinks, type SignedLink } from '../download-link';
 import {
   EXPORT_CREATE,
@@ -27,7 +27,7 @@ export class ExportsService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly producer: TaskProducer,
+    private readonly tasks: Tasks,
     private readonly control: TaskControlService,
     private readonly ledger: TaskLedgerService,
     private readonly files: FilesService,
@@ -57,10 +57,7 @@ export class ExportsService implements OnApplicationBootstrap {
           { field: 'fileId', message: NOT_CLEANED_OUTPUT_MESSAGE },
         ]);
     }
-    const { tasks, created } = await this.producer.enqueue(tenantId, [
-      { type: EXPORT_CREATE.type, payload: payload as unknown as Record<string, unknown>, ...(idempotencyKey ? { idempotencyKey } : {}) },
-    ]);
-    return { task: tasks[0], created: created[0] };
+    return this.tasks.enqueue(EXPORT_CREATE, payload, { tenantId, ...(idempotencyKey ? { idempotencyKey } : {}) });
   }
 
   async view(tenantId: string, id: string, baseUrl: string): Promise<ExportView> {

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DomainError } from './domain-error';
 
 describe('DomainError', () => {
@@ -21,5 +23,14 @@ describe('DomainError', () => {
     const moved = error.withDetails([{ field: 'task.a', message: 'm' }]);
     expect(moved).toMatchObject({ kind: 'rate_limited', code: 'SLOW_DOWN', message: 'Too many', retryAfterSeconds: 3, cause });
     expect(moved.details).toEqual([{ field: 'task.a', message: 'm' }]);
+  });
+
+  it('depends on nothing (no Nest, no HTTP), so any layer can throw it', () => {
+    const sources = readdirSync(__dirname).filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts'));
+    expect(sources).toContain('domain-error.ts');
+    for (const name of sources) {
+      const imports = [...readFileSync(join(__dirname, name), 'utf8').matchAll(/(?:from|import|require\()\s*'([^']+)'/g)].map((match) => match[1]);
+      expect({ name, imports: imports.filter((path) => !path.startsWith('./')) }).toEqual({ name, imports: [] });
+    }
   });
 });

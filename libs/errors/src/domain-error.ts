@@ -4,16 +4,7 @@
  * unsupported 415, unprocessable 422, rate_limited 429, unavailable 503).
  */
 export type DomainErrorKind =
-  | 'invalid'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'gone'
-  | 'too_large'
-  | 'unsupported'
-  | 'unprocessable'
-  | 'rate_limited'
-  | 'unavailable';
+  'invalid' | 'forbidden' | 'not_found' | 'conflict' | 'gone' | 'too_large' | 'unsupported' | 'unprocessable' | 'rate_limited' | 'unavailable';
 
 /** One problem of a refused input, usually one field. */
 export interface DomainErrorDetail {

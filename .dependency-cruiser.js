@@ -62,10 +62,10 @@ module.exports = {
       name: 'core-not-to-domain',
       severity: 'error',
       comment:
-        'The core libs (config, database, queue, tasks, observability, health, http, auth) never import a domain lib: a domain ' +
+        'The core libs (config, database, errors, queue, tasks, observability, health, http, auth) never import a domain lib: a domain ' +
         'plugs into the core through what the core declares (task contracts and handlers, TaskTransitionHooks, ' +
         'PurgeParticipant), so a new domain never edits the core. Tests may use a domain as a fixture.',
-      from: { path: '^libs/(config|database|queue|tasks|observability|health|http|auth)/', pathNot: '\\.(spec|integration-spec)\\.ts$' },
+      from: { path: '^libs/(config|database|errors|queue|tasks|observability|health|http|auth)/', pathNot: '\\.(spec|integration-spec)\\.ts$' },
       to: { path: '^libs/(files|file-cleaning|webhooks|exports|schedules|background-migrations|system-tasks|dashboard)/' },
     },
     {

@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { APP_CONFIG, ConfigValidationError, loadAppConfig, loadEnvFile, type AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
 import {
   BackgroundMigrationsCliModule,
   BackgroundMigrationsService,
@@ -15,6 +14,7 @@ import {
   type MigrationState,
 } from '@conveyor/background-migrations';
 import { toMigrationView } from '@conveyor/background-migrations/api';
+import { DomainError } from '@conveyor/errors';
 
 const ACTIONS: readonly MigrationAction[] = ['start', 'pause', 'resume', 'retry'];
 
@@ -68,9 +68,9 @@ async function main(): Promise<number> {
     else for (const state of states) console.log(line(state, config));
     return 0;
   } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
+    if (!(error instanceof DomainError)) throw error;
     console.error(`${error.code}: ${error.message}`);
-    return error.getStatus() === 404 ? 3 : 1;
+    return error.kind === 'not_found' ? 3 : 1;
   } finally {
     await app.close();
   }

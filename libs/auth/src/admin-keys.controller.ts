@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { ApiError, RequireScopes } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { RequireScopes } from '@conveyor/http';
 import { ApiKeyService } from './api-key.service';
 import { apiKeyView } from './api-key.view';
 import { ApiKeyListView, CreatedApiKeyView } from './api-key-view.dto';
@@ -36,6 +37,6 @@ export class AdminKeysController {
   }
 }
 
-function keyNotFound(): ApiError {
-  return ApiError.notFound('KEY_NOT_FOUND', 'No such live API key');
+function keyNotFound(): DomainError {
+  return DomainError.notFound('KEY_NOT_FOUND', 'No such live API key');
 }

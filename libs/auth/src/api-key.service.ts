@@ -4,9 +4,10 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, type Repository } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { DomainError } from '@conveyor/errors';
 import { TaskMetrics } from '@conveyor/observability';
 import { ApiKeyEntity } from './api-key.entity';
-import { ApiError, DEFAULT_TENANT, SCOPES, SYSTEM_TENANT, type Principal, type Scope } from '@conveyor/http';
+import { DEFAULT_TENANT, SCOPES, SYSTEM_TENANT, type Principal, type Scope } from '@conveyor/http';
 
 const KEY_PATTERN = /^cvk_([0-9a-f]{8})_[A-Za-z0-9_-]{32}$/;
 /**
@@ -86,7 +87,7 @@ export class ApiKeyService {
     // The system tenant owns code-declared schedules and housekeeping runs; a key of its own
     // would let a client read, cancel or retry them.
     if (tenant === SYSTEM_TENANT) {
-      throw ApiError.badRequest('TENANT_RESERVED', `tenant "${SYSTEM_TENANT}" is reserved for Conveyor's own schedules and housekeeping`, [
+      throw DomainError.invalid('TENANT_RESERVED', `tenant "${SYSTEM_TENANT}" is reserved for Conveyor's own schedules and housekeeping`, [
         { field: 'tenant', message: 'reserved' },
       ]);
     }

@@ -1,9 +1,10 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError, SYSTEM_TENANT } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { SYSTEM_TENANT } from '@conveyor/http';
 import { JobRelay, TaskEntity, TaskFactory, type PreparedTask } from '@conveyor/tasks';
 import { declaredMigration, declaredMigrations } from './background-migration';
 import { BackgroundMigrationEntity } from './background-migration.entity';
@@ -20,8 +21,8 @@ const ALLOWED: Record<MigrationAction, readonly MigrationStatus[]> = {
   retry: ['failed'],
 };
 
-export function migrationNotFound(name: string): ApiError {
-  return ApiError.notFound('BACKGROUND_MIGRATION_NOT_FOUND', `No background migration "${name}" is declared`);
+export function migrationNotFound(name: string): DomainError {
+  return DomainError.notFound('BACKGROUND_MIGRATION_NOT_FOUND', `No background migration "${name}" is declared`);
 }
 
 /**
@@ -84,8 +85,8 @@ export class BackgroundMigrationsService {
     const status = row.status;
     if (ALLOWED[action].includes(status)) return;
     if (action === 'resume' && isStalled(row, this.config, now.getTime())) return;
-    if (status === 'completed') throw new ApiError(HttpStatus.CONFLICT, 'MIGRATION_FINISHED', `Background migration "${row.name}" has completed`);
-    throw new ApiError(HttpStatus.CONFLICT, 'MIGRATION_WRONG_STATE', `Cannot ${action} background migration "${row.name}": it is ${status}`, [
+    if (status === 'completed') throw DomainError.conflict('MIGRATION_FINISHED', `Background migration "${row.name}" has completed`);
+    throw DomainError.conflict('MIGRATION_WRONG_STATE', `Cannot ${action} background migration "${row.name}": it is ${status}`, [
       { field: 'status', message: status },
     ]);
   }

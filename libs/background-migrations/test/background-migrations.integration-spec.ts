@@ -3,7 +3,8 @@ import pino from 'pino';
 import { register } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { runMigrations, type SqlDialect } from '@conveyor/database';
-import type { ApiError } from '@conveyor/http';
+import type { DomainError } from '@conveyor/errors';
+import { STATUS_BY_KIND } from '@conveyor/http';
 import { FlowSettler, TaskEntity, TasksCoreModule } from '@conveyor/tasks';
 import { TaskStateWriter } from '@conveyor/tasks/worker';
 import { createTestDatabase, deleteRedisPrefix, DIALECTS, taskRow, TEST_REDIS_URL, uniqueName, type TestDatabase } from '@conveyor/testing';
@@ -101,7 +102,7 @@ describe.each(DIALECTS)('background migrations on %s', (dialect) => {
   const refusal = (promise: Promise<unknown>) =>
     promise.then(
       () => undefined,
-      (error: ApiError) => ({ status: error.getStatus(), code: error.code }),
+      (error: DomainError) => ({ status: STATUS_BY_KIND[error.kind], code: error.code }),
     );
 
   beforeAll(async () => {

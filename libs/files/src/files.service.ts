@@ -1,18 +1,18 @@
 import type {} from '@fastify/multipart';
 import { createHash } from 'node:crypto';
 import { pipeline, Readable, Transform } from 'node:stream';
-import { HttpException, HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, type Repository } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { FileEntity, type FileKind } from './file.entity';
 import { FILE_STORAGE, storageKey, type FileStorage } from './storage/file-storage';
 
-export class FileTooLargeError extends ApiError {
+export class FileTooLargeError extends DomainError {
   constructor(limit: number) {
-    super(HttpStatus.PAYLOAD_TOO_LARGE, 'FILE_TOO_LARGE', `The file is larger than the limit of ${limit} bytes`);
+    super('too_large', 'FILE_TOO_LARGE', `The file is larger than the limit of ${limit} bytes`);
   }
 }
 
@@ -30,12 +30,12 @@ export function safeFileName(raw: string | undefined, fallback = 'file'): string
 /**
  * A multipart body the parser cannot read (no boundary, cut short, malformed part headers) is
  * the client's mistake: 400, where busboy's plain Error would have become a 500. Errors that
- * already carry an HTTP status (the plugin's limits) keep it.
+ * already say what they are (ours, or the plugin's limits with their HTTP status) stay as they are.
  */
 function unreadableMultipart(error: unknown): unknown {
-  if (error instanceof HttpException || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
+  if (error instanceof DomainError || error instanceof HttpException || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
   const reason = error instanceof Error ? error.message : String(error);
-  return ApiError.badRequest('INVALID_MULTIPART', 'The multipart body cannot be read', [{ field: 'body', message: reason }]);
+  return DomainError.invalid('INVALID_MULTIPART', 'The multipart body cannot be read', [{ field: 'body', message: reason }]);
 }
 
 /** The request's parts, with read errors turned into client errors (see unreadableMultipart). */
@@ -134,7 +134,7 @@ export class FilesService {
    */
   async receiveUpload(tenantId: string, request: FastifyRequest, maxBytes: number, fields: Record<string, string> = {}): Promise<FileEntity> {
     if (!request.isMultipart()) {
-      throw new ApiError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data in a field named "file"');
+      throw new DomainError('unsupported', 'UNSUPPORTED_MEDIA_TYPE', 'Send the file as multipart/form-data in a field named "file"');
     }
     // The file and field-count limits are one above ours, so our own checks report an overflow
     // (busboy only drops a field over its limit, and the file part would still be stored); a
@@ -145,12 +145,12 @@ export class FilesService {
       if (part.type === 'field') {
         fieldCount += 1;
         if (fieldCount > MAX_FORM_FIELDS) {
-          throw new ApiError(HttpStatus.PAYLOAD_TOO_LARGE, 'TOO_MANY_FIELDS', `A form may hold at most ${MAX_FORM_FIELDS} fields besides the file`);
+          throw new DomainError('too_large', 'TOO_MANY_FIELDS', `A form may hold at most ${MAX_FORM_FIELDS} fields besides the file`);
         }
         if (part.valueTruncated) {
-          throw new ApiError(HttpStatus.PAYLOAD_TOO_LARGE, 'FIELD_TOO_LARGE', `A form field may hold at most ${MAX_FORM_FIELD_BYTES} bytes`, [
-            { field: part.fieldname, message: 'too large' },
-          ]);
+          throw new DomainError('too_large', 'FIELD_TOO_LARGE', `A form field may hold at most ${MAX_FORM_FIELD_BYTES} bytes`, {
+            details: [{ field: part.fieldname, message: 'too large' }],
+          });
         }
         fields[part.fieldname] = String(part.value);
         continue;
@@ -167,7 +167,7 @@ export class FilesService {
         throw error === readError ? unreadableMultipart(error) : error;
       });
     }
-    throw ApiError.badRequest('VALIDATION_FAILED', 'No file in the request', [{ field: 'file', message: 'a multipart part named "file" is required' }]);
+    throw DomainError.invalid('VALIDATION_FAILED', 'No file in the request', [{ field: 'file', message: 'a multipart part named "file" is required' }]);
   }
 
   storeBuffer(tenantId: string, content: Buffer, options: StoreOptions): Promise<FileEntity> {

@@ -1,17 +1,17 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import type { DomainErrorDetail } from '@conveyor/errors';
 
-export interface ApiErrorDetail {
-  field?: string;
-  message: string;
-  [extra: string]: unknown;
-}
+export type ApiErrorDetail = DomainErrorDetail;
 
 /** The one error body of the HTTP contract: `{"error":{"code","message","details"}}`. */
 export interface ApiErrorBody {
   error: { code: string; message: string; details?: ApiErrorDetail[]; requestId?: string };
 }
 
-/** An HTTP error with a machine-readable code; the exception filter renders it. */
+/**
+ * An HTTP-level error with a machine-readable code (bodies, headers, guards); the exception
+ * filter renders it. Services throw a DomainError instead.
+ */
 export class ApiError extends HttpException {
   /** Sent as Retry-After (503s get one anyway). */
   retryAfterSeconds?: number;

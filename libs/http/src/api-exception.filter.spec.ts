@@ -1,5 +1,6 @@
 import { BadRequestException, HttpException, HttpStatus, InternalServerErrorException, Logger, NotFoundException, type ArgumentsHost } from '@nestjs/common';
 import { errorCodes } from 'fastify';
+import { DomainError, type DomainErrorKind } from '@conveyor/errors';
 import { ApiError, type ApiErrorBody } from './api-error';
 import { ApiExceptionFilter } from './api-exception.filter';
 
@@ -56,6 +57,39 @@ describe('ApiExceptionFilter', () => {
     const { status, body } = render(ApiError.notFound('TASK_NOT_FOUND', 'No task abc'));
     expect(status).toBe(404);
     expect(body.error).toMatchObject({ code: 'TASK_NOT_FOUND', message: 'No task abc' });
+  });
+
+  it.each<[DomainErrorKind, number]>([
+    ['invalid', 400],
+    ['forbidden', 403],
+    ['not_found', 404],
+    ['conflict', 409],
+    ['gone', 410],
+    ['too_large', 413],
+    ['unsupported', 415],
+    ['unprocessable', 422],
+    ['rate_limited', 429],
+    ['unavailable', 503],
+  ])('renders a DomainError of kind %s as %i with its code, message and details', (kind, expected) => {
+    const details = [{ field: 'name', message: 'taken' }];
+    const { status, body } = render(new DomainError(kind, 'SOME_CODE', 'Something about the request', { details }));
+    expect(status).toBe(expected);
+    expect(body).toEqual({ error: { code: 'SOME_CODE', message: 'Something about the request', details, requestId: 'req-42' } });
+  });
+
+  it("sends a DomainError's retryAfterSeconds as Retry-After, and 2 s for any unavailable one", () => {
+    expect(render(new DomainError('rate_limited', 'TENANT_BACKLOG_FULL', 'Too many', { retryAfterSeconds: 7 })).headers['retry-after']).toBe('7');
+    expect(render(DomainError.unavailable('QUEUE_UNAVAILABLE', 'Redis is away')).headers['retry-after']).toBe('2');
+    expect(render(DomainError.conflict('TASK_TERMINAL', 'ended')).headers['retry-after']).toBeUndefined();
+  });
+
+  it('keeps the message of an unavailable DomainError (it is written for clients) and reports no fault', () => {
+    const onServerError = jest.fn();
+    const reply = { status: jest.fn().mockReturnThis(), header: jest.fn().mockReturnThis(), send: jest.fn().mockReturnThis() };
+    const host = { switchToHttp: () => ({ getResponse: () => reply, getRequest: () => ({ id: 1, url: '/' }) }) } as unknown as ArgumentsHost;
+    new ApiExceptionFilter(onServerError).catch(DomainError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable'), host);
+    expect(reply.send).toHaveBeenCalledWith({ error: { code: 'QUEUE_UNAVAILABLE', message: 'The queue is unavailable', requestId: '1' } });
+    expect(onServerError).not.toHaveBeenCalled();
   });
 
   it('maps a Nest NotFoundException to 404 NOT_FOUND', () => {

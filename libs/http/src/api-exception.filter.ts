@@ -1,7 +1,22 @@
 import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable } from '@conveyor/database';
+import { DomainError, type DomainErrorKind } from '@conveyor/errors';
 import { ApiError, type ApiErrorBody } from './api-error';
+
+/** The one place a domain error's kind becomes an HTTP status. */
+export const STATUS_BY_KIND: Readonly<Record<DomainErrorKind, HttpStatus>> = {
+  invalid: HttpStatus.BAD_REQUEST,
+  forbidden: HttpStatus.FORBIDDEN,
+  not_found: HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  gone: HttpStatus.GONE,
+  too_large: HttpStatus.PAYLOAD_TOO_LARGE,
+  unsupported: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+  unprocessable: HttpStatus.UNPROCESSABLE_ENTITY,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
 
 export const CODE_BY_STATUS: Readonly<Record<number, string>> = {
   400: 'BAD_REQUEST',
@@ -28,7 +43,8 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /**
- * Renders every error as the contract's error body. Client errors keep their message;
+ * Renders every error as the contract's error body: services throw DomainErrors (status by
+ * kind, see STATUS_BY_KIND), HTTP-level code (pipes, guards) ApiErrors. Client errors keep their message;
  * unexpected errors are logged with their stack and answered with a bare 500, never a stack.
  */
 @Catch()
@@ -50,7 +66,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     body.error.requestId = String(request.id);
     if (status === HttpStatus.SERVICE_UNAVAILABLE) reply.header('retry-after', '2');
-    else if (exception instanceof ApiError && exception.retryAfterSeconds !== undefined) reply.header('retry-after', String(exception.retryAfterSeconds));
+    else if ((exception instanceof ApiError || exception instanceof DomainError) && exception.retryAfterSeconds !== undefined) {
+      reply.header('retry-after', String(exception.retryAfterSeconds));
+    }
     void reply.status(status).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
@@ -66,6 +84,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   /** Any thrown value as the error body (without requestId) and status; also for non-Nest routes. */
   static toBody(exception: unknown): { status: number; body: ApiErrorBody } {
+    if (exception instanceof DomainError) {
+      return {
+        status: STATUS_BY_KIND[exception.kind],
+        body: { error: { code: exception.code, message: exception.message, details: exception.details } },
+      };
+    }
     if (exception instanceof ApiError) {
       return {
         status: exception.getStatus(),

@@ -1,5 +1,4 @@
-import { HttpStatus } from '@nestjs/common';
-import { ApiError } from './api-error';
+import { DomainError } from '@conveyor/errors';
 import { DEFAULT_JSON_LIMITS, findUnsafeInput, JSON_LIMIT_EXCEEDED, unsafeInputError, type JsonLimits } from './json-limits';
 
 const nested = (depth: number): unknown => {
@@ -63,12 +62,12 @@ describe('findUnsafeInput', () => {
 describe('unsafeInputError', () => {
   it('answers a size limit with 413 JSON_LIMIT_EXCEEDED and a content problem with 400 VALIDATION_FAILED', () => {
     const tooLarge = unsafeInputError({ field: 'payload', message: 'holds more than 3 keys', tooLarge: true }, 'body');
-    expect(tooLarge).toBeInstanceOf(ApiError);
-    expect(tooLarge.getStatus()).toBe(HttpStatus.PAYLOAD_TOO_LARGE);
+    expect(tooLarge).toBeInstanceOf(DomainError);
+    expect(tooLarge.kind).toBe('too_large');
     expect(tooLarge.code).toBe(JSON_LIMIT_EXCEEDED);
     expect(tooLarge.details).toEqual([{ field: 'payload', message: 'holds more than 3 keys' }]);
     const invalid = unsafeInputError({ field: '', message: 'must not contain the NUL character (U+0000)', tooLarge: false }, 'query');
-    expect(invalid.getStatus()).toBe(HttpStatus.BAD_REQUEST);
+    expect(invalid.kind).toBe('invalid');
     expect(invalid.code).toBe('VALIDATION_FAILED');
     expect(invalid.details).toEqual([{ field: 'query', message: expect.stringContaining('NUL') }]);
   });

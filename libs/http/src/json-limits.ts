@@ -1,6 +1,5 @@
-import { HttpStatus } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
-import { ApiError, type ApiErrorDetail } from './api-error';
+import { DomainError, type DomainErrorDetail } from '@conveyor/errors';
 
 /**
  * The shape limits of any parsed request input (JSON body, form body, query, a JSON form field).
@@ -24,7 +23,7 @@ export const DEFAULT_JSON_LIMITS: Readonly<JsonLimits> = { maxDepth: 64, maxKeys
 /** Answer code of an input over maxKeys, maxArrayLength or maxNodes (413). */
 export const JSON_LIMIT_EXCEEDED = 'JSON_LIMIT_EXCEEDED';
 
-export interface JsonProblem extends ApiErrorDetail {
+export interface JsonProblem extends DomainErrorDetail {
   field: string;
   /** A size limit (413 JSON_LIMIT_EXCEEDED) rather than input no layer can take (400 VALIDATION_FAILED). */
   tooLarge: boolean;
@@ -110,12 +109,12 @@ export function findUnsafeInput(value: unknown, limits: JsonLimits = DEFAULT_JSO
  * The client error for a problem findUnsafeInput found: 413 JSON_LIMIT_EXCEEDED for a size
  * limit, else 400 VALIDATION_FAILED. `field` names the checked input as a whole ("body").
  */
-export function unsafeInputError(problem: JsonProblem, field: string): ApiError {
+export function unsafeInputError(problem: JsonProblem, field: string): DomainError {
   const detail = { field: problem.field || field, message: problem.message };
   if (problem.tooLarge) {
-    return new ApiError(HttpStatus.PAYLOAD_TOO_LARGE, JSON_LIMIT_EXCEEDED, 'The request is over a size limit', [detail]);
+    return new DomainError('too_large', JSON_LIMIT_EXCEEDED, 'The request is over a size limit', { details: [detail] });
   }
-  return ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', [detail]);
+  return DomainError.invalid('VALIDATION_FAILED', 'The request is invalid', [detail]);
 }
 
 /** Throws unsafeInputError when `value` breaks a limit or holds what no layer can store. */

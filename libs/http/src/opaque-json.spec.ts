@@ -1,5 +1,5 @@
 import { IsArray, IsObject, IsString } from 'class-validator';
-import { ApiError } from './api-error';
+import { DomainError } from '@conveyor/errors';
 import { NestedDto, OpaqueJson } from './opaque-json';
 import { createValidationPipe } from './validation';
 
@@ -39,8 +39,8 @@ describe('OpaqueJsonValidationPipe', () => {
   it('still validates the kind of an opaque value and every other field', async () => {
     for (const payload of [[1, 2], 'text', null, undefined]) {
       const error = await pipe.transform({ name: 'x', payload }, { type: 'body', metatype: Item }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(ApiError);
-      expect((error as ApiError).details?.map((d) => d.field)).toEqual(['payload']);
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).details?.map((d) => d.field)).toEqual(['payload']);
     }
     const nestedError = await pipe
       .transform(
@@ -53,9 +53,9 @@ describe('OpaqueJsonValidationPipe', () => {
         { type: 'body', metatype: Batch },
       )
       .catch((e: unknown) => e);
-    expect((nestedError as ApiError).details?.map((d) => d.field).sort()).toEqual(['items[0].name', 'items[1].payload']);
+    expect((nestedError as DomainError).details?.map((d) => d.field).sort()).toEqual(['items[0].name', 'items[1].payload']);
     const extra = await pipe.transform({ name: 'x', payload: {}, extra: 1 }, { type: 'body', metatype: Item }).catch((e: unknown) => e);
-    expect((extra as ApiError).details?.map((d) => d.field)).toEqual(['extra']);
+    expect((extra as DomainError).details?.map((d) => d.field)).toEqual(['extra']);
   });
 
   it('leaves queries and params to the plain ValidationPipe', async () => {

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { HttpStatus, type ValidationError } from '@nestjs/common';
+import { type ValidationError } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import { IsInt, IsString, Max, Min, MinLength, ValidateNested, validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
-import { ApiError } from './api-error';
+import { DomainError } from '@conveyor/errors';
 import { createValidationPipe, flattenValidationErrors, validationFailed } from './validation';
 
 function error(property: string, constraints?: Record<string, string>, children: ValidationError[] = []): ValidationError {
@@ -81,11 +81,11 @@ describe('flattenValidationErrors', () => {
 });
 
 describe('validationFailed / createValidationPipe', () => {
-  it('wraps details in a 400 VALIDATION_FAILED ApiError', () => {
+  it('wraps details in an invalid VALIDATION_FAILED DomainError (400)', () => {
     const details = [{ field: 'x', message: 'bad' }];
     const failure = validationFailed(details);
-    expect(failure).toBeInstanceOf(ApiError);
-    expect(failure.getStatus()).toBe(HttpStatus.BAD_REQUEST);
+    expect(failure).toBeInstanceOf(DomainError);
+    expect(failure.kind).toBe('invalid');
     expect(failure.code).toBe('VALIDATION_FAILED');
     expect(failure.details).toBe(details);
   });
@@ -98,8 +98,8 @@ describe('validationFailed / createValidationPipe', () => {
     const pipe = createValidationPipe();
     await expect(pipe.transform({ n: 1 }, { type: 'body', metatype: Body })).resolves.toEqual({ n: 1 });
     const rejection = await pipe.transform({ n: 'x', extra: true }, { type: 'body', metatype: Body }).catch((e: unknown) => e);
-    expect(rejection).toBeInstanceOf(ApiError);
-    const fields = (rejection as ApiError).details!.map((d) => d.field).sort();
+    expect(rejection).toBeInstanceOf(DomainError);
+    const fields = (rejection as DomainError).details!.map((d) => d.field).sort();
     expect(fields).toEqual(['extra', 'n']);
   });
 });

@@ -1,10 +1,10 @@
 import type { ValidationError } from '@nestjs/common';
-import { ApiError, type ApiErrorDetail } from './api-error';
+import { DomainError, type DomainErrorDetail } from '@conveyor/errors';
 import { OpaqueJsonValidationPipe } from './validation.pipe';
 
 /** Flattens nested class-validator errors to `{field: "a.b[0].c", message}` entries. */
-export function flattenValidationErrors(errors: ValidationError[], parent = ''): ApiErrorDetail[] {
-  const details: ApiErrorDetail[] = [];
+export function flattenValidationErrors(errors: ValidationError[], parent = ''): DomainErrorDetail[] {
+  const details: DomainErrorDetail[] = [];
   for (const error of errors) {
     const field = parent ? (/^\d+$/.test(error.property) ? `${parent}[${error.property}]` : `${parent}.${error.property}`) : error.property;
     // A constraint may name its own code (`context: {code}` on the decorator): a rule with a
@@ -18,14 +18,14 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
   return details;
 }
 
-export function validationFailed(details: ApiErrorDetail[]): ApiError {
-  return ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', details);
+export function validationFailed(details: DomainErrorDetail[]): DomainError {
+  return DomainError.invalid('VALIDATION_FAILED', 'The request is invalid', details);
 }
 
 /** A request body's problems: VALIDATION_FAILED, or the code of the first rule that names one. */
-function bodyRefused(details: ApiErrorDetail[]): ApiError {
+function bodyRefused(details: DomainErrorDetail[]): DomainError {
   const coded = details.find((detail) => detail.code !== undefined);
-  return coded ? ApiError.badRequest(String(coded.code), `${coded.field}: ${coded.message}`, details) : validationFailed(details);
+  return coded ? DomainError.invalid(String(coded.code), `${coded.field}: ${coded.message}`, details) : validationFailed(details);
 }
 
 /** Global pipe: unknown fields are refused rather than silently dropped. */

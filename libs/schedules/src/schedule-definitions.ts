@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ApiError, type ApiErrorDetail } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { parseInstant, TaskFactory, type TaskRequest } from '@conveyor/tasks';
 import { DEFAULT_CATCH_UP_LIMIT, type MissedPolicy, type OverlapPolicy, type TaskTemplate } from './schedule-policy';
 import { cronProblem, isTimezone, MIN_EVERY_MS } from './timing/schedule-timing';
@@ -37,7 +37,7 @@ export function templateRequest(task: TaskTemplate): TaskRequest {
   return { type: task.type, payload: task.payload, priority: task.priority, timeoutMs: task.timeoutMs, tags: task.tags };
 }
 
-const invalid = (code: string, field: string, message: string) => ApiError.badRequest(code, message, [{ field, message }]);
+const invalid = (code: string, field: string, message: string) => DomainError.invalid(code, message, [{ field, message }]);
 
 /**
  * Checks a schedule (new, or an existing one with changes) the way its ticks will be checked:
@@ -91,9 +91,9 @@ export class ScheduleDefinitions {
     try {
       await this.factory.prepare(tenantId, [templateRequest(task)]);
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      const details = error.details?.map((detail: ApiErrorDetail) => ({ ...detail, field: detail.field ? `task.${detail.field}` : 'task' }));
-      throw new ApiError(error.getStatus(), error.code, error.message, details);
+      if (!(error instanceof DomainError)) throw error;
+      const details = error.details?.map((detail) => ({ ...detail, field: detail.field ? `task.${detail.field}` : 'task' }));
+      throw error.withDetails(details);
     }
   }
 }

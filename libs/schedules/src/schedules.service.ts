@@ -1,7 +1,7 @@
-import { HttpStatus, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { uuidv7 } from 'uuidv7';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { JobRelay, TaskFactory, TaskLedgerService, type TaskEntity } from '@conveyor/tasks';
 import { ScheduleDefinitions, templateRequest, type ScheduleFields, type ScheduleInput } from './schedule-definitions';
 import { ScheduleEntity, timingOf } from './schedule.entity';
@@ -9,8 +9,8 @@ import { ScheduleStore } from './schedule-store';
 import { CLOCK, type Clock } from './timing/clock';
 import { tickAfter } from './timing/schedule-timing';
 
-export function scheduleNotFound(): ApiError {
-  return ApiError.notFound('SCHEDULE_NOT_FOUND', 'No such schedule');
+export function scheduleNotFound(): DomainError {
+  return DomainError.notFound('SCHEDULE_NOT_FOUND', 'No such schedule');
 }
 
 /** The tenant, or the tenants, whose schedules a caller may reach (an admin: its own and the system's). */
@@ -20,15 +20,14 @@ const tenantsOf = (scope: TenantScope): readonly string[] => (typeof scope === '
 /** A schedule declared in code is changed in code (or config), never through the API. */
 function refuseDeclared(schedule: ScheduleEntity): void {
   if (schedule.key !== null) {
-    throw new ApiError(
-      HttpStatus.FORBIDDEN,
+    throw DomainError.forbidden(
       'SCHEDULE_READ_ONLY',
       `Schedule ${schedule.key} is declared in code: change it there (or its config key); pause, resume and trigger still work`,
     );
   }
 }
 
-const scheduleChanged = () => new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
+const scheduleChanged = () => DomainError.conflict('SCHEDULE_CHANGED', 'The schedule changed while this request was applied; send it again');
 
 /** Reads and tries an edit this many times before answering SCHEDULE_CHANGED. */
 const EDIT_ATTEMPTS = 5;
@@ -118,7 +117,7 @@ export class SchedulesService {
       try {
         return await change(await this.get(scope, id));
       } catch (error) {
-        if (!(error instanceof ApiError && error.code === 'SCHEDULE_CHANGED') || attempt === EDIT_ATTEMPTS) throw error;
+        if (!(error instanceof DomainError && error.code === 'SCHEDULE_CHANGED') || attempt === EDIT_ATTEMPTS) throw error;
       }
     }
   }
@@ -151,7 +150,7 @@ export class SchedulesService {
     try {
       await this.ledger.insert([prepared.row]);
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ApiError(HttpStatus.CONFLICT, 'SCHEDULE_TICK_TAKEN', 'A run of this schedule already exists for this instant');
+      if (isUniqueViolation(error)) throw DomainError.conflict('SCHEDULE_TICK_TAKEN', 'A run of this schedule already exists for this instant');
       throw error;
     }
     const [outcome] = await this.relay.add([prepared]);

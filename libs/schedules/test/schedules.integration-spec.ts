@@ -5,7 +5,8 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { runMigrations } from '@conveyor/database';
-import type { ApiError } from '@conveyor/http';
+import type { DomainError } from '@conveyor/errors';
+import { STATUS_BY_KIND } from '@conveyor/http';
 import { METRIC, TaskMetrics } from '@conveyor/observability';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';
 import {
@@ -371,7 +372,7 @@ describe.each(DIALECTS)('schedules on %s', (dialect) => {
     const refusal = (attempt: Promise<unknown>) =>
       attempt.then(
         () => 'accepted',
-        (error: ApiError) => `${error.getStatus()} ${error.code}`,
+        (error: DomainError) => `${STATUS_BY_KIND[error.kind]} ${error.code}`,
       );
     expect(await refusal(service.update(admin, reconcile.id, { everyMs: 2000 }))).toBe('403 SCHEDULE_READ_ONLY');
     expect(await refusal(service.delete(admin, reconcile.id))).toBe('403 SCHEDULE_READ_ONLY');

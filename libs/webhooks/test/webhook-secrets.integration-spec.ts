@@ -6,7 +6,8 @@ import { DataSource, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { revertLastMigration, runMigrations } from '@conveyor/database';
 import { SYSTEM_TASK_TYPES } from '@conveyor/system-tasks';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { STATUS_BY_KIND } from '@conveyor/http';
 import { TaskContractsModule, TasksCoreModule, TaskTypeRegistry } from '@conveyor/tasks';
 import {
   CallbackEndpoints,
@@ -254,9 +255,9 @@ describe.each(DIALECTS)('webhook secrets at rest on %s', (dialect) => {
       app.get(TaskTypeRegistry),
       secrets,
     );
-    const refusal = await keyless.create(tenant, { url: receiver.url('/none'), events: ['task.*'] }).catch((error: ApiError) => error);
-    expect(refusal).toBeInstanceOf(ApiError);
-    expect([(refusal as ApiError).getStatus(), (refusal as ApiError).code]).toEqual([503, 'WEBHOOK_SECRET_KEY_MISSING']);
+    const refusal = await keyless.create(tenant, { url: receiver.url('/none'), events: ['task.*'] }).catch((error: DomainError) => error);
+    expect(refusal).toBeInstanceOf(DomainError);
+    expect([STATUS_BY_KIND[(refusal as DomainError).kind], (refusal as DomainError).code]).toEqual([503, 'WEBHOOK_SECRET_KEY_MISSING']);
     expect(await rows.countBy({ tenantId: tenant })).toBe(0);
   });
 });

@@ -1,14 +1,15 @@
 import { Body, Controller, Get, Headers, HttpStatus, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiExtension, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError } from '@conveyor/errors';
 import { contentDisposition } from '@conveyor/files/api';
-import { ApiError, CurrentTenant, Public, RequireScopes } from '@conveyor/http';
+import { CurrentTenant, Public, RequireScopes } from '@conveyor/http';
 import { ExportCreatePayload } from '../exports.contract';
 import { DownloadLinkQuery } from './download-link.query';
 import { ExportCancelledView, ExportView } from './export-view.dto';
 import { ExportsService } from './exports.service';
 
-const ExportId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => ApiError.notFound('EXPORT_NOT_FOUND', 'No such export') }));
+const ExportId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => DomainError.notFound('EXPORT_NOT_FOUND', 'No such export') }));
 
 /** The base of links this API hands out, as the client reached it. */
 const baseUrlOf = (request: FastifyRequest) => `${request.protocol}://${request.host}`;

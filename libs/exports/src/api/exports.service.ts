@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { DomainError } from '@conveyor/errors';
 import { FILE_STORAGE, FilesService, type FileEntity, type FileStorage } from '@conveyor/files';
-import { ApiError } from '@conveyor/http';
 import { TaskLedgerService, type TaskEntity } from '@conveyor/tasks';
-import { TaskControlService, TaskProducer } from '@conveyor/tasks/api';
+import { TaskControlService, Tasks } from '@conveyor/tasks/api';
 import { DownloadLinks, type SignedLink } from '../download-link';
 import {
   EXPORT_CREATE,
@@ -17,7 +17,7 @@ import {
 import { findCleanedFile } from '../source/cleaned-file';
 import { toExportView, type DownloadLink, type ExportView } from './export-view.dto';
 
-const notFound = () => ApiError.notFound('EXPORT_NOT_FOUND', 'No such export');
+const notFound = () => DomainError.notFound('EXPORT_NOT_FOUND', 'No such export');
 
 /** Creating exports (checked, then queued as `export.create` tasks), reading them, and their download links. */
 @Injectable()
@@ -27,7 +27,7 @@ export class ExportsService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly producer: TaskProducer,
+    private readonly tasks: Tasks,
     private readonly control: TaskControlService,
     private readonly ledger: TaskLedgerService,
     private readonly files: FilesService,
@@ -45,22 +45,19 @@ export class ExportsService implements OnApplicationBootstrap {
   /** Refuses what cannot succeed before anything is stored; the worker checks the same rules again. */
   async create(tenantId: string, payload: ExportCreatePayload, idempotencyKey: string | undefined): Promise<{ task: TaskEntity; created: boolean }> {
     const misplaced = sourceProblem(payload);
-    if (misplaced) throw ApiError.badRequest(EXPORT_ERRORS.notForSource, `${misplaced.field} does not apply to source "${payload.source}"`, [misplaced]);
+    if (misplaced) throw DomainError.invalid(EXPORT_ERRORS.notForSource, `${misplaced.field} does not apply to source "${payload.source}"`, [misplaced]);
     const range = timeRangeProblem(payload.filters);
     if (range)
-      throw ApiError.badRequest(EXPORT_ERRORS.invalidTimeRange, 'The time range is the wrong way round', [{ field: 'filters.createdTo', message: range }]);
+      throw DomainError.invalid(EXPORT_ERRORS.invalidTimeRange, 'The time range is the wrong way round', [{ field: 'filters.createdTo', message: range }]);
     if (payload.source === 'file') {
       const cleaned = await findCleanedFile(this.files, (tenant, taskId) => this.ledger.findOne(tenant, taskId), tenantId, payload.fileId!);
-      if (cleaned === 'not-found') throw ApiError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
+      if (cleaned === 'not-found') throw DomainError.notFound(EXPORT_ERRORS.fileNotFound, 'No such file');
       if (cleaned === 'not-cleaned-output')
-        throw ApiError.badRequest(EXPORT_ERRORS.notCleanedOutput, 'The file is not a cleaned output', [
+        throw DomainError.invalid(EXPORT_ERRORS.notCleanedOutput, 'The file is not a cleaned output', [
           { field: 'fileId', message: NOT_CLEANED_OUTPUT_MESSAGE },
         ]);
     }
-    const { tasks, created } = await this.producer.enqueue(tenantId, [
-      { type: EXPORT_CREATE.type, payload: payload as unknown as Record<string, unknown>, ...(idempotencyKey ? { idempotencyKey } : {}) },
-    ]);
-    return { task: tasks[0], created: created[0] };
+    return this.tasks.enqueue(EXPORT_CREATE, payload, { tenantId, ...(idempotencyKey ? { idempotencyKey } : {}) });
   }
 
   async view(tenantId: string, id: string, baseUrl: string): Promise<ExportView> {
@@ -84,13 +81,13 @@ export class ExportsService implements OnApplicationBootstrap {
    */
   async download(id: string, query: Record<string, unknown>): Promise<{ file: FileEntity; content: Awaited<ReturnType<FilesService['open']>> }> {
     const check = this.links.check(id, { tenant: query.tenant, expires: query.expires, signature: query.signature });
-    if (check === 'invalid') throw new ApiError(403, 'LINK_INVALID', 'The download link is not valid');
-    if (check === 'expired') throw new ApiError(403, 'LINK_EXPIRED', 'The download link has expired; GET the export again for a fresh one');
+    if (check === 'invalid') throw DomainError.forbidden('LINK_INVALID', 'The download link is not valid');
+    if (check === 'expired') throw DomainError.forbidden('LINK_EXPIRED', 'The download link has expired; GET the export again for a fresh one');
     const task = await this.ledger.findOne(query.tenant as string, id);
     const result = task?.status === 'completed' ? (task.result as ExportResult) : null;
     const file = result ? await this.files.findOne(task!.tenantId, result.fileId) : null;
     const expiresAt = task ? this.expiresAt(task) : null;
-    if (!file || !expiresAt || expiresAt.getTime() <= Date.now()) throw new ApiError(410, 'EXPORT_EXPIRED', 'The export’s file has been deleted');
+    if (!file || !expiresAt || expiresAt.getTime() <= Date.now()) throw new DomainError('gone', 'EXPORT_EXPIRED', 'The export’s file has been deleted');
     return { file, content: await this.files.open(file) };
   }
 

@@ -1,8 +1,9 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { DomainError } from '@conveyor/errors';
 import { FilesService, type FileEntity } from '@conveyor/files';
-import { ApiError, findUnsafeInput } from '@conveyor/http';
+import { findUnsafeInput } from '@conveyor/http';
 import type { TaskEntity } from '@conveyor/tasks';
 import { PipelinePlanner, TaskProducer } from '@conveyor/tasks/api';
 import { validateCleaningRules } from '../cleaning/cleaning-rules.dto';
@@ -53,18 +54,18 @@ export class CleaningJobs {
   /** A JSON body: `{fileId, …file.clean options, then?}` for a file uploaded before. */
   async fromStoredFile(tenantId: string, body: unknown): Promise<CleaningJob> {
     if (!isPlainObject(body)) {
-      throw new ApiError(
-        HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+      throw new DomainError(
+        'unsupported',
         'UNSUPPORTED_MEDIA_TYPE',
         'Send the file as multipart/form-data in a field named "file", or a JSON object naming an uploaded fileId',
       );
     }
     const { then, ...payload } = body;
     if (typeof payload.fileId !== 'string' || !UUID.test(payload.fileId)) {
-      throw ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', [{ field: 'fileId', message: 'must be the id of an uploaded file' }]);
+      throw DomainError.invalid('VALIDATION_FAILED', 'The request is invalid', [{ field: 'fileId', message: 'must be the id of an uploaded file' }]);
     }
     const file = await this.files.findOne(tenantId, payload.fileId);
-    if (!file) throw ApiError.notFound('FILE_NOT_FOUND', 'No such file');
+    if (!file) throw DomainError.notFound('FILE_NOT_FOUND', 'No such file');
     return this.start(tenantId, file, payload, then);
   }
 
@@ -90,12 +91,12 @@ function checkRules(rules: unknown): void {
   // Within the limits above, so serialising it is safe; over the payload cap is PAYLOAD_TOO_LARGE's to say.
   if (Buffer.byteLength(JSON.stringify(rules)) > FILE_CLEAN.defaults.maxPayloadBytes) return;
   if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
-    throw ApiError.badRequest('INVALID_RULES', 'The rules field must be a JSON object', [{ field: 'rules', message: 'must be a JSON object' }]);
+    throw DomainError.invalid('INVALID_RULES', 'The rules field must be a JSON object', [{ field: 'rules', message: 'must be a JSON object' }]);
   }
   const problems = validateCleaningRules(rules);
   if (problems.length === 0) return;
   const tooComplex = problems.some((problem) => problem.code === 'RULES_TOO_COMPLEX');
-  throw ApiError.badRequest(
+  throw DomainError.invalid(
     tooComplex ? 'RULES_TOO_COMPLEX' : 'INVALID_RULES',
     tooComplex ? 'The cleaning rules exceed a complexity limit' : 'The cleaning rules are invalid',
     problems.map((problem) => ({ field: `rules.${problem.field}`, message: problem.message, ...(problem.code ? { code: problem.code } : {}) })),
@@ -106,6 +107,6 @@ function parseJsonField(name: string, text: string, expected: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw ApiError.badRequest('VALIDATION_FAILED', `The ${name} field is not valid JSON`, [{ field: name, message: `must be ${expected}` }]);
+    throw DomainError.invalid('VALIDATION_FAILED', `The ${name} field is not valid JSON`, [{ field: name, message: `must be ${expected}` }]);
   }
 }

@@ -2,12 +2,13 @@ import { Controller, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Po
 import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError, CurrentTenant, RequireScopes } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { CurrentTenant, RequireScopes } from '@conveyor/http';
 import { toFileView } from '../file-view';
 import { FileUploadForm, FileView } from '../file-view.dto';
 import { FilesService } from '../files.service';
 
-const notFound = () => ApiError.notFound('FILE_NOT_FOUND', 'No such file');
+const notFound = () => DomainError.notFound('FILE_NOT_FOUND', 'No such file');
 const FileId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: notFound }));
 
 /** RFC 6266 Content-Disposition with an ASCII fallback and the UTF-8 name. */

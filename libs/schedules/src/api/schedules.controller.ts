@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { ApiError, CurrentTenant, ReadableTenants, RequireScopes } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { CurrentTenant, ReadableTenants, RequireScopes } from '@conveyor/http';
 import { toTaskView } from '@conveyor/tasks/api';
 import { scheduleNotFound, SchedulesService } from '../schedules.service';
 import { CreateScheduleDto, ListSchedulesQuery, UpdateScheduleDto } from './schedule.dto';
@@ -12,7 +13,7 @@ const DEFAULT_PAGE = 50;
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw ApiError.badRequest('INVALID_CURSOR', 'The cursor is not one this API issued');
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw DomainError.invalid('INVALID_CURSOR', 'The cursor is not one this API issued');
   return id;
 }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { TaskTypeRegistry, type DeclaredSchedule, type TaskTypeDefinition } from '@conveyor/tasks';
 import { ScheduleDefinitions, type ScheduleFields, type ScheduleInput } from '../schedule-definitions';
 import { ScheduleStore } from '../schedule-store';
@@ -84,8 +84,8 @@ export class DeclaredSchedules {
           report.changed.push(key);
         } catch (error) {
           // Another process booting at the same time did the same change first.
-          if (isUniqueViolation(error) || (error instanceof ApiError && error.code === 'SCHEDULE_CHANGED')) continue;
-          if (error instanceof ApiError) throw new Error(`Schedule "${key}" declared in code is invalid: ${error.message}`, { cause: error });
+          if (isUniqueViolation(error) || (error instanceof DomainError && error.code === 'SCHEDULE_CHANGED')) continue;
+          if (error instanceof DomainError) throw new Error(`Schedule "${key}" declared in code is invalid: ${error.message}`, { cause: error });
           throw error;
         }
       }

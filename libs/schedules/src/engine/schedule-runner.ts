@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { inSpan, SpanKind, TaskMetrics } from '@conveyor/observability';
 import { JobRelay, LostJobRequeuer, TaskFactory, TaskLedgerService, type PreparedTask } from '@conveyor/tasks';
 import { templateRequest } from '../schedule-definitions';
@@ -186,7 +186,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, BeforeApplication
       });
       return prepared;
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+      if (!(error instanceof DomainError)) throw error;
       report.invalid += 1;
       this.metrics.scheduleTickSkipped(metricName(schedule), 'invalid');
       this.logger.error(

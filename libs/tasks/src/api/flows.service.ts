@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { inSpan, SpanKind } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { MAX_FLOW_NODES, planFlow, type FlowNodeRequest, type FlowPlanNode } from '../flows/flow-plan';
@@ -13,7 +13,7 @@ import { TaskProducer } from './task-producer.service';
 /** Rows one `GET /v1/flows/:rootId` shows: a whole flow, and room for its nodes' follow-ups. */
 const MAX_ROWS_SHOWN = 5 * MAX_FLOW_NODES;
 
-export const flowNotFound = () => ApiError.notFound('FLOW_NOT_FOUND', 'No such flow');
+export const flowNotFound = () => DomainError.notFound('FLOW_NOT_FOUND', 'No such flow');
 
 /**
  * Flows on the API side: `POST /v1/flows` checks the whole tree (shape, then every node against
@@ -69,13 +69,13 @@ export class FlowsService {
         plan.map((node) => node.request),
       );
     } catch (error) {
-      if (!(error instanceof ApiError) || !error.details) throw error;
+      if (!(error instanceof DomainError) || !error.details) throw error;
       // The factory names fields "tasks[<index>]." for several requests, or bare for one.
       const located = error.details.map((detail) => {
         const match = /^tasks\[(\d+)\]\.(.*)$/.exec(detail.field ?? '');
         return match ? { ...detail, field: `${plan[Number(match[1])].path}${match[2]}` } : detail;
       });
-      throw new ApiError(error.getStatus(), error.code, error.message, located);
+      throw error.withDetails(located);
     }
   }
 }

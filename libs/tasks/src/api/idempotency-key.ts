@@ -1,4 +1,4 @@
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -9,11 +9,11 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 export function idempotencyKeyOf(header: string | undefined, bodyKey: string | undefined): string | undefined {
   if (header === undefined) return bodyKey;
   if (!IDEMPOTENCY_KEY.test(header)) {
-    throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header is invalid', [
+    throw DomainError.invalid('VALIDATION_FAILED', 'The Idempotency-Key header is invalid', [
       { field: 'Idempotency-Key', message: 'must be 1-255 printable ASCII characters without spaces' },
     ]);
   }
   if (bodyKey !== undefined && bodyKey !== header)
-    throw ApiError.badRequest('VALIDATION_FAILED', 'The Idempotency-Key header and the idempotencyKey field differ');
+    throw DomainError.invalid('VALIDATION_FAILED', 'The Idempotency-Key header and the idempotencyKey field differ');
   return header;
 }

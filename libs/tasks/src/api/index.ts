@@ -9,6 +9,7 @@ export * from './queue-inspector.service';
 export * from './queue.dto';
 export * from './task-control.service';
 export * from './task-producer.service';
+export * from './tasks.service';
 // The view lives with the ledger (the worker's webhook events carry it too); re-exported for HTTP code.
 export { toTaskView } from '../ledger/task-view';
 export * from '../ledger/task-view.dto';

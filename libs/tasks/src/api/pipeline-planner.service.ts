@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError, findUnsafeInput, flattenValidationErrors, unsafeInputError, type ApiErrorDetail } from '@conveyor/http';
+import { DomainError, type DomainErrorDetail } from '@conveyor/errors';
+import { findUnsafeInput, flattenValidationErrors, unsafeInputError } from '@conveyor/http';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { TaskFactory } from '../intake/task-factory';
@@ -48,18 +49,18 @@ export class PipelinePlanner {
       throw unsafeInputError({ ...unsafe, field }, field);
     }
     if (!Array.isArray(then)) {
-      throw ApiError.badRequest(PIPELINE_ERRORS.invalidStep, 'then must be a list of steps', [
+      throw DomainError.invalid(PIPELINE_ERRORS.invalidStep, 'then must be a list of steps', [
         { field: 'then', message: 'must be an array of {type, payload?, …task options}', code: PIPELINE_ERRORS.invalidStep },
       ]);
     }
     if (then.length === 0) return undefined;
     if (then.length > MAX_PIPELINE_STEPS) {
-      throw ApiError.badRequest(PIPELINE_ERRORS.tooLong, `A pipeline has at most ${MAX_PIPELINE_STEPS} steps`, [
+      throw DomainError.invalid(PIPELINE_ERRORS.tooLong, `A pipeline has at most ${MAX_PIPELINE_STEPS} steps`, [
         { field: 'then', message: `${then.length} steps`, code: PIPELINE_ERRORS.tooLong },
       ]);
     }
 
-    const details: ApiErrorDetail[] = [];
+    const details: DomainErrorDetail[] = [];
     const steps: PipelineStepRequest[] = [];
     // The input keys handed on so far: by the first task, then by each step before this one.
     const available = new Set(Object.keys(first.pipeline.handsOn ?? {}));
@@ -103,13 +104,13 @@ export class PipelinePlanner {
       steps.push(step.value);
     }
     if (details.length > 0) {
-      throw ApiError.badRequest(String(details[0].code), `The pipeline (then) is refused: ${details[0].field}: ${details[0].message}`, details);
+      throw DomainError.invalid(String(details[0].code), `The pipeline (then) is refused: ${details[0].field}: ${details[0].message}`, details);
     }
     return { input: {}, steps };
   }
 
   /** The step's own fields by PipelineStepDto (type, payload an object, the task options). */
-  private async checkShape(raw: unknown, at: string): Promise<{ ok: true; value: PipelineStepRequest } | { ok: false; details: ApiErrorDetail[] }> {
+  private async checkShape(raw: unknown, at: string): Promise<{ ok: true; value: PipelineStepRequest } | { ok: false; details: DomainErrorDetail[] }> {
     if (!isPlainObject(raw))
       return { ok: false, details: [{ field: at, message: 'must be an object {type, payload?, …}', code: PIPELINE_ERRORS.invalidStep }] };
     // The payload is checked by its contract later; class-transformer need not copy it.
@@ -128,7 +129,7 @@ export class PipelinePlanner {
    * that passes, with placeholders in those fields, for the problems their presence makes
    * (export.create with source "tasks" takes no fileId, and the pipeline would hand it one).
    */
-  private async checkContract(tenantId: string, step: PipelineStepRequest, filled: string[]): Promise<ApiErrorDetail[]> {
+  private async checkContract(tenantId: string, step: PipelineStepRequest, filled: string[]): Promise<DomainErrorDetail[]> {
     const problems = await this.prepareProblems(tenantId, step, filled, {});
     if (problems.length > 0 || filled.length === 0) return problems;
     return this.prepareProblems(tenantId, step, filled, Object.fromEntries(filled.map((field) => [field, FILLED_BY_PIPELINE])));
@@ -139,12 +140,12 @@ export class PipelinePlanner {
     step: PipelineStepRequest,
     filled: string[],
     placeholders: Record<string, string>,
-  ): Promise<ApiErrorDetail[]> {
+  ): Promise<DomainErrorDetail[]> {
     try {
       await this.factory.prepare(tenantId, [{ ...step, payload: { ...step.payload, ...placeholders } }]);
       return [];
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+      if (!(error instanceof DomainError)) throw error;
       const ours = (field: string | undefined) =>
         filled.some((name) => field === `payload.${name}` || field?.startsWith(`payload.${name}.`) || field?.startsWith(`payload.${name}[`));
       const details = (error.details ?? [{ field: 'payload', message: error.message }]).filter((detail) => !ours(detail.field));

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { IsIn, IsInt, IsObject, IsOptional, IsUUID, Max } from 'class-validator';
 import type { AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { TaskFactory } from '../intake/task-factory';
@@ -65,14 +65,14 @@ describe('PipelinePlanner', () => {
   registry.register([CLEAN, EXPORT, LOG, LINK, PLAIN]);
   const planner = new PipelinePlanner(config, registry, new TaskFactory(config, registry));
   const plan = (then: unknown) => planner.plan('tenant-a', CLEAN, then);
-  const refusal = async (then: unknown): Promise<ApiError> => {
+  const refusal = async (then: unknown): Promise<DomainError> => {
     const error = await plan(then).then(
       () => undefined,
       (reason: unknown) => reason,
     );
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).getStatus()).toBe(400);
-    return error as ApiError;
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).kind).toBe('invalid');
+    return error as DomainError;
   };
 
   it('accepts steps whose inputs come before them and keeps each as asked', async () => {

@@ -1,5 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { JobRelay } from '../intake/job-relay';
@@ -45,7 +45,7 @@ export class QueueInspector implements OnModuleInit {
   }
 
   requireKnown(name: string): void {
-    if (!this.registry.queues().includes(name)) throw ApiError.notFound('QUEUE_NOT_FOUND', `No task type uses a queue named "${name}"`);
+    if (!this.registry.queues().includes(name)) throw DomainError.notFound('QUEUE_NOT_FOUND', `No task type uses a queue named "${name}"`);
   }
 
   /** Runs a Redis call; its failure is a 503 QUEUE_UNAVAILABLE. */
@@ -53,8 +53,8 @@ export class QueueInspector implements OnModuleInit {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof ApiError) throw error;
-      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'Redis is unavailable');
+      if (error instanceof DomainError) throw error;
+      throw DomainError.unavailable('QUEUE_UNAVAILABLE', 'Redis is unavailable');
     }
   }
 

@@ -1,5 +1,5 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
-import { ApiError } from '@conveyor/http';
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '@conveyor/errors';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskStatus } from '../ledger/task-status';
 import { MAX_BULK_TASKS, type BulkOutcomeView, type BulkSelectionDto } from './task-bulk.dto';
@@ -39,12 +39,12 @@ export class TaskBulkService {
     defaultStatus: TaskStatus | undefined,
   ): Promise<string[]> {
     if (!!selection.ids === !!selection.filter) {
-      throw ApiError.badRequest('BULK_SELECTION_INVALID', 'Give either `ids` or `filter`', [{ field: 'ids', message: 'exactly one of ids, filter' }]);
+      throw DomainError.invalid('BULK_SELECTION_INVALID', 'Give either `ids` or `filter`', [{ field: 'ids', message: 'exactly one of ids, filter' }]);
     }
     if (selection.ids) return [...new Set(selection.ids.map((id) => id.toLowerCase()))];
     const status = selection.filter!.status ?? defaultStatus;
     if (!status || !allowed.includes(status)) {
-      throw ApiError.badRequest('BULK_STATUS_INVALID', `filter.status must be one of ${allowed.join(', ')}`, [
+      throw DomainError.invalid('BULK_STATUS_INVALID', `filter.status must be one of ${allowed.join(', ')}`, [
         { field: 'filter.status', message: `one of ${allowed.join(', ')}` },
       ]);
     }
@@ -70,7 +70,7 @@ export class TaskBulkService {
             await action(id);
             done.push(id);
           } catch (error) {
-            if (!(error instanceof ApiError) || error.getStatus() >= HttpStatus.INTERNAL_SERVER_ERROR) throw error;
+            if (!(error instanceof DomainError) || error.kind === 'unavailable') throw error;
             skipped.push({ id, code: error.code, message: error.message });
           }
         }

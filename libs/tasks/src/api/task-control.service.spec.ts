@@ -1,4 +1,4 @@
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { defineTaskType } from '../contracts/task-type';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { CommitEffectsRelay } from '../flows/commit-effects.relay';
@@ -77,7 +77,7 @@ describe('TaskControlService.retry', () => {
       const outcome = expect(retried).rejects.toMatchObject({ code: 'TASK_BUSY' });
       await jest.advanceTimersByTimeAsync(6000);
       await outcome;
-      await expect(retried).rejects.toBeInstanceOf(ApiError);
+      await expect(retried).rejects.toBeInstanceOf(DomainError);
       expect(calls.filter((call) => call !== 'remove')).toEqual([]);
     } finally {
       jest.useRealTimers();

@@ -1,5 +1,5 @@
-import { HttpStatus, Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { ApiError } from '@conveyor/http';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { DomainError } from '@conveyor/errors';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { noCommitEffects, type CommitEffects } from '../flows/commit-effects';
 import { CommitEffectsRelay } from '../flows/commit-effects.relay';
@@ -56,7 +56,7 @@ export class TaskControlService {
     // A flow's root or parent may have ended while nodes under it still run: those are cancelled.
     if (flowNode && isTerminal(task.status)) return this.cancelFlowNode(task);
     if (isTerminal(task.status)) {
-      throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task is already ${task.status}`);
+      throw DomainError.conflict('TASK_TERMINAL', `The task is already ${task.status}`);
     }
     if (flowNode) return this.cancelFlowNode(task);
     // The ledger first: from here on no worker write, reconciler or retry can revive it.
@@ -93,7 +93,7 @@ export class TaskControlService {
     }
     const current = (await this.ledger.findOne(tenantId, id))!;
     if (!waiting && isTerminal(current.status) && current.status !== 'cancelled') {
-      throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', `The task finished meanwhile (${current.status})`);
+      throw DomainError.conflict('TASK_TERMINAL', `The task finished meanwhile (${current.status})`);
     }
     return { outcome: 'cancelling', task: current };
   }
@@ -137,7 +137,7 @@ export class TaskControlService {
       if (task.onFailure && task.parentId) await this.flows.settle(manager, [{ id: task.parentId, tenantId }], effects);
     });
     await this.effects.apply(effects);
-    if (effects.cancelled.length === 0) throw new ApiError(HttpStatus.CONFLICT, 'TASK_TERMINAL', 'The task and everything under it had already ended');
+    if (effects.cancelled.length === 0) throw DomainError.conflict('TASK_TERMINAL', 'The task and everything under it had already ended');
     return { outcome: 'cancelled', task: (await this.ledger.findOne(tenantId, id))! };
   }
 
@@ -147,7 +147,7 @@ export class TaskControlService {
    * parent that a child failed would run it without what it waits for.
    */
   private async checkFlowRetry(task: TaskEntity): Promise<void> {
-    const refuse = (message: string) => new ApiError(HttpStatus.CONFLICT, 'FLOW_NODE_SETTLED', message);
+    const refuse = (message: string) => DomainError.conflict('FLOW_NODE_SETTLED', message);
     if (task.error?.code === 'CHILD_FAILED' || (task.rootId === task.id && task.status === 'cancelled')) {
       throw refuse('This flow node ended because of its children (or its flow was cancelled); submit the flow again');
     }
@@ -172,17 +172,17 @@ export class TaskControlService {
   private async retryTask(tenantId: string, id: string): Promise<TaskEntity> {
     const task = await this.require(tenantId, id);
     if (!RETRYABLE.includes(task.status)) {
-      throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', `A ${task.status} task cannot be retried; only failed, cancelled or expired ones`);
+      throw DomainError.conflict('TASK_NOT_RETRYABLE', `A ${task.status} task cannot be retried; only failed, cancelled or expired ones`);
     }
     if (task.rootId !== null && (task.onFailure !== null || task.rootId === task.id)) await this.checkFlowRetry(task);
     const definition = this.registry.get(task.type);
-    if (!definition) throw new ApiError(HttpStatus.CONFLICT, 'UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
+    if (!definition) throw DomainError.conflict('UNKNOWN_TASK_TYPE', `This API no longer knows task type "${task.type}"`);
     const maxAttempts = maxAttemptsAfterManualRetry(task);
     // The finished job may still sit in Redis under the same id; it must go before re-adding.
     // Done before the ledger changes, so a Redis failure here leaves everything as it was.
     await this.removeFinishedJob(task.queue, id);
     const changed = await this.ledger.transition(tenantId, id, RETRYABLE, { status: 'queued', error: null, finishedAt: null, maxAttempts });
-    if (!changed) throw new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_RETRYABLE', 'The task changed meanwhile');
+    if (!changed) throw DomainError.conflict('TASK_NOT_RETRYABLE', 'The task changed meanwhile');
 
     // Read before the add: the answer describes the retry, not how far the new run has got.
     const retried = (await this.ledger.findOne(tenantId, id))!;
@@ -196,7 +196,7 @@ export class TaskControlService {
         finishedAt: task.finishedAt,
         maxAttempts: task.maxAttempts,
       });
-      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
+      throw DomainError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
     }
     // Added, or unknown (it may land late): the row stays queued and the reconciler queues
     // the job if Redis never got it, as for a new task.
@@ -217,7 +217,7 @@ export class TaskControlService {
       const removed = await this.redis(() => queue.remove(id));
       if (removed === 1 || !(await this.redis(() => queue.getJob(id)))) return;
       if (Date.now() > deadline) {
-        throw new ApiError(HttpStatus.CONFLICT, 'TASK_BUSY', 'The worker that ran this task has not released it yet; retry in a moment');
+        throw DomainError.conflict('TASK_BUSY', 'The worker that ran this task has not released it yet; retry in a moment');
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -233,7 +233,7 @@ export class TaskControlService {
   async changePriority(tenantId: string, id: string, priority: number): Promise<TaskEntity> {
     const task = await this.require(tenantId, id);
     const notWaiting = (status: string) =>
-      new ApiError(HttpStatus.CONFLICT, 'TASK_NOT_WAITING', `Only a task that has not started can change priority; this one is ${status}`);
+      DomainError.conflict('TASK_NOT_WAITING', `Only a task that has not started can change priority; this one is ${status}`);
     if (!WAITING.includes(task.status)) throw notWaiting(task.status);
     const job = await this.redis(() => this.relay.queue(task.queue).getJob(id));
     if (job) {
@@ -253,7 +253,7 @@ export class TaskControlService {
 
   private async require(tenantId: string, id: string): Promise<TaskEntity> {
     const task = await this.ledger.findOne(tenantId, id);
-    if (!task) throw ApiError.notFound('TASK_NOT_FOUND', 'No such task');
+    if (!task) throw DomainError.notFound('TASK_NOT_FOUND', 'No such task');
     return task;
   }
 
@@ -262,7 +262,7 @@ export class TaskControlService {
       return await call();
     } catch (error) {
       this.logger.warn({ err: error }, 'queue unavailable');
-      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
+      throw DomainError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; retry later');
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import type { TaskMetrics } from '@conveyor/observability';
 import type { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
@@ -37,7 +37,7 @@ const refusal = (call: () => unknown) => {
   try {
     call();
   } catch (error) {
-    return error as ApiError;
+    return error as DomainError;
   }
   throw new Error('not refused');
 };
@@ -48,7 +48,7 @@ describe('TaskEventStreams.reserve', () => {
     const first = s.reserve('a');
     s.reserve('a');
     const refused = refusal(() => s.reserve('a'));
-    expect(refused.getStatus()).toBe(429);
+    expect(refused.kind).toBe('rate_limited');
     expect(refused.code).toBe('TOO_MANY_STREAMS');
     expect(refused.retryAfterSeconds).toBeGreaterThan(0);
     expect(s.count('b')).toBe(0);

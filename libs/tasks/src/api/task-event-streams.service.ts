@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { TaskMetrics } from '@conveyor/observability';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import type { TaskEntity } from '../ledger/task.entity';
@@ -83,14 +83,14 @@ export class TaskEventStreams implements OnModuleInit, OnModuleDestroy {
   reserve(key: string): () => void {
     const { streamsPerKey, streamsPerProcess } = this.config.limits;
     if (this.count(key) >= streamsPerKey) {
-      throw ApiError.tooManyRequests(
-        'TOO_MANY_STREAMS',
-        `This API key has ${streamsPerKey} open event streams, the most it may hold; close one first`,
-        RETRY_AFTER_SECONDS,
-      );
+      throw new DomainError('rate_limited', 'TOO_MANY_STREAMS', `This API key has ${streamsPerKey} open event streams, the most it may hold; close one first`, {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      });
     }
     if (this.open >= streamsPerProcess) {
-      throw ApiError.tooManyRequests('TOO_MANY_STREAMS', 'This API process serves as many event streams as it can; retry later', RETRY_AFTER_SECONDS);
+      throw new DomainError('rate_limited', 'TOO_MANY_STREAMS', 'This API process serves as many event streams as it can; retry later', {
+        retryAfterSeconds: RETRY_AFTER_SECONDS,
+      });
     }
     this.perKey.set(key, this.count(key) + 1);
     this.open += 1;

@@ -1,6 +1,6 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { isUniqueViolation } from '@conveyor/database';
-import { ApiError, type ApiErrorDetail } from '@conveyor/http';
+import { DomainError, type DomainErrorDetail } from '@conveyor/errors';
 import { inSpan, SpanKind, TaskMetrics } from '@conveyor/observability';
 import { JobRelay, type PreparedTask } from '../intake/job-relay';
 import { TaskFactory } from '../intake/task-factory';
@@ -98,7 +98,7 @@ export class TaskProducer {
     } catch (error) {
       if (round === 0 && isUniqueViolation(error)) return false;
       if (error instanceof LedgerOutcomeUnknownError) {
-        throw ApiError.unavailable(
+        throw DomainError.unavailable(
           'LEDGER_OUTCOME_UNKNOWN',
           'The database stopped answering while committing the task: it may have been stored. Retry with the same Idempotency-Key to get the one task',
         );
@@ -142,7 +142,7 @@ export class TaskProducer {
         return;
       }
       this.logger.warn({ tasks: prepared.length }, 'enqueue refused: queue unavailable');
-      throw ApiError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; the task was not accepted, retry later');
+      throw DomainError.unavailable('QUEUE_UNAVAILABLE', 'The queue is unavailable; the task was not accepted, retry later');
     }
     const unconfirmed = outcomes.filter((outcome) => outcome !== 'added').length;
     this.metrics.enqueueUnconfirmed(unconfirmed);
@@ -167,8 +167,8 @@ export class TaskProducer {
     const byKey = new Map(byKeyRows.map((row) => [row.idempotencyKey!, row]));
     const byClientId = new Map(byClientIdRows.map((row) => [row.clientId!, row]));
     const existing = new Map<PreparedTask, TaskEntity>();
-    const keyConflicts: ApiErrorDetail[] = [];
-    const idConflicts: ApiErrorDetail[] = [];
+    const keyConflicts: DomainErrorDetail[] = [];
+    const idConflicts: DomainErrorDetail[] = [];
     for (const p of prepared) {
       const sameKey = p.row.idempotencyKey ? byKey.get(p.row.idempotencyKey) : undefined;
       const sameId = p.row.clientId ? byClientId.get(p.row.clientId) : undefined;
@@ -179,14 +179,11 @@ export class TaskProducer {
       } else if (sameKey ?? sameId) existing.set(p, (sameKey ?? sameId)!);
     }
     if (keyConflicts.length > 0) {
-      throw new ApiError(
-        HttpStatus.UNPROCESSABLE_ENTITY,
-        'IDEMPOTENCY_KEY_REUSED',
-        'This idempotency key was already used for a different request',
-        keyConflicts,
-      );
+      throw new DomainError('unprocessable', 'IDEMPOTENCY_KEY_REUSED', 'This idempotency key was already used for a different request', {
+        details: keyConflicts,
+      });
     }
-    if (idConflicts.length > 0) throw new ApiError(HttpStatus.CONFLICT, 'TASK_ID_REUSED', 'This task id was already used for a different request', idConflicts);
+    if (idConflicts.length > 0) throw DomainError.conflict('TASK_ID_REUSED', 'This task id was already used for a different request', idConflicts);
     return existing;
   }
 }

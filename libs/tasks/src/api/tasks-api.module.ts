@@ -12,6 +12,7 @@ import { QueuesController } from './queues.controller';
 import { TaskControlService } from './task-control.service';
 import { TaskEventStreams } from './task-event-streams.service';
 import { TaskProducer } from './task-producer.service';
+import { Tasks } from './tasks.service';
 import { TaskTypesController } from './task-types.controller';
 import { TaskBulkController } from './task-bulk.controller';
 import { TaskBulkService } from './task-bulk.service';
@@ -31,6 +32,7 @@ import { TaskLogReader } from '../task-logs/task-log-reader';
   providers: [
     TaskBulkService,
     TaskProducer,
+    Tasks,
     PipelinePlanner,
     FlowsService,
     QueueInspector,
@@ -41,6 +43,6 @@ import { TaskLogReader } from '../task-logs/task-log-reader';
     TaskLogReader,
     TenantConcurrencyService,
   ],
-  exports: [TaskProducer, PipelinePlanner, QueueInspector, TaskControlService],
+  exports: [TaskProducer, Tasks, PipelinePlanner, QueueInspector, TaskControlService],
 })
 export class TasksApiModule {}

@@ -1,7 +1,8 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto, UpdateTaskDto } from './create-task.dto';
 import { idempotencyKeyOf } from './idempotency-key';
@@ -29,12 +30,12 @@ const SEARCH_WINDOW = 10_000;
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
 function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw ApiError.badRequest('INVALID_CURSOR', 'The cursor is not one this API issued');
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw DomainError.invalid('INVALID_CURSOR', 'The cursor is not one this API issued');
   return id;
 }
 
-function notFound(): ApiError {
-  return ApiError.notFound('TASK_NOT_FOUND', 'No such task');
+function notFound(): DomainError {
+  return DomainError.notFound('TASK_NOT_FOUND', 'No such task');
 }
 
 /**

@@ -1,8 +1,8 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, type Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { TaskEntity } from '../ledger/task.entity';
 import { TERMINAL_STATUSES, TASK_STATUSES } from '../ledger/task-status';
 
@@ -41,12 +41,9 @@ export class TenantBacklog {
     // A refusal is worth a fresh count: tasks may have finished since the last one.
     if (count.value + adding > cap && Date.now() - count.at > RECOUNT_AFTER_MS) await this.recount(tenantId, count);
     if (count.value + adding > cap) {
-      throw new ApiError(
-        HttpStatus.TOO_MANY_REQUESTS,
-        'TENANT_QUEUE_FULL',
-        `This tenant has ${count.value} unfinished tasks; at most ${cap} may wait or run at once`,
-        [{ field: 'tasks', message: `adding ${adding} would pass MAX_UNFINISHED_TASKS_PER_TENANT (${cap})` }],
-      );
+      throw new DomainError('rate_limited', 'TENANT_QUEUE_FULL', `This tenant has ${count.value} unfinished tasks; at most ${cap} may wait or run at once`, {
+        details: [{ field: 'tasks', message: `adding ${adding} would pass MAX_UNFINISHED_TASKS_PER_TENANT (${cap})` }],
+      });
     }
   }
 

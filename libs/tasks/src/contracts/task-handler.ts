@@ -73,9 +73,21 @@ export interface TaskHandler<P extends object = object, R = unknown> {
 }
 
 /**
- * Marks a provider as the handler of one task type. The worker discovers handlers by this
- * metadata and refuses to start if a type routed to its queues has none, or two.
+ * What `@HandlesTask(def)` accepts: a class whose `handle` takes the contract's payload and
+ * resolves to its result. `handle` is a property type here, not a method, so its payload is
+ * checked contravariantly (a method would be compared both ways and let a narrower payload through).
  */
-export function HandlesTask(definition: TaskTypeDefinition): ClassDecorator {
-  return applyDecorators(Injectable(), SetMetadata(TASK_HANDLER_METADATA, definition));
+export type TaskHandlerClass<P extends object, R> = new (...args: never[]) => {
+  handle: (payload: P, context: TaskContext) => Promise<R>;
+};
+
+/**
+ * Marks a provider as the handler of one task type. The worker discovers handlers by this
+ * metadata and refuses to start if a type routed to its queues has none, or two. The compiler
+ * refuses a handler whose `handle` does not take the definition's payload type or does not
+ * resolve to (something assignable to) its result type.
+ */
+export function HandlesTask<P extends object, R>(definition: TaskTypeDefinition<P, R>): (target: TaskHandlerClass<P, R>) => void {
+  const decorate = applyDecorators(Injectable(), SetMetadata(TASK_HANDLER_METADATA, definition));
+  return (target) => decorate(target);
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
-import { ApiError, RequireScopes } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
+import { RequireScopes } from '@conveyor/http';
 import { SetTenantConcurrencyDto, TenantConcurrencyView } from './tenant-concurrency.dto';
 import { TenantConcurrencyService } from './tenant-concurrency.service';
 
@@ -28,7 +29,7 @@ export class TenantConcurrencyController {
 
 function tenantId(raw: string): string {
   if (!TENANT_ID.test(raw)) {
-    throw ApiError.badRequest('VALIDATION_FAILED', 'tenant must be 1-64 lowercase letters, digits, "_" or "-"', [
+    throw DomainError.invalid('VALIDATION_FAILED', 'tenant must be 1-64 lowercase letters, digits, "_" or "-"', [
       { field: 'tenant', message: 'invalid tenant id' },
     ]);
   }

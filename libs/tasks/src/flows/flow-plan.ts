@@ -1,5 +1,4 @@
-import { HttpStatus } from '@nestjs/common';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { DEFAULT_FLOW_POLICY, type FlowPolicy } from '../ledger/flow-policy';
 import type { TaskRequest } from '../intake/task-request';
 
@@ -25,7 +24,7 @@ export interface FlowPlanNode {
   hasChildren: boolean;
 }
 
-const refuse = (code: string, message: string, field?: string) => new ApiError(HttpStatus.BAD_REQUEST, code, message, field ? [{ field, message }] : undefined);
+const refuse = (code: string, message: string, field?: string) => DomainError.invalid(code, message, field ? [{ field, message }] : undefined);
 
 /**
  * Flattens a flow tree, depth first in the order its children are listed (so node ids, made

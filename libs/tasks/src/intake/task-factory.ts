@@ -1,10 +1,11 @@
-import { HttpStatus, Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { DomainError, type DomainErrorDetail } from '@conveyor/errors';
 import { activeTraceId } from '@conveyor/observability';
-import { ApiError, findUnsafeInput, flattenValidationErrors, isPlainlyValid, unsafeInputError, validationFailed, type ApiErrorDetail } from '@conveyor/http';
+import { findUnsafeInput, flattenValidationErrors, isPlainlyValid, unsafeInputError, validationFailed } from '@conveyor/http';
 import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import type { TaskTypeDefinition } from '../contracts/task-type';
 import { TaskEntity } from '../ledger/task.entity';
@@ -21,7 +22,7 @@ import { MAX_DELAY_MS, type TaskOrigin, type TaskRequest } from './task-request'
  * known type, payload within the input limits and the type's size cap, payload valid by its
  * class-validator rules, a readable `runAt` at most a year ahead, no idempotency key twice.
  * One place for every producer: the HTTP API, a handler's follow-ups, a schedule's ticks.
- * Refusals are ApiErrors (400 with details per field; 413 for sizes), as the API answers them.
+ * Refusals are DomainErrors (invalid, with details per field; too_large for sizes).
  */
 @Injectable()
 export class TaskFactory {
@@ -32,7 +33,7 @@ export class TaskFactory {
   ) {}
 
   async prepare(tenantId: string, requests: TaskRequest[], origin?: TaskOrigin): Promise<PreparedTask[]> {
-    const details: ApiErrorDetail[] = [];
+    const details: DomainErrorDetail[] = [];
     const prepared: PreparedTask[] = [];
     const keysSeen = new Set<string>();
     const idsSeen = new Set<string>();
@@ -42,7 +43,7 @@ export class TaskFactory {
       const definition = this.registry.visibleTo(tenantId, request.type);
       if (!definition) {
         if (requests.length === 1) {
-          throw ApiError.badRequest('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
+          throw DomainError.invalid('UNKNOWN_TASK_TYPE', `Unknown task type "${request.type}"`, [
             {
               field: `${at}type`,
               message: `known types: ${this.registry
@@ -66,11 +67,13 @@ export class TaskFactory {
       }
       const payloadBytes = Buffer.byteLength(JSON.stringify(request.payload));
       if (payloadBytes > definition.defaults.maxPayloadBytes) {
-        throw new ApiError(
-          HttpStatus.PAYLOAD_TOO_LARGE,
+        throw new DomainError(
+          'too_large',
           'PAYLOAD_TOO_LARGE',
           `The payload of ${definition.type} may be at most ${definition.defaults.maxPayloadBytes} bytes of JSON`,
-          [{ field: `${at}payload`, message: `${payloadBytes} bytes` }],
+          {
+            details: [{ field: `${at}payload`, message: `${payloadBytes} bytes` }],
+          },
         );
       }
       const payloadErrors = await this.validatePayload(definition, request.payload);
@@ -90,7 +93,7 @@ export class TaskFactory {
         const refusal = this.callbacks ? await this.callbacks.check(tenantId, request.callback.url) : 'callbacks are not delivered by this deployment';
         // Like an endpoint's URL: the whole request is refused with the guard's own code.
         if (refusal)
-          throw ApiError.badRequest('WEBHOOK_URL_FORBIDDEN', `The callback URL is not allowed: ${refusal}`, [{ field: `${at}callback.url`, message: refusal }]);
+          throw DomainError.invalid('WEBHOOK_URL_FORBIDDEN', `The callback URL is not allowed: ${refusal}`, [{ field: `${at}callback.url`, message: refusal }]);
       }
       if (request.id) {
         if (idsSeen.has(request.id)) {

@@ -1,4 +1,4 @@
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import type { FollowUpOptions } from '../contracts/task-handler';
 import { TaskFailure } from '../contracts/task-failure';
 import type { TaskTypeDefinition } from '../contracts/task-type';
@@ -91,7 +91,7 @@ export class FollowUps {
       });
       this.rows.push(prepared.row);
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+      if (!(error instanceof DomainError)) throw error;
       const details = (error.details ?? []).map((d) => `${d.field}: ${d.message}`).join('; ');
       throw new TaskFailure(
         'INVALID_FOLLOW_UP',

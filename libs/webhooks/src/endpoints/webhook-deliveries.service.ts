@@ -1,7 +1,7 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { In, type DataSource } from 'typeorm';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { WebhookAttemptEntity } from '../store/webhook-attempt.entity';
 import { WebhookDeliveryEntity, type DeliveryStatus } from '../store/webhook-delivery.entity';
 import { WebhookEndpointEntity } from '../store/webhook-endpoint.entity';
@@ -9,7 +9,7 @@ import { WebhookEventEntity } from '../store/webhook-event.entity';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
 import { endpointNotFound } from './webhook-endpoints.service';
 
-export const deliveryNotFound = () => ApiError.notFound('WEBHOOK_DELIVERY_NOT_FOUND', 'No such webhook delivery');
+export const deliveryNotFound = () => DomainError.notFound('WEBHOOK_DELIVERY_NOT_FOUND', 'No such webhook delivery');
 
 export interface DeliveryFilter {
   status?: DeliveryStatus;
@@ -61,7 +61,7 @@ export class WebhookDeliveriesService {
     const delivery = await this.deliveries.findOneBy({ tenantId, id });
     if (!delivery) throw deliveryNotFound();
     const changed = await this.restart({ tenantId, id: [id], statuses: ['succeeded', 'failed'] });
-    if (changed === 0) throw new ApiError(HttpStatus.CONFLICT, 'WEBHOOK_DELIVERY_PENDING', 'The delivery is still under way');
+    if (changed === 0) throw DomainError.conflict('WEBHOOK_DELIVERY_PENDING', 'The delivery is still under way');
     return (await this.deliveries.findOneBy({ tenantId, id }))!;
   }
 

@@ -1,9 +1,9 @@
-import { HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { uuidv7 } from 'uuidv7';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { TaskTypeRegistry } from '@conveyor/tasks';
 import { deliveryRow, eventId, eventRow } from '../events/outbox-rows';
 import { SubscriptionCache } from '../events/subscription-cache';
@@ -23,7 +23,7 @@ export interface EndpointInput {
   enabled?: boolean;
 }
 
-export const endpointNotFound = () => ApiError.notFound('WEBHOOK_ENDPOINT_NOT_FOUND', 'No such webhook endpoint');
+export const endpointNotFound = () => DomainError.notFound('WEBHOOK_ENDPOINT_NOT_FOUND', 'No such webhook endpoint');
 
 /** A subscription pattern is an event type, a family wildcard of known types (`task.*`), or `*`. */
 function unknownPatterns(patterns: string[], known: readonly string[]): string[] {
@@ -138,7 +138,7 @@ export class WebhookEndpointsService {
   /** Sends a `ping` event to this endpoint only, through the ordinary delivery path (log, retries). */
   async sendTest(tenantId: string, id: string): Promise<WebhookDeliveryEntity> {
     const endpoint = await this.get(tenantId, id);
-    if (!endpoint.enabled) throw new ApiError(HttpStatus.CONFLICT, 'WEBHOOK_ENDPOINT_DISABLED', 'The endpoint is disabled; enable it first');
+    if (!endpoint.enabled) throw DomainError.conflict('WEBHOOK_ENDPOINT_DISABLED', 'The endpoint is disabled; enable it first');
     const at = new Date(this.clock.now());
     const event = eventRow({ id: eventId(`ping:${uuidv7()}`), tenantId, type: 'ping', taskId: null, at, data: { endpointId: id, message: 'ping' } });
     const delivery = deliveryRow(event, id, at);
@@ -159,7 +159,7 @@ export class WebhookEndpointsService {
       const known = this.eventTypes();
       const unknown = unknownPatterns(input.events, known);
       if (unknown.length > 0) {
-        throw ApiError.badRequest('UNKNOWN_EVENT_TYPE', `Unknown event types: ${unknown.join(', ')}`, [
+        throw DomainError.invalid('UNKNOWN_EVENT_TYPE', `Unknown event types: ${unknown.join(', ')}`, [
           { field: 'events', message: `known: ${known.join(', ')}, a family wildcard such as task.*, or *` },
         ]);
       }
@@ -169,7 +169,7 @@ export class WebhookEndpointsService {
         await this.guard.check(input.url);
       } catch (error) {
         if (error instanceof WebhookUrlForbidden)
-          throw ApiError.badRequest('WEBHOOK_URL_FORBIDDEN', `The URL is not allowed: ${error.reason}`, [{ field: 'url', message: error.reason }]);
+          throw DomainError.invalid('WEBHOOK_URL_FORBIDDEN', `The URL is not allowed: ${error.reason}`, [{ field: 'url', message: error.reason }]);
         throw error;
       }
     }

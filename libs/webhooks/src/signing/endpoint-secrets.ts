@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
-import { ApiError } from '@conveyor/http';
+import { DomainError } from '@conveyor/errors';
 import { WebhookEndpointEntity } from '../store/webhook-endpoint.entity';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
 import { SecretKeyMissing, SecretSealer, SecretUnreadable } from './secret-sealer';
@@ -91,7 +91,7 @@ export class EndpointSecrets {
       };
       const result = await endpoints.update({ id: row.id, tenantId: row.tenantId, sealedSecret: row.sealedSecret }, changes);
       if (result.affected) return { endpoint: Object.assign(row, changes), secret };
-      if (tries >= ROTATE_TRIES) throw new ApiError(409, 'WEBHOOK_SECRET_CONFLICT', 'The secret changed meanwhile; try again');
+      if (tries >= ROTATE_TRIES) throw DomainError.conflict('WEBHOOK_SECRET_CONFLICT', 'The secret changed meanwhile; try again');
     }
   }
 
@@ -101,9 +101,9 @@ export class EndpointSecrets {
       return work();
     } catch (error) {
       if (error instanceof SecretKeyMissing)
-        throw ApiError.unavailable('WEBHOOK_SECRET_KEY_MISSING', 'Webhook secrets cannot be stored: the server has no WEBHOOK_SECRET_KEY');
+        throw DomainError.unavailable('WEBHOOK_SECRET_KEY_MISSING', 'Webhook secrets cannot be stored: the server has no WEBHOOK_SECRET_KEY');
       if (error instanceof SecretUnreadable)
-        throw ApiError.unavailable('WEBHOOK_SECRET_UNREADABLE', `The stored webhook secret cannot be read here: ${error.message}`);
+        throw DomainError.unavailable('WEBHOOK_SECRET_UNREADABLE', `The stored webhook secret cannot be read here: ${error.message}`);
       throw error;
     }
   }

@@ -28,8 +28,7 @@ export function exportStream(options: ExportStreamOptions): Readable {
     const head = encoder.head();
     if (head) yield Buffer.from(head);
     for await (const page of pages) {
-      let text = '';
-      for (const cells of page) text += encoder.row(cells);
+      const text = encoder.page(page);
       rows += page.length;
       if (text) yield Buffer.from(text);
       onRows?.(rows);

@@ -15,6 +15,12 @@ export interface ExportStreamOptions {
 
 /** Bytes the encoded stream may hold ahead of its consumer (storage) before the source waits. */
 const HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * Rows encoded into one string before it becomes bytes. A whole page as one string (megabytes)
+ * lands in V8's large-object space, freed only by a full collection: the worker's RSS grew with
+ * the export. A few dozen rows (tens of kilobytes) stay in the young generation and die there.
+ */
+const ROWS_PER_STRING = 64;
 
 /**
  * The export as a byte stream. Pages are pulled only when the consumer wants more (Readable.from
@@ -28,9 +34,13 @@ export function exportStream(options: ExportStreamOptions): Readable {
     const head = encoder.head();
     if (head) yield Buffer.from(head);
     for await (const page of pages) {
-      const text = encoder.page(page);
+      const parts: Buffer[] = [];
+      for (let at = 0; at < page.length; at += ROWS_PER_STRING) {
+        const text = encoder.page(page.length <= ROWS_PER_STRING ? page : page.slice(at, at + ROWS_PER_STRING));
+        if (text) parts.push(Buffer.from(text));
+      }
       rows += page.length;
-      if (text) yield Buffer.from(text);
+      if (parts.length > 0) yield parts.length === 1 ? parts[0] : Buffer.concat(parts);
       onRows?.(rows);
     }
     const tail = encoder.tail();

@@ -34,13 +34,21 @@ export function exportStream(options: ExportStreamOptions): Readable {
     const head = encoder.head();
     if (head) yield Buffer.from(head);
     for await (const page of pages) {
-      const parts: Buffer[] = [];
+      const texts: string[] = [];
+      let bytes = 0;
       for (let at = 0; at < page.length; at += ROWS_PER_STRING) {
         const text = encoder.page(page.length <= ROWS_PER_STRING ? page : page.slice(at, at + ROWS_PER_STRING));
-        if (text) parts.push(Buffer.from(text));
+        texts.push(text);
+        bytes += Buffer.byteLength(text);
       }
       rows += page.length;
-      if (parts.length > 0) yield parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      // One allocation per page, written in place: no intermediate buffers for the allocator to keep.
+      if (bytes > 0) {
+        const chunk = Buffer.allocUnsafe(bytes);
+        let offset = 0;
+        for (const text of texts) offset += chunk.write(text, offset);
+        yield chunk;
+      }
       onRows?.(rows);
     }
     const tail = encoder.tail();

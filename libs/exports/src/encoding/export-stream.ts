@@ -21,6 +21,8 @@ const HIGH_WATER_MARK = 1024 * 1024;
  * the export. A few dozen rows (tens of kilobytes) stay in the young generation and die there.
  */
 const ROWS_PER_STRING = 64;
+/** Size of the buffers the encoded rows are written into (a page yields what it filled). */
+const BUFFER_BYTES = 1024 * 1024;
 
 /**
  * The export as a byte stream. Pages are pulled only when the consumer wants more (Readable.from
@@ -33,22 +35,27 @@ export function exportStream(options: ExportStreamOptions): Readable {
     let rows = 0;
     const head = encoder.head();
     if (head) yield Buffer.from(head);
+    // Bytes go into a buffer of BUFFER_BYTES as soon as they are encoded, so no string outlives its few rows.
+    let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    let used = 0;
+    const take = () => {
+      const full = buffer.subarray(0, used);
+      buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+      used = 0;
+      return full;
+    };
     for await (const page of pages) {
-      const texts: string[] = [];
-      let bytes = 0;
       for (let at = 0; at < page.length; at += ROWS_PER_STRING) {
         const text = encoder.page(page.length <= ROWS_PER_STRING ? page : page.slice(at, at + ROWS_PER_STRING));
-        texts.push(text);
-        bytes += Buffer.byteLength(text);
+        const bytes = Buffer.byteLength(text);
+        if (used + bytes > buffer.length) {
+          if (used > 0) yield take();
+          if (bytes > buffer.length) buffer = Buffer.allocUnsafe(bytes);
+        }
+        used += buffer.write(text, used);
       }
       rows += page.length;
-      // One allocation per page, written in place: no intermediate buffers for the allocator to keep.
-      if (bytes > 0) {
-        const chunk = Buffer.allocUnsafe(bytes);
-        let offset = 0;
-        for (const text of texts) offset += chunk.write(text, offset);
-        yield chunk;
-      }
+      if (used > 0) yield take();
       onRows?.(rows);
     }
     const tail = encoder.tail();

@@ -17,8 +17,8 @@ export interface ExportStreamOptions {
 const HIGH_WATER_MARK = 1024 * 1024;
 /**
  * Rows encoded into one string before it becomes bytes. A whole page as one string (megabytes)
- * lands in V8's large-object space, freed only by a full collection: the worker's RSS grew with
- * the export. A few dozen rows (tens of kilobytes) stay in the young generation and die there.
+ * lands in V8's large-object space, freed only by a full collection; a few dozen rows (tens of
+ * kilobytes) stay in the young generation and die there.
  */
 const ROWS_PER_STRING = 64;
 /** Size of the buffers the encoded rows are written into (a page yields what it filled). */

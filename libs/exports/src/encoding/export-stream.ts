@@ -15,6 +15,14 @@ export interface ExportStreamOptions {
 
 /** Bytes the encoded stream may hold ahead of its consumer (storage) before the source waits. */
 const HIGH_WATER_MARK = 1024 * 1024;
+/**
+ * Rows encoded into one string before it becomes bytes. A whole page as one string (megabytes)
+ * lands in V8's large-object space, freed only by a full collection; a few dozen rows (tens of
+ * kilobytes) stay in the young generation and die there.
+ */
+const ROWS_PER_STRING = 64;
+/** Size of the buffers the encoded rows are written into (a page yields what it filled). */
+const BUFFER_BYTES = 1024 * 1024;
 
 /**
  * The export as a byte stream. Pages are pulled only when the consumer wants more (Readable.from
@@ -27,11 +35,27 @@ export function exportStream(options: ExportStreamOptions): Readable {
     let rows = 0;
     const head = encoder.head();
     if (head) yield Buffer.from(head);
+    // Bytes go into a buffer of BUFFER_BYTES as soon as they are encoded, so no string outlives its few rows.
+    let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    let used = 0;
+    const take = () => {
+      const full = buffer.subarray(0, used);
+      buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+      used = 0;
+      return full;
+    };
     for await (const page of pages) {
-      let text = '';
-      for (const cells of page) text += encoder.row(cells);
+      for (let at = 0; at < page.length; at += ROWS_PER_STRING) {
+        const text = encoder.page(page.length <= ROWS_PER_STRING ? page : page.slice(at, at + ROWS_PER_STRING));
+        const bytes = Buffer.byteLength(text);
+        if (used + bytes > buffer.length) {
+          if (used > 0) yield take();
+          if (bytes > buffer.length) buffer = Buffer.allocUnsafe(bytes);
+        }
+        used += buffer.write(text, used);
+      }
       rows += page.length;
-      if (text) yield Buffer.from(text);
+      if (used > 0) yield take();
       onRows?.(rows);
     }
     const tail = encoder.tail();

@@ -11,7 +11,7 @@ const columns: ExportColumn[] = [
 
 const encodeAll = (format: 'csv' | 'jsonl' | 'json', rows: Cell[][], delimiter?: string) => {
   const encoder = createEncoder(format, columns, { delimiter });
-  return encoder.head() + rows.map((row) => encoder.row(row)).join('') + encoder.tail();
+  return encoder.head() + encoder.page(rows) + encoder.tail();
 };
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -43,11 +43,11 @@ describe('CSV encoder', () => {
     ['\rleading cr', '"\'\rleading cr"'],
     ['=1,2', '"\'=1,2"'],
   ])('escapes the formula-looking cell %j as %j', (cell, expected) => {
-    expect(createEncoder('csv', [{ name: 'x', kind: 'text' }]).row([cell])).toBe(`${expected}\r\n`);
+    expect(createEncoder('csv', [{ name: 'x', kind: 'text' }]).page([[cell]])).toBe(`${expected}\r\n`);
   });
 
   it.each(['-5', '+1.5', '-0.25e-3', 'a=b', 'x@y', ' =not first'])('leaves %j as it is (a plain number, or no formula start)', (cell) => {
-    expect(createEncoder('csv', [{ name: 'x', kind: 'text' }]).row([cell])).toBe(`${cell}\r\n`);
+    expect(createEncoder('csv', [{ name: 'x', kind: 'text' }]).page([[cell]])).toBe(`${cell}\r\n`);
   });
 
   it('takes another delimiter, quoting by it (and no longer by commas)', () => {
@@ -80,6 +80,50 @@ describe('JSON encoders', () => {
   });
 });
 
+describe('cells by kind', () => {
+  const kinds: ExportColumn[] = [
+    { name: 'id', kind: 'plain' },
+    { name: 'text', kind: 'text' },
+    { name: 'n', kind: 'number' },
+  ];
+  // Quotes, backslashes, control characters, a lone surrogate half, a pair, other Unicode: JSON.stringify's own output is the reference.
+  const texts = ['plain', 'say "hi"', 'back\\slash', 'tab\there', 'nul\u0000', '\u001f', 'half \ud800', 'pair \ud83d\ude00', 'é ü 中', ''];
+
+  it('JSON writes every text cell as JSON.stringify does, and plain and number cells as they are', () => {
+    const rows = texts.map((text, i) => [`0000-${i}`, text, String(i)]);
+    const lines = createEncoder('jsonl', kinds).page(rows).split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toEqual(rows.map(([id, text, n]) => `{"id":${JSON.stringify(id)},"text":${JSON.stringify(text)},"n":${n}}`));
+  });
+
+  it('CSV writes plain and number cells as they are (no formula escaping), text cells escaped', () => {
+    expect(
+      createEncoder('csv', kinds).page([
+        ['-1', '-1', '-1'],
+        ['2026-12-08T00:00:00.000Z', '=x', '7'],
+      ]),
+    ).toBe("-1,-1,-1\r\n2026-12-08T00:00:00.000Z,'=x,7\r\n");
+  });
+
+  it('JSON: pages join into one array', () => {
+    const encoder = createEncoder('json', kinds);
+    const text =
+      encoder.head() +
+      encoder.page([['a', 'x', '1']]) +
+      encoder.page([]) +
+      encoder.page([
+        ['b', 'y', '2'],
+        ['c', 'z', '3'],
+      ]) +
+      encoder.tail();
+    expect(JSON.parse(text)).toEqual([
+      { id: 'a', text: 'x', n: 1 },
+      { id: 'b', text: 'y', n: 2 },
+      { id: 'c', text: 'z', n: 3 },
+    ]);
+  });
+});
+
 describe('value cells (a file source: JSON values as JavaScript)', () => {
   const values: ExportColumn[] = [
     { name: 'text', kind: 'value' },
@@ -90,12 +134,12 @@ describe('value cells (a file source: JSON values as JavaScript)', () => {
   const row: Cell[] = ['=1+1', -2.5, false, { a: [1, 'x,y'] }];
 
   it('CSV: text escaped and quoted, numbers and booleans as literals, objects as JSON text', () => {
-    expect(createEncoder('csv', values).row(row)).toBe('\'=1+1,-2.5,false,"{""a"":[1,""x,y""]}"\r\n');
-    expect(createEncoder('csv', values).row([null, null, true, []])).toBe(',,true,[]\r\n');
+    expect(createEncoder('csv', values).page([row])).toBe('\'=1+1,-2.5,false,"{""a"":[1,""x,y""]}"\r\n');
+    expect(createEncoder('csv', values).page([[null, null, true, []]])).toBe(',,true,[]\r\n');
   });
 
   it('JSON Lines: each cell as the JSON value it is', () => {
-    expect(JSON.parse(createEncoder('jsonl', values).row(row))).toEqual({ text: '=1+1', n: -2.5, flag: false, nested: { a: [1, 'x,y'] } });
+    expect(JSON.parse(createEncoder('jsonl', values).page([row]))).toEqual({ text: '=1+1', n: -2.5, flag: false, nested: { a: [1, 'x,y'] } });
   });
 });
 

@@ -52,7 +52,9 @@ function selectExpression(dialect: SqlDialect, column: string, shape: ColumnShap
   return ref;
 }
 
-const cellKind = (shape: ColumnShape): CellKind => (shape === 'number' ? 'number' : shape === 'json' ? 'json' : 'text');
+/** Ids and times (written by the database as ISO 8601) never need escaping: `plain` cells. */
+const CELL_KINDS: Record<ColumnShape, CellKind> = { text: 'text', uuid: 'plain', number: 'number', json: 'json', time: 'plain' };
+const cellKind = (shape: ColumnShape): CellKind => CELL_KINDS[shape];
 
 export function taskExportColumns(fields: readonly TaskExportField[] = TASK_EXPORT_FIELDS): ExportColumn[] {
   return fields.map((field) => ({ name: field, kind: cellKind(COLUMNS[field][1]) }));
@@ -122,7 +124,8 @@ export class TaskRowsSource {
       keyAt = width;
       select.push(this.dialect === 'postgres' ? 't.id::text' : 't.id');
     }
-    const jsonAt = this.fields.map((field) => COLUMNS[field][1] === 'json');
+    // MySQL's own JSON type comes back parsed (MariaDB's is text); PostgreSQL sends text.
+    const jsonAt = this.dialect === 'postgres' ? [] : this.fields.flatMap((field, c) => (COLUMNS[field][1] === 'json' ? [c] : []));
     const runner = this.dataSource.createQueryRunner('slave');
     const query = rawArrayQuery(this.dialect, await runner.connect());
     const fetch = (after: string | undefined): Promise<Cell[][]> => {
@@ -140,12 +143,11 @@ export class TaskRowsSource {
         next = rows.length === this.pageSize ? fetch(rows[rows.length - 1][keyAt] as string) : undefined;
         // A prefetch the caller no longer wants (it stopped) must not surface as an unhandled rejection.
         next?.catch(() => undefined);
-        for (const row of rows) {
-          // An added key column is taken off: the row is the page's cells.
-          row.length = width;
-          // MySQL's own JSON type comes back parsed (MariaDB's is text); the encoders want JSON text.
-          for (let c = 0; c < row.length; c += 1) if (jsonAt[c] && row[c] !== null && typeof row[c] !== 'string') row[c] = JSON.stringify(row[c]);
-        }
+        // An added key column is taken off: the row is the page's cells.
+        if (keyAt === width) for (const row of rows) row.length = width;
+        // The encoders want JSON text.
+        if (jsonAt.length > 0)
+          for (const row of rows) for (const c of jsonAt) if (row[c] !== null && typeof row[c] !== 'string') row[c] = JSON.stringify(row[c]);
         yield rows;
       }
     } finally {

@@ -104,12 +104,11 @@ export class AttemptLog {
         );
       return;
     }
-    // The derived table's text takes the connection's collation: compared under the columns' own.
     const row =
       'SELECT ? AS id, ? AS claim, ? AS status, ? AS attempts, ? AS step, ? AS next_attempt_at, ? AS last_status_code, ? AS last_error, ? AS updated_at';
     await manager.query(
       `UPDATE webhook_deliveries d JOIN (${records.map(() => row).join(' UNION ALL ')}) v ` +
-        `ON d.id = v.id COLLATE utf8mb4_bin AND d.claim = v.claim COLLATE utf8mb4_bin ` +
+        `ON d.id = v.id AND d.claim = v.claim ` +
         `SET d.claim = NULL, d.status = v.status, d.attempts = v.attempts, d.step = v.step, d.next_attempt_at = v.next_attempt_at, ` +
         `d.last_status_code = v.last_status_code, d.last_error = v.last_error, d.updated_at = v.updated_at`,
       records.flatMap(values),

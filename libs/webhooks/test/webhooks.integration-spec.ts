@@ -34,6 +34,9 @@ import {
   type Resolver,
 } from '@conveyor/webhooks';
 import { DeliveryDispatcher, WebhookRetention, WebhooksWorkerModule } from '@conveyor/webhooks/worker';
+import { uuidv7 } from 'uuidv7';
+import { deliveryRow, eventId, eventRow } from '../src/events/outbox-rows';
+import { AttemptLog } from '../src/worker/attempt-log';
 import {
   createTestDatabase,
   deleteRedisPrefix,
@@ -496,6 +499,97 @@ describe.each(DIALECTS)('webhooks on %s', (dialect) => {
     } finally {
       await queue.resume();
     }
+  });
+
+  it('claims due deliveries without waiting for one still being written, and hands each to one claim only', async () => {
+    const tenant = uniqueName('t');
+    const r = await receiver();
+    const hook = await endpoint(tenant, r.url());
+    const queue = app.get<Queue>(getQueueToken(WEBHOOKS_QUEUE));
+    await queue.pause();
+    const held = dataSource.createQueryRunner();
+    try {
+      const pings = await Promise.all(Array.from({ length: 30 }, () => endpoints.sendTest(tenant, hook.id)));
+      // A delivery inserted, due, and not committed yet: the claims skip it instead of waiting for it.
+      await held.startTransaction();
+      const event = eventRow({ id: eventId(`held:${uniqueName('e')}`), tenantId: tenant, type: 'ping', taskId: null, at: new Date(clock.t), data: {} });
+      const late = deliveryRow(event, hook.id, new Date(clock.t));
+      await held.manager.insert(WebhookEventEntity, event);
+      await held.manager.insert(WebhookDeliveryEntity, late);
+      // Two claims at once share the committed ones out, none twice.
+      const counts = await Promise.all([dispatcher.dispatchOnce(), dispatcher.dispatchOnce()]);
+      expect(counts[0] + counts[1]).toBe(pings.length);
+      const claimed = await deliveries.findBy({ endpointId: hook.id });
+      expect(
+        claimed
+          .filter((d) => d.claim !== null)
+          .map((d) => d.id)
+          .sort(),
+      ).toEqual(pings.map((p) => p.id).sort());
+      expect(await queue.getJobCountByTypes('waiting', 'paused', 'prioritized')).toBe(pings.length);
+      await held.commitTransaction();
+      expect(await dispatcher.dispatchOnce()).toBe(1);
+      await queue.resume();
+      for (const d of [...pings, late]) expect((await attemptsReach(d.id, 1)).status).toBe('succeeded');
+      expect(r.received).toHaveLength(pings.length + 1);
+    } finally {
+      if (held.isTransactionActive) await held.rollbackTransaction();
+      await held.release();
+      await queue.resume();
+    }
+  });
+
+  it('writes a batch of attempt outcomes in one transaction, each only where its claim still holds', async () => {
+    const tenant = uniqueName('t');
+    const hook = await endpoint(tenant, (await receiver()).url());
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => endpoints.sendTest(tenant, hook.id)));
+    await deliveries.update({ endpointId: hook.id }, { claim: '0b7f9c3e-5d1a-4c1e-9f6a-2d3b4c5d6e7f' });
+    const now = new Date(clock.t);
+    const record = (deliveryId: string, claim: string, status: 'succeeded' | 'pending', code: number | null) => ({
+      attempt: Object.assign(new WebhookAttemptEntity(), {
+        id: uuidv7(),
+        deliveryId,
+        attempt: 1,
+        startedAt: now,
+        statusCode: code,
+        latencyMs: 5,
+        error: code === 200 ? null : 'HTTP 500',
+        responseExcerpt: null,
+      }),
+      claim,
+      endpointId: hook.id,
+      delivery: {
+        status,
+        attempts: 1,
+        step: 1,
+        nextAttemptAt: status === 'pending' ? new Date(clock.t + 5000) : null,
+        lastStatusCode: code,
+        lastError: code === 200 ? null : 'HTTP 500',
+        updatedAt: now,
+      },
+    });
+    const log = app.get(AttemptLog);
+    // Written in the same turn: one group commit. `c`'s claim is not its own (a redelivery took it over).
+    await Promise.all([
+      log.write(record(a.id, '0b7f9c3e-5d1a-4c1e-9f6a-2d3b4c5d6e7f', 'succeeded', 200)),
+      log.write(record(b.id, '0b7f9c3e-5d1a-4c1e-9f6a-2d3b4c5d6e7f', 'pending', 500)),
+      log.write(record(c.id, '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d', 'succeeded', 200)),
+    ]);
+    const [ra, rb, rc] = await Promise.all([a, b, c].map((d) => deliveries.findOneByOrFail({ id: d.id })));
+    expect(ra).toMatchObject({ status: 'succeeded', attempts: 1, step: 1, claim: null, nextAttemptAt: null, lastStatusCode: 200, lastError: null });
+    expect(rb).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      step: 1,
+      claim: null,
+      nextAttemptAt: new Date(clock.t + 5000),
+      lastStatusCode: 500,
+      lastError: 'HTTP 500',
+    });
+    expect(rc).toMatchObject({ status: 'pending', attempts: 0, step: 0, claim: '0b7f9c3e-5d1a-4c1e-9f6a-2d3b4c5d6e7f', lastStatusCode: null });
+    expect(await attemptsOf(a.id)).toHaveLength(1);
+    // Out of the later tests' way: nothing of these is due again.
+    await deliveries.update({ endpointId: hook.id, status: 'pending' }, { status: 'failed', nextAttemptAt: null, claim: null });
   });
 
   it('writes the outbox of a cancel by the API in the same transaction, once', async () => {

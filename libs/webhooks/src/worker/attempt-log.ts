@@ -28,7 +28,7 @@ interface Waiting {
 /**
  * Writes attempt outcomes in group commits: attempts that end while a transaction is being
  * written wait for the next one, which takes them all (one multi-row insert of the attempt
- * log, one conditional update per delivery, one commit). A caller's promise settles when its
+ * log, the deliveries' conditional updates, one commit). A caller's promise settles when its
  * record has committed, so a job ends only once its outcome is durable: a worker that dies
  * before leaves the delivery claimed, and it is attempted again after its lease (at least once,
  * as before). A batch that fails is written again record by record, so one bad record fails
@@ -66,21 +66,52 @@ export class AttemptLog {
   }
 
   private async commit(records: AttemptRecord[]): Promise<void> {
-    const postgres = dialectOf(this.dataSource) === 'postgres';
-    const sql = postgres
-      ? 'UPDATE webhook_deliveries SET status = $1, attempts = $2, step = $3, next_attempt_at = $4, claim = NULL, last_status_code = $5, last_error = $6, updated_at = $7 WHERE id = $8 AND claim = $9'
-      : 'UPDATE webhook_deliveries SET status = ?, attempts = ?, step = ?, next_attempt_at = ?, claim = NULL, last_status_code = ?, last_error = ?, updated_at = ? WHERE id = ? AND claim = ?';
     await this.dataSource.transaction(async (manager) => {
       await manager.insert(
         WebhookAttemptEntity,
         records.map((r) => r.attempt),
       );
-      // Only if still ours: a redelivery asked for meanwhile starts its own round.
-      for (const { attempt, claim, delivery: d } of records)
-        await manager.query(sql, [d.status, d.attempts, d.step, d.nextAttemptAt, d.lastStatusCode, d.lastError, d.updatedAt, attempt.deliveryId, claim]);
+      await this.advanceDeliveries(manager, records);
       // Endpoint rows last and in one order, so that two workers' batches cannot deadlock on them.
       const endpointWrites = records.filter((r) => r.also).sort((a, b) => (a.endpointId < b.endpointId ? -1 : a.endpointId > b.endpointId ? 1 : 0));
       for (const record of endpointWrites) await record.also!(manager);
     });
+  }
+
+  /**
+   * Each delivery's next step, only if still ours: a redelivery asked for meanwhile starts its
+   * own round. PostgreSQL: one statement per record. MySQL/MariaDB: one statement for the whole
+   * batch (a join against the records), so the transaction holds its row locks for one round
+   * trip instead of one per record.
+   */
+  private async advanceDeliveries(manager: EntityManager, records: AttemptRecord[]): Promise<void> {
+    const values = ({ attempt, claim, delivery: d }: AttemptRecord) => [
+      attempt.deliveryId,
+      claim,
+      d.status,
+      d.attempts,
+      d.step,
+      d.nextAttemptAt,
+      d.lastStatusCode,
+      d.lastError,
+      d.updatedAt,
+    ];
+    if (dialectOf(this.dataSource) === 'postgres') {
+      for (const record of records)
+        await manager.query(
+          'UPDATE webhook_deliveries SET claim = NULL, status = $3, attempts = $4, step = $5, next_attempt_at = $6, last_status_code = $7, last_error = $8, updated_at = $9 WHERE id = $1 AND claim = $2',
+          values(record),
+        );
+      return;
+    }
+    const row =
+      'SELECT ? AS id, ? AS claim, ? AS status, ? AS attempts, ? AS step, ? AS next_attempt_at, ? AS last_status_code, ? AS last_error, ? AS updated_at';
+    await manager.query(
+      `UPDATE webhook_deliveries d JOIN (${records.map(() => row).join(' UNION ALL ')}) v ` +
+        `ON d.id = v.id AND d.claim = v.claim ` +
+        `SET d.claim = NULL, d.status = v.status, d.attempts = v.attempts, d.step = v.step, d.next_attempt_at = v.next_attempt_at, ` +
+        `d.last_status_code = v.last_status_code, d.last_error = v.last_error, d.updated_at = v.updated_at`,
+      records.flatMap(values),
+    );
   }
 }

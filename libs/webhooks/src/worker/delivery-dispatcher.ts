@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { dialectOf } from '@conveyor/database';
-import { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
 import { WEBHOOKS_QUEUE, type DeliveryJobData } from '../webhooks.contract';
 
@@ -64,14 +63,7 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
   async dispatchOnce(): Promise<number> {
     const claim = randomUUID();
     const now = this.clock.now();
-    const params = [claim, new Date(now + this.leaseMs), new Date(now), new Date(now), BATCH];
-    const sql =
-      dialectOf(this.dataSource) === 'postgres'
-        ? `UPDATE webhook_deliveries SET claim = $1, next_attempt_at = $2, updated_at = $3 WHERE id IN (` +
-          `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $4 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED)`
-        : `UPDATE webhook_deliveries SET claim = ?, next_attempt_at = ?, updated_at = ? WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`;
-    await this.dataSource.query(sql, params);
-    const claimed = await this.dataSource.getRepository(WebhookDeliveryEntity).find({ select: { id: true, endpointId: true }, where: { claim } });
+    const claimed = await this.claimDue(claim, new Date(now + this.leaseMs), new Date(now));
     if (claimed.length === 0) return 0;
     await this.queue.addBulk(
       claimed.map(({ id, endpointId }) => ({
@@ -81,5 +73,44 @@ export class DeliveryDispatcher implements OnApplicationBootstrap, OnApplication
       })),
     );
     return claimed.length;
+  }
+
+  /**
+   * Marks up to BATCH due deliveries with `claim` and returns them, skipping rows another
+   * transaction holds (another dispatcher's claim, a delivery being inserted or attempted) rather
+   * than waiting for them. PostgreSQL: one UPDATE over a SKIP LOCKED subquery.
+   *
+   * MySQL/MariaDB cannot UPDATE … LIMIT with SKIP LOCKED or return rows from an UPDATE, so it
+   * takes them with SELECT … FOR UPDATE SKIP LOCKED, then updates those ids. READ COMMITTED
+   * matters there: at InnoDB's default REPEATABLE READ the scan of the due range takes gap
+   * locks, which make every new delivery's insert (into that very range) wait for the claim,
+   * and the claim in turn wait for any delivery still being inserted or attempted, so a slow
+   * transaction anywhere stalled deliveries everywhere (up to the statement timeout, and then
+   * a whole lease).
+   */
+  private async claimDue(claim: string, lease: Date, now: Date): Promise<Array<{ id: string; endpointId: string }>> {
+    if (dialectOf(this.dataSource) === 'postgres') {
+      const [rows] = await this.dataSource.query<[Array<{ id: string; endpoint_id: string }>, number]>(
+        `UPDATE webhook_deliveries SET claim = $1, next_attempt_at = $2, updated_at = $3 WHERE id IN (` +
+          `SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $4 ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED) ` +
+          `RETURNING id, endpoint_id`,
+        [claim, lease, now, now, BATCH],
+      );
+      return rows.map((r) => ({ id: r.id, endpointId: r.endpoint_id }));
+    }
+    return this.dataSource.transaction('READ COMMITTED', async (manager) => {
+      const rows = await manager.query<Array<{ id: string; endpoint_id: string }>>(
+        `SELECT id, endpoint_id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+        [now, BATCH],
+      );
+      if (rows.length > 0)
+        await manager.query(`UPDATE webhook_deliveries SET claim = ?, next_attempt_at = ?, updated_at = ? WHERE id IN (?)`, [
+          claim,
+          lease,
+          now,
+          rows.map((r) => r.id),
+        ]);
+      return rows.map((r) => ({ id: r.id, endpointId: r.endpoint_id }));
+    });
   }
 }

@@ -61,7 +61,7 @@ async function main() {
       const profile = options.profile ? { port: await freePort(), file: path.join(path.resolve(options.profile), `worker-${name}.cpuprofile`) } : undefined;
       const worker = await stack.startWorker({ concurrency, cpus: CPU.server, name: `worker-${name}`, profile });
       await stack.queues.conveyor.pause();
-      systems[name] = { ctx: { stack, log, redisPid: null }, system: 'conveyor', pid: worker.record.pid, profile };
+      systems[name] = { ctx: { stack, log, redisPid: null }, system: 'conveyor', pid: worker.record.pid, profile, url: worker.url };
       if (name === 'A') {
         const raw = await stack.startRawWorker({ concurrency, cpus: CPU.server });
         await stack.queues.baseline.pause();
@@ -97,6 +97,12 @@ async function main() {
       log(
         `${name.padEnd(4)} median ${med(name, 'tasksPerSec')} tasks/s (ratio to raw ${round(median(ratio), 3)}), worker ${med(name, 'workerCpuUsPerTask')} µs CPU/task, ${med(name, 'workerCpuPct')} % busy, db ${med(name, 'databaseCpuUsPerTask')} µs/task, redis ${med(name, 'redisCpuUsPerTask')} µs/task`,
       );
+    }
+    // How the workers recorded plain completions (a build without the counter prints nothing).
+    for (const name of ['A', 'B']) {
+      const text = await (await fetch(`${systems[name].url}/metrics`)).text();
+      const lines = text.split('\n').filter((line) => line.startsWith('conveyor_ledger_completions_total'));
+      if (lines.length) log(`${name} ${lines.join(', ')}`);
     }
     const paired = (key) => rows.B.map((x, i) => x[key] / rows.A[i][key]);
     log(`B/A worker CPU per task: median ${round(median(paired('workerCpuUsPerTask')), 3)} (${paired('workerCpuUsPerTask').map((v) => round(v, 2)).join(' ')})`);

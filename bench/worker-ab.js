@@ -105,8 +105,16 @@ async function main() {
       if (lines.length) log(`${name} ${lines.join(', ')}`);
     }
     const paired = (key) => rows.B.map((x, i) => x[key] / rows.A[i][key]);
-    log(`B/A worker CPU per task: median ${round(median(paired('workerCpuUsPerTask')), 3)} (${paired('workerCpuUsPerTask').map((v) => round(v, 2)).join(' ')})`);
-    log(`B/A tasks/s: median ${round(median(paired('tasksPerSec')), 3)} (${paired('tasksPerSec').map((v) => round(v, 2)).join(' ')})`);
+    log(
+      `B/A worker CPU per task: median ${round(median(paired('workerCpuUsPerTask')), 3)} (${paired('workerCpuUsPerTask')
+        .map((v) => round(v, 2))
+        .join(' ')})`,
+    );
+    log(
+      `B/A tasks/s: median ${round(median(paired('tasksPerSec')), 3)} (${paired('tasksPerSec')
+        .map((v) => round(v, 2))
+        .join(' ')})`,
+    );
   } catch (error) {
     run.failed = true;
     throw error;

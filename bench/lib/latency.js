@@ -132,7 +132,11 @@ async function latencyPhase(ctx, { rate, basis, concurrency }) {
         runs[system].push(result);
         log(
           `  latency ${system.padEnd(8)} round ${round_ + 1} at ${rate}/s: p50 ${result.endToEndMs.p50} ms, p95 ${result.endToEndMs.p95} ms, p99 ${result.endToEndMs.p99} ms (${result.accepted}/${result.requested} accepted, ${result.missing} not completed)` +
-            (result.stagesMs ? `; stages p50/p99 ms: ${Object.entries(result.stagesMs).map(([stage, v]) => `${stage} ${v.p50}/${v.p99}`).join(', ')}` : ''),
+            (result.stagesMs
+              ? `; stages p50/p99 ms: ${Object.entries(result.stagesMs)
+                  .map(([stage, v]) => `${stage} ${v.p50}/${v.p99}`)
+                  .join(', ')}`
+              : ''),
         );
       }
     }

@@ -81,6 +81,13 @@ async function main() {
       return result;
     };
     for (const name of Object.keys(systems)) await once(name, Math.min(tasks, 1000), false, false);
+    // Ledger transactions per task (PostgreSQL's own count for each build's database): how well
+    // the worker's writes are batched, unaffected by how busy the machine is.
+    const commits = async (name) =>
+      options.dialect === 'postgres'
+        ? Number((await systems[name].ctx.stack.db.query('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()'))[0].xact_commit)
+        : null;
+    const commitsBefore = { A: await commits('A'), B: await commits('B') };
     const rows = { A: [], B: [], raw: [] };
     for (let r = 1; r <= options.rounds; r += 1) {
       for (const name of Object.keys(rows)) {
@@ -97,6 +104,13 @@ async function main() {
       log(
         `${name.padEnd(4)} median ${med(name, 'tasksPerSec')} tasks/s (ratio to raw ${round(median(ratio), 3)}), worker ${med(name, 'workerCpuUsPerTask')} µs CPU/task, ${med(name, 'workerCpuPct')} % busy, db ${med(name, 'databaseCpuUsPerTask')} µs/task, redis ${med(name, 'redisCpuUsPerTask')} µs/task`,
       );
+    }
+    await sleep(1500); // PostgreSQL publishes its counters about once a second
+    for (const name of ['A', 'B']) {
+      const after = await commits(name);
+      // Filling through the API commits too; the report is what the whole round trip costs.
+      if (after !== null)
+        log(`${name} ledger commits per task (fill through the API + drain): ${round((after - commitsBefore[name]) / (tasks * options.rounds), 3)}`);
     }
     // How the workers recorded plain completions (a build without the counter prints nothing).
     for (const name of ['A', 'B']) {

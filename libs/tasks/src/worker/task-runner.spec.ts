@@ -71,8 +71,6 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
       soon.push(Object.keys(patch).join(','));
       return write(id, patch);
     }),
-    // A completion written behind its acknowledgement: recorded with the others.
-    writeBehind: jest.fn((id: string, patch: Record<string, unknown>, options?: unknown) => write(id, patch, options)),
   };
   const metrics = {
     attemptStarted: jest.fn(),
@@ -183,8 +181,6 @@ describe('TaskRunner', () => {
       expect(t.retention.keep).toHaveBeenCalledWith(t.job);
       expect(t.retention.ledgered).not.toHaveBeenCalled();
       expect(t.metrics.completionRecorded).toHaveBeenCalledWith('behind');
-      // Nobody waits for it: it rides along with the next flush (TaskStateWriter.writeBehind).
-      expect(t.writer.writeBehind).toHaveBeenCalledWith(t.job.id, expect.objectContaining({ status: 'completed' }), expect.anything());
       commit({ queue: [], cancelled: [], flowsFinished: [] });
       await new Promise(setImmediate);
       expect(t.retention.ledgered).toHaveBeenCalledWith(t.job);
@@ -205,7 +201,6 @@ describe('TaskRunner', () => {
         expect(t.retention.keep).toHaveBeenCalled();
         // Counted only when write-behind is on and the backlog made the completion wait.
         expect(t.metrics.completionRecorded.mock.calls).toEqual(max > 0 ? [['waited']] : []);
-        expect(t.writer.writeBehind).not.toHaveBeenCalled();
       }
     });
 

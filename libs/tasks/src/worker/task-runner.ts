@@ -262,16 +262,11 @@ export class TaskRunner {
     // Completed or expired: the processor returns and BullMQ files the job as completed.
     const completesJob = change.status === 'completed' || change.status === 'expired';
     if (completesJob) this.retention.keep(job);
+    const committed = followUps.length > 0 ? this.writer.writeCompletion(taskId, change, followUps, options) : this.writer.write(taskId, change, options);
     const { writeBehindMax } = this.config.worker;
     const plain = change.status === 'completed' && followUps.length === 0 && !options.flowParent && writeBehindMax > 0;
     const behind = plain && this.writer.backlog <= writeBehindMax;
     if (plain) this.metrics.completionRecorded(behind ? 'behind' : 'waited');
-    const committed =
-      followUps.length > 0
-        ? this.writer.writeCompletion(taskId, change, followUps, options)
-        : behind
-          ? this.writer.writeBehind(taskId, change, options)
-          : this.writer.write(taskId, change, options);
     const done = committed.then((effects) => this.committed(job, change, effects, followUps.length > 0, completesJob));
     if (!behind) return done;
     // The job's end is safe in Redis meanwhile; a write that never commits (shutdown) is the reconciler's.

@@ -266,38 +266,6 @@ describe('TaskStateWriter.writeSoon', () => {
   });
 });
 
-describe('TaskStateWriter.writeBehind', () => {
-  it('gathers completions nobody waits for into one statement within SOON_FLUSH_MS, and resolves each once committed', () =>
-    withFakeTimers(async () => {
-      const { dataSource, statements } = fakeDataSource();
-      const writer = new TaskStateWriter(dataSource, new FlowSettler());
-      const first = writer.writeBehind('a', { status: 'completed' });
-      await jest.advanceTimersByTimeAsync(SOON_FLUSH_MS / 2);
-      const second = writer.writeBehind('b', { status: 'completed' });
-      await tick();
-      expect(statements).toHaveLength(0);
-      expect(writer.backlog).toBe(2);
-      await jest.advanceTimersByTimeAsync(SOON_FLUSH_MS / 2);
-      await tick();
-      expect(statements).toHaveLength(1);
-      expect(statements[0].ids).toEqual(['a', 'b']);
-      statements[0].finish();
-      await expect(Promise.all([first, second])).resolves.toHaveLength(2);
-      expect(writer.backlog).toBe(0);
-    }));
-
-  it('rides along at once with a change someone waits for', async () => {
-    const { dataSource, statements } = fakeDataSource();
-    const writer = new TaskStateWriter(dataSource, new FlowSettler());
-    const behind = writer.writeBehind('a', { status: 'completed' });
-    const waited = writer.write('b', { status: 'failed' });
-    await tick();
-    expect(statements.flatMap((statement) => statement.ids).sort()).toEqual(['a', 'b']);
-    for (const statement of statements) statement.finish();
-    await Promise.all([behind, waited]);
-  });
-});
-
 describe('TaskStateWriter transition hooks', () => {
   function setup(wanted: (t: TaskTransition) => boolean) {
     const statements: string[] = [];

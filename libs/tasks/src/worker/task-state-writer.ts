@@ -191,28 +191,11 @@ export class TaskStateWriter implements OnApplicationShutdown {
    */
   writeSoon(taskId: string, change: TaskStatePatch): Promise<void> {
     const committed = this.queue(taskId, change);
-    this.flushSoon();
-    return committed.then(() => undefined);
-  }
-
-  /**
-   * Queues a change nobody waits for (a completion already acknowledged, which Redis keeps
-   * until the ledger has it: see TaskRunner.record). Like writeSoon it rides along with the
-   * next flush or goes within SOON_FLUSH_MS, so a busy worker's completions share a few large
-   * statements instead of one small flush per turn of the event loop. Resolves when committed,
-   * with what the commit left to do in Redis, as `write` does.
-   */
-  writeBehind(taskId: string, change: TaskStatePatch, options: WriteOptions = {}): Promise<CommitEffects> {
-    const committed = this.queue(taskId, change, options);
-    this.flushSoon();
-    return committed;
-  }
-
-  private flushSoon(): void {
     this.soonTimer ??= setTimeout(() => {
       this.soonTimer = undefined;
       this.scheduleFlush();
     }, SOON_FLUSH_MS);
+    return committed.then(() => undefined);
   }
 
   private queue(taskId: string, change: TaskStatePatch, options: WriteOptions & { followUps?: TaskEntity[] } = {}): Promise<CommitEffects> {

@@ -72,24 +72,47 @@ async function measure(ctx, system, rate, seconds) {
       endToEndMs: roundAll(percentiles(e2e, [0.5, 0.95, 0.99])),
       enqueueAckMs: roundAll(percentiles(ack, [0.5, 0.95, 0.99])),
     };
-    if (system === 'conveyor' && sent.length > 0) result.ledgerMs = roundAll(percentiles(await ledgerLatencies(stack, sent), [0.5, 0.95, 0.99]));
+    if (system === 'conveyor' && sent.length > 0) {
+      const { total: ledgerTotal, stages } = await ledgerLatencies(stack, sent, completed);
+      result.ledgerMs = roundAll(percentiles(ledgerTotal, [0.5, 0.95, 0.99]));
+      result.stagesMs = Object.fromEntries(Object.entries(stages).map(([stage, values]) => [stage, roundAll(percentiles(values, [0.5, 0.99]))]));
+    }
     return result;
   } finally {
     await events.close();
   }
 }
 
-/** finished_at - created_at of the ledger rows (both set by Conveyor: API clock, worker clock). */
-async function ledgerLatencies(stack, sent) {
-  const values = [];
+/**
+ * finished_at - created_at of the ledger rows (both set by Conveyor: API clock, worker clock),
+ * and where each task's time went, stage by stage (one machine, one clock): the request waiting
+ * for the API until its row was made (`intake`: scheduled send -> created_at), the row's INSERT,
+ * the job's add and its wait for a worker (`toStart`: created_at -> started_at), the run
+ * (`run`: started_at -> finished_at), the acknowledgement (`ack`: finished_at -> the completed
+ * event, Redis' clock), and the answer after the row was made (`answer`: created_at -> answered).
+ */
+async function ledgerLatencies(stack, sent, completed) {
+  const total = [];
+  const stages = { intake: [], toStart: [], run: [], ack: [], answer: [] };
+  const byId = new Map(sent.map((s) => [s.id, s]));
   const ids = sent.map((s) => s.id);
   for (let i = 0; i < ids.length; i += 1000) {
     const chunk = ids.slice(i, i + 1000);
     const placeholders = stack.db.dialect === 'postgres' ? chunk.map((_, j) => `$${j + 1}`).join(', ') : chunk.map(() => '?').join(', ');
-    const rows = await stack.db.query(`SELECT created_at, finished_at FROM tasks WHERE id IN (${placeholders})`, chunk);
-    for (const row of rows) if (row.finished_at) values.push(new Date(row.finished_at).getTime() - new Date(row.created_at).getTime());
+    const rows = await stack.db.query(`SELECT id, created_at, started_at, finished_at FROM tasks WHERE id IN (${placeholders})`, chunk);
+    for (const row of rows) {
+      if (!row.finished_at) continue;
+      const [created, started, finished] = [row.created_at, row.started_at, row.finished_at].map((t) => new Date(t).getTime());
+      const request = byId.get(row.id);
+      total.push(finished - created);
+      stages.intake.push(created - request.scheduled);
+      stages.toStart.push(started - created);
+      stages.run.push(finished - started);
+      if (completed.has(row.id)) stages.ack.push(completed.get(row.id) - finished);
+      stages.answer.push(request.answered - created);
+    }
   }
-  return values;
+  return { total, stages };
 }
 
 const roundAll = (stats) => Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, round(v, 2)]));
@@ -108,7 +131,12 @@ async function latencyPhase(ctx, { rate, basis, concurrency }) {
         const result = await measure(ctx, system, rate, mode.latencySeconds);
         runs[system].push(result);
         log(
-          `  latency ${system.padEnd(8)} round ${round_ + 1} at ${rate}/s: p50 ${result.endToEndMs.p50} ms, p95 ${result.endToEndMs.p95} ms, p99 ${result.endToEndMs.p99} ms (${result.accepted}/${result.requested} accepted, ${result.missing} not completed)`,
+          `  latency ${system.padEnd(8)} round ${round_ + 1} at ${rate}/s: p50 ${result.endToEndMs.p50} ms, p95 ${result.endToEndMs.p95} ms, p99 ${result.endToEndMs.p99} ms (${result.accepted}/${result.requested} accepted, ${result.missing} not completed)` +
+            (result.stagesMs
+              ? `; stages p50/p99 ms: ${Object.entries(result.stagesMs)
+                  .map(([stage, v]) => `${stage} ${v.p50}/${v.p99}`)
+                  .join(', ')}`
+              : ''),
         );
       }
     }

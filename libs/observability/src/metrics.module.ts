@@ -81,6 +81,11 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       help: 'Failed ledger flushes of the worker: connection (changes kept and retried) or rejected (the database refused the data)',
       labelNames: ['kind'],
     }),
+    makeCounterProvider({
+      name: METRIC.ledgerWriteBehind,
+      help: 'Plain completions by how the worker recorded them: behind (acknowledged before the ledger commit) or waited (the backlog was past WORKER_WRITE_BEHIND_MAX, so the slot waited for the commit)',
+      labelNames: ['mode'],
+    }),
     makeGaugeProvider({ name: METRIC.ledgerWriteBacklog, help: 'Task state changes the worker has not committed to the ledger yet (read at scrape time)' }),
     makeGaugeProvider({
       name: METRIC.workerConsuming,

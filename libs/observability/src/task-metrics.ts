@@ -43,6 +43,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.queueOldestWaiting) private readonly queueOldestWaiting: Gauge<string>,
     @InjectMetric(METRIC.ledgerWriteErrors) private readonly ledgerWriteErrors: Counter<string>,
     @InjectMetric(METRIC.ledgerWriteBacklog) private readonly ledgerWriteBacklog: Gauge<string>,
+    @InjectMetric(METRIC.ledgerWriteBehind) private readonly ledgerWriteBehind: Counter<string>,
     @InjectMetric(METRIC.workerConsuming) private readonly workerConsuming: Gauge<string>,
     @InjectMetric(METRIC.workerConcurrency) private readonly workerConcurrency: Gauge<string>,
   ) {
@@ -78,6 +79,15 @@ export class TaskMetrics {
   /** A ledger flush failed: `connection` (its changes kept and retried) or `rejected` (the database refused the data). */
   ledgerWriteFailed(kind: 'connection' | 'rejected'): void {
     this.ledgerWriteErrors.inc({ kind });
+  }
+
+  /**
+   * A plain completion was written behind its acknowledgement, or waited for its commit because
+   * the writer's backlog was past WORKER_WRITE_BEHIND_MAX (a steady `waited` means the ledger
+   * cannot keep up and the worker runs at the database's pace).
+   */
+  completionRecorded(mode: 'behind' | 'waited'): void {
+    this.ledgerWriteBehind.inc({ mode });
   }
 
   /** 1 when this worker process can take jobs of the queue (its BullMQ Worker running and connected), else 0. */

@@ -13,6 +13,7 @@ import { WebhookSealedSecrets1764000000012 } from './1764000000012-webhook-seale
 import { TaskLogs1764000000013 } from './1764000000013-task-logs';
 import { TaskTraceId1764000000014 } from './1764000000014-task-trace-id';
 import { TaskClientIds1764000000015 } from './1764000000015-task-client-ids';
+import { TaskSparseIndexes1764000000017 } from './1764000000017-task-sparse-indexes';
 
 /**
  * Every migration, in order. New migrations are appended here. On MySQL/MariaDB, text columns of
@@ -34,4 +35,5 @@ export const MIGRATIONS = [
   TaskLogs1764000000013,
   TaskTraceId1764000000014,
   TaskClientIds1764000000015,
+  TaskSparseIndexes1764000000017,
 ];

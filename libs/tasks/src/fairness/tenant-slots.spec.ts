@@ -33,6 +33,22 @@ describe('TenantSlots', () => {
     expect(runCommand).not.toHaveBeenCalled();
   });
 
+  it('with no cap anywhere, slots that start together share one look at the caps hash, and the next ones ask nothing', async () => {
+    let answer!: (n: number) => void;
+    const exists = jest.fn(() => new Promise<number>((resolve) => (answer = resolve)));
+    const runCommand = jest.fn();
+    const queue = handle(runCommand);
+    (queue.getBackend as unknown) = () => ({ client: Promise.resolve({ exists, runCommand }) });
+    const slots = new TenantSlots({ ...config, fairness: { ...config.fairness, tenantConcurrencyDefault: 0 } });
+    const admitted = Promise.all(Array.from({ length: 5 }, () => slots.admit(queue, job(), 'token')));
+    await new Promise(setImmediate);
+    answer(0);
+    await admitted;
+    await slots.admit(queue, job(), 'token');
+    expect(exists).toHaveBeenCalledTimes(1);
+    expect(runCommand).not.toHaveBeenCalled();
+  });
+
   it('over the cap: takes back the start, moves the job to delayed for FAIRNESS_DEFER_MS and says so with a DelayedError', async () => {
     const runCommand = jest.fn().mockResolvedValue(0);
     const slots = new TenantSlots(config);

@@ -46,6 +46,8 @@ export class TenantSlots implements OnModuleDestroy {
   private releaseTimer: NodeJS.Immediate | undefined;
   /** Whether each queue's caps hash had any entry, and when that was read. */
   private readonly capsLook = new Map<string, { any: boolean; at: number }>();
+  /** The read of a caps hash under way: the slots that ask meanwhile share it. */
+  private readonly capsReads = new Map<string, Promise<boolean>>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -58,7 +60,9 @@ export class TenantSlots implements OnModuleDestroy {
    * BullMQ the processor handed the job back itself.
    */
   async admit(handle: QueueHandle, job: Job<TaskJobData>, token: string | undefined): Promise<TenantSlot> {
-    if (!this.config.fairness.enabled || !(await this.capsInUse(handle))) return NO_SLOT;
+    if (!this.config.fairness.enabled) return NO_SLOT;
+    const inUse = this.capsInUse(handle);
+    if (inUse === false || (inUse !== true && !(await inUse))) return NO_SLOT;
     const tenant = job.data.tenantId;
     const id = job.id as string;
     const key = handle.toKey(FAIRNESS_KEYS.running + tenant);
@@ -93,12 +97,24 @@ export class TenantSlots implements OnModuleDestroy {
     throw new DelayedError(`tenant ${tenant} is at its concurrency cap`);
   }
 
-  /** A default cap, or any tenant's own in this queue (read at most once per CAPS_LOOK_MS). */
-  private async capsInUse(handle: QueueHandle): Promise<boolean> {
+  /**
+   * A default cap, or any tenant's own in this queue (read at most once per CAPS_LOOK_MS, by one
+   * caller at a time). Answers at once from the last look: most tasks pay no Redis call and no await.
+   */
+  private capsInUse(handle: QueueHandle): boolean | Promise<boolean> {
     if (this.config.fairness.tenantConcurrencyDefault > 0) return true;
     const key = handle.toKey(FAIRNESS_KEYS.caps);
     const look = this.capsLook.get(key);
     if (look && Date.now() - look.at < CAPS_LOOK_MS) return look.any;
+    let reading = this.capsReads.get(key);
+    if (!reading) {
+      reading = this.readCaps(handle, key).finally(() => this.capsReads.delete(key));
+      this.capsReads.set(key, reading);
+    }
+    return reading;
+  }
+
+  private async readCaps(handle: QueueHandle, key: string): Promise<boolean> {
     try {
       const client = (await handle.getBackend().client) as unknown as { exists(key: string): Promise<number> };
       const any = (await client.exists(key)) > 0;

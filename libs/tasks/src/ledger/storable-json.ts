@@ -16,5 +16,6 @@ export function storableJson(value: unknown): string {
   const text = JSON.stringify(value) as string | undefined;
   // undefined, a function or a symbol: JSON.stringify returns no text at all.
   if (text === undefined) throw new TypeError(`the value is of type ${typeof value}, which has no JSON form`);
-  return text.replace(UNSTORABLE_ESCAPE, '$1\\ufffd');
+  // Most text has no \u escape at all: skip the scan.
+  return text.includes('\\u') ? text.replace(UNSTORABLE_ESCAPE, '$1\\ufffd') : text;
 }

@@ -79,6 +79,7 @@ function setup(handle: TaskHandler['handle'], options: Options = {}) {
     enqueued: jest.fn(),
     flowChildFailed: jest.fn(),
     flowFinished: jest.fn(),
+    completionRecorded: jest.fn(),
   };
   const logger = {
     runInContext: jest.fn((fn: () => unknown) => fn()),
@@ -179,6 +180,7 @@ describe('TaskRunner', () => {
       await expect(t.run()).resolves.toEqual({ ok: true });
       expect(t.retention.keep).toHaveBeenCalledWith(t.job);
       expect(t.retention.ledgered).not.toHaveBeenCalled();
+      expect(t.metrics.completionRecorded).toHaveBeenCalledWith('behind');
       commit({ queue: [], cancelled: [], flowsFinished: [] });
       await new Promise(setImmediate);
       expect(t.retention.ledgered).toHaveBeenCalledWith(t.job);
@@ -197,6 +199,8 @@ describe('TaskRunner', () => {
         const outcome = await Promise.race([t.run().then(() => 'returned'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 50))]);
         expect({ max, backlog, outcome }).toEqual({ max, backlog, outcome: 'waiting' });
         expect(t.retention.keep).toHaveBeenCalled();
+        // Counted only when write-behind is on and the backlog made the completion wait.
+        expect(t.metrics.completionRecorded.mock.calls).toEqual(max > 0 ? [['waited']] : []);
       }
     });
 

@@ -264,8 +264,9 @@ export class TaskRunner {
     if (completesJob) this.retention.keep(job);
     const committed = followUps.length > 0 ? this.writer.writeCompletion(taskId, change, followUps, options) : this.writer.write(taskId, change, options);
     const { writeBehindMax } = this.config.worker;
-    const behind =
-      change.status === 'completed' && followUps.length === 0 && !options.flowParent && writeBehindMax > 0 && this.writer.backlog <= writeBehindMax;
+    const plain = change.status === 'completed' && followUps.length === 0 && !options.flowParent && writeBehindMax > 0;
+    const behind = plain && this.writer.backlog <= writeBehindMax;
+    if (plain) this.metrics.completionRecorded(behind ? 'behind' : 'waited');
     const done = committed.then((effects) => this.committed(job, change, effects, followUps.length > 0, completesJob));
     if (!behind) return done;
     // The job's end is safe in Redis meanwhile; a write that never commits (shutdown) is the reconciler's.

@@ -201,7 +201,11 @@ export class TaskStateWriter implements OnApplicationShutdown {
   private queue(taskId: string, change: TaskStatePatch, options: WriteOptions & { followUps?: TaskEntity[] } = {}): Promise<CommitEffects> {
     const { followUps, flowParent, subject } = options;
     // An undefined field means "not changed"; only explicit nulls clear a column.
-    const patch = Object.fromEntries(Object.entries(change).filter(([, value]) => value !== undefined)) as TaskStatePatch;
+    const patch: TaskStatePatch = {};
+    for (const key in change) {
+      const value = change[key as PatchKey];
+      if (value !== undefined) (patch as Record<string, unknown>)[key] = value;
+    }
     if (this.closed) return Promise.reject(new Error('the ledger writer is closed (the process is shutting down)'));
     return new Promise<CommitEffects>((resolve) => {
       const existing = this.pending.get(taskId);
@@ -214,7 +218,7 @@ export class TaskStateWriter implements OnApplicationShutdown {
         existing.subject ??= subject;
       } else {
         this.pending.set(taskId, {
-          patch: { ...patch },
+          patch,
           updatedAt: new Date(),
           waiters: [resolve],
           trace: captureTrace(),

@@ -1,5 +1,5 @@
 import { randomUUID } from './random-id.js';
-import { ConveyorNetworkError, ConveyorTimeoutError, errorFromResponse } from './errors.js';
+import { ConveyorNetworkError, ConveyorTimeoutError } from './errors.js';
 import { readEvents } from './sse.js';
 import type { TaskTypeName, TaskTypes } from './task-types.gen.js';
 import type { Transport } from './transport.js';
@@ -141,19 +141,7 @@ export class TasksApi {
     }
   }
 
-  private async open(id: string, lastEventId: string | undefined, signal?: AbortSignal): Promise<Response> {
-    const headers = this.transport.headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
-    let response: Response;
-    try {
-      response = await this.transport.fetch(this.transport.url(`${taskPath(id)}/events`), { headers, signal });
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      throw new ConveyorNetworkError('NETWORK_ERROR', (cause as Error).message);
-    }
-    if (!response.ok) {
-      const text = await response.text();
-      throw errorFromResponse(response.status, text ? (JSON.parse(text) as unknown) : undefined, response.headers.get('retry-after'));
-    }
-    return response;
+  private open(id: string, lastEventId: string | undefined, signal?: AbortSignal): Promise<Response> {
+    return this.transport.open(`${taskPath(id)}/events`, { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal);
   }
 }

@@ -55,7 +55,14 @@ export interface Schedule {
 
 /** `GET /v1/schedules/:id`: the schedule with its latest runs, newest first. */
 export interface ScheduleDetail extends Schedule {
-  runs: Array<{ taskId: string; tick: string | null; status: TaskStatus; createdAt: string; finishedAt: string | null; error: { code: string; message: string } | null }>;
+  runs: Array<{
+    taskId: string;
+    tick: string | null;
+    status: TaskStatus;
+    createdAt: string;
+    finishedAt: string | null;
+    error: { code: string; message: string } | null;
+  }>;
 }
 
 const schedulePath = (id: string) => `/v1/schedules/${encodeURIComponent(id)}`;
@@ -75,7 +82,8 @@ export class SchedulesApi {
 
   /** One page; pass `nextCursor` back as `cursor`. */
   async listPage(options: { limit?: number; cursor?: string } = {}): Promise<{ schedules: Schedule[]; nextCursor: string | null }> {
-    return (await this.transport.request<{ schedules: Schedule[]; nextCursor: string | null }>('GET', '/v1/schedules', { query: options, idempotent: true })).body;
+    return (await this.transport.request<{ schedules: Schedule[]; nextCursor: string | null }>('GET', '/v1/schedules', { query: options, idempotent: true }))
+      .body;
   }
 
   /** Every schedule of the key's tenant, a page at a time as you iterate. */

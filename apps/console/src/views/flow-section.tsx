@@ -11,11 +11,12 @@ import { FlowTree } from './flow-tree';
  */
 export function FlowSection({ session, task }: { session: Session; task: TaskView }) {
   const related = task.rootId !== null || (task.children?.length ?? 0) > 0;
-  const flow = usePolled(
-    () => (related ? call<FlowView>(session.key, 'GET', `/v1/tasks/${task.id}/flow`) : Promise.resolve(undefined)),
-    0,
-    [session.key, task.id, task.status, related],
-  );
+  const flow = usePolled(() => (related ? call<FlowView>(session.key, 'GET', `/v1/tasks/${task.id}/flow`) : Promise.resolve(undefined)), 0, [
+    session.key,
+    task.id,
+    task.status,
+    related,
+  ]);
   return (
     <section aria-labelledby="flow-title">
       <h2 id="flow-title">{related ? 'Flow' : 'Children'}</h2>

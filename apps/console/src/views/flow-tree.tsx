@@ -3,7 +3,8 @@ import type { FlowFollowUp, FlowNode, FlowView } from '../../../../libs/client/s
 import { href } from '../router';
 import { StatusBadge } from './status-badge';
 
-const shortId = (id: string) => `${id.slice(0, 8)}…`;
+// Ids of one flow share their time prefix: the tail tells them apart.
+const shortId = (id: string) => `${id.slice(0, 8)}…${id.slice(-4)}`;
 
 /** One task of the tree: a link to its page (the current one marked), its status, then what hangs under it. */
 function Item({ task, current, policy, below }: { task: FlowFollowUp; current: string; policy?: string | null; below: ComponentChildren }) {
@@ -59,7 +60,7 @@ export function FlowTree({ flow, current }: { flow: FlowView; current: string })
   return (
     <nav aria-label="Flow tree" class="flow-tree" data-testid="flow-tree">
       <p class="hint">
-        {flow.root.id === current ? 'This task is the root.' : <a href={href(`/tasks/${flow.id}`)}>Go to the root</a>} · {counts}
+        {flow.root.id === current ? 'This task is the root.' : <a href={href(`/tasks/${flow.id}`)}>Go to the root</a>} · nodes: {counts}
         {flow.truncated && ' · more tasks than shown'}
       </p>
       <ul>

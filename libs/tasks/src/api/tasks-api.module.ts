@@ -28,7 +28,16 @@ import { TaskLogReader } from '../task-logs/task-log-reader';
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TaskCountsController, TaskBulkController, TasksController, TaskFlowController, FlowsController, QueuesController, TaskTypesController, TenantConcurrencyController],
+  controllers: [
+    TaskCountsController,
+    TaskBulkController,
+    TasksController,
+    TaskFlowController,
+    FlowsController,
+    QueuesController,
+    TaskTypesController,
+    TenantConcurrencyController,
+  ],
   providers: [
     TaskBulkService,
     TaskProducer,

@@ -325,7 +325,10 @@ describe('client SDK (@conveyor/client)', () => {
     expect(run).toMatchObject({ type: 'system.noop', scheduleId: schedule.id });
     expect((await conveyor.tasks.waitFor(run.id, { timeoutMs: 60_000, pollMs: 200 })).status).toBe('completed');
     expect((await conveyor.schedules.get(schedule.id)).runs.map((r) => r.taskId)).toContain(run.id);
-    await expect(conveyor.schedules.update(schedule.id, { everyMs: 5 })).rejects.toMatchObject({ name: 'ConveyorValidationError', code: 'SCHEDULE_TOO_FREQUENT' });
+    await expect(conveyor.schedules.update(schedule.id, { everyMs: 5 })).rejects.toMatchObject({
+      name: 'ConveyorValidationError',
+      code: 'SCHEDULE_TOO_FREQUENT',
+    });
     await conveyor.schedules.delete(schedule.id);
     await expect(conveyor.schedules.get(schedule.id)).rejects.toMatchObject({ name: 'ConveyorNotFoundError' });
   }, 120_000);

@@ -367,6 +367,14 @@ describe('web console', () => {
     for (const id of [root.id, noop.id, followUp.id]) expect(await apiGet(`/v1/tasks/${id}/flow`)).toEqual(tree);
     expect(tree.root.children.map((node: { id: string }) => node.id)).toEqual([noop.id, sleeper.id]);
     expect(tree.root.children[1].followUps).toEqual([{ id: followUp.id, type: 'system.noop', status: 'completed', followUps: [] }]);
+    // A chain started by a plain task (no flow): its tree from the follow-up is rooted at that task.
+    const plain = (await post('/v1/tasks', { type: 'system.sleep', payload: { ms: 10, followUps: 1 } })).body.id as string;
+    const chained = await waitFor(async () => (await apiGet(`/v1/tasks?parentId=${plain}`)).tasks[0] as { id: string } | undefined, {
+      what: 'the follow-up of the plain task',
+    });
+    expect((await apiGet(`/v1/tasks/${chained.id}/flow`)).root).toMatchObject({ id: plain, children: [], followUps: [{ id: chained.id }] });
+    const alone = (await post('/v1/tasks', { type: 'system.noop', payload: {} })).body.id as string;
+    expect(await apiGet(`/v1/tasks/${alone}/flow`)).toMatchObject({ id: alone, truncated: false, root: { id: alone, children: [], followUps: [] } });
     const otherTenant = await http(stack.apiUrl, 'GET', `/v1/tasks/${noop.id}/flow`, undefined, { authorization: `Bearer ${globexKey}` });
     expect({ status: otherTenant.status, code: otherTenant.body.error.code }).toEqual({ status: 404, code: 'TASK_NOT_FOUND' });
     const document = (await http(stack.apiUrl, 'GET', '/docs/json', undefined, { authorization: '' })).body;

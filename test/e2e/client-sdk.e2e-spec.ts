@@ -78,7 +78,15 @@ describe('client SDK (@conveyor/client)', () => {
         "  const task = await client.tasks.enqueue('system.sleep', { ms: 10 }, { priority: 1 });",
         "  const batch = await client.tasks.enqueueBatch([{ type: 'system.noop', payload: {} }]);",
         '  for await (const t of client.tasks.list({ status: "failed" })) void t.id;',
-        '  return [task.payload.ms, batch.length, ConveyorNotFoundError.name];',
+        "  const flow = await client.flows.create({ type: 'system.gather', payload: {}, children: [{ type: 'system.sleep', payload: { ms: 1 }, onFailure: 'ignore' }] });",
+        "  const schedule = await client.schedules.create({ everyMs: 60000, task: { type: 'system.noop', payload: {} } });",
+        "  const job = await client.files.clean({ fileId: 'f' }, { rules: { trimWhitespace: true } });",
+        '  const cleaned = await client.tasks.waitFor<typeof job.task.type>(job.task.id);',
+        '  const slept = await client.tasks.waitFor<typeof task.type>(task.id);',
+        '  const ms: number | undefined = slept.result?.sleptMs;',
+        '  const output: string | undefined = cleaned.result?.outputFileId;',
+        '  const rows: number | undefined = cleaned.result?.report.rowsOut;',
+        '  return [task.payload.ms, batch.length, ConveyorNotFoundError.name, flow.nodes.length, schedule.everyMs, ms, output, rows];',
         '}',
         'export async function wrong() {',
         '  // @ts-expect-error ms must be a number',
@@ -87,6 +95,19 @@ describe('client SDK (@conveyor/client)', () => {
         "  await client.tasks.enqueue('system.nope', {});",
         '  // @ts-expect-error unknown payload field',
         "  await client.tasks.enqueue('file.checksum', { fileId: 'x', extra: 1 });",
+        '  // @ts-expect-error a flow node of a known type with its payload',
+        "  await client.flows.create({ type: 'system.sleep', payload: {}, children: [] });",
+        '  // @ts-expect-error a schedule task of a known type with its payload',
+        "  await client.schedules.create({ everyMs: 1000, task: { type: 'system.sleep', payload: { ms: '1' } } });",
+        '  // @ts-expect-error rules are file.clean rules',
+        "  await client.files.clean({ fileId: 'f' }, { rules: { trimWhitespace: 'yes' } });",
+        "  const done = await client.tasks.get<'file.checksum'>('x');",
+        '  // @ts-expect-error the result of file.checksum has no outputFileId',
+        '  void done.result?.outputFileId;',
+        "  const sleeping = await client.tasks.enqueue('system.sleep', { ms: 1 });",
+        '  // @ts-expect-error a sleep result is a number of ms, not a string',
+        '  const wrongMs: string | undefined = sleeping.result?.sleptMs;',
+        '  void wrongMs;',
         '}',
       ].join('\n'),
     );
@@ -267,5 +288,96 @@ describe('client SDK (@conveyor/client)', () => {
         await app.close();
       }
     }
+  }, 60_000);
+
+  it('creates a flow and reads its tree from the root and from any node', async () => {
+    const conveyor = client();
+    const created = await conveyor.flows.create({
+      type: 'system.gather',
+      payload: {},
+      children: [
+        { type: 'system.noop', payload: {} },
+        { type: 'system.sleep', payload: { ms: 10 }, onFailure: 'ignore' },
+      ],
+    });
+    expect(created.nodes.map((node) => node.type)).toEqual(['system.gather', 'system.noop', 'system.sleep']);
+    const done = await conveyor.tasks.waitFor(created.id, { timeoutMs: 90_000, pollMs: 200 });
+    expect(done.status).toBe('completed');
+    const tree = await conveyor.flows.get(created.id);
+    expect(tree).toMatchObject({ id: created.id, status: 'completed', counts: { completed: 3 }, truncated: false });
+    expect(tree.root.children.map((node) => node.id)).toEqual([created.nodes[1].id, created.nodes[2].id]);
+    expect(await conveyor.flows.ofTask(created.nodes[2].id)).toEqual(tree);
+    await expect(conveyor.flows.cancel(created.id)).rejects.toMatchObject({ name: 'ConveyorConflictError', code: 'TASK_TERMINAL' });
+    await expect(conveyor.flows.get(created.nodes[1].id)).rejects.toMatchObject({ name: 'ConveyorNotFoundError', code: 'FLOW_NOT_FOUND' });
+  }, 120_000);
+
+  it('creates, lists, changes, pauses, triggers and deletes a schedule', async () => {
+    const conveyor = client();
+    const schedule = await conveyor.schedules.create({ everyMs: 3_600_000, task: { type: 'system.noop', payload: {}, tags: ['sdk-schedule'] } });
+    expect(schedule).toMatchObject({ everyMs: 3_600_000, cron: null, paused: false, task: { type: 'system.noop' } });
+    const listed: string[] = [];
+    for await (const one of conveyor.schedules.list({ limit: 1 })) listed.push(one.id);
+    expect(listed).toContain(schedule.id);
+    expect(await conveyor.schedules.update(schedule.id, { everyMs: null, cron: '0 3 * * *' })).toMatchObject({ cron: '0 3 * * *', everyMs: null });
+    expect((await conveyor.schedules.pause(schedule.id)).paused).toBe(true);
+    expect((await conveyor.schedules.resume(schedule.id)).paused).toBe(false);
+    const run = await conveyor.schedules.trigger(schedule.id);
+    expect(run).toMatchObject({ type: 'system.noop', scheduleId: schedule.id });
+    expect((await conveyor.tasks.waitFor(run.id, { timeoutMs: 60_000, pollMs: 200 })).status).toBe('completed');
+    expect((await conveyor.schedules.get(schedule.id)).runs.map((r) => r.taskId)).toContain(run.id);
+    await expect(conveyor.schedules.update(schedule.id, { everyMs: 5 })).rejects.toMatchObject({
+      name: 'ConveyorValidationError',
+      code: 'SCHEDULE_TOO_FREQUENT',
+    });
+    await conveyor.schedules.delete(schedule.id);
+    await expect(conveyor.schedules.get(schedule.id)).rejects.toMatchObject({ name: 'ConveyorNotFoundError' });
+  }, 120_000);
+
+  it('uploads a file, downloads it back, cleans it (stored or uploaded in the same call) and reads the cleaned file', async () => {
+    const conveyor = client();
+    const csv = 'name,email\n  Ada ,ada@example.com\nAda,ada@example.com\nBob,bob@example.com\n';
+    const file = await conveyor.files.upload({ content: csv, name: 'people.csv', contentType: 'text/csv' });
+    expect(file).toMatchObject({ name: 'people.csv', size: Buffer.byteLength(csv), kind: 'upload', taskId: null });
+    expect(await conveyor.files.get(file.id)).toEqual(file);
+    const download = await conveyor.files.download(file.id);
+    expect({ sha256: download.sha256, size: download.size, text: await download.text() }).toEqual({ sha256: file.sha256, size: file.size, text: csv });
+
+    const rules = { trimWhitespace: true, dedupe: { keep: 'first' as const } };
+    for (const source of [{ fileId: file.id }, { file: { content: new Blob([csv], { type: 'text/csv' }), name: 'again.csv' } }]) {
+      const job = await conveyor.files.clean(source, { rules });
+      expect(job.task).toMatchObject({ type: 'file.clean', payload: { fileId: job.file.id, rules } });
+      const done = await conveyor.tasks.waitFor<'file.clean'>(job.task.id, { timeoutMs: 90_000, pollMs: 200 });
+      expect(done.status).toBe('completed');
+      expect(done.result!.report.duplicatesRemoved).toBe(1);
+      const cleaned = await (await conveyor.files.download(done.result!.outputFileId)).text();
+      expect(cleaned.trim().split(/\r?\n/)).toEqual(['name,email', 'Ada,ada@example.com', 'Bob,bob@example.com']);
+    }
+    await expect(conveyor.files.clean({ fileId: file.id }, { rules: { trimWhitespace: 'yes' as unknown as boolean } })).rejects.toMatchObject({
+      name: 'ConveyorValidationError',
+      code: 'INVALID_RULES',
+    });
+    await expect(conveyor.files.get('00000000-0000-7000-8000-000000000000')).rejects.toMatchObject({ name: 'ConveyorNotFoundError' });
+  }, 180_000);
+
+  it('reads queues, pauses and resumes one and changes its concurrency (admin key)', async () => {
+    const conveyor = client();
+    const queues = await conveyor.queues.list();
+    expect(queues.map((q) => q.name)).toContain('system');
+    expect((await conveyor.queues.get('system')).taskTypes).toContain('system.noop');
+    try {
+      expect((await conveyor.queues.pause('system')).paused).toBe(true);
+      expect((await conveyor.queues.update('system', { concurrency: 3 })).settings.concurrency).toBe(3);
+    } finally {
+      expect((await conveyor.queues.resume('system')).paused).toBe(false);
+      expect((await conveyor.queues.update('system', { concurrency: null })).settings.concurrency).toBeNull();
+    }
+    await expect(conveyor.queues.get('no-such-queue')).rejects.toMatchObject({ name: 'ConveyorNotFoundError', code: 'QUEUE_NOT_FOUND' });
+    const reader = (await fetch(`${stack.apiUrl}/v1/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: 'sdk-reader', scopes: ['tasks:read'] }),
+    }).then((response) => response.json())) as { key: string };
+    const readOnly = new lib.ConveyorClient({ url: stack.apiUrl, apiKey: reader.key });
+    await expect(readOnly.queues.pause('system')).rejects.toMatchObject({ name: 'ConveyorAuthError' });
   }, 60_000);
 });

@@ -344,4 +344,69 @@ describe('web console', () => {
     const after = (await http(stack.apiUrl, 'GET', '/v1/queues/system')).body;
     expect(after).toMatchObject({ paused: false, settings: { concurrency: null } });
   });
+
+  it('shows the flow tree from any of its tasks, links every node, and the schedule a task came from', async () => {
+    const post = (path: string, body: unknown) => http(stack.apiUrl, 'POST', path, body, asAcme());
+    const created = await post('/v1/flows', {
+      type: 'system.gather',
+      payload: {},
+      children: [
+        { type: 'system.noop', payload: {} },
+        { type: 'system.sleep', payload: { ms: 10, followUps: 1 }, onFailure: 'ignore' },
+      ],
+    });
+    expect(created.status).toBe(202);
+    const [root, noop, sleeper] = created.body.nodes as Array<{ id: string }>;
+    expect(await waitForTerminal(stack.apiUrl, root.id, 60_000, asAcme())).toMatchObject({ status: 'completed' });
+    const followUp = await waitFor(async () => (await apiGet(`/v1/tasks?parentId=${sleeper.id}`)).tasks[0] as { id: string } | undefined, {
+      what: 'the follow-up of the sleeping child',
+    });
+    expect(await waitForTerminal(stack.apiUrl, followUp.id, 60_000, asAcme())).toMatchObject({ status: 'completed' });
+    // Asked from any node, the same tree as the flow's own route, follow-ups under the task that asked.
+    const tree = await apiGet(`/v1/flows/${root.id}`);
+    for (const id of [root.id, noop.id, followUp.id]) expect(await apiGet(`/v1/tasks/${id}/flow`)).toEqual(tree);
+    expect(tree.root.children.map((node: { id: string }) => node.id)).toEqual([noop.id, sleeper.id]);
+    expect(tree.root.children[1].followUps).toEqual([{ id: followUp.id, type: 'system.noop', status: 'completed', followUps: [] }]);
+    // A chain started by a plain task (no flow): its tree from the follow-up is rooted at that task.
+    const plain = (await post('/v1/tasks', { type: 'system.sleep', payload: { ms: 10, followUps: 1 } })).body.id as string;
+    const chained = await waitFor(async () => (await apiGet(`/v1/tasks?parentId=${plain}`)).tasks[0] as { id: string } | undefined, {
+      what: 'the follow-up of the plain task',
+    });
+    expect((await apiGet(`/v1/tasks/${chained.id}/flow`)).root).toMatchObject({ id: plain, children: [], followUps: [{ id: chained.id }] });
+    const alone = (await post('/v1/tasks', { type: 'system.noop', payload: {} })).body.id as string;
+    expect(await apiGet(`/v1/tasks/${alone}/flow`)).toMatchObject({ id: alone, truncated: false, root: { id: alone, children: [], followUps: [] } });
+    const otherTenant = await http(stack.apiUrl, 'GET', `/v1/tasks/${noop.id}/flow`, undefined, { authorization: `Bearer ${globexKey}` });
+    expect({ status: otherTenant.status, code: otherTenant.body.error.code }).toEqual({ status: 404, code: 'TASK_NOT_FOUND' });
+    const document = (await http(stack.apiUrl, 'GET', '/docs/json', undefined, { authorization: '' })).body;
+    expect(document.paths['/v1/tasks/{id}/flow'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/FlowView',
+    });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(acmeKey);
+    await page.goto(`${stack.apiUrl}/console/#/tasks/${noop.id}`);
+    const flowTree = page.getByRole('navigation', { name: 'Flow tree' });
+    await flowTree.waitFor();
+    await expect(flowTree.locator('a[aria-current="page"]').getAttribute('href')).resolves.toBe(`#/tasks/${noop.id}`);
+    const links = await Promise.all((await flowTree.locator('li a').all()).map((link) => link.getAttribute('href')));
+    expect(links).toEqual([root.id, noop.id, sleeper.id, followUp.id].map((id) => `#/tasks/${id}`));
+    expect(await flowTree.locator('.badge.completed').count()).toBe(4);
+    await page.screenshot({ path: join(SHOTS, 'console-flow.png'), fullPage: true });
+    // By keyboard: the link to the root, then Enter.
+    await flowTree.getByRole('link', { name: 'Go to the root' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`#/tasks/${root.id}$`));
+    await page.locator('h1', { hasText: 'system.gather' }).waitFor();
+    await flowTree.getByText('This task is the root.').waitFor();
+    await expect(flowTree.locator('a[aria-current="page"]').getAttribute('href')).resolves.toBe(`#/tasks/${root.id}`);
+
+    const schedule = await post('/v1/schedules', { everyMs: 7_200_000, task: { type: 'system.noop', payload: {} } });
+    const triggered = await post(`/v1/schedules/${schedule.body.id}/trigger`, undefined);
+    expect(triggered.status).toBe(202);
+    await page.goto(`${stack.apiUrl}/console/#/tasks/${triggered.body.id}`);
+    const origin = page.getByTestId('schedule-origin');
+    await origin.getByRole('link', { name: 'every 7200000 ms' }).waitFor();
+    expect(await origin.textContent()).toContain('system.noop');
+    await expect(origin.getByRole('link', { name: 'its runs' }).getAttribute('href')).resolves.toBe(`#/tasks?scheduleId=${schedule.body.id}`);
+  });
 });

@@ -19,6 +19,20 @@ describe('OpenAPI payload schemas agree with the API', () => {
     document = (await http(stack.apiUrl, 'GET', '/docs/json', undefined, { authorization: '' })).body;
     ajv = new Ajv({ strict: false, allErrors: true });
     addFormats(ajv);
+    // The two extension keywords the document describes for rules JSON Schema cannot state (file.clean).
+    ajv.addKeyword({
+      keyword: 'x-distinctValues',
+      type: 'object',
+      schemaType: 'boolean',
+      validate: (on: boolean, value: Record<string, unknown>) => !on || new Set(Object.values(value)).size === Object.keys(value).length,
+    });
+    ajv.addKeyword({
+      keyword: 'x-maxDateFormats',
+      type: 'object',
+      schemaType: 'number',
+      validate: (max: number, value: Record<string, { formats?: unknown } | null>) =>
+        Object.values(value).reduce((sum, rule) => sum + (Array.isArray(rule?.formats) ? rule.formats.length : 0), 0) <= max,
+    });
     // The document's components, addressable as `openapi#/components/schemas/<name>`.
     ajv.addSchema({ $id: 'openapi', components: document.components });
   });
@@ -66,4 +80,34 @@ describe('OpenAPI payload schemas agree with the API', () => {
     expect(accepted).toBeGreaterThan(50);
     expect(refused).toBeGreaterThan(50);
   }, 300_000);
+
+  it('ajv and the API agree on file.clean rules that custom validators check', async () => {
+    const validate = ajv.compile({ $ref: 'openapi#/components/schemas/Payload_file_clean' });
+    const fileId = '00000000-0000-7000-8000-000000000000';
+    const formats = (count: number) => Array.from({ length: count }, () => 'YYYY-MM-DD');
+    const cases: Array<[rules: Record<string, unknown>, accepted: boolean]> = [
+      [{ columns: { name: { type: 'string', case: 'upper' } } }, true],
+      [{ columns: { n: { type: 'integer', case: 'upper' } } }, false],
+      [{ columns: { n: { type: 'integer', case: null } } }, true],
+      [{ columns: { d: { type: 'date', formats: ['DD.MM.YYYY', 'D MMM YYYY[ H:mm]'] } } }, true],
+      [{ columns: { d: { type: 'date', formats: ['DD.MM.YYYY', 'YYYY-MM'] } } }, false],
+      [{ columns: { d: { type: 'date', formats: ['YYYY-M-D h:mm'] } } }, false],
+      [{ columns: { d: { type: 'string', formats: ['DD.MM.YYYY'] } } }, false],
+      [{ columns: { d: { type: 'date', formats: ['[[[[[[[x]]]]]]]YYYY-M-D'] } } }, false],
+      [{ columns: { p: { type: 'phone', defaultCountry: 'DE' } } }, true],
+      [{ columns: { p: { type: 'phone', defaultCountry: 'XX' } } }, false],
+      [{ columns: { p: { type: 'email', defaultCountry: 'DE' } } }, false],
+      [{ columns: { '': { type: 'string' } } }, false],
+      [{ headers: { rename: { a: 'x', b: 'y' } } }, true],
+      [{ headers: { rename: { a: 'x', b: 'x' } } }, false],
+      [{ columns: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`d${i}`, { type: 'date', formats: formats(20) }])) }, true],
+      [{ columns: Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`d${i}`, { type: 'date', formats: formats(i === 0 ? 1 : 20) }])) }, false],
+    ];
+    const verdicts = [];
+    for (const [rules, accepted] of cases) {
+      const response = await http(stack.apiUrl, 'POST', '/v1/tasks', { type: 'file.clean', payload: { fileId, rules } });
+      verdicts.push({ rules, api: response.status === 202, ajv: validate({ fileId, rules }), expected: accepted });
+    }
+    expect(verdicts.filter((v) => v.api !== v.expected || v.ajv !== v.expected)).toEqual([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from './random-id.js';
-import { ConveyorNetworkError, ConveyorTimeoutError, errorFromResponse } from './errors.js';
+import { ConveyorNetworkError, ConveyorTimeoutError } from './errors.js';
 import { readEvents } from './sse.js';
 import type { TaskTypeName, TaskTypes } from './task-types.gen.js';
 import type { Transport } from './transport.js';
@@ -63,8 +63,9 @@ export class TasksApi {
     return body.tasks;
   }
 
-  async get(id: string): Promise<TaskDetail> {
-    return (await this.transport.request<TaskDetail>('GET', taskPath(id), { idempotent: true })).body;
+  /** `client.tasks.get<'file.clean'>(id)` types the payload and result as that type's (the API does not check it is). */
+  async get<T extends string = string>(id: string): Promise<TaskDetail<T>> {
+    return (await this.transport.request<TaskDetail<T>>('GET', taskPath(id), { idempotent: true })).body;
   }
 
   /** One page, newest first; pass `nextCursor` back as `cursor` for the next. */
@@ -98,11 +99,11 @@ export class TasksApi {
     return (await this.transport.request<TaskView>('PATCH', taskPath(id), { body: { priority }, idempotent: true })).body;
   }
 
-  /** Resolves with the task once it is terminal (completed, failed, cancelled, expired). */
-  async waitFor(id: string, options: WaitOptions = {}): Promise<TaskDetail> {
+  /** Resolves with the task once it is terminal (completed, failed, cancelled, expired); typed as `get` is. */
+  async waitFor<T extends string = string>(id: string, options: WaitOptions = {}): Promise<TaskDetail<T>> {
     const deadline = Date.now() + (options.timeoutMs ?? 60_000);
     for (;;) {
-      const task = await this.get(id);
+      const task = await this.get<T>(id);
       if (isTerminal(task.status)) return task;
       const left = deadline - Date.now();
       if (left <= 0) throw new ConveyorTimeoutError('WAIT_TIMEOUT', `Task ${id} is still ${task.status}`);
@@ -141,19 +142,7 @@ export class TasksApi {
     }
   }
 
-  private async open(id: string, lastEventId: string | undefined, signal?: AbortSignal): Promise<Response> {
-    const headers = this.transport.headers({ accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) });
-    let response: Response;
-    try {
-      response = await this.transport.fetch(this.transport.url(`${taskPath(id)}/events`), { headers, signal });
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      throw new ConveyorNetworkError('NETWORK_ERROR', (cause as Error).message);
-    }
-    if (!response.ok) {
-      const text = await response.text();
-      throw errorFromResponse(response.status, text ? (JSON.parse(text) as unknown) : undefined, response.headers.get('retry-after'));
-    }
-    return response;
+  private open(id: string, lastEventId: string | undefined, signal?: AbortSignal): Promise<Response> {
+    return this.transport.open(`${taskPath(id)}/events`, { accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal);
   }
 }

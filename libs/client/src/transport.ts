@@ -12,7 +12,10 @@ export interface TransportOptions {
 }
 
 export interface RequestOptions {
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as multipart/form-data instead of `body` (uploads). */
+  form?: FormData;
   query?: Record<string, string | number | undefined>;
   headers?: Record<string, string>;
   /**
@@ -56,16 +59,13 @@ export class Transport {
   /** The parsed JSON answer and its status; an error status throws the typed exception. */
   async request<T>(method: string, path: string, options: RequestOptions): Promise<{ status: number; body: T }> {
     const headers = this.headers(options.headers);
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    // fetch writes a form's content type itself (with the boundary).
+    if (options.body !== undefined && !options.form) headers['content-type'] = 'application/json';
+    const body = options.form ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     for (let attempt = 0; ; attempt++) {
       let response: Response;
       try {
-        response = await this.fetch(this.url(path, options.query), {
-          method,
-          headers,
-          body: options.body === undefined ? undefined : JSON.stringify(options.body),
-          signal: options.signal,
-        });
+        response = await this.fetch(this.url(path, options.query), { method, headers, body, signal: options.signal });
       } catch (cause) {
         if (options.signal?.aborted) throw cause;
         const error = new ConveyorNetworkError('NETWORK_ERROR', `${method} ${path}: ${(cause as Error).message}`);
@@ -76,14 +76,14 @@ export class Transport {
         throw error;
       }
       const text = await response.text();
-      let body: unknown;
+      let parsed: unknown;
       try {
-        body = text ? JSON.parse(text) : undefined;
+        parsed = text ? JSON.parse(text) : undefined;
       } catch {
-        body = text;
+        parsed = text;
       }
-      if (response.ok) return { status: response.status, body: body as T };
-      const error = errorFromResponse(response.status, body, response.headers.get('retry-after'));
+      if (response.ok) return { status: response.status, body: parsed as T };
+      const error = errorFromResponse(response.status, parsed, response.headers.get('retry-after'));
       // Refused before anything was accepted: safe to send again, even without a key.
       if ((error instanceof ConveyorRateLimitError || (error instanceof ConveyorUnavailableError && response.status === 503)) && attempt < this.retries) {
         const wait = error instanceof ConveyorRateLimitError && error.retryAfterMs !== undefined ? error.retryAfterMs : this.retryDelayMs * 2 ** attempt;
@@ -92,5 +92,30 @@ export class Transport {
       }
       throw error;
     }
+  }
+
+  /**
+   * A GET whose answer is read as a stream (downloads, event streams): the Response once its
+   * status is 2xx, else the typed exception. Network failures are not retried here.
+   */
+  async open(path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.fetch(this.url(path), { headers: this.headers(headers), signal });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new ConveyorNetworkError('NETWORK_ERROR', `GET ${path}: ${(cause as Error).message}`);
+    }
+    if (!response.ok) {
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = text;
+      }
+      throw errorFromResponse(response.status, parsed, response.headers.get('retry-after'));
+    }
+    return response;
   }
 }

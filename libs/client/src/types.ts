@@ -12,7 +12,8 @@ export interface TaskView<T extends string = string> {
   status: TaskStatus;
   priority: number;
   payload: T extends TaskTypeName ? TaskTypes[T]['payload'] : Record<string, unknown>;
-  result: unknown;
+  /** What it completed with (typed per task type from its contract); null until then. */
+  result: (T extends TaskTypeName ? TaskTypes[T]['result'] : unknown) | null;
   error: { code: string; message: string } | null;
   progress: { percent: number; message?: string } | null;
   attempts: number;
@@ -40,7 +41,7 @@ export interface TaskView<T extends string = string> {
 }
 
 /** `GET /v1/tasks/:id`: the task and the first page of its follow-ups. */
-export interface TaskDetail extends TaskView {
+export interface TaskDetail<T extends string = string> extends TaskView<T> {
   children: Array<{ id: string; type: string; status: TaskStatus }>;
   moreChildren: boolean;
 }

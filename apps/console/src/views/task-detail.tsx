@@ -2,6 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { call, can, followEvents, TERMINAL, type Session, type TaskView } from '../api';
 import { duration, json, message, when } from '../format';
 import { href, navigate } from '../router';
+import { FlowSection } from './flow-section';
+import { ScheduleOrigin } from './schedule-origin';
 import { StatusBadge } from './status-badge';
 import { TaskLogs } from './task-logs';
 
@@ -157,7 +159,7 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
         <dt>Flow / chain</dt>
         <dd>{task.rootId ? <a href={href('/tasks', { rootId: task.rootId })}>every task of root {task.rootId.slice(0, 8)}…</a> : '—'}</dd>
         <dt>Schedule</dt>
-        <dd>{task.scheduleId ? <a href={href('/tasks', { scheduleId: task.scheduleId })}>runs of schedule {task.scheduleId.slice(0, 8)}…</a> : '—'}</dd>
+        <dd>{task.scheduleId ? <ScheduleOrigin session={session} scheduleId={task.scheduleId} tick={task.scheduledTick} /> : '—'}</dd>
       </dl>
       <div class="json-grid">
         <section aria-labelledby="payload-title">
@@ -178,23 +180,7 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
         </section>
       </div>
       <TaskLogs session={session} taskId={task.id} version={`${task.status}:${task.attempts}`} />
-      <h2>Children</h2>
-      {task.children && task.children.length > 0 ? (
-        <ul class="children">
-          {task.children.map((child) => (
-            <li key={child.id}>
-              <a href={href(`/tasks/${child.id}`)}>{child.type}</a> <StatusBadge status={child.status} />
-            </li>
-          ))}
-          {task.moreChildren && (
-            <li>
-              <a href={href('/tasks', { parentId: task.id })}>all children…</a>
-            </li>
-          )}
-        </ul>
-      ) : (
-        <p class="empty">None.</p>
-      )}
+      <FlowSection session={session} task={task} />
     </section>
   );
 }

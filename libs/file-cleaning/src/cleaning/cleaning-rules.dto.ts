@@ -19,7 +19,8 @@ import {
   type ValidationError,
 } from 'class-validator';
 import { JSONSchema } from 'class-validator-jsonschema';
-import { isSupportedCountry } from 'libphonenumber-js/min';
+import { getCountries, isSupportedCountry } from 'libphonenumber-js/min';
+import { dateFormatSchema } from './date-format.schema';
 import { compileDateFormat } from './date-formats';
 
 /**
@@ -66,6 +67,16 @@ export const RULE_LIMITS = {
   /** Entries of `columns`, and of `headers.rename`. */
   columnRules: MAX_LIST,
 } as const;
+
+/**
+ * Two rules of the payload schema have no JSON Schema keyword; they are published as extension
+ * keywords that a validator can register (the API checks both):
+ * - `x-distinctValues: true` on an object: no two of its values are equal (`headers.rename`);
+ * - `x-maxDateFormats: n` on `columns`: its column rules list at most n `formats` in all.
+ * `jsonSchema` adds schema the decorator's OpenAPI 3.0 typing does not know (those keywords,
+ * `propertyNames`, `not`) to what class-validator-jsonschema derives.
+ */
+const jsonSchema = (schema: Record<string, unknown>) => JSONSchema(schema);
 
 /** Constraint names of the limits above: a problem from one of them is RULES_TOO_COMPLEX. */
 const LIMIT_CONSTRAINTS = new Set(['arrayMaxSize', 'optionalGroupLimit', 'columnRuleLimit', 'renameLimit']);
@@ -259,7 +270,13 @@ export class HeaderRulesDto {
   @IsObject()
   @IsRenameMap()
   @WithinRenameLimit()
-  @JSONSchema({ type: 'object', additionalProperties: { type: 'string', minLength: 1, maxLength: MAX_COLUMN_NAME } })
+  @jsonSchema({
+    type: 'object',
+    additionalProperties: { type: 'string', minLength: 1, maxLength: MAX_COLUMN_NAME },
+    maxProperties: RULE_LIMITS.columnRules,
+    // No standard keyword compares an object's values with each other (see the extension keywords above).
+    'x-distinctValues': true,
+  })
   rename?: Record<string, string>;
 
   /** Columns left out of the cleaned file (by original, normalised or renamed name). */
@@ -271,6 +288,12 @@ export class HeaderRulesDto {
   drop?: string[];
 }
 
+/** A property set (not null) only with one of `types` in `type`, as OnlyForTypes checks it. */
+function onlyForTypesSchema(property: string, types: readonly ColumnType[]) {
+  return { anyOf: [{ not: { required: [property] } }, { properties: { [property]: { type: 'null' } } }, { properties: { type: { enum: [...types] } } }] };
+}
+
+@jsonSchema({ allOf: [onlyForTypesSchema('case', CASED_TYPES), onlyForTypesSchema('formats', DATE_TYPES), onlyForTypesSchema('defaultCountry', ['phone'])] })
 export class ColumnRuleDto {
   @IsIn(COLUMN_TYPES, { message: `type must be one of ${oneOf(COLUMN_TYPES)}` })
   type: ColumnType;
@@ -303,6 +326,7 @@ export class ColumnRuleDto {
   @AreDateFormats()
   @WithinOptionalGroupLimit()
   @OnlyForTypes(DATE_TYPES)
+  @JSONSchema({ items: dateFormatSchema(RULE_LIMITS.optionalGroupsPerFormat) })
   formats?: string[];
 
   /** Country assumed for phone numbers without a `+country` prefix (ISO 3166-1 alpha-2). */
@@ -310,6 +334,7 @@ export class ColumnRuleDto {
   @IsString()
   @IsPhoneCountry()
   @OnlyForTypes(['phone'])
+  @JSONSchema({ enum: getCountries() })
   defaultCountry?: string;
 }
 
@@ -378,6 +403,12 @@ export class CleaningRulesDto {
   @WithinColumnRuleLimits()
   @ValidateNested({ each: true })
   @Type(() => ColumnRuleDto)
+  @jsonSchema({
+    propertyNames: { minLength: 1, maxLength: MAX_COLUMN_NAME },
+    maxProperties: RULE_LIMITS.columnRules,
+    // A sum over the entries, which no standard keyword states (see the extension keywords above).
+    'x-maxDateFormats': RULE_LIMITS.formatsTotal,
+  })
   columns?: Map<string, ColumnRuleDto>;
 
   @IsOptional()

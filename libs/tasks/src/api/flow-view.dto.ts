@@ -8,11 +8,12 @@ export class FlowErrorView {
   message: string;
 }
 
-/** A follow-up a flow node's handler asked for, listed under that node. */
+/** A follow-up a node's handler asked for, listed under that node, with its own follow-ups (a pipeline's next step). */
 export class FlowFollowUpView {
   id: string;
   type: string;
   status: string;
+  followUps: FlowFollowUpView[];
 }
 
 /** One node of a flow with its status, and its children (which end before it runs). */
@@ -67,9 +68,13 @@ export function toFlowCreatedView(rootId: string, rows: TaskEntity[]): FlowCreat
   };
 }
 
-/** Builds the tree from a flow's rows (id order): flow nodes under their parent, follow-ups under the node that asked. */
+/**
+ * Builds the tree from a flow's rows (id order): flow nodes under their parent, follow-ups under
+ * the task that asked (a flow node or another follow-up).
+ */
 export function toFlowView(rootId: string, rows: TaskEntity[], truncated: boolean): FlowView {
   const views = new Map<string, FlowNodeView>();
+  const followUps = new Map<string, FlowFollowUpView>();
   const counts: Partial<Record<TaskStatus, number>> = {};
   for (const row of rows) {
     if (!isFlowNode(row, rootId)) continue;
@@ -88,11 +93,13 @@ export function toFlowView(rootId: string, rows: TaskEntity[], truncated: boolea
       followUps: [],
     });
   }
+  for (const row of rows) if (!views.has(row.id)) followUps.set(row.id, { id: row.id, type: row.type, status: row.status, followUps: [] });
   for (const row of rows) {
-    const parent = row.parentId ? views.get(row.parentId) : undefined;
-    if (!parent || row.id === rootId) continue;
-    if (row.onFailure !== null) parent.children.push(views.get(row.id)!);
-    else parent.followUps.push({ id: row.id, type: row.type, status: row.status });
+    if (row.id === rootId || !row.parentId) continue;
+    const parent = views.get(row.parentId) ?? followUps.get(row.parentId);
+    if (!parent) continue;
+    if (row.onFailure !== null) (parent as FlowNodeView).children.push(views.get(row.id)!);
+    else parent.followUps.push(followUps.get(row.id)!);
   }
   const root = views.get(rootId)!;
   return { id: rootId, status: root.status, counts, truncated, root };

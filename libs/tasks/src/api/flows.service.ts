@@ -5,6 +5,7 @@ import { TaskTypeRegistry } from '../contracts/task-type.registry';
 import { MAX_FLOW_NODES, planFlow, type FlowNodeRequest, type FlowPlanNode } from '../flows/flow-plan';
 import { requestFingerprint } from '../intake/request-fingerprint';
 import { TaskFactory } from '../intake/task-factory';
+import type { TaskEntity } from '../ledger/task.entity';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { jobForTask } from '../task-job';
 import { toFlowCreatedView, toFlowView, type FlowCreatedView, type FlowView } from './flow-view.dto';
@@ -59,6 +60,21 @@ export class FlowsService {
     const rows = await this.ledger.findFlow(tenantId, rootId, MAX_ROWS_SHOWN + 1);
     if (!rows.some((row) => row.id === rootId)) throw flowNotFound();
     return toFlowView(rootId, rows.slice(0, MAX_ROWS_SHOWN), rows.length > MAX_ROWS_SHOWN);
+  }
+
+  /**
+   * The flow or chain `task` belongs to, from its root: a flow's root (every node carries it),
+   * or the task that started a chain of follow-ups (which carries none itself). A task in
+   * neither is a tree of one.
+   */
+  async ofTask(task: TaskEntity): Promise<FlowView> {
+    const rootId = task.rootId ?? task.id;
+    const rows = await this.ledger.findFlow(task.tenantId, rootId, MAX_ROWS_SHOWN + 1);
+    const root = rows.find((row) => row.id === rootId) ?? (rootId === task.id ? task : await this.ledger.findOne(task.tenantId, rootId));
+    // Retention may have deleted a chain's first task before its follow-ups.
+    if (!root) throw flowNotFound();
+    const all = rows.some((row) => row.id === rootId) ? rows : [root, ...rows];
+    return toFlowView(rootId, all.slice(0, MAX_ROWS_SHOWN), all.length > MAX_ROWS_SHOWN);
   }
 
   /** Every node through TaskFactory, its error details named by where the node sits in the body. */

@@ -17,6 +17,7 @@ import { TaskTypesController } from './task-types.controller';
 import { TaskBulkController } from './task-bulk.controller';
 import { TaskBulkService } from './task-bulk.service';
 import { TaskCountsController } from './task-counts.controller';
+import { TaskFlowController } from './task-flow.controller';
 import { TasksController } from './tasks.controller';
 import { TenantBacklog } from './tenant-backlog';
 import { TaskLogReader } from '../task-logs/task-log-reader';
@@ -28,7 +29,16 @@ import { TaskLogReader } from '../task-logs/task-log-reader';
  */
 @Module({
   imports: [TaskContractsModule.forFeature(MAINTENANCE_TASK_TYPES)],
-  controllers: [TaskCountsController, TaskBulkController, TasksController, FlowsController, QueuesController, TaskTypesController, TenantConcurrencyController],
+  controllers: [
+    TaskCountsController,
+    TaskBulkController,
+    TasksController,
+    TaskFlowController,
+    FlowsController,
+    QueuesController,
+    TaskTypesController,
+    TenantConcurrencyController,
+  ],
   providers: [
     TaskBulkService,
     TaskProducer,

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '@conveyor/errors';
@@ -9,11 +9,11 @@ import { idempotencyKeyOf } from './idempotency-key';
 import { ListTasksQuery } from './list-tasks.query';
 import { TaskBulkService } from './task-bulk.service';
 import { TaskControlService } from './task-control.service';
+import { TaskId, taskNotFound } from './task-id.param';
 import { TaskEventStreams } from './task-event-streams.service';
 import { streamTaskEvents } from './task-events.stream';
 import { TaskProducer } from './task-producer.service';
 import { toTaskView } from '../ledger/task-view';
-import { CLIENT_TASK_ID, CLIENT_TASK_ID_MAX } from '../intake/task-request';
 import { isTerminal } from '../ledger/task-status';
 import { TaskLogReader } from '../task-logs/task-log-reader';
 import { TaskLogPageView, toTaskLogLineView } from './task-log-view.dto';
@@ -33,22 +33,6 @@ function decodeCursor(cursor: string): string {
   if (!/^[0-9a-f-]{36}$/.test(id)) throw DomainError.invalid('INVALID_CURSOR', 'The cursor is not one this API issued');
   return id;
 }
-
-function notFound(): DomainError {
-  return DomainError.notFound('TASK_NOT_FOUND', 'No such task');
-}
-
-/**
- * A task is named by its ledger id or by the id its client chose. Unknown or malformed ids are
- * simply "not found": ids do not leak through error shapes.
- */
-const TaskId = () =>
-  Param('id', {
-    transform: (value: string) => {
-      if (value.length > CLIENT_TASK_ID_MAX || !CLIENT_TASK_ID.test(value)) throw notFound();
-      return value;
-    },
-  });
 
 @Controller('v1/tasks')
 export class TasksController {
@@ -139,7 +123,7 @@ export class TasksController {
   @ApiResponse({ status: 200, type: TaskDetailView })
   async get(@ReadableTenants() tenants: string[], @TaskId() id: string) {
     const task = await this.ledger.findByAnyId(tenants, id);
-    if (!task) throw notFound();
+    if (!task) throw taskNotFound();
     // The first page of its follow-ups; `GET /v1/tasks?parentId=` pages through all of them.
     const children = await this.ledger.list({ tenantId: task.tenantId, parentId: task.id, limit: CHILDREN_SHOWN + 1 });
     return {
@@ -164,7 +148,7 @@ export class TasksController {
   @ApiResponse({ status: 200, type: TaskLogPageView, description: 'The lines its handler logged with `ctx.log`, oldest first, per attempt with `?attempt=`' })
   async logs(@ReadableTenants() tenants: string[], @TaskId() id: string, @Query() query: TaskLogsQuery): Promise<TaskLogPageView> {
     const task = await this.ledger.findByAnyId(tenants, id);
-    if (!task) throw notFound();
+    if (!task) throw taskNotFound();
     const limit = query.limit ?? DEFAULT_LOG_PAGE;
     const lines = await this.logReader.page(task.id, { attempt: query.attempt, after: query.cursor ? decodeCursor(query.cursor) : undefined, limit });
     // A running task may log more: the last line is where a client polls from.
@@ -193,7 +177,7 @@ export class TasksController {
     const release = this.streams.reserve(request.principal?.keyId ?? `tenant:${tenantId}`);
     try {
       const task = await this.ledger.findByAnyId(tenantId, id);
-      if (!task) throw notFound();
+      if (!task) throw taskNotFound();
       const lastEventId = request.headers['last-event-id'];
       streamTaskEvents(reply, this.streams, task, release, typeof lastEventId === 'string' ? lastEventId : undefined);
     } catch (error) {
@@ -228,7 +212,7 @@ export class TasksController {
   /** The ledger id of a task named by either of its ids. */
   private async ledgerId(tenantId: string, id: string): Promise<string> {
     const task = await this.ledger.findByAnyId(tenantId, id);
-    if (!task) throw notFound();
+    if (!task) throw taskNotFound();
     return task.id;
   }
 }

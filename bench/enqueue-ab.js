@@ -15,17 +15,12 @@
 const path = require('node:path');
 const os = require('node:os');
 const { runMainOnProjectNode } = require('../scripts/lib/project-node');
+const { abArgs } = require('./lib/ab-args');
 
 function parseArgs(argv) {
-  const value = (name, fallback) => {
-    const i = argv.indexOf(name);
-    return i === -1 ? fallback : argv[i + 1];
-  };
-  const a = value('--a', null);
-  const b = value('--b', null);
-  if (!a || !b) throw new Error('--a DIST_A and --b DIST_B are required (see the header of this file)');
+  const { value, dists } = abArgs(argv);
   return {
-    dists: { A: path.resolve(a), B: path.resolve(b) },
+    dists,
     rounds: Number(value('--rounds', 5)),
     seconds: Number(value('--seconds', 5)),
     kind: value('--path', 'single'),

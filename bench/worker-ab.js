@@ -17,17 +17,12 @@ const path = require('node:path');
 const os = require('node:os');
 const fs = require('node:fs');
 const { runMainOnProjectNode } = require('../scripts/lib/project-node');
+const { abArgs } = require('./lib/ab-args');
 
 function parseArgs(argv) {
-  const value = (name, fallback) => {
-    const i = argv.indexOf(name);
-    return i === -1 ? fallback : argv[i + 1];
-  };
-  const a = value('--a', null);
-  const b = value('--b', null);
-  if (!a || !b) throw new Error('--a DIST_A and --b DIST_B are required (see the header of this file)');
+  const { value, dists } = abArgs(argv);
   return {
-    dists: { A: path.resolve(a), B: path.resolve(b) },
+    dists,
     rounds: Number(value('--rounds', 4)),
     tasks: Number(value('--tasks', 4000)),
     concurrency: Number(value('--concurrency', 10)),

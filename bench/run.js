@@ -13,7 +13,8 @@
  *              receiver), interleaved: the overhead of tracing as on/off ratios
  *   latency    enqueue → completed at a steady ~50 % of the measured max processing rate
  *   profile    (--profile) CPU profiles of the API and the worker under load
- * Results: bench/results/<timestamp>.json; unless --no-docs, also latest.json, docs/benchmarks.md, docs/img/*.svg.
+ * Results: <out>/<timestamp>.json and latest.json (in bench/results, latest.json only with the report),
+ *          unless --no-docs also docs/benchmarks.md and docs/img/*.svg.
  *
  * Usage: npm run bench            quick mode (about 3 minutes)
  *        npm run bench:full       longer runs, more rounds
@@ -325,10 +326,11 @@ async function main() {
     const file = path.join(outDir, `${stamp}.json`);
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     log(`results: ${path.relative(process.cwd(), file)}`);
+    // bench/results/latest.json is committed with docs/benchmarks.md: there only a run that writes
+    // the report replaces it (a --no-docs check while developing leaves the tree clean); an
+    // --out folder of one's own always gets its latest.json.
+    if (options.docs || options.out) fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     if (options.docs) {
-      // latest.json is committed with docs/benchmarks.md: only a run that writes the report
-      // replaces it (a --no-docs run, e.g. a quick check while developing, leaves the tree clean).
-      fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
       const written = await writeReport(results, { root: ROOT });
       log(`report: ${written.map((f) => path.relative(process.cwd(), f)).join(', ')}`);
     }

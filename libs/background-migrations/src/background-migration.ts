@@ -57,6 +57,11 @@ export interface BackgroundMigrationDefinition {
 const NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** True for a string that can name a migration (any other cannot have a row: no query needed). */
+export function isMigrationName(name: string): boolean {
+  return name.length <= 128 && NAME.test(name);
+}
+
 /** Every migration declared in this process, by name (a process-wide list, like the code that declares them). */
 const declared = new Map<string, BackgroundMigrationDefinition>();
 

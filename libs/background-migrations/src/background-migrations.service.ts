@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '@conveyor/config';
 import { DomainError } from '@conveyor/errors';
 import { SYSTEM_TENANT } from '@conveyor/http';
 import { JobRelay, TaskEntity, TaskFactory, type PreparedTask } from '@conveyor/tasks';
-import { declaredMigration, declaredMigrations } from './background-migration';
+import { declaredMigration, declaredMigrations, isMigrationName } from './background-migration';
 import { BackgroundMigrationEntity } from './background-migration.entity';
 import { BACKGROUND_MIGRATION_STEP, type MigrationStatus } from './background-migrations.contract';
 import { isStalled, type MigrationState } from './migration-state';
@@ -52,6 +52,8 @@ export class BackgroundMigrationsService {
   }
 
   async get(name: string): Promise<MigrationState> {
+    // A NUL byte or an over-long name would fail in the driver (a 500), not find nothing.
+    if (!isMigrationName(name)) throw migrationNotFound(name);
     const row = await this.dataSource.getRepository(BackgroundMigrationEntity).findOneBy({ name });
     const definition = declaredMigration(name);
     if (!row && !definition) throw migrationNotFound(name);

@@ -12,7 +12,6 @@
  * DIST_* are built `dist` folders (e.g. a copy of main's build and yours); each must have a
  * node_modules beside it (a symlink to the project's will do).
  */
-const path = require('node:path');
 const os = require('node:os');
 const { runMainOnProjectNode } = require('../scripts/lib/project-node');
 const { abArgs } = require('./lib/ab-args');
@@ -31,7 +30,7 @@ function parseArgs(argv) {
 }
 
 async function main() {
-  const { Run, APP_ENTRY, cpuMs } = require('./lib/infra');
+  const { Run, useDist, cpuMs } = require('./lib/infra');
   const { startStack, CPU } = require('./lib/stack');
   const { autocannon, bodyFor } = require('./lib/enqueue');
   const { median, round } = require('./lib/stats');
@@ -44,7 +43,7 @@ async function main() {
     const stack = await startStack(run, { dialect: options.dialect, logLevel: options.logLevel, log });
     const servers = {};
     for (const [name, dist] of Object.entries(options.dists)) {
-      APP_ENTRY.api = path.join(dist, 'apps/api/apps/api/src/main.js');
+      useDist(dist);
       const api = await stack.startApi({ cpus: CPU.server });
       servers[name] = { url: api.url, pid: api.record.pid, headers: stack.authHeaders };
     }

@@ -14,6 +14,7 @@ const { Run, ROOT, HOST, freePort } = require('./lib/infra');
 const { startStack, CPU } = require('./lib/stack');
 const { autocannon, bodyFor } = require('./lib/enqueue');
 const { fill, drain } = require('./lib/processing');
+const { control } = require('./lib/profile');
 const { summarise } = require('./profile-summary');
 
 const arg = (name, fallback) => {
@@ -53,11 +54,6 @@ async function startReceiver() {
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   };
-}
-
-async function control(port, action) {
-  const response = await fetch(`http://127.0.0.1:${port}/${action}`, { method: 'POST' });
-  if (!response.ok) throw new Error(`profile ${action}: ${response.status}`);
 }
 
 const perUnit = (counts, units) => Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, Math.round((v / units) * 100) / 100]));

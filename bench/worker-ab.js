@@ -32,15 +32,11 @@ function parseArgs(argv) {
   };
 }
 
-async function control(port, action) {
-  const response = await fetch(`http://127.0.0.1:${port}/${action}`, { method: 'POST' });
-  if (!response.ok) throw new Error(`profile ${action}: ${response.status} ${await response.text()}`);
-}
-
 async function main() {
-  const { Run, APP_ENTRY, freePort, sleep } = require('./lib/infra');
-  const { startStack, CPU } = require('./lib/stack');
+  const { Run, useDist, freePort, sleep } = require('./lib/infra');
+  const { startStack, CPU, serverPid } = require('./lib/stack');
   const { fill, drain } = require('./lib/processing');
+  const { control } = require('./lib/profile');
   const { median, round } = require('./lib/stats');
   const options = parseArgs(process.argv.slice(2));
   const log = (line) => process.stdout.write(`${line}\n`);
@@ -49,7 +45,7 @@ async function main() {
   try {
     const systems = {};
     for (const [name, dist] of Object.entries(options.dists)) {
-      for (const app of ['api', 'worker', 'migrate']) APP_ENTRY[app] = APP_ENTRY[app].replace(/^.*\/dist\//, `${dist}/`);
+      useDist(dist);
       const stack = await startStack(run, { dialect: options.dialect, logLevel: options.logLevel, log });
       const api = await stack.startApi({ cpus: CPU.load });
       stack.apiUrl = api.url;
@@ -64,7 +60,7 @@ async function main() {
       }
     }
     if (options.profile) fs.mkdirSync(path.resolve(options.profile), { recursive: true });
-    const redisPid = Number(require('node:child_process').execFileSync('pidof', ['redis-server'], { encoding: 'utf8' }).trim().split(/\s+/)[0]) || null;
+    const redisPid = serverPid('redis-server')?.[0] ?? null;
     for (const s of Object.values(systems)) s.ctx.redisPid = redisPid;
     const once = async (name, count, measured, last) => {
       const { ctx, system, pid, profile } = systems[name];

@@ -63,33 +63,22 @@ STOP_TIMEOUT_S="${WORKER_STOP_TIMEOUT_S:-$(( GRACE_MS / 1000 + 15 ))}"
 START_TIMEOUT_S="${WORKER_START_TIMEOUT_S:-60}"
 HEALTH_URL="http://127.0.0.1:$HEALTH_PORT"
 
-# The pid from the pid file if that process is alive and is our worker (not a reused pid).
-running_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid
-  pid="$(tr -dc '0-9' <"$PID_FILE")"
+# The pid in FILE if that process is alive and its command line holds NEEDLE (not a reused pid).
+live_pid() {
+  local file="$1" needle="$2" pid cmdline
+  [[ -f "$file" ]] || return 1
+  pid="$(tr -dc '0-9' <"$file")"
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
   if [[ -r "/proc/$pid/cmdline" ]]; then
-    local cmdline
     cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-    [[ "$cmdline" == *"$ENTRY"* ]] || return 1
+    [[ "$cmdline" == *"$needle"* ]] || return 1
   fi
   printf '%s' "$pid"
 }
 
-# The supervisor's pid if it is alive and is this script's supervisor.
-supervisor_pid() {
-  [[ -f "$SUPERVISOR_PID_FILE" ]] || return 1
-  local pid
-  pid="$(tr -dc '0-9' <"$SUPERVISOR_PID_FILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  if [[ -r "/proc/$pid/cmdline" ]]; then
-    local cmdline
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline")"
-    [[ "$cmdline" == *"$SCRIPT supervise"* ]] || return 1
-  fi
-  printf '%s' "$pid"
-}
+# The worker's pid, and the supervisor's, when alive and ours.
+running_pid() { live_pid "$PID_FILE" "$ENTRY"; }
+supervisor_pid() { live_pid "$SUPERVISOR_PID_FILE" "$SCRIPT supervise"; }
 
 log_err() { printf '%s start-worker: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$ERR_LOG"; }
 
@@ -101,6 +90,9 @@ cmd_supervise() {
   local stopping=0 child="" code started delay=1
   trap 'stopping=1; [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
   cd "$ROOT" || exit 1
+  # Its own pid, from itself: `start` only knows the pid it launched, which setsid replaces when
+  # it has to fork (a caller leading its own process group).
+  printf '%s\n' "$$" >"$SUPERVISOR_PID_FILE"
   while :; do
     started=$SECONDS
     # Appending (>>) keeps writes at the end of the file after logrotate's copytruncate.
@@ -185,11 +177,13 @@ cmd_start() {
     fi
   ) &
   local supervisor=$!
+  # The supervisor rewrites this with its own pid; until then, the pid launched.
   printf '%s\n' "$supervisor" >"$SUPERVISOR_PID_FILE"
 
   local deadline=$(( SECONDS + START_TIMEOUT_S )) body=""
   while (( SECONDS < deadline )); do
-    if ! kill -0 "$supervisor" 2>/dev/null; then
+    # Dead only when neither the launched process nor the supervisor it became is alive.
+    if ! kill -0 "$supervisor" 2>/dev/null && ! supervisor="$(supervisor_pid)"; then
       rm -f "$PID_FILE" "$SUPERVISOR_PID_FILE"
       fail "the worker exited during start; last lines of $ERR_LOG:"
       tail -n 20 "$ERR_LOG" >&2

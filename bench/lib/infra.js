@@ -25,6 +25,11 @@ const ENTRIES = {
 /** Entry points of the built apps; `snapshotDist` repoints them at the run's own copy. */
 const APP_ENTRY = Object.fromEntries(Object.entries(ENTRIES).map(([k, v]) => [k, path.join(ROOT, 'dist', v)]));
 
+/** Points every app entry at the build in `distDir` (a `dist` folder: the project's, a snapshot's or another build's). */
+function useDist(distDir) {
+  for (const [key, entry] of Object.entries(ENTRIES)) APP_ENTRY[key] = path.join(distDir, entry);
+}
+
 for (const url of [REDIS_URL, POSTGRES_ADMIN_URL, MYSQL_ADMIN_URL]) {
   const { hostname } = new URL(url);
   if (hostname !== HOST && hostname !== 'localhost') throw new Error(`benchmarks only target ${HOST}; refusing ${url}`);
@@ -198,7 +203,7 @@ async function snapshotDist(run, distDir = path.join(ROOT, 'dist')) {
         const after = newestMtime(path.join(distDir, 'apps'));
         const copied = newestMtime(path.join(target, 'dist', 'apps'));
         if (after.newest === before.newest && after.files === before.files && copied.files === before.files) {
-          for (const [key, entry] of Object.entries(ENTRIES)) APP_ENTRY[key] = path.join(target, 'dist', entry);
+          useDist(path.join(target, 'dist'));
           return target;
         }
       }
@@ -348,6 +353,7 @@ module.exports = {
   HOST,
   REDIS_URL,
   APP_ENTRY,
+  useDist,
   snapshotDist,
   CAN_PIN,
   Run,

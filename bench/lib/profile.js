@@ -13,6 +13,7 @@ const { fill, drain } = require('./processing');
 const { freePort } = require('./infra');
 const { summarise } = require('../profile-summary');
 
+/** Starts or stops the CPU profiler of a process launched with the profile hook (cpu-profile-hook.js). */
 async function control(port, action) {
   const response = await fetch(`http://127.0.0.1:${port}/${action}`, { method: 'POST' });
   if (!response.ok) throw new Error(`profile ${action}: ${response.status} ${await response.text()}`);
@@ -77,4 +78,4 @@ async function profilePhase(ctx, outDir, stamp) {
   return out;
 }
 
-module.exports = { profilePhase };
+module.exports = { profilePhase, control };

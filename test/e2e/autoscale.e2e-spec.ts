@@ -1,5 +1,5 @@
 import { waitFor } from '@conveyor/testing';
-import { http, maxOverlap, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
+import { http, maxOverlap, notCompletedOnce, startStack, waitForTerminal, type Stack, type TaskView } from './support/stack';
 
 interface ConcurrencyStatus {
   queue: string;
@@ -7,6 +7,7 @@ interface ConcurrencyStatus {
   min: number;
   max: number;
   mode: 'fixed' | 'autoscaled' | 'operator';
+  running: number;
 }
 
 /**
@@ -60,7 +61,7 @@ describe('autoscaled concurrency (WORKER_CONCURRENCY=min..max)', () => {
     await waitFor(async () => (await system()).concurrency === 8, { timeoutMs: 60_000, what: 'concurrency to reach 8' });
     expect(await gauge()).toBe(8);
     const tasks = await finish(ids);
-    expect(tasks.filter((t) => t.status !== 'completed' || t.attempts !== 1)).toEqual([]);
+    expect(notCompletedOnce(tasks)).toEqual([]);
     // The ledger agrees: more than the starting 1 ran at once, never more than max.
     const overlap = maxOverlap(tasks);
     expect(overlap).toBeGreaterThanOrEqual(5);
@@ -68,7 +69,6 @@ describe('autoscaled concurrency (WORKER_CONCURRENCY=min..max)', () => {
 
     await waitFor(async () => (await system()).concurrency === 1, { timeoutMs: 30_000, what: 'concurrency to fall back to 1' });
     expect(await gauge()).toBe(1);
-    // Idle again: a later small batch runs one at a time at first.
   }, 180_000);
 
   it("an operator's PATCH pins the concurrency (autoscaling paused), null hands it back to the autoscaler", async () => {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { uniqueName, waitFor, type AppProcess } from '@conveyor/testing';
-import { http, startStack, type Stack } from './support/stack';
+import { http, peakConcurrency, startStack, type Stack } from './support/stack';
 
 /**
  * Scaled from the issue's 100,000 + 100: tenant A floods with A_TASKS (batch API, 1000 a call),
@@ -19,6 +19,8 @@ interface Run {
   started: number;
   finished: number;
 }
+
+const peakOverlap = (runs: Run[]): number => peakConcurrency(runs.map((run) => [run.started, run.finished]));
 
 async function ledger(stack: Stack): Promise<Run[]> {
   const client = new Client({ connectionString: stack.database.url });
@@ -40,19 +42,6 @@ async function ledger(stack: Stack): Promise<Run[]> {
 }
 
 /** Most runs that overlapped at any instant (a run's slot is held from before its start until after its end). */
-function peakOverlap(runs: Run[]): number {
-  const events = runs.flatMap((run) => [
-    [run.started, 1],
-    [run.finished, -1],
-  ]);
-  // At the same millisecond an end comes first: its slot was given back before the next start.
-  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let now = 0;
-  let peak = 0;
-  for (const [, delta] of events) peak = Math.max(peak, (now += delta));
-  return peak;
-}
-
 describe('fairness between tenants', () => {
   let stack: Stack;
 

@@ -3,7 +3,7 @@ import './start-tracing';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
+import { ConfigValidationError, loadAppConfig } from '@conveyor/config';
 import { runMigrations } from '@conveyor/database';
 import { boundShutdown, compactHeapWhenIdle, waitForDependencies } from '@conveyor/health';
 import { bootLogger } from '@conveyor/observability';
@@ -11,9 +11,8 @@ import { apiAdapter, configureApiApp } from './api-app';
 import { ApiModule } from './api.module';
 
 async function bootstrap(): Promise<void> {
-  loadEnvFile();
   process.env.CONVEYOR_SERVICE ??= 'conveyor-api';
-  const config = loadAppConfig();
+  const config = loadAppConfig(); // .env came in with ./start-tracing
   await waitForDependencies(config, bootLogger(config));
   if (config.database.migrationsRun) await runMigrations(config.database);
 

@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import './start-tracing';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
-import { ConfigValidationError, loadAppConfig, loadEnvFile } from '@conveyor/config';
-import { boundShutdown, compactHeapWhenIdle, SHUTDOWN_MARGIN_MS, waitForDependencies } from '@conveyor/health';
+import { ConfigValidationError, loadAppConfig } from '@conveyor/config';
+import { boundShutdown, compactHeapWhenIdle, stopAndExit, waitForDependencies } from '@conveyor/health';
 import { bootLogger } from '@conveyor/observability';
 import { RECYCLE_EXIT_CODE, WorkerRecycler } from '@conveyor/tasks/worker';
 import { WorkerModule } from './worker.module';
@@ -15,23 +15,16 @@ import { WorkerModule } from './worker.module';
  * Recycling (WORKER_MAX_TASKS, WORKER_MAX_RSS) stops it the same way and exits RECYCLE_EXIT_CODE (75).
  */
 async function bootstrap(): Promise<void> {
-  loadEnvFile();
   process.env.CONVEYOR_SERVICE ??= 'conveyor-worker';
-  const config = loadAppConfig(); // fail fast, before any connection is opened
+  const config = loadAppConfig(); // .env came in with ./start-tracing; fail fast, before any connection
   await waitForDependencies(config, bootLogger(config));
   const app = await NestFactory.createApplicationContext(WorkerModule, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   boundShutdown(config.worker.shutdownGraceMs, app.get(Logger));
   compactHeapWhenIdle(config.idleCompactAfterMs, app.get(Logger));
-  app.get(WorkerRecycler).onRecycle(() => {
-    // Bounded like a signal's stop; a supervisor restarts on this code either way.
-    setTimeout(() => process.exit(RECYCLE_EXIT_CODE), config.worker.shutdownGraceMs + SHUTDOWN_MARGIN_MS).unref();
-    void app.close().then(
-      () => process.exit(RECYCLE_EXIT_CODE),
-      () => process.exit(RECYCLE_EXIT_CODE),
-    );
-  });
+  // A supervisor restarts the worker on RECYCLE_EXIT_CODE (and on any exit under pm2 or Kubernetes).
+  app.get(WorkerRecycler).onRecycle(() => stopAndExit(() => app.close(), config.worker.shutdownGraceMs, app.get(Logger), RECYCLE_EXIT_CODE));
   app.get(Logger).log('worker started', 'Bootstrap');
 }
 

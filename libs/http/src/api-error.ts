@@ -24,20 +24,4 @@ export class ApiError extends HttpException {
   ) {
     super({ code, message, details }, status);
   }
-
-  static tooManyRequests(code: string, message: string, retryAfterSeconds: number): ApiError {
-    return Object.assign(new ApiError(HttpStatus.TOO_MANY_REQUESTS, code, message), { retryAfterSeconds });
-  }
-
-  static badRequest(code: string, message: string, details?: ApiErrorDetail[]): ApiError {
-    return new ApiError(HttpStatus.BAD_REQUEST, code, message, details);
-  }
-
-  static notFound(code: string, message: string): ApiError {
-    return new ApiError(HttpStatus.NOT_FOUND, code, message);
-  }
-
-  static unavailable(code: string, message: string): ApiError {
-    return new ApiError(HttpStatus.SERVICE_UNAVAILABLE, code, message);
-  }
 }

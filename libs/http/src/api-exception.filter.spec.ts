@@ -43,7 +43,7 @@ describe('ApiExceptionFilter', () => {
 
   it('renders an ApiError with its status, code, message and details', () => {
     const details = [{ field: 'payload.ms', message: 'ms must be an integer' }];
-    const { status, body, headers } = render(ApiError.badRequest('VALIDATION_FAILED', 'The request is invalid', details));
+    const { status, body, headers } = render(new ApiError(HttpStatus.BAD_REQUEST, 'VALIDATION_FAILED', 'The request is invalid', details));
     expect(status).toBe(400);
     expect(body).toEqual({
       error: { code: 'VALIDATION_FAILED', message: 'The request is invalid', details, requestId: 'req-42' },
@@ -53,8 +53,8 @@ describe('ApiExceptionFilter', () => {
     expect(logError).not.toHaveBeenCalled();
   });
 
-  it('renders ApiError.notFound as 404 with its own code', () => {
-    const { status, body } = render(ApiError.notFound('TASK_NOT_FOUND', 'No task abc'));
+  it('renders a 404 ApiError as 404 with its own code', () => {
+    const { status, body } = render(new ApiError(HttpStatus.NOT_FOUND, 'TASK_NOT_FOUND', 'No task abc'));
     expect(status).toBe(404);
     expect(body.error).toMatchObject({ code: 'TASK_NOT_FOUND', message: 'No task abc' });
   });
@@ -182,7 +182,7 @@ describe('ApiExceptionFilter', () => {
   });
 
   it('sets retry-after on 503', () => {
-    const { status, body, headers } = render(ApiError.unavailable('QUEUE_UNAVAILABLE', 'Redis is not reachable'));
+    const { status, body, headers } = render(new ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'QUEUE_UNAVAILABLE', 'Redis is not reachable'));
     expect(status).toBe(HttpStatus.SERVICE_UNAVAILABLE);
     expect(body.error.code).toBe('QUEUE_UNAVAILABLE');
     expect(headers['retry-after']).toBe('2');

@@ -10,5 +10,6 @@ export * from './http-server-errors';
 export * from './unread-body';
 export * from './http-server-limits';
 export * from './page.query';
+export * from './cursor';
 export * from './security-headers';
 export * from './fast-body-check';

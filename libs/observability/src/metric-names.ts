@@ -16,7 +16,7 @@ export const METRIC = {
   queueOldestWaiting: 'conveyor_queue_oldest_waiting_seconds',
   ledgerWriteErrors: 'conveyor_ledger_write_errors_total',
   ledgerWriteBacklog: 'conveyor_ledger_write_backlog',
-  ledgerWriteBehind: 'conveyor_ledger_completions_total',
+  ledgerCompletions: 'conveyor_ledger_completions_total',
   workerConsuming: 'conveyor_worker_consuming',
   workerConcurrency: 'conveyor_worker_concurrency',
   httpRequests: 'conveyor_http_requests_total',

@@ -82,7 +82,7 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
       labelNames: ['kind'],
     }),
     makeCounterProvider({
-      name: METRIC.ledgerWriteBehind,
+      name: METRIC.ledgerCompletions,
       help: 'Plain completions by how the worker recorded them: behind (acknowledged before the ledger commit) or waited (the backlog was past WORKER_WRITE_BEHIND_MAX, so the slot waited for the commit)',
       labelNames: ['mode'],
     }),

@@ -43,7 +43,7 @@ export class TaskMetrics {
     @InjectMetric(METRIC.queueOldestWaiting) private readonly queueOldestWaiting: Gauge<string>,
     @InjectMetric(METRIC.ledgerWriteErrors) private readonly ledgerWriteErrors: Counter<string>,
     @InjectMetric(METRIC.ledgerWriteBacklog) private readonly ledgerWriteBacklog: Gauge<string>,
-    @InjectMetric(METRIC.ledgerWriteBehind) private readonly ledgerWriteBehind: Counter<string>,
+    @InjectMetric(METRIC.ledgerCompletions) private readonly ledgerCompletions: Counter<string>,
     @InjectMetric(METRIC.workerConsuming) private readonly workerConsuming: Gauge<string>,
     @InjectMetric(METRIC.workerConcurrency) private readonly workerConcurrency: Gauge<string>,
   ) {
@@ -87,7 +87,7 @@ export class TaskMetrics {
    * cannot keep up and the worker runs at the database's pace).
    */
   completionRecorded(mode: 'behind' | 'waited'): void {
-    this.ledgerWriteBehind.inc({ mode });
+    this.ledgerCompletions.inc({ mode });
   }
 
   /** 1 when this worker process can take jobs of the queue (its BullMQ Worker running and connected), else 0. */

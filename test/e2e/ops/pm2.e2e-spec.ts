@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSy
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createTestDatabase, deleteRedisPrefix, freePort, migrate, TEST_REDIS_URL, uniqueName, waitFor, type TestDatabase } from '@conveyor/testing';
-import { http, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
+import { http, notCompletedOnce, TEST_ADMIN_KEY, type TaskView } from '../support/stack';
 import { freePortRange, httpGet, isAlive, killAllWithEnv, ROOT, runCommand } from './support/ops-processes';
-import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
+import { runRecycleLoad } from './support/recycle-load';
 
 const PM2 = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const PROJECT_NODE = realpathSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'));

@@ -18,9 +18,9 @@ import {
   type AppProcess,
   type TestDatabase,
 } from '@conveyor/testing';
-import { http, TEST_ADMIN_KEY, waitForTerminal } from '../support/stack';
+import { http, notCompletedOnce, TEST_ADMIN_KEY, waitForTerminal } from '../support/stack';
 import { httpGet, isAlive, killAllWithEnv, killGroup, pidsWithEnv, ROOT, runCommand } from './support/ops-processes';
-import { notCompletedOnce, runRecycleLoad } from './support/recycle-load';
+import { runRecycleLoad } from './support/recycle-load';
 
 const SCRIPT = join(ROOT, 'scripts', 'start-worker.sh');
 

@@ -149,17 +149,23 @@ export async function waitForTerminal(base: string, id: string, timeoutMs = 20_0
 
 /** Most tasks that ran at the same moment, from the ledger's start and finish times. */
 export function maxOverlap(tasks: TaskView[]): number {
-  const events = tasks.flatMap((t) => [
-    { at: Date.parse(t.startedAt!), delta: 1 },
-    { at: Date.parse(t.finishedAt!), delta: -1 },
+  return peakConcurrency(tasks.map((t) => [Date.parse(t.startedAt!), Date.parse(t.finishedAt!)]));
+}
+
+/** The most intervals (start, end in ms) open at once; an end and a start at the same millisecond do not overlap. */
+export function peakConcurrency(intervals: Array<[number, number]>): number {
+  const events = intervals.flatMap(([start, end]) => [
+    [start, 1],
+    [end, -1],
   ]);
-  // A finish and a start at the same millisecond did not overlap.
-  events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let running = 0;
   let most = 0;
-  for (const event of events) {
-    running += event.delta;
-    most = Math.max(most, running);
-  }
+  for (const [, delta] of events) most = Math.max(most, (running += delta));
   return most;
+}
+
+/** Tasks not completed on their first and only attempt (a lost, failed or twice-run task shows here). */
+export function notCompletedOnce(tasks: TaskView[]): Array<Pick<TaskView, 'id' | 'status' | 'attempts' | 'error'>> {
+  return tasks.filter((t) => t.status !== 'completed' || t.attempts !== 1).map((t) => ({ id: t.id, status: t.status, attempts: t.attempts, error: t.error }));
 }

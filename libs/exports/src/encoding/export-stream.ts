@@ -21,7 +21,7 @@ const HIGH_WATER_MARK = 1024 * 1024;
  * kilobytes) stay in the young generation and die there.
  */
 const ROWS_PER_STRING = 64;
-/** Size of the buffers the encoded rows are written into (a page yields what it filled). */
+/** Size of the buffers the encoded rows are written into (each page yields the part it filled). */
 const BUFFER_BYTES = 1024 * 1024;
 
 /**
@@ -35,27 +35,31 @@ export function exportStream(options: ExportStreamOptions): Readable {
     let rows = 0;
     const head = encoder.head();
     if (head) yield Buffer.from(head);
-    // Bytes go into a buffer of BUFFER_BYTES as soon as they are encoded, so no string outlives its few rows.
+    // Bytes go into a buffer of BUFFER_BYTES as soon as they are encoded, so no string outlives its
+    // few rows. Each page yields the part of the buffer it filled; the next page goes on filling the
+    // rest of the same buffer (the yielded part is never written again), and a new buffer is made
+    // only when the current one is full.
     let buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+    let start = 0;
     let used = 0;
     const take = () => {
-      const full = buffer.subarray(0, used);
-      buffer = Buffer.allocUnsafe(BUFFER_BYTES);
-      used = 0;
-      return full;
+      const filled = buffer.subarray(start, used);
+      start = used;
+      return filled;
     };
     for await (const page of pages) {
       for (let at = 0; at < page.length; at += ROWS_PER_STRING) {
         const text = encoder.page(page.length <= ROWS_PER_STRING ? page : page.slice(at, at + ROWS_PER_STRING));
         const bytes = Buffer.byteLength(text);
         if (used + bytes > buffer.length) {
-          if (used > 0) yield take();
-          if (bytes > buffer.length) buffer = Buffer.allocUnsafe(bytes);
+          if (used > start) yield take();
+          buffer = Buffer.allocUnsafe(Math.max(BUFFER_BYTES, bytes));
+          start = used = 0;
         }
         used += buffer.write(text, used);
       }
       rows += page.length;
-      if (used > 0) yield take();
+      if (used > start) yield take();
       onRows?.(rows);
     }
     const tail = encoder.tail();

@@ -1,4 +1,5 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { carriedContext } from './trace-context';
 
 describe('carriedContext', () => {
@@ -18,8 +19,17 @@ describe('carriedContext', () => {
     expect(trace.getSpanContext(carriedContext(JSON.stringify({ traceparent: `00-${traceId}-${'0'.repeat(16)}-01` })))).toBeUndefined();
   });
 
-  it('leaves a carrier with more than a traceparent to the configured propagators (none here)', () => {
+  it('leaves a carrier with more than a traceparent to the configured propagators', () => {
     const carrier = JSON.stringify({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: 'vendor=1' });
+    // None configured: the fast path does not take it, so nothing is read.
     expect(trace.getSpanContext(carriedContext(carrier))).toBeUndefined();
+    // The W3C propagator configured: it reads the parent and its tracestate.
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    try {
+      const parent = trace.getSpanContext(carriedContext(carrier));
+      expect({ traceId: parent?.traceId, spanId: parent?.spanId, state: parent?.traceState?.get('vendor') }).toEqual({ traceId, spanId, state: '1' });
+    } finally {
+      propagation.disable();
+    }
   });
 });

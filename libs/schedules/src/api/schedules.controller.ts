@@ -1,7 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { DomainError } from '@conveyor/errors';
-import { CurrentTenant, ReadableTenants, RequireScopes } from '@conveyor/http';
+import { CurrentTenant, decodeCursor, encodeCursor, ReadableTenants, RequireScopes } from '@conveyor/http';
 import { toTaskView } from '@conveyor/tasks/api';
 import { scheduleNotFound, SchedulesService } from '../schedules.service';
 import { CreateScheduleDto, ListSchedulesQuery, UpdateScheduleDto } from './schedule.dto';
@@ -9,13 +8,6 @@ import { ScheduleDetailView, ScheduleListView, ScheduleView, toScheduleRunView, 
 
 const RUNS_SHOWN = 20;
 const DEFAULT_PAGE = 50;
-
-const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw DomainError.invalid('INVALID_CURSOR', 'The cursor is not one this API issued');
-  return id;
-}
 
 /**
  * Unknown, malformed and other tenants' ids are all "not found". An admin key also reaches the

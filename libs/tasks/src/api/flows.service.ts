@@ -69,12 +69,10 @@ export class FlowsService {
    */
   async ofTask(task: TaskEntity): Promise<FlowView> {
     const rootId = task.rootId ?? task.id;
-    const rows = await this.ledger.findFlow(task.tenantId, rootId, MAX_ROWS_SHOWN + 1);
-    const root = rows.find((row) => row.id === rootId) ?? (rootId === task.id ? task : await this.ledger.findOne(task.tenantId, rootId));
+    const rows = await this.ledger.findTree(task.tenantId, rootId, MAX_ROWS_SHOWN + 1);
     // Retention may have deleted a chain's first task before its follow-ups.
-    if (!root) throw flowNotFound();
-    const all = rows.some((row) => row.id === rootId) ? rows : [root, ...rows];
-    return toFlowView(rootId, all.slice(0, MAX_ROWS_SHOWN), all.length > MAX_ROWS_SHOWN);
+    if (!rows.some((row) => row.id === rootId)) throw flowNotFound();
+    return toFlowView(rootId, rows.slice(0, MAX_ROWS_SHOWN), rows.length > MAX_ROWS_SHOWN);
   }
 
   /** Every node through TaskFactory, its error details named by where the node sits in the body. */

@@ -1,8 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, HttpStatus, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProduces, ApiResponse } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '@conveyor/errors';
-import { CurrentTenant, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
+import { CurrentTenant, decodeCursor, encodeCursor, ReadableTenants, RequireScopes, type Principal } from '@conveyor/http';
 import { TaskLedgerService } from '../ledger/task-ledger.service';
 import { CreateTaskBatchDto, CreateTaskDto, RetryTasksDto, UpdateTaskDto } from './create-task.dto';
 import { idempotencyKeyOf } from './idempotency-key';
@@ -26,13 +25,6 @@ const DEFAULT_PAGE = 50;
 const DEFAULT_LOG_PAGE = 100;
 /** Tasks a text search reads per page at most. */
 const SEARCH_WINDOW = 10_000;
-
-const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url');
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw DomainError.invalid('INVALID_CURSOR', 'The cursor is not one this API issued');
-  return id;
-}
 
 @Controller('v1/tasks')
 export class TasksController {

@@ -1,7 +1,7 @@
 /**
- * Compile-time checks of the task contracts, compiled (never run) by typed-contracts.spec.ts.
- * Each `@ts-expect-error` marks code the compiler must refuse: if a check is loosened, the
- * directive becomes unused, which is itself an error, and the spec fails.
+ * Compile-time checks of the task contracts, compiled (never run) by `npm run typecheck`, which
+ * `npm run lint` (and so CI) runs. Each `@ts-expect-error` marks code the compiler must refuse: if
+ * a check is loosened, the directive becomes unused, which is itself an error, and the check fails.
  */
 import type { Tasks } from '../api/tasks.service';
 import { HandlesTask, type TaskContext } from './task-handler';

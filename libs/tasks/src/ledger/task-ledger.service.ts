@@ -178,6 +178,21 @@ export class TaskLedgerService {
     return this.tasks.find({ where: { tenantId, rootId }, order: { id: 'ASC' }, take: limit });
   }
 
+  /**
+   * Like findFlow, with the root itself even when it carries no rootId (a chain of follow-ups
+   * starts at a plain task): the tree a task belongs to, in one query.
+   */
+  findTree(tenantId: string, rootId: string, limit: number): Promise<TaskEntity[]> {
+    return this.tasks.find({
+      where: [
+        { tenantId, rootId },
+        { tenantId, id: rootId },
+      ],
+      order: { id: 'ASC' },
+      take: limit,
+    });
+  }
+
   findOne(tenantId: string | readonly string[], id: string): Promise<TaskEntity | null> {
     return this.tasks.findOneBy({ tenantId: typeof tenantId === 'string' ? tenantId : In([...tenantId]), id });
   }

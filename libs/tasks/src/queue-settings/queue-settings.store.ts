@@ -30,11 +30,6 @@ export class QueueSettingsStore implements OnApplicationShutdown {
     private readonly relay: JobRelay,
   ) {}
 
-  /** The concurrency a worker of this process runs `queue` with, given the stored overrides. */
-  concurrencyFor(queue: string, stored: StoredQueueSettings | null): number {
-    return stored?.concurrency ?? this.config.worker.concurrency[queue] ?? this.config.worker.defaultConcurrency;
-  }
-
   async read(queue: string): Promise<StoredQueueSettings> {
     return parseStoredSettings(await this.redis().hgetall(queueSettingsKey(this.config.queuePrefix, queue)));
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Worker } from 'bullmq';
-import { APP_CONFIG, type AppConfig } from '@conveyor/config';
+import { APP_CONFIG, concurrencyRangeOf, type AppConfig } from '@conveyor/config';
 import { createRedisClient, type RedisClient } from '@conveyor/queue';
 import { queueSettingsChannel, SETTINGS_REFRESH_MS, type StoredQueueSettings } from '../queue-settings/queue-settings';
 import { QueueSettingsStore } from '../queue-settings/queue-settings.store';
@@ -30,13 +30,17 @@ export class QueueSettingsApplier {
     private readonly autoscaler: ConcurrencyAutoscaler,
   ) {}
 
-  /** The concurrency a worker starts with: the stored one, else the config's (Redis away: the config's, the refresh converges). */
+  /**
+   * The concurrency a worker starts with: the stored one, else the configured one (a range's
+   * min; the autoscaler takes it from there). Redis away: the configured one, the refresh converges.
+   */
   async startingConcurrency(queue: string): Promise<number> {
+    const configured = concurrencyRangeOf(this.config.worker, queue).min;
     try {
-      return this.store.concurrencyFor(queue, await this.store.read(queue));
+      return (await this.store.read(queue)).concurrency ?? configured;
     } catch (error) {
       this.logger.warn({ err: error, queue }, 'could not read queue settings; starting with the configured concurrency');
-      return this.store.concurrencyFor(queue, null);
+      return configured;
     }
   }
 

@@ -58,15 +58,19 @@ export class WorkerRecycler implements OnApplicationBootstrap, OnApplicationShut
     return this.reason;
   }
 
-  /** A task's attempt ended in this process (completed, failed or released). */
+  /**
+   * A task's attempt ended in this process (completed, failed or released). On the task path:
+   * only counts (resident memory is read by the timer, never per task).
+   */
   taskFinished(): void {
     this.tasksDone++;
-    this.check();
+    if (this.config.worker.maxTasks > 0 && this.tasksDone >= this.config.worker.maxTasks) this.check();
   }
 
   private check(): void {
     if (this.reason !== null) return;
-    const reason = recycleReason(this.config.worker, this.tasksDone, process.memoryUsage.rss());
+    const rss = this.config.worker.maxRssMb > 0 ? process.memoryUsage.rss() : 0;
+    const reason = recycleReason(this.config.worker, this.tasksDone, rss);
     if (reason === null) return;
     this.reason = reason;
     clearInterval(this.timer);

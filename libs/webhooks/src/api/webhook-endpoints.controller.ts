@@ -1,10 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Inject, Param, ParseUUIDPipe, Patch, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { CurrentTenant, RequireScopes } from '@conveyor/http';
+import { CurrentTenant, decodeCursor, encodeCursor, RequireScopes } from '@conveyor/http';
 import { WebhookDeliveriesService } from '../endpoints/webhook-deliveries.service';
 import { endpointNotFound, WebhookEndpointsService } from '../endpoints/webhook-endpoints.service';
 import { WEBHOOK_CLOCK, type Clock } from '../webhook-clock';
-import { decodeCursor, encodeCursor } from './webhook-cursor';
 import { CreateWebhookEndpointDto, ListDeliveriesQuery, ListWebhookEndpointsQuery, RedeliverFailedDto, UpdateWebhookEndpointDto } from './webhook-endpoint.dto';
 import {
   RedeliveredView,

@@ -8,6 +8,19 @@ import type { WebhookDeliveryEntity } from '../store/webhook-delivery.entity';
 /** Most records in one transaction. */
 const MAX_BATCH = 200;
 
+/** The columns a batch of outcomes carries, in parameter order, with their PostgreSQL types. */
+const OUTCOME_COLUMNS: ReadonlyArray<[string, string]> = [
+  ['id', 'uuid'],
+  ['claim', 'uuid'],
+  ['status', 'varchar'],
+  ['attempts', 'int'],
+  ['step', 'int'],
+  ['next_attempt_at', 'timestamptz'],
+  ['last_status_code', 'int'],
+  ['last_error', 'varchar'],
+  ['updated_at', 'timestamptz'],
+];
+
 /** What one attempt leaves in the ledger. */
 export interface AttemptRecord {
   attempt: WebhookAttemptEntity;
@@ -80,12 +93,12 @@ export class AttemptLog {
 
   /**
    * Each delivery's next step, only if still ours: a redelivery asked for meanwhile starts its
-   * own round. PostgreSQL: one statement per record. MySQL/MariaDB: one statement for the whole
-   * batch (a join against the records), so the transaction holds its row locks for one round
+   * own round. One statement for the whole batch (a join against the records: PostgreSQL a VALUES
+   * list, MySQL/MariaDB a UNION of SELECTs), so the transaction holds its row locks for one round
    * trip instead of one per record.
    */
   private async advanceDeliveries(manager: EntityManager, records: AttemptRecord[]): Promise<void> {
-    const values = ({ attempt, claim, delivery: d }: AttemptRecord) => [
+    const params = records.flatMap(({ attempt, claim, delivery: d }) => [
       attempt.deliveryId,
       claim,
       d.status,
@@ -95,23 +108,24 @@ export class AttemptLog {
       d.lastStatusCode,
       d.lastError,
       d.updatedAt,
-    ];
+    ]);
+    const sets = OUTCOME_COLUMNS.slice(2).map(([column]) => `${column} = v.${column}`);
     if (dialectOf(this.dataSource) === 'postgres') {
-      for (const record of records)
-        await manager.query(
-          'UPDATE webhook_deliveries SET claim = NULL, status = $3, attempts = $4, step = $5, next_attempt_at = $6, last_status_code = $7, last_error = $8, updated_at = $9 WHERE id = $1 AND claim = $2',
-          values(record),
-        );
+      const width = OUTCOME_COLUMNS.length;
+      const tuples = records.map((_, r) => `(${OUTCOME_COLUMNS.map(([, cast], c) => `$${r * width + c + 1}::${cast}`).join(', ')})`);
+      await manager.query(
+        `UPDATE webhook_deliveries AS d SET claim = NULL, ${sets.join(', ')} ` +
+          `FROM (VALUES ${tuples.join(', ')}) AS v(${OUTCOME_COLUMNS.map(([column]) => column).join(', ')}) ` +
+          `WHERE d.id = v.id AND d.claim = v.claim`,
+        params,
+      );
       return;
     }
-    const row =
-      'SELECT ? AS id, ? AS claim, ? AS status, ? AS attempts, ? AS step, ? AS next_attempt_at, ? AS last_status_code, ? AS last_error, ? AS updated_at';
+    const row = `SELECT ${OUTCOME_COLUMNS.map(([column]) => `? AS ${column}`).join(', ')}`;
     await manager.query(
       `UPDATE webhook_deliveries d JOIN (${records.map(() => row).join(' UNION ALL ')}) v ` +
-        `ON d.id = v.id AND d.claim = v.claim ` +
-        `SET d.claim = NULL, d.status = v.status, d.attempts = v.attempts, d.step = v.step, d.next_attempt_at = v.next_attempt_at, ` +
-        `d.last_status_code = v.last_status_code, d.last_error = v.last_error, d.updated_at = v.updated_at`,
-      records.flatMap(values),
+        `ON d.id = v.id AND d.claim = v.claim SET d.claim = NULL, ${sets.map((set) => `d.${set}`).join(', ')}`,
+      params,
     );
   }
 }

@@ -23,8 +23,3 @@ export async function runRecycleLoad(apiUrl: string, count: number, timeoutMs = 
   }
   return tasks;
 }
-
-/** Tasks not completed on their first and only attempt (a lost, failed or twice-run task shows here). */
-export function notCompletedOnce(tasks: TaskView[]): Array<Pick<TaskView, 'id' | 'status' | 'attempts' | 'error'>> {
-  return tasks.filter((t) => t.status !== 'completed' || t.attempts !== 1).map((t) => ({ id: t.id, status: t.status, attempts: t.attempts, error: t.error }));
-}

@@ -45,8 +45,8 @@ export class ConcurrencyAutoscaler implements OnApplicationShutdown {
   private readonly queues = new Map<string, QueueState>();
   private timer?: NodeJS.Timeout;
   private delay?: ELDHistogram;
-  private lastCpu = process.cpuUsage();
-  private lastSampleAt = performance.now();
+  private lastCpu!: NodeJS.CpuUsage;
+  private lastSampleAt = 0;
   private ticking = false;
 
   constructor(
@@ -128,10 +128,9 @@ export class ConcurrencyAutoscaler implements OnApplicationShutdown {
       this.delay?.reset();
       this.lastCpu = process.cpuUsage();
       this.lastSampleAt = now;
-      for (const [queue, state] of this.queues) {
-        if (state.override !== null || state.range.min === state.range.max || state.worker.closing) continue;
-        await this.scale(queue, state, { cpuPercent, eventLoopDelayMs });
-      }
+      // Every scaled queue counts its waiting jobs at once: one Redis round trip's wait per beat.
+      const scaled = [...this.queues].filter(([, state]) => state.override === null && state.range.min !== state.range.max && !state.worker.closing);
+      await Promise.all(scaled.map(([queue, state]) => this.scale(queue, state, { cpuPercent, eventLoopDelayMs })));
     } finally {
       this.ticking = false;
     }
